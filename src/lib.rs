@@ -1,0 +1,3 @@
+//! sioclient placeholder
+pub(crate) mod engineio;
+pub(crate) mod socketio;
