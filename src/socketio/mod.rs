@@ -1,1 +1,2 @@
+pub(crate) mod args;
 pub(crate) mod packet;
