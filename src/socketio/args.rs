@@ -1,0 +1,541 @@
+//! Turning the value a caller passes to `emit` into the JSON argument list
+//! of an EVENT or ACK packet.
+//!
+//! The rule: a tuple is several arguments, `()` is none, any other value is
+//! one argument. So a `Vec` is one array argument and a unit struct is one
+//! `null` argument. Serde represents fixed-size arrays (`[T; N]`) as tuples,
+//! so they too are spread into `N` arguments; pass a `Vec` or a slice for a
+//! single array argument. `serde_json::Value::Null` serializes as `()`, so it
+//! means no arguments; `Option::<T>::None` is one `null` argument.
+
+use std::cell::Cell;
+use std::io;
+
+use serde::ser::{self, Serialize, SerializeTuple};
+use serde_json::ser::{CompactFormatter, Compound};
+
+/// Appends each argument of `args` to `out` as `,<json>` (nothing for
+/// `()`), following the module's rule.
+///
+/// On error `out` is left as it was.
+pub(crate) fn write_args<T: Serialize + ?Sized>(
+    out: &mut String,
+    args: &T,
+) -> Result<(), serde_json::Error> {
+    let start = out.len();
+    let comma = Cell::new(false);
+    let mut json = serde_json::Serializer::new(StrWriter::new(out, &comma));
+    let result = args.serialize(Args {
+        json: &mut json,
+        comma: &comma,
+    });
+    let result = result.and_then(|()| json.into_inner().finish());
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// Appends `value` to `out` as compact JSON.
+///
+/// On error `out` is left as it was.
+pub(crate) fn write_json<T: Serialize + ?Sized>(
+    out: &mut String,
+    value: &T,
+) -> Result<(), serde_json::Error> {
+    let start = out.len();
+    let comma = Cell::new(false);
+    let mut writer = StrWriter::new(out, &comma);
+    let result = serde_json::to_writer(&mut writer, value).and_then(|()| writer.finish());
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// An `io::Write` that appends to a `String`.
+///
+/// serde_json hands its writer whole `&str` fragments, but nothing in its
+/// contract says so; this writer therefore carries a UTF-8 sequence that is
+/// split across two writes over to the next write instead of relying on it.
+/// That keeps the code free of `unsafe` at the cost of a UTF-8 check that
+/// is fast for the mostly ASCII JSON text.
+struct StrWriter<'s, 'c> {
+    out: &'s mut String,
+    /// Set when a `,` must precede the next byte written: each argument
+    /// gets its separator only once it writes its first byte.
+    comma: &'c Cell<bool>,
+    /// Leading bytes of a UTF-8 sequence whose rest has not arrived yet.
+    partial: [u8; 4],
+    /// How many bytes of `partial` are in use.
+    partial_len: usize,
+}
+
+impl<'s, 'c> StrWriter<'s, 'c> {
+    /// A writer appending to `out`, emitting a `,` first whenever `comma` is
+    /// set.
+    fn new(out: &'s mut String, comma: &'c Cell<bool>) -> Self {
+        Self {
+            out,
+            comma,
+            partial: [0; 4],
+            partial_len: 0,
+        }
+    }
+
+    /// Appends `s`, preceded by a pending separator.
+    fn push(&mut self, s: &str) {
+        if self.comma.replace(false) {
+            self.out.push(',');
+        }
+        self.out.push_str(s);
+    }
+
+    /// Fails if the bytes written ended inside a UTF-8 sequence.
+    fn finish(&self) -> Result<(), serde_json::Error> {
+        if self.partial_len == 0 {
+            Ok(())
+        } else {
+            Err(serde_json::Error::io(invalid_utf8()))
+        }
+    }
+}
+
+/// The error for bytes that are not UTF-8, which serde_json never writes.
+fn invalid_utf8() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "serializer wrote invalid UTF-8")
+}
+
+impl io::Write for StrWriter<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut rest = buf;
+        if self.partial_len > 0 {
+            let want = self
+                .partial
+                .first()
+                .map_or(1, |&b| utf8_len(b))
+                .max(self.partial_len);
+            while self.partial_len < want {
+                let Some((&b, tail)) = rest.split_first() else {
+                    return Ok(buf.len());
+                };
+                if let Some(slot) = self.partial.get_mut(self.partial_len) {
+                    *slot = b;
+                }
+                self.partial_len += 1;
+                rest = tail;
+            }
+            let partial = self.partial;
+            let done = partial.get(..self.partial_len).unwrap_or_default();
+            let s = std::str::from_utf8(done).map_err(|_| invalid_utf8())?;
+            self.partial_len = 0;
+            self.push(s);
+        }
+        match std::str::from_utf8(rest) {
+            Ok(s) => self.push(s),
+            Err(e) if e.error_len().is_none() => {
+                let (valid, tail) = rest.split_at(e.valid_up_to());
+                if let Ok(s) = std::str::from_utf8(valid) {
+                    self.push(s);
+                }
+                for (slot, &b) in self.partial.iter_mut().zip(tail) {
+                    *slot = b;
+                }
+                self.partial_len = tail.len().min(self.partial.len());
+            }
+            Err(_) => return Err(invalid_utf8()),
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Length of the UTF-8 sequence that starts with `first` (1 for bytes that
+/// cannot start one; the UTF-8 check then rejects them).
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
+    }
+}
+
+/// The JSON serializer every argument is written with.
+type Json<'s, 'c> = serde_json::Serializer<StrWriter<'s, 'c>>;
+
+/// The top-level serializer: spreads tuples, drops `()`, and hands every
+/// other value to serde_json as one argument.
+struct Args<'a, 's, 'c> {
+    json: &'a mut Json<'s, 'c>,
+    comma: &'c Cell<bool>,
+}
+
+impl<'a, 's, 'c> Args<'a, 's, 'c> {
+    /// Prepares for one argument: the `,` goes out with its first byte.
+    fn one(self) -> &'a mut Json<'s, 'c> {
+        self.comma.set(true);
+        self.json
+    }
+}
+
+/// Writes each element of a top-level tuple as its own argument.
+struct Spread<'a, 's, 'c> {
+    json: &'a mut Json<'s, 'c>,
+    comma: &'c Cell<bool>,
+}
+
+impl SerializeTuple for Spread<'_, '_, '_> {
+    type Ok = ();
+    type Error = serde_json::Error;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+        self.comma.set(true);
+        value.serialize(&mut *self.json)
+    }
+
+    fn end(self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+impl<'a, 's, 'c> ser::Serializer for Args<'a, 's, 'c> {
+    type Ok = ();
+    type Error = serde_json::Error;
+    type SerializeSeq = Compound<'a, StrWriter<'s, 'c>, CompactFormatter>;
+    type SerializeTuple = Spread<'a, 's, 'c>;
+    type SerializeTupleStruct = Compound<'a, StrWriter<'s, 'c>, CompactFormatter>;
+    type SerializeTupleVariant = Compound<'a, StrWriter<'s, 'c>, CompactFormatter>;
+    type SerializeMap = Compound<'a, StrWriter<'s, 'c>, CompactFormatter>;
+    type SerializeStruct = Compound<'a, StrWriter<'s, 'c>, CompactFormatter>;
+    type SerializeStructVariant = Compound<'a, StrWriter<'s, 'c>, CompactFormatter>;
+
+    fn serialize_unit(self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Self::Error> {
+        Ok(Spread {
+            json: self.json,
+            comma: self.comma,
+        })
+    }
+
+    fn serialize_bool(self, v: bool) -> Result<(), Self::Error> {
+        self.one().serialize_bool(v)
+    }
+
+    fn serialize_i8(self, v: i8) -> Result<(), Self::Error> {
+        self.one().serialize_i8(v)
+    }
+
+    fn serialize_i16(self, v: i16) -> Result<(), Self::Error> {
+        self.one().serialize_i16(v)
+    }
+
+    fn serialize_i32(self, v: i32) -> Result<(), Self::Error> {
+        self.one().serialize_i32(v)
+    }
+
+    fn serialize_i64(self, v: i64) -> Result<(), Self::Error> {
+        self.one().serialize_i64(v)
+    }
+
+    fn serialize_i128(self, v: i128) -> Result<(), Self::Error> {
+        self.one().serialize_i128(v)
+    }
+
+    fn serialize_u8(self, v: u8) -> Result<(), Self::Error> {
+        self.one().serialize_u8(v)
+    }
+
+    fn serialize_u16(self, v: u16) -> Result<(), Self::Error> {
+        self.one().serialize_u16(v)
+    }
+
+    fn serialize_u32(self, v: u32) -> Result<(), Self::Error> {
+        self.one().serialize_u32(v)
+    }
+
+    fn serialize_u64(self, v: u64) -> Result<(), Self::Error> {
+        self.one().serialize_u64(v)
+    }
+
+    fn serialize_u128(self, v: u128) -> Result<(), Self::Error> {
+        self.one().serialize_u128(v)
+    }
+
+    fn serialize_f32(self, v: f32) -> Result<(), Self::Error> {
+        self.one().serialize_f32(v)
+    }
+
+    fn serialize_f64(self, v: f64) -> Result<(), Self::Error> {
+        self.one().serialize_f64(v)
+    }
+
+    fn serialize_char(self, v: char) -> Result<(), Self::Error> {
+        self.one().serialize_char(v)
+    }
+
+    fn serialize_str(self, v: &str) -> Result<(), Self::Error> {
+        self.one().serialize_str(v)
+    }
+
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), Self::Error> {
+        self.one().serialize_bytes(v)
+    }
+
+    fn serialize_none(self) -> Result<(), Self::Error> {
+        self.one().serialize_none()
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Self::Error> {
+        self.one().serialize_some(value)
+    }
+
+    fn serialize_unit_struct(self, name: &'static str) -> Result<(), Self::Error> {
+        self.one().serialize_unit_struct(name)
+    }
+
+    fn serialize_unit_variant(
+        self,
+        name: &'static str,
+        variant_index: u32,
+        variant: &'static str,
+    ) -> Result<(), Self::Error> {
+        self.one()
+            .serialize_unit_variant(name, variant_index, variant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<(), Self::Error> {
+        self.one().serialize_newtype_struct(name, value)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        variant_index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), Self::Error> {
+        self.one()
+            .serialize_newtype_variant(name, variant_index, variant, value)
+    }
+
+    fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, Self::Error> {
+        self.one().serialize_seq(len)
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        name: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeTupleStruct, Self::Error> {
+        self.one().serialize_tuple_struct(name, len)
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        name: &'static str,
+        variant_index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeTupleVariant, Self::Error> {
+        self.one()
+            .serialize_tuple_variant(name, variant_index, variant, len)
+    }
+
+    fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, Self::Error> {
+        self.one().serialize_map(len)
+    }
+
+    fn serialize_struct(
+        self,
+        name: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeStruct, Self::Error> {
+        self.one().serialize_struct(name, len)
+    }
+
+    fn serialize_struct_variant(
+        self,
+        name: &'static str,
+        variant_index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeStructVariant, Self::Error> {
+        self.one()
+            .serialize_struct_variant(name, variant_index, variant, len)
+    }
+
+    fn collect_str<T: std::fmt::Display + ?Sized>(self, value: &T) -> Result<(), Self::Error> {
+        self.one().collect_str(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::io::Write as _;
+
+    #[derive(serde::Serialize)]
+    struct Point {
+        x: i32,
+        y: i32,
+    }
+
+    #[derive(serde::Serialize)]
+    struct Unit;
+
+    #[derive(serde::Serialize)]
+    struct Pair(i32, &'static str);
+
+    #[derive(serde::Serialize)]
+    struct Wrap((i32, i32));
+
+    #[derive(serde::Serialize)]
+    struct WithTuple {
+        t: (i32, &'static str),
+    }
+
+    #[derive(serde::Serialize)]
+    enum E {
+        A,
+        B(i32),
+        C(i32, i32),
+        D { z: bool },
+    }
+
+    fn args<T: Serialize + ?Sized>(v: &T) -> String {
+        let mut out = String::from("2[\"ev\"");
+        write_args(&mut out, v).expect("serializes");
+        out.strip_prefix("2[\"ev\"")
+            .expect("prefix kept")
+            .to_owned()
+    }
+
+    #[test]
+    fn args_table() {
+        let table: Vec<(String, &str)> = vec![
+            (args(&("a", 1)), r#","a",1"#),
+            (args(&()), ""),
+            (args(&vec![1, 2]), ",[1,2]"),
+            (args(&[1, 2][..]), ",[1,2]"),
+            (args(&42), ",42"),
+            (args(&-1.5), ",-1.5"),
+            (args(&true), ",true"),
+            (args(&'é'), r#","é""#),
+            (args("hé\"llo\n"), r#","hé\"llo\n""#),
+            (args(&String::from("s")), r#","s""#),
+            (args(&Point { x: 1, y: -2 }), r#",{"x":1,"y":-2}"#),
+            (args(&(vec![1],)), ",[1]"),
+            (args(&((),)), ",null"),
+            (args(&((1, 2), 3)), ",[1,2],3"),
+            (args(&WithTuple { t: (1, "a") }), r#",{"t":[1,"a"]}"#),
+            (args(&None::<i32>), ",null"),
+            (args(&Some(3)), ",3"),
+            (args(&Some((1, 2))), ",[1,2]"),
+            (args(&Unit), ",null"),
+            (args(&Pair(1, "b")), r#",[1,"b"]"#),
+            (args(&Wrap((1, 2))), ",[1,2]"),
+            (args(&E::A), r#","A""#),
+            (args(&E::B(1)), r#",{"B":1}"#),
+            (args(&E::C(1, 2)), r#",{"C":[1,2]}"#),
+            (args(&E::D { z: true }), r#",{"D":{"z":true}}"#),
+            (args(&BTreeMap::from([(1, "x")])), r#",{"1":"x"}"#),
+            (
+                args(&serde_json::json!({"k": [1, null]})),
+                r#",{"k":[1,null]}"#,
+            ),
+            (args(&serde_json::json!(null)), ""),
+            (args(&serde_json::json!([null])), ",[null]"),
+            (args(&Some(())), ",null"),
+            (args(&[1, 2]), ",1,2"),
+            (args(&[0u8; 0]), ""),
+            (
+                args(&("a", Point { x: 0, y: 0 }, vec!["b"])),
+                r#","a",{"x":0,"y":0},["b"]"#,
+            ),
+            (args(&&&7u8), ",7"),
+            (args(&u128::MAX), ",340282366920938463463374607431768211455"),
+        ];
+        for (got, want) in table {
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn error_leaves_out_untouched() {
+        let mut out = String::from("keep");
+        let bad = BTreeMap::from([(vec![1], 2)]);
+        assert!(write_args(&mut out, &("ok", &bad)).is_err());
+        assert_eq!(out, "keep");
+        assert!(write_args(&mut out, &f64::NAN).is_ok());
+        assert_eq!(out, "keep,null");
+        assert!(write_json(&mut out, &bad).is_err());
+        assert_eq!(out, "keep,null");
+    }
+
+    #[test]
+    fn write_json_table() {
+        let table: Vec<(String, &str)> = vec![
+            (json(&"a\"é"), r#""a\"é""#),
+            (json(&(1, "x")), r#"[1,"x"]"#),
+            (json(&()), "null"),
+            (json(&Point { x: 1, y: 2 }), r#"{"x":1,"y":2}"#),
+        ];
+        for (got, want) in table {
+            assert_eq!(got, want);
+        }
+
+        fn json<T: Serialize + ?Sized>(v: &T) -> String {
+            let mut out = String::new();
+            write_json(&mut out, v).expect("serializes");
+            out
+        }
+    }
+
+    /// The writer must reassemble UTF-8 sequences split across writes.
+    #[test]
+    fn writer_joins_split_utf8() {
+        let text = "aé€😀z";
+        let bytes = text.as_bytes();
+        for chunk in 1..=bytes.len() {
+            let mut out = String::new();
+            let comma = Cell::new(true);
+            let mut w = StrWriter::new(&mut out, &comma);
+            for piece in bytes.chunks(chunk) {
+                w.write_all(piece).expect("valid UTF-8");
+            }
+            w.finish().expect("complete");
+            assert_eq!(out, format!(",{text}"), "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn writer_rejects_invalid_utf8() {
+        let table: &[&[&[u8]]] = &[
+            &[b"a\xff"],
+            &[b"\xc3", b"a"],
+            &[b"\xe2\x82"],
+            &[b"\xf0", b"\x9f", b"\x98", b"("],
+            &[b"\x80"],
+        ];
+        for writes in table {
+            let mut out = String::new();
+            let comma = Cell::new(false);
+            let mut w = StrWriter::new(&mut out, &comma);
+            let ok = writes.iter().all(|b| w.write_all(b).is_ok()) && w.finish().is_ok();
+            assert!(!ok, "{writes:?}");
+            assert!(std::str::from_utf8(out.as_bytes()).is_ok());
+        }
+    }
+}
