@@ -1,0 +1,271 @@
+//! `ClientBuilder`: the options of a connection and its first socket.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+
+use crate::dispatcher::{BoxFuture, Handlers};
+use crate::driver::{Driver, DriverConfig};
+use crate::error::ConnectError;
+use crate::event::{Event, SocketEvent};
+use crate::manager::{Manager, SocketSettings};
+use crate::reconnect::ReconnectPolicy;
+use crate::session::{AuthSource, Resume};
+use crate::socket::{RecoveryState, Socket};
+use crate::transport::TransportConfig;
+
+/// Builds a connection to a Socket.IO server and its first namespace socket.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use sioclient::ClientBuilder;
+///
+/// let socket = ClientBuilder::new("http://localhost:3000/chat")
+///     .auth(serde_json::json!({ "token": "abc" }))
+///     .reconnection_delay(Duration::from_millis(500))
+///     .on("message", |event, _socket| async move {
+///         println!("{}: {:?}", event.name(), event.args());
+///     })
+///     .connect()
+///     .await?;
+/// socket.emit("join", ("room-1", 42)).await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a ClientBuilder does nothing until connect() is called"]
+pub struct ClientBuilder {
+    url: String,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    auth: Result<AuthSource, ConnectError>,
+    handlers: Handlers,
+    timeout: Duration,
+    ack_timeout: Duration,
+    reconnection: bool,
+    attempts: Option<u32>,
+    policy: ReconnectPolicy,
+    offline_capacity: usize,
+    event_buffer: usize,
+    strip_offsets: bool,
+    recovery_state: Option<RecoveryState>,
+}
+
+impl ClientBuilder {
+    /// Starts a builder for `url`: `http`, `https`, `ws` or `wss`. The URL's path
+    /// names the namespace (`/` when empty), as in the JS client's `io(url)`.
+    pub fn new(url: impl Into<String>) -> Self {
+        ClientBuilder {
+            url: url.into(),
+            path: "/socket.io/".into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            auth: Ok(AuthSource::None),
+            handlers: Handlers::default(),
+            timeout: Duration::from_secs(20),
+            ack_timeout: Duration::from_secs(30),
+            reconnection: true,
+            attempts: None,
+            policy: ReconnectPolicy::default(),
+            offline_capacity: 1024,
+            event_buffer: 1024,
+            strip_offsets: true,
+            recovery_state: None,
+        }
+    }
+
+    /// The server's Engine.IO path. Default `/socket.io/`.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Adds a query parameter to the handshake URL.
+    pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds an HTTP header to the WebSocket upgrade request.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The auth payload sent with every CONNECT: any value that serializes to a JSON object.
+    pub fn auth(mut self, auth: impl Serialize) -> Self {
+        self.auth = match serde_json::to_value(auth) {
+            Ok(Value::Object(map)) => Ok(AuthSource::Static(map)),
+            Ok(other) => Err(ConnectError::InvalidAuth(other.to_string())),
+            Err(error) => Err(ConnectError::InvalidAuth(error.to_string())),
+        };
+        self
+    }
+
+    /// Computes the auth payload anew for every (re)connect, to refresh tokens.
+    /// The closure must return a JSON object; anything else fails that connect with
+    /// [`ConnectError::InvalidAuth`].
+    pub fn auth_with(mut self, auth: impl Fn() -> Value + Send + Sync + 'static) -> Self {
+        self.auth = Ok(AuthSource::Dynamic(Arc::new(auth)));
+        self
+    }
+
+    /// Registers the handler of the server event `name`; see [`Socket::on`].
+    pub fn on<F, Fut>(mut self, name: &str, handler: F) -> Self
+    where
+        F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
+        self.handlers.events.insert(name.to_owned(), handler);
+        self
+    }
+
+    /// Registers a handler of state changes; see [`Socket::on_lifecycle`].
+    pub fn on_lifecycle<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(SocketEvent, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
+        self.handlers.lifecycle.push(handler);
+        self
+    }
+
+    /// Time allowed to open the connection (TCP, TLS, upgrade, handshake). Default 20 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Default time to wait for an acknowledgement. Default 30 s.
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.ack_timeout = timeout;
+        self
+    }
+
+    /// Whether to reconnect by itself after losing the connection. Default true.
+    pub fn reconnection(mut self, reconnection: bool) -> Self {
+        self.reconnection = reconnection;
+        self
+    }
+
+    /// How many reconnection attempts before giving up; `None` (the default) never gives up.
+    pub fn reconnection_attempts(mut self, attempts: Option<u32>) -> Self {
+        self.attempts = attempts;
+        self
+    }
+
+    /// Wait before the first reconnection attempt, doubled for each further one. Default 1 s.
+    /// Zero means zero.
+    pub fn reconnection_delay(mut self, delay: Duration) -> Self {
+        self.policy.delay = delay;
+        self
+    }
+
+    /// Upper bound of the wait between reconnection attempts. Default 5 s.
+    pub fn reconnection_delay_max(mut self, delay: Duration) -> Self {
+        self.policy.delay_max = delay;
+        self
+    }
+
+    /// Random deviation of each wait, as a fraction of it, in `0.0..=1.0`. Default 0.5.
+    pub fn randomization_factor(mut self, factor: f64) -> Self {
+        self.policy.randomization_factor = factor;
+        self
+    }
+
+    /// How many emits wait while disconnected before emit fails with
+    /// [`EmitError::BufferFull`](crate::EmitError::BufferFull). Default 1024.
+    pub fn offline_buffer(mut self, capacity: usize) -> Self {
+        self.offline_capacity = capacity;
+        self
+    }
+
+    /// How many received events wait for the handlers before the client stops
+    /// reading from the server (backpressure). Default 1024.
+    pub fn event_buffer(mut self, capacity: usize) -> Self {
+        self.event_buffer = capacity;
+        self
+    }
+
+    /// Whether to strip the recovery offset from incoming events. Default true.
+    ///
+    /// With connection state recovery the server appends an offset string to the
+    /// arguments of every event that asks for no ack; the client removes it and
+    /// exposes it as [`Event::offset`]. The protocol has a blind spot: a volatile
+    /// event carries no offset, so when its last argument is a string that string
+    /// is taken for an offset. Turn stripping off for servers whose adapter
+    /// appends no offsets.
+    pub fn strip_offsets(mut self, strip: bool) -> Self {
+        self.strip_offsets = strip;
+        self
+    }
+
+    /// Resumes a session saved with [`Socket::recovery_state`] (for example before a
+    /// restart): the first CONNECT asks the server to replay what was missed.
+    pub fn recovery_state(mut self, state: RecoveryState) -> Self {
+        self.recovery_state = Some(state);
+        self
+    }
+
+    /// Connects and resolves once the server has accepted the namespace.
+    ///
+    /// With reconnection on (the default) a failed first attempt is retried per the
+    /// reconnection options, and this fails only once the attempts are used up; with
+    /// unlimited attempts it waits until the server is reachable. A refusal by the
+    /// server's middleware fails at once.
+    pub async fn connect(self) -> Result<Socket, ConnectError> {
+        let factor = self.policy.randomization_factor;
+        if !(0.0..=1.0).contains(&factor) {
+            return Err(ConnectError::InvalidOption(format!(
+                "randomization_factor must be within 0..=1, got {factor}"
+            )));
+        }
+        let auth = self.auth?;
+        let (url, namespace) = TransportConfig::engine_url(&self.url, &self.path, &self.query)?;
+        let mut headers = Vec::with_capacity(self.headers.len());
+        for (name, value) in &self.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| ConnectError::InvalidOption(format!("header name {name:?}: {e}")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|e| ConnectError::InvalidOption(format!("header value {value:?}: {e}")))?;
+            headers.push((name, value));
+        }
+        let config = DriverConfig {
+            transport: TransportConfig {
+                url,
+                headers,
+                timeout: self.timeout,
+            },
+            reconnection: self.reconnection,
+            attempts: self.attempts,
+            policy: self.policy,
+            strip_offsets: self.strip_offsets,
+        };
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let driver = Driver::new(config, control_rx, control_tx.downgrade());
+        tokio::spawn(driver.run());
+        let manager = Manager::new(
+            control_tx,
+            SocketSettings {
+                auth,
+                offline_capacity: self.offline_capacity,
+                event_buffer: self.event_buffer,
+                ack_timeout: self.ack_timeout,
+            },
+        );
+        let resume = self.recovery_state.map(|state| Resume {
+            pid: state.pid,
+            offset: state.offset,
+        });
+        let socket = manager.attach(&namespace, self.handlers, resume);
+        socket.connect().await?;
+        Ok(socket)
+    }
+}

@@ -1,0 +1,496 @@
+//! The one task that owns a manager's connection. It selects over the
+//! WebSocket, the command channel from the handles, the namespaces' emit
+//! queues and the next deadline, and feeds everything through the session.
+//! Nothing else touches the WebSocket, so the IO path needs no lock.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use futures::{SinkExt, StreamExt};
+use tokio::sync::mpsc::{self, error::TrySendError, OwnedPermit, UnboundedReceiver};
+use tokio::time::{sleep, sleep_until, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::error::ConnectError;
+use crate::event::{DisconnectReason, SocketEvent};
+use crate::reconnect::ReconnectPolicy;
+use crate::session::{AuthSource, ConnectWaiter, Frame, Outgoing, Resume, Session};
+use crate::status::SocketStatus;
+use crate::transport::{self, TransportConfig, WsStream};
+
+/// How many queued emits the driver takes in one go before writing; bounds
+/// the latency a burst adds to incoming traffic.
+const EMIT_BATCH: usize = 256;
+
+/// Everything the driver needs to know about its connection.
+#[derive(Debug, Clone)]
+pub(crate) struct DriverConfig {
+    pub(crate) transport: TransportConfig,
+    pub(crate) reconnection: bool,
+    pub(crate) attempts: Option<u32>,
+    pub(crate) policy: ReconnectPolicy,
+    pub(crate) strip_offsets: bool,
+}
+
+/// A namespace socket handed to the driver.
+pub(crate) struct Attach {
+    pub(crate) path: Arc<str>,
+    pub(crate) generation: u64,
+    pub(crate) auth: AuthSource,
+    pub(crate) status: Arc<SocketStatus>,
+    pub(crate) resume: Option<Resume>,
+    pub(crate) emits: mpsc::Receiver<Outgoing>,
+    pub(crate) deliveries: mpsc::Sender<SocketEvent>,
+}
+
+/// Commands from the handles to the driver.
+pub(crate) enum Control {
+    /// Register a namespace socket (it stays inactive until `Connect`).
+    Attach(Box<Attach>),
+    /// Connect the namespace; the waiter learns the outcome.
+    Connect {
+        path: Arc<str>,
+        generation: u64,
+        waiter: Option<ConnectWaiter>,
+    },
+    /// Disconnect the namespace for good.
+    Disconnect { path: Arc<str>, generation: u64 },
+    /// The socket's last handle is gone.
+    Dropped { path: Arc<str>, generation: u64 },
+    /// The answer to a server's ack request, sent only on the link that asked.
+    Ack { link: u64, frame: String },
+    /// Drop the link without a goodbye (`engine().close()`); reconnection follows.
+    CloseEngine,
+    /// Report a namespace's resumable session.
+    Resume {
+        path: Arc<str>,
+        reply: tokio::sync::oneshot::Sender<Option<Resume>>,
+    },
+}
+
+/// A socket's channels, by session namespace index.
+#[derive(Default)]
+struct Slot {
+    generation: u64,
+    emits: Option<mpsc::Receiver<Outgoing>>,
+    deliveries: Option<mpsc::Sender<SocketEvent>>,
+}
+
+/// How a link ended.
+enum LinkEnd {
+    /// Lost, with the reason the sockets see.
+    Lost(DisconnectReason),
+    /// Closed because no namespace wants it any more.
+    Unwanted,
+    /// Every handle is gone.
+    Shutdown,
+}
+
+/// What woke the driver while a link is open.
+enum Wake {
+    Control(Option<Control>),
+    Incoming(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+    Emit(usize, Option<Outgoing>),
+    Delivery(OwnedPermit<SocketEvent>),
+    Deadline,
+}
+
+/// What woke the driver while no link is open.
+enum Wait<T> {
+    Done(T),
+    Unwanted,
+    Shutdown,
+}
+
+/// The task that owns one manager's connection.
+pub(crate) struct Driver {
+    config: DriverConfig,
+    session: Session,
+    control: UnboundedReceiver<Control>,
+    slots: Vec<Slot>,
+    /// A namespace whose dispatcher is full: incoming traffic waits for it.
+    blocked: Option<usize>,
+}
+
+impl Driver {
+    /// A driver fed by `control`; `sink` is a weak sender on the same channel for ack answers.
+    pub(crate) fn new(
+        config: DriverConfig,
+        control: UnboundedReceiver<Control>,
+        sink: mpsc::WeakUnboundedSender<Control>,
+    ) -> Self {
+        Driver {
+            session: Session::new(config.strip_offsets, sink),
+            config,
+            control,
+            slots: Vec::new(),
+            blocked: None,
+        }
+    }
+
+    /// Runs until every handle is gone.
+    pub(crate) async fn run(mut self) {
+        let mut backoff = self.config.policy.schedule();
+        // Reconnection attempts since the last open link; 0 before the first try.
+        let mut attempt: u32 = 0;
+        loop {
+            if !self.wait_until_wanted().await {
+                return;
+            }
+            if attempt > 0 {
+                self.session
+                    .broadcast(SocketEvent::ReconnectAttempt(attempt));
+            }
+            let config = self.config.transport.clone();
+            let open = async move { transport::open(&config).await };
+            let failure = match self.wait(open).await {
+                Wait::Shutdown => return,
+                Wait::Unwanted => {
+                    attempt = 0;
+                    backoff.reset();
+                    continue;
+                }
+                Wait::Done(Ok((ws, info))) => {
+                    tracing::debug!(sid = %info.sid, "engine open");
+                    self.session.on_open(info, Instant::now());
+                    if attempt > 0 {
+                        self.session.broadcast(SocketEvent::Reconnect(attempt));
+                    }
+                    attempt = 0;
+                    backoff.reset();
+                    match self.run_link(ws).await {
+                        LinkEnd::Shutdown => return,
+                        LinkEnd::Unwanted => continue,
+                        LinkEnd::Lost(reason) => {
+                            tracing::debug!(%reason, "link lost");
+                            self.session.on_link_lost(reason);
+                            if !self.config.reconnection || !reason.reconnects() {
+                                self.session.give_up(ConnectError::Closed);
+                                continue;
+                            }
+                            None
+                        }
+                    }
+                }
+                Wait::Done(Err(error)) => {
+                    tracing::debug!(%error, attempt, "connection attempt failed");
+                    let event = if attempt == 0 {
+                        SocketEvent::ConnectError(error.clone())
+                    } else {
+                        SocketEvent::ReconnectError(error.clone())
+                    };
+                    self.session.broadcast(event);
+                    if !self.config.reconnection {
+                        self.session.give_up(error);
+                        continue;
+                    }
+                    Some(error)
+                }
+            };
+            if self.config.attempts.is_some_and(|max| attempt >= max) {
+                self.session.broadcast(SocketEvent::ReconnectFailed);
+                let error = match failure {
+                    Some(error) if attempt == 0 => error,
+                    _ => ConnectError::ReconnectFailed { attempts: attempt },
+                };
+                self.session.give_up(error);
+                attempt = 0;
+                backoff.reset();
+                continue;
+            }
+            let delay = backoff.next_delay();
+            attempt += 1;
+            tracing::debug!(?delay, attempt, "reconnecting after a delay");
+            match self.wait(sleep(delay)).await {
+                Wait::Shutdown => return,
+                Wait::Unwanted => {
+                    attempt = 0;
+                    backoff.reset();
+                }
+                Wait::Done(()) => {}
+            }
+        }
+    }
+
+    /// Serves commands until a namespace wants the link. False when every handle is gone.
+    async fn wait_until_wanted(&mut self) -> bool {
+        loop {
+            if self.session.wants_link() {
+                return true;
+            }
+            match self.wait(std::future::pending::<()>()).await {
+                Wait::Shutdown => return false,
+                Wait::Unwanted | Wait::Done(()) => {}
+            }
+            if self.session.wants_link() {
+                return true;
+            }
+        }
+    }
+
+    /// Drives `fut` while serving commands and deliveries, with no link open.
+    /// Gives up on `fut` when no namespace wants the link any more.
+    async fn wait<F: Future>(&mut self, fut: F) -> Wait<F::Output> {
+        let mut fut = pin!(fut);
+        let wanted_at_start = self.session.wants_link();
+        loop {
+            self.deliver();
+            if wanted_at_start && !self.session.wants_link() {
+                return Wait::Unwanted;
+            }
+            if !wanted_at_start && self.session.wants_link() {
+                return Wait::Unwanted;
+            }
+            let blocked = self.blocked_permit();
+            tokio::select! {
+                output = &mut fut => return Wait::Done(output),
+                control = self.control.recv() => match control {
+                    Some(control) => {
+                        self.on_control(control, None).await;
+                    }
+                    None => return Wait::Shutdown,
+                },
+                Some(permit) = blocked => self.on_permit(permit),
+            }
+        }
+    }
+
+    /// Runs an open link until it ends.
+    async fn run_link(&mut self, mut ws: WsStream) -> LinkEnd {
+        loop {
+            if let Err(error) = self.write(&mut ws).await {
+                tracing::debug!(%error, "write failed");
+                return LinkEnd::Lost(DisconnectReason::TransportError);
+            }
+            self.deliver();
+            if !self.session.wants_link() {
+                let _ = ws.close(None).await;
+                self.session.on_link_lost(DisconnectReason::IoClientDisconnect);
+                return LinkEnd::Unwanted;
+            }
+            let deadline = self.session.deadline();
+            let blocked = self.blocked_permit();
+            let reading = self.blocked.is_none();
+            let session = &self.session;
+            let slots = &mut self.slots;
+            let wake = tokio::select! {
+                control = self.control.recv() => Wake::Control(control),
+                message = ws.next(), if reading => Wake::Incoming(message),
+                (ns, outgoing) = next_emit(slots, session) => Wake::Emit(ns, outgoing),
+                Some(permit) = blocked => Wake::Delivery(permit),
+                () = sleep_until_opt(deadline), if reading => Wake::Deadline,
+            };
+            match wake {
+                Wake::Control(None) => {
+                    self.shut_down(&mut ws).await;
+                    return LinkEnd::Shutdown;
+                }
+                Wake::Control(Some(control)) => {
+                    if let Some(end) = self.on_control(control, Some(&mut ws)).await {
+                        return end;
+                    }
+                }
+                Wake::Incoming(None) => return LinkEnd::Lost(DisconnectReason::TransportClose),
+                Wake::Incoming(Some(Err(error))) => {
+                    tracing::debug!(%error, "read failed");
+                    return LinkEnd::Lost(DisconnectReason::TransportError);
+                }
+                Wake::Incoming(Some(Ok(message))) => {
+                    let now = Instant::now();
+                    let result = match message {
+                        Message::Text(text) => self.session.on_text(text.as_str(), now),
+                        Message::Binary(data) => self.session.on_binary(data, now),
+                        Message::Close(_) => Err(DisconnectReason::TransportClose),
+                        _ => Ok(()),
+                    };
+                    if let Err(reason) = result {
+                        return LinkEnd::Lost(reason);
+                    }
+                }
+                Wake::Emit(ns, None) => self.slots[ns].emits = None,
+                Wake::Emit(ns, Some(outgoing)) => {
+                    self.session.send(ns, outgoing);
+                    // Take whatever else is queued, so one flush carries the burst.
+                    if let Some(emits) = &mut self.slots[ns].emits {
+                        for _ in 1..EMIT_BATCH {
+                            match emits.try_recv() {
+                                Ok(outgoing) => self.session.send(ns, outgoing),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+                Wake::Delivery(permit) => self.on_permit(permit),
+                Wake::Deadline => {
+                    if self.session.ping_expired(Instant::now()) {
+                        return LinkEnd::Lost(DisconnectReason::PingTimeout);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes what the session queued, then flushes once.
+    async fn write(&mut self, ws: &mut WsStream) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        if self.session.outbox.is_empty() {
+            return Ok(());
+        }
+        for frame in self.session.outbox.drain(..) {
+            let message = match frame {
+                Frame::Text(text) => Message::text(text),
+                Frame::Binary(data) => Message::binary(data),
+            };
+            ws.feed(message).await?;
+        }
+        ws.flush().await
+    }
+
+    /// Every handle is gone: leave each namespace politely and close.
+    async fn shut_down(&mut self, ws: &mut WsStream) {
+        for ns in 0..self.slots.len() {
+            self.session.disconnect(ns);
+        }
+        let _ = self.write(ws).await;
+        let _ = ws.close(None).await;
+    }
+
+    /// Applies one command. Returns how the link ends, if it does.
+    async fn on_control(&mut self, control: Control, ws: Option<&mut WsStream>) -> Option<LinkEnd> {
+        match control {
+            Control::Attach(attach) => {
+                let attach = *attach;
+                let ns = self.session.add_namespace(
+                    &attach.path,
+                    attach.auth,
+                    attach.status,
+                    attach.resume,
+                );
+                if self.slots.len() <= ns {
+                    self.slots.resize_with(ns + 1, Slot::default);
+                }
+                self.slots[ns] = Slot {
+                    generation: attach.generation,
+                    emits: Some(attach.emits),
+                    deliveries: Some(attach.deliveries),
+                };
+                if self.blocked == Some(ns) {
+                    self.blocked = None;
+                }
+            }
+            Control::Connect {
+                path,
+                generation,
+                waiter,
+            } => match self.slot(&path, generation) {
+                Some(ns) => self.session.connect(ns, waiter),
+                None => {
+                    if let Some(waiter) = waiter {
+                        let _ = waiter.send(Err(ConnectError::Closed));
+                    }
+                }
+            },
+            Control::Disconnect { path, generation } => {
+                if let Some(ns) = self.slot(&path, generation) {
+                    self.session.disconnect(ns);
+                }
+            }
+            Control::Dropped { path, generation } => {
+                if let Some(ns) = self.slot(&path, generation) {
+                    self.session.disconnect(ns);
+                    self.slots[ns] = Slot::default();
+                    if self.blocked == Some(ns) {
+                        self.blocked = None;
+                    }
+                }
+            }
+            Control::Ack { link, frame } => self.session.send_ack_answer(link, frame),
+            Control::CloseEngine => {
+                if ws.is_some() {
+                    // No close frame: the caller drops the WebSocket as a network failure would.
+                    return Some(LinkEnd::Lost(DisconnectReason::ForcedClose));
+                }
+            }
+            Control::Resume { path, reply } => {
+                let resume = self.session.find(&path).and_then(|ns| self.session.resume(ns));
+                let _ = reply.send(resume);
+            }
+        }
+        None
+    }
+
+    fn slot(&self, path: &str, generation: u64) -> Option<usize> {
+        self.session
+            .find(path)
+            .filter(|&ns| self.slots.get(ns).is_some_and(|slot| slot.generation == generation))
+    }
+
+    /// Hands queued socket events to their dispatchers until one is full.
+    fn deliver(&mut self) {
+        if self.blocked.is_some() {
+            return;
+        }
+        while let Some((ns, event)) = self.session.deliveries.pop_front() {
+            let Some(sender) = self.slots.get(ns).and_then(|slot| slot.deliveries.as_ref()) else {
+                continue;
+            };
+            match sender.try_send(event) {
+                Ok(()) => {}
+                Err(TrySendError::Full(event)) => {
+                    self.session.deliveries.push_front((ns, event));
+                    self.blocked = Some(ns);
+                    return;
+                }
+                Err(TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+
+    /// A future that resolves when the blocked dispatcher has room again.
+    fn blocked_permit(&self) -> impl Future<Output = Option<OwnedPermit<SocketEvent>>> + 'static {
+        let sender = self
+            .blocked
+            .and_then(|ns| self.slots.get(ns))
+            .and_then(|slot| slot.deliveries.clone());
+        async move {
+            match sender {
+                Some(sender) => sender.reserve_owned().await.ok(),
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    fn on_permit(&mut self, permit: OwnedPermit<SocketEvent>) {
+        self.blocked = None;
+        if let Some((_, event)) = self.session.deliveries.pop_front() {
+            permit.send(event);
+        }
+        self.deliver();
+    }
+}
+
+/// The next queued emit of any connected namespace.
+async fn next_emit(slots: &mut [Slot], session: &Session) -> (usize, Option<Outgoing>) {
+    std::future::poll_fn(|cx| {
+        for (ns, slot) in slots.iter_mut().enumerate() {
+            if !session.is_connected(ns) {
+                continue;
+            }
+            if let Some(emits) = &mut slot.emits {
+                if let Poll::Ready(outgoing) = emits.poll_recv(cx) {
+                    return Poll::Ready((ns, outgoing));
+                }
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,162 @@
+//! The handle to one connection, shared by every namespace socket on it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::dispatcher::{self, Handlers, Listeners};
+use crate::driver::{Attach, Control};
+use crate::error::ConnectError;
+use crate::session::{AuthSource, Resume};
+use crate::socket::{Socket, SocketInner};
+use crate::status::SocketStatus;
+
+/// Tells sockets of the same path apart across drops and re-creations.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// The connection (one Engine.IO link, reconnected as needed) that one or more
+/// namespace sockets share, like the JS client's `Manager`.
+///
+/// Cheap to clone. The connection's task ends when every manager and socket
+/// handle is gone.
+#[derive(Clone)]
+pub struct Manager {
+    inner: Arc<ManagerInner>,
+}
+
+struct ManagerInner {
+    control: mpsc::UnboundedSender<Control>,
+    settings: SocketSettings,
+    sockets: Mutex<HashMap<String, Weak<SocketInner>>>,
+}
+
+/// Options every socket of a manager is created with.
+#[derive(Clone)]
+pub(crate) struct SocketSettings {
+    pub(crate) auth: AuthSource,
+    pub(crate) offline_capacity: usize,
+    pub(crate) event_buffer: usize,
+    pub(crate) ack_timeout: Duration,
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Manager").finish_non_exhaustive()
+    }
+}
+
+impl Manager {
+    pub(crate) fn new(control: mpsc::UnboundedSender<Control>, settings: SocketSettings) -> Self {
+        Manager {
+            inner: Arc::new(ManagerInner {
+                control,
+                settings,
+                sockets: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub(crate) fn control(&self, control: Control) {
+        // Fails only when the driver is gone, and then there is nothing left to command.
+        let _ = self.inner.control.send(control);
+    }
+
+    /// The Engine.IO connection itself.
+    pub fn engine(&self) -> Engine {
+        Engine {
+            manager: self.clone(),
+        }
+    }
+
+    /// A socket for another namespace over the same connection, connected.
+    ///
+    /// Returns the existing socket when one is already open for `namespace`.
+    /// Uses the auth given to the builder.
+    pub async fn socket(&self, namespace: &str) -> Result<Socket, ConnectError> {
+        let namespace = normalize_namespace(namespace);
+        let socket = self.attach(&namespace, Handlers::default(), None);
+        socket.connect().await?;
+        Ok(socket)
+    }
+
+    /// The socket of `path`, registering a new one with the driver when needed.
+    pub(crate) fn attach(&self, path: &str, handlers: Handlers, resume: Option<Resume>) -> Socket {
+        let mut sockets = self
+            .inner
+            .sockets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(inner) = sockets.get(path).and_then(Weak::upgrade) {
+            return Socket::from_inner(inner);
+        }
+        let settings = &self.inner.settings;
+        let (emit_tx, emit_rx) = mpsc::channel(settings.offline_capacity.max(1));
+        let (delivery_tx, delivery_rx) = mpsc::channel(settings.event_buffer.max(1));
+        let (subscribe_tx, subscribe_rx) = mpsc::unbounded_channel();
+        let listeners = Arc::new(Listeners {
+            handlers: RwLock::new(handlers),
+            subscribe: subscribe_tx,
+        });
+        let status = Arc::new(SocketStatus::default());
+        let path: Arc<str> = Arc::from(path);
+        let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+        let inner = Arc::new(SocketInner {
+            path: path.clone(),
+            generation,
+            manager: self.clone(),
+            status: status.clone(),
+            listeners: listeners.clone(),
+            emits: emit_tx,
+            offline_capacity: settings.offline_capacity.max(1),
+            ack_timeout: settings.ack_timeout,
+            next_ack: AtomicU64::new(0),
+        });
+        tokio::spawn(dispatcher::run(
+            delivery_rx,
+            subscribe_rx,
+            listeners,
+            Arc::downgrade(&inner),
+        ));
+        self.control(Control::Attach(Box::new(Attach {
+            path: path.clone(),
+            generation,
+            auth: settings.auth.clone(),
+            status,
+            resume,
+            emits: emit_rx,
+            deliveries: delivery_tx,
+        })));
+        sockets.insert(path.to_string(), Arc::downgrade(&inner));
+        Socket::from_inner(inner)
+    }
+}
+
+/// `admin` and `/admin` name the same namespace.
+pub(crate) fn normalize_namespace(namespace: &str) -> String {
+    if namespace.starts_with('/') {
+        namespace.to_owned()
+    } else {
+        format!("/{namespace}")
+    }
+}
+
+/// The Engine.IO connection under a [`Manager`].
+#[derive(Debug, Clone)]
+pub struct Engine {
+    manager: Manager,
+}
+
+impl Engine {
+    /// Drops the WebSocket at once, without any goodbye, as a network failure
+    /// would. Sockets see the reason "forced close" and reconnect (and recover
+    /// their session when the server offers connection state recovery): this is
+    /// the way to test recovery.
+    pub fn close(&self) {
+        self.manager.control(Control::CloseEngine);
+    }
+}
+

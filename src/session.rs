@@ -1,0 +1,734 @@
+//! The protocol state machine of one manager: frames in, frames and socket
+//! events out, time passed in. No IO happens here, so every rule of the
+//! protocol can be tested with literal frames and synthetic instants.
+//!
+//! A session outlives the links it runs on: namespace state (pid, offset,
+//! held events, pending acks) survives a dropped WebSocket, which is what
+//! makes reconnection and connection state recovery possible.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc::WeakUnboundedSender;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::driver::Control;
+use crate::engineio::packet::{EnginePacket, OpenInfo};
+use crate::error::{AckError, ConnectError};
+use crate::event::{AckRequest, DisconnectReason, Event, SocketEvent};
+use crate::protocol_error::ProtocolError;
+use crate::socketio::packet::{Packet, PacketKind, MAX_ATTACHMENTS};
+use crate::status::SocketStatus;
+
+/// One WebSocket message to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Frame {
+    /// A text message (an Engine.IO packet).
+    Text(String),
+    /// A binary message (a Socket.IO attachment).
+    Binary(Bytes),
+}
+
+/// What an acknowledgement carried.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AckPayload {
+    pub(crate) args: Vec<Value>,
+    pub(crate) attachments: Vec<Bytes>,
+}
+
+/// Where the reply to an emit_with_ack goes.
+pub(crate) type AckWaiter = oneshot::Sender<Result<AckPayload, AckError>>;
+
+/// Where the outcome of a namespace connect goes.
+pub(crate) type ConnectWaiter = oneshot::Sender<Result<(), ConnectError>>;
+
+/// The auth payload of a namespace, evaluated on every (re)connect.
+#[derive(Clone, Default)]
+pub(crate) enum AuthSource {
+    /// No auth.
+    #[default]
+    None,
+    /// The same JSON object every time.
+    Static(Map<String, Value>),
+    /// Called on every connect, so tokens can be refreshed.
+    Dynamic(Arc<dyn Fn() -> Value + Send + Sync>),
+}
+
+impl AuthSource {
+    fn evaluate(&self) -> Result<Map<String, Value>, ConnectError> {
+        match self {
+            AuthSource::None => Ok(Map::new()),
+            AuthSource::Static(map) => Ok(map.clone()),
+            AuthSource::Dynamic(make) => match make() {
+                Value::Object(map) => Ok(map),
+                other => Err(ConnectError::InvalidAuth(type_name(&other).to_owned())),
+            },
+        }
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// An event on its way out, encoded by the emitting handle.
+pub(crate) struct Outgoing {
+    /// The whole Engine.IO text frame (`42...`).
+    pub(crate) text: String,
+    /// Binary attachments that follow the text frame.
+    pub(crate) attachments: Vec<Bytes>,
+    /// The ack id and where its reply goes.
+    pub(crate) ack: Option<(u64, AckWaiter)>,
+}
+
+/// Resumable session of one namespace: the server's private id and the last offset seen.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Resume {
+    pub(crate) pid: String,
+    pub(crate) offset: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NsState {
+    /// The user does not want this namespace connected.
+    Inactive,
+    /// Wanted; a CONNECT is sent (or will be, once the link opens).
+    Connecting,
+    /// The server accepted the CONNECT.
+    Connected,
+}
+
+struct Namespace {
+    path: Arc<str>,
+    state: NsState,
+    status: Arc<SocketStatus>,
+    auth: AuthSource,
+    resume: Option<Resume>,
+    /// Events that came before the CONNECT reply (a recovery replay).
+    held: Vec<SocketEvent>,
+    acks: HashMap<u64, AckWaiter>,
+    /// Size at which closed ack waiters are next swept out.
+    ack_sweep_at: usize,
+    waiters: Vec<ConnectWaiter>,
+}
+
+impl Namespace {
+    fn fail_acks(&mut self) {
+        for (_, waiter) in self.acks.drain() {
+            let _ = waiter.send(Err(AckError::Disconnected));
+        }
+    }
+
+    fn fail_waiters(&mut self, error: &ConnectError) {
+        for waiter in self.waiters.drain(..) {
+            let _ = waiter.send(Err(error.clone()));
+        }
+    }
+}
+
+/// The open Engine.IO link.
+struct Link {
+    info: OpenInfo,
+    last_seen: Instant,
+}
+
+/// A binary packet waiting for its attachments.
+struct Partial {
+    kind: PacketKind,
+    ns: usize,
+    id: Option<u64>,
+    data: Value,
+    offset: Option<String>,
+    expected: usize,
+    buffers: Vec<Bytes>,
+}
+
+/// The protocol state of one manager and its namespaces.
+pub(crate) struct Session {
+    link: Option<Link>,
+    /// Counts links, so an ack answer is never sent on a later link than its request.
+    link_id: u64,
+    namespaces: Vec<Namespace>,
+    strip_offsets: bool,
+    ack_sink: WeakUnboundedSender<Control>,
+    partial: Option<Partial>,
+    /// Frames to write, in order.
+    pub(crate) outbox: Vec<Frame>,
+    /// Socket events to hand to each namespace's dispatcher, in order.
+    pub(crate) deliveries: VecDeque<(usize, SocketEvent)>,
+}
+
+impl Session {
+    /// A session with no link and no namespace yet.
+    pub(crate) fn new(strip_offsets: bool, ack_sink: WeakUnboundedSender<Control>) -> Self {
+        Session {
+            link: None,
+            link_id: 0,
+            namespaces: Vec::new(),
+            strip_offsets,
+            ack_sink,
+            partial: None,
+            outbox: Vec::new(),
+            deliveries: VecDeque::new(),
+        }
+    }
+
+    /// Registers a namespace (or takes over the slot of a dropped socket of the same
+    /// path) and returns its index. It starts inactive.
+    pub(crate) fn add_namespace(
+        &mut self,
+        path: &str,
+        auth: AuthSource,
+        status: Arc<SocketStatus>,
+        resume: Option<Resume>,
+    ) -> usize {
+        let fresh = Namespace {
+            path: Arc::from(path),
+            state: NsState::Inactive,
+            status,
+            auth,
+            resume,
+            held: Vec::new(),
+            acks: HashMap::new(),
+            ack_sweep_at: 64,
+            waiters: Vec::new(),
+        };
+        if let Some(index) = self.find(path) {
+            self.leave(index, ConnectError::Aborted);
+            self.namespaces[index] = fresh;
+            index
+        } else {
+            self.namespaces.push(fresh);
+            self.namespaces.len() - 1
+        }
+    }
+
+    /// The index of the namespace with this path.
+    pub(crate) fn find(&self, path: &str) -> Option<usize> {
+        self.namespaces.iter().position(|ns| &*ns.path == path)
+    }
+
+    /// The pid and last offset of a namespace, for resuming elsewhere.
+    pub(crate) fn resume(&self, ns: usize) -> Option<Resume> {
+        self.namespaces.get(ns).and_then(|ns| ns.resume.clone())
+    }
+
+    /// Whether the namespace is connected, so emits can go out.
+    pub(crate) fn is_connected(&self, ns: usize) -> bool {
+        self.namespaces
+            .get(ns)
+            .is_some_and(|ns| ns.state == NsState::Connected)
+    }
+
+    /// Whether any namespace wants the link.
+    pub(crate) fn wants_link(&self) -> bool {
+        self.namespaces.iter().any(|ns| ns.state != NsState::Inactive)
+    }
+
+    /// The user wants the namespace connected; `waiter` learns the outcome.
+    pub(crate) fn connect(&mut self, ns: usize, waiter: Option<ConnectWaiter>) {
+        let Some(namespace) = self.namespaces.get_mut(ns) else {
+            return;
+        };
+        if let Some(waiter) = waiter {
+            if namespace.state == NsState::Connected {
+                let _ = waiter.send(Ok(()));
+                return;
+            }
+            namespace.waiters.push(waiter);
+        }
+        if namespace.state == NsState::Inactive {
+            namespace.state = NsState::Connecting;
+            if self.link.is_some() {
+                self.send_connect(ns);
+            }
+        }
+    }
+
+    /// The user disconnects the namespace: a DISCONNECT goes out and no reconnection follows.
+    pub(crate) fn disconnect(&mut self, ns: usize) {
+        let Some(namespace) = self.namespaces.get(ns) else {
+            return;
+        };
+        if namespace.state != NsState::Inactive && self.link.is_some() {
+            let mut text = String::from("4");
+            Packet {
+                kind: PacketKind::Disconnect,
+                nsp: namespace.path.to_string().into(),
+                attachments: 0,
+                id: None,
+                data: None,
+            }
+            .encode(&mut text);
+            self.outbox.push(Frame::Text(text));
+        }
+        self.leave(ns, ConnectError::Aborted);
+    }
+
+    /// Ends a namespace: its socket sees a disconnect if it was connected, pending
+    /// acks and connect waiters fail.
+    fn leave(&mut self, ns: usize, waiter_error: ConnectError) {
+        let Some(namespace) = self.namespaces.get_mut(ns) else {
+            return;
+        };
+        if namespace.state == NsState::Connected {
+            namespace.status.set_disconnected();
+            self.deliveries.push_back((
+                ns,
+                SocketEvent::Disconnect(DisconnectReason::IoClientDisconnect),
+            ));
+        }
+        namespace.state = NsState::Inactive;
+        namespace.held.clear();
+        namespace.fail_acks();
+        namespace.fail_waiters(&waiter_error);
+    }
+
+    /// The Engine.IO open packet arrived on a new link: every wanted namespace connects.
+    pub(crate) fn on_open(&mut self, info: OpenInfo, now: Instant) {
+        self.link = Some(Link {
+            info,
+            last_seen: now,
+        });
+        self.link_id += 1;
+        self.partial = None;
+        for ns in 0..self.namespaces.len() {
+            if self.namespaces[ns].state != NsState::Inactive {
+                self.namespaces[ns].state = NsState::Connecting;
+                self.send_connect(ns);
+            }
+        }
+    }
+
+    fn send_connect(&mut self, ns: usize) {
+        let namespace = &mut self.namespaces[ns];
+        let mut auth = match namespace.auth.evaluate() {
+            Ok(auth) => auth,
+            Err(error) => {
+                self.deliveries
+                    .push_back((ns, SocketEvent::ConnectError(error.clone())));
+                self.leave(ns, error);
+                return;
+            }
+        };
+        if let Some(resume) = &namespace.resume {
+            // The session keys win over user keys of the same name: the server
+            // reads them to decide on recovery.
+            auth.insert("pid".into(), Value::String(resume.pid.clone()));
+            match &resume.offset {
+                Some(offset) => {
+                    auth.insert("offset".into(), Value::String(offset.clone()));
+                }
+                None => {
+                    auth.remove("offset");
+                    tracing::debug!(
+                        nsp = %namespace.path,
+                        "no event received yet: the server will open a fresh session"
+                    );
+                }
+            }
+        }
+        let mut text = String::from("4");
+        Packet {
+            kind: PacketKind::Connect,
+            nsp: namespace.path.to_string().into(),
+            attachments: 0,
+            id: None,
+            data: (!auth.is_empty()).then_some(Value::Object(auth)),
+        }
+        .encode(&mut text);
+        self.outbox.push(Frame::Text(text));
+    }
+
+    /// The link is gone. Connected namespaces see `reason` and wait to reconnect;
+    /// acks already sent can no longer be answered.
+    pub(crate) fn on_link_lost(&mut self, reason: DisconnectReason) {
+        self.link = None;
+        self.partial = None;
+        self.outbox.clear();
+        for (ns, namespace) in self.namespaces.iter_mut().enumerate() {
+            if namespace.state == NsState::Connected {
+                namespace.status.set_disconnected();
+                self.deliveries
+                    .push_back((ns, SocketEvent::Disconnect(reason)));
+            }
+            if namespace.state != NsState::Inactive {
+                namespace.state = NsState::Connecting;
+            }
+            namespace.fail_acks();
+        }
+    }
+
+    /// No further connection will be attempted: every waiting namespace gives up with `error`.
+    pub(crate) fn give_up(&mut self, error: ConnectError) {
+        for ns in 0..self.namespaces.len() {
+            if self.namespaces[ns].state == NsState::Connecting {
+                // Events held for a recovery that will not complete are still
+                // events the server sent: deliver them rather than lose them.
+                let held = std::mem::take(&mut self.namespaces[ns].held);
+                self.deliveries.extend(held.into_iter().map(|ev| (ns, ev)));
+                self.leave(ns, error.clone());
+            }
+        }
+    }
+
+    /// Tells every namespace that waits for the link about a manager-level event.
+    pub(crate) fn broadcast(&mut self, event: SocketEvent) {
+        for (ns, namespace) in self.namespaces.iter().enumerate() {
+            if namespace.state != NsState::Inactive {
+                self.deliveries.push_back((ns, event.clone()));
+            }
+        }
+    }
+
+    /// When the link must be declared dead unless something arrives.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.link
+            .as_ref()
+            .map(|link| link.last_seen + link.info.ping_interval + link.info.ping_timeout)
+    }
+
+    /// Whether the heartbeat deadline has passed at `now`.
+    pub(crate) fn ping_expired(&self, now: Instant) -> bool {
+        self.deadline().is_some_and(|deadline| now >= deadline)
+    }
+
+    /// Queues an emit on a connected namespace.
+    pub(crate) fn send(&mut self, ns: usize, outgoing: Outgoing) {
+        let Some(namespace) = self.namespaces.get_mut(ns) else {
+            return;
+        };
+        if let Some((id, waiter)) = outgoing.ack {
+            if waiter.is_closed() {
+                // The caller stopped waiting (its timeout ran out while the emit was
+                // queued offline): sending it now would surprise the server and nobody.
+                return;
+            }
+            if namespace.acks.len() >= namespace.ack_sweep_at {
+                namespace.acks.retain(|_, waiter| !waiter.is_closed());
+                namespace.ack_sweep_at = (namespace.acks.len() * 2).max(64);
+            }
+            namespace.acks.insert(id, waiter);
+        }
+        self.outbox.push(Frame::Text(outgoing.text));
+        self.outbox
+            .extend(outgoing.attachments.into_iter().map(Frame::Binary));
+    }
+
+    /// Queues the answer to a server's ack request, if it was made on the current link.
+    pub(crate) fn send_ack_answer(&mut self, link: u64, frame: String) {
+        if self.link.is_some() && link == self.link_id {
+            self.outbox.push(Frame::Text(frame));
+        } else {
+            tracing::debug!("dropping an ack answer: its request came on an earlier link");
+        }
+    }
+
+    /// A text message arrived. `Err` means the link must end with that reason.
+    pub(crate) fn on_text(&mut self, text: &str, now: Instant) -> Result<(), DisconnectReason> {
+        if let Some(link) = &mut self.link {
+            link.last_seen = now;
+        }
+        let packet = EnginePacket::decode(text).map_err(parse_error)?;
+        match packet {
+            EnginePacket::Ping(payload) => {
+                let mut pong = String::with_capacity(1 + payload.len());
+                EnginePacket::Pong(payload).encode(&mut pong);
+                self.outbox.push(Frame::Text(pong));
+                Ok(())
+            }
+            EnginePacket::Message(message) => {
+                if self.partial.is_some() {
+                    return Err(parse_error(ProtocolError::MissingAttachments));
+                }
+                let packet = Packet::decode(message).map_err(parse_error)?;
+                self.on_packet(packet).map_err(parse_error)
+            }
+            EnginePacket::Close => Err(DisconnectReason::TransportClose),
+            EnginePacket::Pong(_)
+            | EnginePacket::Noop
+            | EnginePacket::Upgrade
+            | EnginePacket::Open(_) => Ok(()),
+        }
+    }
+
+    /// A binary message arrived: the next attachment of the packet being assembled.
+    pub(crate) fn on_binary(&mut self, data: Bytes, now: Instant) -> Result<(), DisconnectReason> {
+        if let Some(link) = &mut self.link {
+            link.last_seen = now;
+        }
+        let Some(partial) = &mut self.partial else {
+            return Err(parse_error(ProtocolError::UnexpectedBinary));
+        };
+        partial.buffers.push(data);
+        if partial.buffers.len() < partial.expected {
+            return Ok(());
+        }
+        let Some(partial) = self.partial.take() else {
+            return Ok(());
+        };
+        self.on_complete(
+            partial.kind,
+            partial.ns,
+            partial.id,
+            partial.data,
+            partial.offset,
+            partial.buffers,
+        )
+        .map_err(parse_error)
+    }
+
+    fn on_packet(&mut self, mut packet: Packet<'_>) -> Result<(), ProtocolError> {
+        let Some(ns) = self.find(&packet.nsp) else {
+            tracing::debug!(nsp = %packet.nsp, "packet for a namespace this client did not open");
+            return Ok(());
+        };
+        // Only a socket with a session (pid) gets offsets; the codec leaves
+        // ack-requesting events whole.
+        let offset = if self.strip_offsets && self.namespaces[ns].resume.is_some() {
+            packet.take_offset()
+        } else {
+            None
+        };
+        let Packet {
+            kind,
+            nsp: _,
+            attachments,
+            id,
+            data,
+        } = packet;
+        match kind {
+            PacketKind::Connect => {
+                self.on_connect_reply(ns, data);
+                Ok(())
+            }
+            PacketKind::ConnectError => {
+                self.on_connect_error(ns, data);
+                Ok(())
+            }
+            PacketKind::Disconnect => {
+                self.on_server_disconnect(ns);
+                Ok(())
+            }
+            PacketKind::Event | PacketKind::Ack => {
+                self.on_complete(kind, ns, id, data.unwrap_or_default(), offset, Vec::new())
+            }
+            PacketKind::BinaryEvent | PacketKind::BinaryAck => {
+                if attachments > MAX_ATTACHMENTS {
+                    return Err(ProtocolError::TooManyAttachments {
+                        count: attachments,
+                        max: MAX_ATTACHMENTS,
+                    });
+                }
+                let data = data.unwrap_or_default();
+                if attachments == 0 {
+                    return self.on_complete(kind, ns, id, data, offset, Vec::new());
+                }
+                self.partial = Some(Partial {
+                    kind,
+                    ns,
+                    id,
+                    data,
+                    offset,
+                    expected: attachments,
+                    buffers: Vec::new(),
+                });
+                Ok(())
+            }
+        }
+    }
+
+    fn on_connect_reply(&mut self, ns: usize, data: Option<Value>) {
+        let namespace = &mut self.namespaces[ns];
+        if namespace.state != NsState::Connecting {
+            tracing::debug!(nsp = %namespace.path, "unexpected CONNECT reply ignored");
+            return;
+        }
+        let mut data = match data {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        let sid: Arc<str> = match data.remove("sid") {
+            Some(Value::String(sid)) => sid.into(),
+            _ => Arc::from(""),
+        };
+        let pid = match data.remove("pid") {
+            Some(Value::String(pid)) => Some(pid),
+            _ => None,
+        };
+        let recovered = match (&namespace.resume, &pid) {
+            (Some(old), Some(new)) => old.pid == *new,
+            _ => false,
+        };
+        if !recovered {
+            // A fresh session: offsets of the old one mean nothing to it.
+            namespace.resume = pid.map(|pid| Resume { pid, offset: None });
+        }
+        namespace.state = NsState::Connected;
+        namespace.status.set_connected(sid, recovered);
+        tracing::debug!(nsp = %namespace.path, recovered, "namespace connected");
+        for waiter in namespace.waiters.drain(..) {
+            let _ = waiter.send(Ok(()));
+        }
+        let held = std::mem::take(&mut namespace.held);
+        self.deliveries
+            .push_back((ns, SocketEvent::Connect { recovered }));
+        self.deliveries.extend(held.into_iter().map(|ev| (ns, ev)));
+    }
+
+    fn on_connect_error(&mut self, ns: usize, data: Option<Value>) {
+        let (message, data) = match data {
+            Some(Value::Object(mut map)) => {
+                let message = match map.remove("message") {
+                    Some(Value::String(message)) => message,
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                (message, map.remove("data"))
+            }
+            Some(Value::String(message)) => (message, None),
+            Some(other) => (other.to_string(), None),
+            None => (String::new(), None),
+        };
+        let error = ConnectError::Rejected { message, data };
+        self.deliveries
+            .push_back((ns, SocketEvent::ConnectError(error.clone())));
+        // A refusal by the server is final for this namespace: retrying would be refused too.
+        let namespace = &mut self.namespaces[ns];
+        namespace.state = NsState::Inactive;
+        namespace.held.clear();
+        namespace.fail_waiters(&error);
+    }
+
+    fn on_server_disconnect(&mut self, ns: usize) {
+        let namespace = &mut self.namespaces[ns];
+        if namespace.state == NsState::Connected {
+            namespace.status.set_disconnected();
+            self.deliveries.push_back((
+                ns,
+                SocketEvent::Disconnect(DisconnectReason::IoServerDisconnect),
+            ));
+        }
+        // The server ended the session for good: it cannot be recovered.
+        namespace.resume = None;
+        namespace.state = NsState::Inactive;
+        namespace.held.clear();
+        namespace.fail_acks();
+        namespace.fail_waiters(&ConnectError::ServerDisconnect);
+    }
+
+    /// An EVENT or ACK with all of its attachments.
+    fn on_complete(
+        &mut self,
+        kind: PacketKind,
+        ns: usize,
+        id: Option<u64>,
+        data: Value,
+        offset: Option<String>,
+        attachments: Vec<Bytes>,
+    ) -> Result<(), ProtocolError> {
+        check_placeholders(&data, attachments.len())?;
+        let Value::Array(mut args) = data else {
+            return Err(ProtocolError::InvalidPayload("expected an array"));
+        };
+        let namespace = &mut self.namespaces[ns];
+        if matches!(kind, PacketKind::Ack | PacketKind::BinaryAck) {
+            let Some(id) = id else {
+                return Err(ProtocolError::BadAckId);
+            };
+            match namespace.acks.remove(&id) {
+                Some(waiter) => {
+                    let _ = waiter.send(Ok(AckPayload { args, attachments }));
+                }
+                None => tracing::debug!(id, "ack for an unknown or expired id"),
+            }
+            return Ok(());
+        }
+        if namespace.state == NsState::Inactive {
+            tracing::debug!(nsp = %namespace.path, "event for an inactive namespace dropped");
+            return Ok(());
+        }
+        if let (Some(offset), Some(resume)) = (&offset, &mut namespace.resume) {
+            resume.offset = Some(offset.clone());
+        }
+        if args.is_empty() {
+            return Err(ProtocolError::InvalidPayload("event without a name"));
+        }
+        let name = match args.remove(0) {
+            Value::String(name) => name,
+            _ => return Err(ProtocolError::InvalidPayload("event name must be a string")),
+        };
+        let ack = id.map(|id| AckRequest {
+            id,
+            nsp: namespace.path.clone(),
+            link: self.link_id,
+            sink: self.ack_sink.clone(),
+            answered: AtomicBool::new(false),
+        });
+        let event = SocketEvent::Event(Event::new(name, args, attachments, offset, ack));
+        if namespace.state == NsState::Connecting {
+            namespace.held.push(event);
+        } else {
+            self.deliveries.push_back((ns, event));
+        }
+        Ok(())
+    }
+}
+
+/// Checks that every placeholder points at an attachment that exists.
+fn check_placeholders(value: &Value, count: usize) -> Result<(), ProtocolError> {
+    // Iterative so a deeply nested payload cannot overflow the stack.
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => {
+                if map.get("_placeholder") == Some(&Value::Bool(true)) {
+                    if let Some(num) = map.get("num").and_then(Value::as_u64) {
+                        if num >= count as u64 {
+                            return Err(ProtocolError::PlaceholderOutOfRange { num, count });
+                        }
+                        continue;
+                    }
+                }
+                stack.extend(map.values());
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn parse_error(error: ProtocolError) -> DisconnectReason {
+    tracing::warn!(%error, "protocol error from the server");
+    DisconnectReason::ParseError
+}
+
+/// Default heartbeat values, for tests that build an open packet by hand.
+#[cfg(test)]
+pub(crate) fn test_open_info(
+    ping_interval: std::time::Duration,
+    ping_timeout: std::time::Duration,
+) -> OpenInfo {
+    OpenInfo {
+        sid: "engine-sid".into(),
+        upgrades: Vec::new(),
+        ping_interval,
+        ping_timeout,
+        max_payload: 1_000_000,
+    }
+}
+
+#[cfg(test)]
+mod tests;

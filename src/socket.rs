@@ -1,0 +1,404 @@
+//! The public socket of one namespace: emit, acks, handlers, events, state.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::dispatcher::{BoxFuture, Listeners};
+use crate::driver::Control;
+use crate::error::{AckError, ConnectError, EmitError, UnsentEmit};
+use crate::event::{Event, SocketEvent};
+use crate::event_args::ArgsDeserializer;
+use crate::manager::Manager;
+use crate::session::{AckPayload, Outgoing};
+use crate::socketio::args::write_args;
+use crate::socketio::packet::{write_event, Packet};
+use crate::status::SocketStatus;
+
+/// Event names Socket.IO keeps for itself.
+const RESERVED: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+/// How many events each `events()` stream buffers before the socket waits for it.
+const STREAM_BUFFER: usize = 64;
+
+/// A resumable session: the server's private session id and the offset of the
+/// last event handled. Persist it to resume after a process restart with
+/// [`ClientBuilder::recovery_state`](crate::ClientBuilder::recovery_state).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryState {
+    /// The private session id (a secret: it lets its holder take over the session).
+    pub pid: String,
+    /// The offset of the last event handled, if any.
+    pub offset: Option<String>,
+}
+
+impl fmt::Debug for RecoveryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecoveryState")
+            .field("pid", &"<redacted>")
+            .field("offset", &self.offset)
+            .finish()
+    }
+}
+
+/// A socket connected to one namespace of a Socket.IO server.
+///
+/// Cheap to clone; every clone is the same socket. When the last clone (and
+/// every socket of the same [`Manager`]) is dropped, the connection closes.
+#[derive(Clone)]
+pub struct Socket {
+    inner: Arc<SocketInner>,
+}
+
+pub(crate) struct SocketInner {
+    pub(crate) path: Arc<str>,
+    pub(crate) generation: u64,
+    pub(crate) manager: Manager,
+    pub(crate) status: Arc<SocketStatus>,
+    pub(crate) listeners: Arc<Listeners>,
+    pub(crate) emits: mpsc::Sender<Outgoing>,
+    pub(crate) offline_capacity: usize,
+    pub(crate) ack_timeout: Duration,
+    pub(crate) next_ack: AtomicU64,
+}
+
+impl Drop for SocketInner {
+    fn drop(&mut self) {
+        self.manager.control(Control::Dropped {
+            path: self.path.clone(),
+            generation: self.generation,
+        });
+    }
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("namespace", &self.inner.path)
+            .field("id", &self.inner.status.id())
+            .field("connected", &self.inner.status.connected())
+            .finish()
+    }
+}
+
+impl Socket {
+    pub(crate) fn from_inner(inner: Arc<SocketInner>) -> Self {
+        Socket { inner }
+    }
+
+    /// The namespace this socket is attached to, such as `/` or `/admin`.
+    pub fn namespace(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// The session id the server gave this socket, while connected.
+    pub fn id(&self) -> Option<String> {
+        self.inner.status.id().map(|id| id.to_string())
+    }
+
+    /// Whether the namespace is connected.
+    pub fn connected(&self) -> bool {
+        self.inner.status.connected()
+    }
+
+    /// Whether the last connect restored the previous session (connection state
+    /// recovery): the server replayed what was missed and `id()` stayed the same.
+    ///
+    /// False on the first connect and whenever the server started a fresh session.
+    /// Recovery needs an offset, so a socket that has not yet received one event
+    /// with an offset cannot recover: that is the protocol, not a failure.
+    pub fn recovered(&self) -> bool {
+        self.inner.status.recovered()
+    }
+
+    /// The manager of the connection this socket rides on.
+    pub fn io(&self) -> Manager {
+        self.inner.manager.clone()
+    }
+
+    /// Emits an event. `args` is a tuple for several arguments, `()` for none, and
+    /// any other value for one argument (a `Vec` is one array argument).
+    ///
+    /// While disconnected, the event waits in the offline buffer and is sent after
+    /// the next connect; when that buffer is full the event is handed back in
+    /// [`EmitError::BufferFull`].
+    pub async fn emit<A: Serialize>(&self, name: &str, args: A) -> Result<(), EmitError> {
+        Emitter::new(self).emit(name, args).await
+    }
+
+    /// Emits an event and waits for the server's acknowledgement, decoded into `R`
+    /// (a tuple type for several arguments). Fails after the socket's ack timeout.
+    pub async fn emit_with_ack<R: DeserializeOwned, A: Serialize>(
+        &self,
+        name: &str,
+        args: A,
+    ) -> Result<R, AckError> {
+        Emitter::new(self).emit_with_ack(name, args).await
+    }
+
+    /// Emits with a different ack timeout: `socket.timeout(d).emit_with_ack(..)`.
+    pub fn timeout(&self, timeout: Duration) -> Emitter<'_> {
+        Emitter {
+            timeout: Some(timeout),
+            ..Emitter::new(self)
+        }
+    }
+
+    /// Emits that are dropped instead of buffered while disconnected.
+    pub fn volatile(&self) -> Emitter<'_> {
+        Emitter {
+            volatile: true,
+            ..Emitter::new(self)
+        }
+    }
+
+    /// Registers the handler of the server event `name`, replacing any earlier one.
+    /// Handlers of one socket run one at a time, in arrival order; a handler that
+    /// wants concurrency spawns a task.
+    pub fn on<F, Fut>(&self, name: &str, handler: F)
+    where
+        F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
+        self.inner
+            .listeners
+            .handlers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .events
+            .insert(name.to_owned(), handler);
+    }
+
+    /// Removes the handler of the server event `name`.
+    pub fn off(&self, name: &str) {
+        self.inner
+            .listeners
+            .handlers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .events
+            .remove(name);
+    }
+
+    /// Registers a handler of the socket's state changes: every [`SocketEvent`]
+    /// other than [`SocketEvent::Event`].
+    pub fn on_lifecycle<F, Fut>(&self, handler: F)
+    where
+        F: Fn(SocketEvent, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
+        self.inner
+            .listeners
+            .handlers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .lifecycle
+            .push(handler);
+    }
+
+    /// A stream of everything that happens on this socket from now on, in order.
+    ///
+    /// The stream applies backpressure: while it is not polled, the socket stops
+    /// reading from the server once the buffers between them fill. Drop it when done.
+    pub fn events(&self) -> EventStream {
+        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+        let _ = self.inner.listeners.subscribe.send(sender);
+        EventStream { receiver }
+    }
+
+    /// Connects again after [`disconnect`](Self::disconnect) (or after the server
+    /// refused the namespace). Resolves once the server accepts the namespace.
+    pub async fn connect(&self) -> Result<(), ConnectError> {
+        let (waiter, outcome) = oneshot::channel();
+        self.inner.manager.control(Control::Connect {
+            path: self.inner.path.clone(),
+            generation: self.inner.generation,
+            waiter: Some(waiter),
+        });
+        outcome.await.unwrap_or(Err(ConnectError::Closed))
+    }
+
+    /// Leaves the namespace: sends DISCONNECT and stops reconnecting. The
+    /// connection closes when no other socket of its manager is active.
+    pub fn disconnect(&self) {
+        self.inner.manager.control(Control::Disconnect {
+            path: self.inner.path.clone(),
+            generation: self.inner.generation,
+        });
+    }
+
+    /// The private session id and the last offset received, to resume the session
+    /// in another process with [`ClientBuilder::recovery_state`](crate::ClientBuilder::recovery_state).
+    /// `None` when the server does not offer connection state recovery.
+    ///
+    /// The offset is that of the last event *received*. When events may still wait
+    /// in handlers or streams at checkpoint time, build the state from the pid here
+    /// and the [`Event::offset`] of the last event the application finished with.
+    pub async fn recovery_state(&self) -> Option<RecoveryState> {
+        let (reply, answer) = oneshot::channel();
+        self.inner.manager.control(Control::Resume {
+            path: self.inner.path.clone(),
+            reply,
+        });
+        answer.await.ok().flatten().map(|resume| RecoveryState {
+            pid: resume.pid,
+            offset: resume.offset,
+        })
+    }
+}
+
+/// Emits with options: see [`Socket::timeout`] and [`Socket::volatile`].
+#[derive(Debug, Clone, Copy)]
+#[must_use = "an Emitter does nothing until emit or emit_with_ack is called"]
+pub struct Emitter<'a> {
+    socket: &'a Socket,
+    timeout: Option<Duration>,
+    volatile: bool,
+}
+
+impl<'a> Emitter<'a> {
+    fn new(socket: &'a Socket) -> Self {
+        Emitter {
+            socket,
+            timeout: None,
+            volatile: false,
+        }
+    }
+
+    /// Sets the ack timeout of this emit.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        Emitter {
+            timeout: Some(timeout),
+            ..self
+        }
+    }
+
+    /// Makes this emit volatile: dropped, not buffered, while disconnected.
+    pub fn volatile(self) -> Self {
+        Emitter {
+            volatile: true,
+            ..self
+        }
+    }
+
+    /// Emits an event; see [`Socket::emit`].
+    pub async fn emit<A: Serialize>(self, name: &str, args: A) -> Result<(), EmitError> {
+        let text = self.encode(name, None, &args)?;
+        self.send(Outgoing {
+            text,
+            attachments: Vec::new(),
+            ack: None,
+        })
+        .await
+    }
+
+    /// Emits an event and waits for its acknowledgement; see [`Socket::emit_with_ack`].
+    pub async fn emit_with_ack<R: DeserializeOwned, A: Serialize>(
+        self,
+        name: &str,
+        args: A,
+    ) -> Result<R, AckError> {
+        let inner = &self.socket.inner;
+        let id = inner.next_ack.fetch_add(1, Ordering::Relaxed);
+        let text = self.encode(name, Some(id), &args)?;
+        let (waiter, reply) = oneshot::channel();
+        self.send(Outgoing {
+            text,
+            attachments: Vec::new(),
+            ack: Some((id, waiter)),
+        })
+        .await?;
+        let timeout = self.timeout.unwrap_or(inner.ack_timeout);
+        let payload: AckPayload = match tokio::time::timeout(timeout, reply).await {
+            Err(_) => return Err(AckError::Timeout(timeout)),
+            Ok(Err(_)) => return Err(AckError::Disconnected),
+            Ok(Ok(result)) => result?,
+        };
+        R::deserialize(ArgsDeserializer::new(&payload.args)).map_err(AckError::Decode)
+    }
+
+    fn encode<A: Serialize>(&self, name: &str, id: Option<u64>, args: &A) -> Result<String, EmitError> {
+        if RESERVED.contains(&name) {
+            return Err(EmitError::ReservedName(name.to_owned()));
+        }
+        let mut json = String::new();
+        write_args(&mut json, args).map_err(EmitError::Serialize)?;
+        let path = &self.socket.inner.path;
+        let mut text = String::with_capacity(json.len() + name.len() + path.len() + 16);
+        text.push('4');
+        write_event(&mut text, path, id, name, &json);
+        Ok(text)
+    }
+
+    async fn send(&self, outgoing: Outgoing) -> Result<(), EmitError> {
+        let inner = &self.socket.inner;
+        if inner.status.connected() {
+            return inner
+                .emits
+                .send(outgoing)
+                .await
+                .map_err(|_| EmitError::Closed);
+        }
+        if self.volatile {
+            return Err(EmitError::VolatileDropped);
+        }
+        match inner.emits.try_send(outgoing) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(EmitError::Closed),
+            Err(mpsc::error::TrySendError::Full(outgoing)) => Err(EmitError::BufferFull {
+                capacity: inner.offline_capacity,
+                unsent: Box::new(unsent(&outgoing.text)),
+            }),
+        }
+    }
+}
+
+/// Decodes an encoded emit back into name and arguments, to hand it back to the caller.
+fn unsent(text: &str) -> UnsentEmit {
+    let data = text
+        .get(1..)
+        .and_then(|packet| Packet::decode(packet).ok())
+        .and_then(|packet| packet.data);
+    let mut args = match data {
+        Some(Value::Array(args)) => args,
+        _ => Vec::new(),
+    };
+    let name = match (!args.is_empty()).then(|| args.remove(0)) {
+        Some(Value::String(name)) => name,
+        _ => String::new(),
+    };
+    UnsentEmit { name, args }
+}
+
+/// The stream returned by [`Socket::events`].
+#[derive(Debug)]
+pub struct EventStream {
+    receiver: mpsc::Receiver<SocketEvent>,
+}
+
+impl Stream for EventStream {
+    type Item = SocketEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SocketEvent>> {
+        self.receiver.poll_recv(cx)
+    }
+}

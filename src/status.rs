@@ -1,0 +1,38 @@
+//! The few facts about a socket that its handles read while the driver owns
+//! the connection. Written only on (dis)connect, never per event.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Shared between a socket's handles and the session that drives it.
+#[derive(Default)]
+pub(crate) struct SocketStatus {
+    connected: AtomicBool,
+    recovered: AtomicBool,
+    id: Mutex<Option<Arc<str>>>,
+}
+
+impl SocketStatus {
+    pub(crate) fn connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn recovered(&self) -> bool {
+        self.recovered.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn id(&self) -> Option<Arc<str>> {
+        self.id.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub(crate) fn set_connected(&self, id: Arc<str>, recovered: bool) {
+        *self.id.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
+        self.recovered.store(recovered, Ordering::Release);
+        self.connected.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn set_disconnected(&self) {
+        self.connected.store(false, Ordering::Release);
+        *self.id.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}

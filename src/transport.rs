@@ -1,0 +1,201 @@
+//! Opening the WebSocket: the Engine.IO URL, headers, TLS, and the open packet.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use url::Url;
+
+use crate::engineio::packet::{EnginePacket, OpenInfo};
+use crate::error::ConnectError;
+
+/// The WebSocket a link runs on.
+pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Where and how to open the WebSocket.
+#[derive(Debug, Clone)]
+pub(crate) struct TransportConfig {
+    /// The full `ws(s)://host/path/?EIO=4&transport=websocket&...` URL.
+    pub(crate) url: Url,
+    /// Extra HTTP headers for the upgrade request.
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// Time allowed for TCP, TLS, the upgrade and the open packet together.
+    pub(crate) timeout: Duration,
+}
+
+impl TransportConfig {
+    /// The Engine.IO URL for a user's URL: `http` becomes `ws`, `https` becomes `wss`,
+    /// the engine path replaces the URL's path (which names the namespace), and the
+    /// user's query parameters are kept. Returns the URL and the namespace.
+    pub(crate) fn engine_url(
+        user_url: &str,
+        engine_path: &str,
+        extra_query: &[(String, String)],
+    ) -> Result<(Url, String), ConnectError> {
+        let parsed = Url::parse(user_url).map_err(|source| ConnectError::InvalidUrl {
+            url: user_url.to_owned(),
+            source,
+        })?;
+        let scheme = match parsed.scheme() {
+            "http" | "ws" => "ws",
+            "https" | "wss" => "wss",
+            other => return Err(ConnectError::UnsupportedScheme(other.to_owned())),
+        };
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err(ConnectError::InvalidUrl {
+                url: user_url.to_owned(),
+                source: url::ParseError::EmptyHost,
+            });
+        }
+        let namespace = match parsed.path() {
+            "" => "/".to_owned(),
+            path => path.to_owned(),
+        };
+        let mut url = parsed.clone();
+        // Url only refuses a scheme change between "special" and other schemes;
+        // ws, wss, http and https are all special.
+        if url.set_scheme(scheme).is_err() {
+            return Err(ConnectError::UnsupportedScheme(parsed.scheme().to_owned()));
+        }
+        let mut path = engine_path.to_owned();
+        if !path.starts_with('/') {
+            path.insert(0, '/');
+        }
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        url.set_path(&path);
+        url.set_fragment(None);
+        {
+            let mut query = url.query_pairs_mut();
+            query.clear();
+            for (key, value) in parsed.query_pairs() {
+                if key != "EIO" && key != "transport" {
+                    query.append_pair(&key, &value);
+                }
+            }
+            for (key, value) in extra_query {
+                query.append_pair(key, value);
+            }
+            query.append_pair("EIO", "4");
+            query.append_pair("transport", "websocket");
+        }
+        Ok((url, namespace))
+    }
+}
+
+/// The WebSocket buffers, chosen on purpose.
+fn websocket_config() -> WebSocketConfig {
+    // A small read buffer keeps idle connections cheap (tungstenite grows it
+    // for large messages); writes are batched by the driver, which flushes
+    // once per burst, so the write buffer only needs to hold one burst.
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+}
+
+/// Opens the WebSocket and waits for the Engine.IO open packet.
+pub(crate) async fn open(config: &TransportConfig) -> Result<(WsStream, OpenInfo), ConnectError> {
+    match tokio::time::timeout(config.timeout, open_inner(config)).await {
+        Ok(result) => result,
+        Err(_) => Err(ConnectError::Timeout(config.timeout)),
+    }
+}
+
+async fn open_inner(config: &TransportConfig) -> Result<(WsStream, OpenInfo), ConnectError> {
+    let transport = |error| ConnectError::Transport(Arc::new(error));
+    let mut request = config
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(transport)?;
+    for (name, value) in &config.headers {
+        request.headers_mut().append(name.clone(), value.clone());
+    }
+    // Nagle off: events are small and latency-bound; the driver already batches writes.
+    let (mut ws, _response) =
+        tokio_tungstenite::connect_async_with_config(request, Some(websocket_config()), true)
+            .await
+            .map_err(transport)?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => {
+                match EnginePacket::decode(text.as_str()).map_err(ConnectError::Protocol)? {
+                    EnginePacket::Open(info) => return Ok((ws, info)),
+                    EnginePacket::Close => return Err(ConnectError::HandshakeClosed),
+                    other => tracing::debug!(?other, "ignoring a packet before the open packet"),
+                }
+            }
+            Some(Ok(Message::Close(_))) | None => return Err(ConnectError::HandshakeClosed),
+            Some(Ok(_)) => {}
+            Some(Err(error)) => return Err(transport(error)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(url: &str) -> Result<(String, String), ConnectError> {
+        TransportConfig::engine_url(url, "/socket.io/", &[]).map(|(url, nsp)| (url.to_string(), nsp))
+    }
+
+    #[test]
+    fn maps_user_urls_to_engine_urls_and_namespaces() {
+        let table = [
+            (
+                "http://localhost:3000",
+                "ws://localhost:3000/socket.io/?EIO=4&transport=websocket",
+                "/",
+            ),
+            (
+                "https://example.com/chat",
+                "wss://example.com/socket.io/?EIO=4&transport=websocket",
+                "/chat",
+            ),
+            (
+                "ws://127.0.0.1:1/admin?token=a%20b",
+                "ws://127.0.0.1:1/socket.io/?token=a+b&EIO=4&transport=websocket",
+                "/admin",
+            ),
+            (
+                "wss://h/",
+                "wss://h/socket.io/?EIO=4&transport=websocket",
+                "/",
+            ),
+        ];
+        for (input, url, nsp) in table {
+            let (got_url, got_nsp) = engine(input).unwrap();
+            assert_eq!(got_url, url, "{input}");
+            assert_eq!(got_nsp, nsp, "{input}");
+        }
+    }
+
+    #[test]
+    fn custom_path_and_query() {
+        let (url, _) = TransportConfig::engine_url(
+            "http://h:1",
+            "my-path",
+            &[("a".into(), "1".into())],
+        )
+        .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "ws://h:1/my-path/?a=1&EIO=4&transport=websocket"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_urls() {
+        assert!(matches!(engine("not a url"), Err(ConnectError::InvalidUrl { .. })));
+        assert!(matches!(engine("ftp://h/"), Err(ConnectError::UnsupportedScheme(s)) if s == "ftp"));
+        assert!(matches!(engine("http://"), Err(ConnectError::InvalidUrl { .. })));
+    }
+}
