@@ -54,7 +54,9 @@ pub(crate) async fn run(
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             match &event {
-                SocketEvent::Event(ev) => handlers.events.get(ev.name()).cloned().map(Either::Event),
+                SocketEvent::Event(ev) => {
+                    handlers.events.get(ev.name()).cloned().map(Either::Event)
+                }
                 _ if handlers.lifecycle.is_empty() => None,
                 _ => Some(Either::Lifecycle(handlers.lifecycle.clone())),
             }

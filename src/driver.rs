@@ -267,7 +267,8 @@ impl Driver {
             self.deliver();
             if !self.session.wants_link() {
                 let _ = ws.close(None).await;
-                self.session.on_link_lost(DisconnectReason::IoClientDisconnect);
+                self.session
+                    .on_link_lost(DisconnectReason::IoClientDisconnect);
                 return LinkEnd::Unwanted;
             }
             let deadline = self.session.deadline();
@@ -333,7 +334,10 @@ impl Driver {
     }
 
     /// Writes what the session queued, then flushes once.
-    async fn write(&mut self, ws: &mut WsStream) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    async fn write(
+        &mut self,
+        ws: &mut WsStream,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
         if self.session.outbox.is_empty() {
             return Ok(());
         }
@@ -413,7 +417,10 @@ impl Driver {
                 }
             }
             Control::Resume { path, reply } => {
-                let resume = self.session.find(&path).and_then(|ns| self.session.resume(ns));
+                let resume = self
+                    .session
+                    .find(&path)
+                    .and_then(|ns| self.session.resume(ns));
                 let _ = reply.send(resume);
             }
         }
@@ -421,9 +428,11 @@ impl Driver {
     }
 
     fn slot(&self, path: &str, generation: u64) -> Option<usize> {
-        self.session
-            .find(path)
-            .filter(|&ns| self.slots.get(ns).is_some_and(|slot| slot.generation == generation))
+        self.session.find(path).filter(|&ns| {
+            self.slots
+                .get(ns)
+                .is_some_and(|slot| slot.generation == generation)
+        })
     }
 
     /// Hands queued socket events to their dispatchers until one is full.

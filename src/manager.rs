@@ -159,4 +159,3 @@ impl Engine {
         self.manager.control(Control::CloseEngine);
     }
 }
-

@@ -233,7 +233,9 @@ impl Session {
 
     /// Whether any namespace wants the link.
     pub(crate) fn wants_link(&self) -> bool {
-        self.namespaces.iter().any(|ns| ns.state != NsState::Inactive)
+        self.namespaces
+            .iter()
+            .any(|ns| ns.state != NsState::Inactive)
     }
 
     /// The user wants the namespace connected; `waiter` learns the outcome.
@@ -715,8 +717,9 @@ fn parse_error(error: ProtocolError) -> DisconnectReason {
     DisconnectReason::ParseError
 }
 
-/// Default heartbeat values, for tests that build an open packet by hand.
+/// An open packet's values, for tests that open a link by hand.
 #[cfg(test)]
+#[allow(dead_code)]
 pub(crate) fn test_open_info(
     ping_interval: std::time::Duration,
     ping_timeout: std::time::Duration,

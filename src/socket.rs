@@ -336,7 +336,12 @@ impl<'a> Emitter<'a> {
         R::deserialize(ArgsDeserializer::new(&payload.args)).map_err(AckError::Decode)
     }
 
-    fn encode<A: Serialize>(&self, name: &str, id: Option<u64>, args: &A) -> Result<String, EmitError> {
+    fn encode<A: Serialize>(
+        &self,
+        name: &str,
+        id: Option<u64>,
+        args: &A,
+    ) -> Result<String, EmitError> {
         if RESERVED.contains(&name) {
             return Err(EmitError::ReservedName(name.to_owned()));
         }

@@ -22,7 +22,10 @@ impl SocketStatus {
     }
 
     pub(crate) fn id(&self) -> Option<Arc<str>> {
-        self.id.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub(crate) fn set_connected(&self, id: Arc<str>, recovered: bool) {

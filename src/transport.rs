@@ -144,7 +144,8 @@ mod tests {
     use super::*;
 
     fn engine(url: &str) -> Result<(String, String), ConnectError> {
-        TransportConfig::engine_url(url, "/socket.io/", &[]).map(|(url, nsp)| (url.to_string(), nsp))
+        TransportConfig::engine_url(url, "/socket.io/", &[])
+            .map(|(url, nsp)| (url.to_string(), nsp))
     }
 
     #[test]
@@ -180,12 +181,9 @@ mod tests {
 
     #[test]
     fn custom_path_and_query() {
-        let (url, _) = TransportConfig::engine_url(
-            "http://h:1",
-            "my-path",
-            &[("a".into(), "1".into())],
-        )
-        .unwrap();
+        let (url, _) =
+            TransportConfig::engine_url("http://h:1", "my-path", &[("a".into(), "1".into())])
+                .unwrap();
         assert_eq!(
             url.as_str(),
             "ws://h:1/my-path/?a=1&EIO=4&transport=websocket"
@@ -194,8 +192,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_urls() {
-        assert!(matches!(engine("not a url"), Err(ConnectError::InvalidUrl { .. })));
-        assert!(matches!(engine("ftp://h/"), Err(ConnectError::UnsupportedScheme(s)) if s == "ftp"));
-        assert!(matches!(engine("http://"), Err(ConnectError::InvalidUrl { .. })));
+        assert!(matches!(
+            engine("not a url"),
+            Err(ConnectError::InvalidUrl { .. })
+        ));
+        assert!(
+            matches!(engine("ftp://h/"), Err(ConnectError::UnsupportedScheme(s)) if s == "ftp")
+        );
+        assert!(matches!(
+            engine("http://"),
+            Err(ConnectError::InvalidUrl { .. })
+        ));
     }
 }

@@ -1,0 +1,2 @@
+//! Unit tests of the session state machine: literal frames in, frames and
+//! socket events out, synthetic time.

@@ -1,0 +1,358 @@
+//! The core client against the real Node socket.io server: connect, emit,
+//! receive, acks both ways, errors, heartbeat, close.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ev, ev_id, within, ServerOptions, TestServer, TIMEOUT};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sioclient::{
+    AckError, ClientBuilder, ConnectError, EmitError, Event, EventStream, Socket, SocketEvent,
+};
+use tokio::sync::mpsc;
+
+/// The next server event called `name` on the stream.
+async fn next_event(events: &mut EventStream, name: &str) -> Event {
+    within(TIMEOUT, name, async {
+        loop {
+            match events.next().await {
+                Some(SocketEvent::Event(event)) if event.name() == name => return event,
+                Some(_) => {}
+                None => panic!("stream ended while waiting for {name}"),
+            }
+        }
+    })
+    .await
+}
+
+async fn connect(url: &str) -> Socket {
+    within(TIMEOUT, "connect", ClientBuilder::new(url).connect())
+        .await
+        .expect("connect")
+}
+
+#[tokio::test]
+async fn connects_to_the_default_and_a_custom_namespace() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let root = connect(&server.url()).await;
+    assert_eq!(root.namespace(), "/");
+    assert!(root.connected());
+    let id = root.id().expect("an id once connected");
+    server
+        .wait_for(ev_id("connection", id.clone()), TIMEOUT)
+        .await;
+
+    let admin = connect(&server.url_for("/admin")).await;
+    assert_eq!(admin.namespace(), "/admin");
+    let admin_id = admin.id().expect("an id once connected");
+    let line = server
+        .wait_for(ev_id("connection", admin_id), TIMEOUT)
+        .await;
+    assert_eq!(line["nsp"], "/admin");
+}
+
+#[tokio::test]
+async fn emitted_events_are_echoed_back() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket = connect(&server.url()).await;
+    let mut events = socket.events();
+    socket
+        .emit("echo", ("hello", 42, json!({"a": [1, 2]})))
+        .await
+        .unwrap();
+    let echo = next_event(&mut events, "echo").await;
+    assert_eq!(
+        echo.args(),
+        &[json!("hello"), json!(42), json!({"a": [1, 2]})]
+    );
+    assert_eq!(echo.offset(), None);
+
+    // A Vec is one argument, () is none.
+    socket.emit("echo", vec![1, 2, 3]).await.unwrap();
+    assert_eq!(
+        next_event(&mut events, "echo").await.args(),
+        &[json!([1, 2, 3])]
+    );
+    socket.emit("echo", ()).await.unwrap();
+    assert!(next_event(&mut events, "echo").await.args().is_empty());
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Note {
+    user: String,
+    text: String,
+}
+
+#[tokio::test]
+async fn emit_with_ack_resolves_with_a_typed_reply() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket = connect(&server.url()).await;
+    let note = Note {
+        user: "alice".into(),
+        text: "hi".into(),
+    };
+    let reply: Note = socket.emit_with_ack("echo", &note).await.unwrap();
+    assert_eq!(reply, note);
+    let (a, b): (String, u32) = socket.emit_with_ack("echo", ("x", 7)).await.unwrap();
+    assert_eq!((a.as_str(), b), ("x", 7));
+    // Several in flight at once each get their own reply.
+    let replies =
+        futures::future::join_all((0..20u32).map(|i| socket.emit_with_ack::<u32, _>("echo", i)))
+            .await;
+    for (i, reply) in replies.into_iter().enumerate() {
+        assert_eq!(reply.unwrap() as usize, i);
+    }
+    // A reply of the wrong shape is a decode error, not a panic.
+    let wrong: Result<u32, AckError> = socket.emit_with_ack("echo", "text").await;
+    assert!(matches!(wrong, Err(AckError::Decode(_))), "{wrong:?}");
+}
+
+#[tokio::test]
+async fn an_ack_that_never_comes_times_out() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket = connect(&server.url()).await;
+    let result: Result<Value, AckError> = socket
+        .timeout(Duration::from_millis(300))
+        .emit_with_ack("never-ack", ())
+        .await;
+    assert!(matches!(result, Err(AckError::Timeout(_))), "{result:?}");
+    server.wait_for(ev("never-ack"), TIMEOUT).await;
+    // The socket still works afterwards.
+    let n: u32 = socket.emit_with_ack("echo", 5).await.unwrap();
+    assert_eq!(n, 5);
+}
+
+#[tokio::test]
+async fn several_arguments_decode_into_a_tuple() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket = connect(&server.url()).await;
+    let mut events = socket.events();
+    socket.emit("multi", ()).await.unwrap();
+    let multi = next_event(&mut events, "multi").await;
+    let (one, two, three): (u8, String, Value) = multi.decode().unwrap();
+    assert_eq!((one, two.as_str(), three), (1, "two", json!({"three": 3})));
+    assert!(multi.decode::<(u8, String)>().is_err());
+}
+
+#[tokio::test]
+async fn a_handler_answers_the_servers_ack_request_once() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
+    let socket = within(
+        TIMEOUT,
+        "connect",
+        ClientBuilder::new(server.url())
+            .on("server-ack", move |event, _socket| {
+                let seen_tx = seen_tx.clone();
+                async move {
+                    assert!(event.wants_ack());
+                    event.ack(&("thanks", event.args()[0].clone())).unwrap();
+                    let again = event.ack(&"twice");
+                    assert!(matches!(again, Err(EmitError::NoAckPending)));
+                    assert!(!event.wants_ack());
+                    seen_tx.send(()).unwrap();
+                }
+            })
+            .on("ack-confirmed", |_event, _socket| async {})
+            .connect(),
+    )
+    .await
+    .unwrap();
+    let mut events = socket.events();
+    socket.emit("ask-ack", json!({"q": 1})).await.unwrap();
+    within(TIMEOUT, "handler", seen_rx.recv()).await.unwrap();
+    let confirmed = next_event(&mut events, "ack-confirmed").await;
+    assert_eq!(confirmed.args(), &[json!(["thanks", {"q": 1}])]);
+    let line = server.wait_for(ev("ack-confirmed"), TIMEOUT).await;
+    assert_eq!(line["reply"], json!(["thanks", {"q": 1}]));
+}
+
+#[tokio::test]
+async fn a_handler_can_emit_and_await_acks_without_deadlock() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let socket = within(
+        TIMEOUT,
+        "connect",
+        ClientBuilder::new(server.url())
+            .on("multi", move |_event, socket| {
+                let done_tx = done_tx.clone();
+                async move {
+                    let n: u32 = socket.emit_with_ack("echo", 9).await.unwrap();
+                    socket.emit("echo", "from handler").await.unwrap();
+                    done_tx.send(n).unwrap();
+                }
+            })
+            .connect(),
+    )
+    .await
+    .unwrap();
+    socket.emit("multi", ()).await.unwrap();
+    assert_eq!(within(TIMEOUT, "handler", done_rx.recv()).await, Some(9));
+}
+
+#[tokio::test]
+async fn a_middleware_rejection_is_a_typed_error_with_the_servers_data() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let result = within(
+        TIMEOUT,
+        "connect",
+        ClientBuilder::new(server.url())
+            .auth(json!({"reject": true}))
+            .connect(),
+    )
+    .await;
+    match result {
+        Err(ConnectError::Rejected { message, data }) => {
+            assert_eq!(message, "rejected by middleware");
+            assert_eq!(data, Some(json!({"code": 42})));
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    server.wait_for(ev("rejected"), TIMEOUT).await;
+}
+
+#[tokio::test]
+async fn auth_reaches_the_server() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket = within(
+        TIMEOUT,
+        "connect",
+        ClientBuilder::new(server.url())
+            .auth(json!({"token": "abc"}))
+            .query("room", "blue")
+            .header("x-test", "yes")
+            .connect(),
+    )
+    .await
+    .unwrap();
+    let me: Value = socket.emit_with_ack("whoami", ()).await.unwrap();
+    assert_eq!(me["auth"], json!({"token": "abc"}));
+    assert_eq!(me["query"]["room"], "blue");
+    assert_eq!(me["query"]["EIO"], "4");
+    assert_eq!(me["headers"]["x-test"], "yes");
+}
+
+#[tokio::test]
+async fn heartbeat_keeps_a_quiet_connection_alive() {
+    let server = TestServer::start(ServerOptions::default().ping(200, 200)).await;
+    let socket = connect(&server.url()).await;
+    let id = socket.id().unwrap();
+    // Several ping intervals pass with no traffic from the application.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(socket.connected());
+    assert_eq!(socket.id().as_deref(), Some(id.as_str()));
+    let n: u32 = socket.emit_with_ack("echo", 1).await.unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(server.count(ev_id("disconnect", id)), 0);
+}
+
+#[tokio::test]
+async fn bad_urls_fail_at_build_time() {
+    let err = ClientBuilder::new("not a url").connect().await.unwrap_err();
+    assert!(matches!(err, ConnectError::InvalidUrl { .. }), "{err:?}");
+    let err = ClientBuilder::new("ftp://localhost/")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectError::UnsupportedScheme(ref s) if s == "ftp"),
+        "{err:?}"
+    );
+    let err = ClientBuilder::new("http://localhost")
+        .randomization_factor(1.5)
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectError::InvalidOption(_)), "{err:?}");
+    let err = ClientBuilder::new("http://localhost")
+        .auth("a string")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectError::InvalidAuth(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_transport_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let result = within(
+        TIMEOUT,
+        "connect",
+        ClientBuilder::new(format!("http://127.0.0.1:{port}"))
+            .reconnection(false)
+            .timeout(Duration::from_secs(5))
+            .connect(),
+    )
+    .await;
+    assert!(
+        matches!(result, Err(ConnectError::Transport(_))),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn reserved_names_are_refused() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket = connect(&server.url()).await;
+    for name in [
+        "connect",
+        "disconnect",
+        "connect_error",
+        "disconnecting",
+        "newListener",
+        "removeListener",
+    ] {
+        let err = socket.emit(name, ()).await.unwrap_err();
+        assert!(
+            matches!(err, EmitError::ReservedName(ref n) if n == name),
+            "{err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dropping_every_handle_closes_the_connection() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket = connect(&server.url()).await;
+    let id = socket.id().unwrap();
+    let clone = socket.clone();
+    drop(socket);
+    // A clone keeps it open.
+    let n: u32 = clone.emit_with_ack("echo", 3).await.unwrap();
+    assert_eq!(n, 3);
+    drop(clone);
+    let line = server.wait_for(ev_id("disconnect", id), TIMEOUT).await;
+    assert_eq!(line["reason"], "client namespace disconnect");
+}
+
+#[tokio::test]
+async fn disconnect_leaves_the_namespace_and_reports_it() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket = connect(&server.url()).await;
+    let id = socket.id().unwrap();
+    let mut events = socket.events();
+    socket.disconnect();
+    let event = within(TIMEOUT, "disconnect event", events.next()).await;
+    assert!(
+        matches!(
+            event,
+            Some(SocketEvent::Disconnect(
+                sioclient::DisconnectReason::IoClientDisconnect
+            ))
+        ),
+        "{event:?}"
+    );
+    assert!(!socket.connected());
+    server.wait_for(ev_id("disconnect", id), TIMEOUT).await;
+    // And it can come back.
+    within(TIMEOUT, "reconnect", socket.connect())
+        .await
+        .unwrap();
+    assert!(socket.connected());
+}
