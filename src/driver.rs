@@ -132,13 +132,14 @@ impl Driver {
 
     /// Runs until every handle is gone.
     pub(crate) async fn run(mut self) {
+        // Its attempt count is the number of reconnection attempts since the
+        // last open link: 0 for a first try.
         let mut backoff = self.config.policy.schedule();
-        // Reconnection attempts since the last open link; 0 before the first try.
-        let mut attempt: u32 = 0;
         loop {
             if !self.wait_until_wanted().await {
                 return;
             }
+            let attempt = backoff.attempts();
             if attempt > 0 {
                 self.session
                     .broadcast(SocketEvent::ReconnectAttempt(attempt));
@@ -148,7 +149,6 @@ impl Driver {
             let failure = match self.wait(open).await {
                 Wait::Shutdown => return,
                 Wait::Unwanted => {
-                    attempt = 0;
                     backoff.reset();
                     continue;
                 }
@@ -158,7 +158,6 @@ impl Driver {
                     if attempt > 0 {
                         self.session.broadcast(SocketEvent::Reconnect(attempt));
                     }
-                    attempt = 0;
                     backoff.reset();
                     match self.run_link(ws).await {
                         LinkEnd::Shutdown => return,
@@ -189,6 +188,7 @@ impl Driver {
                     Some(error)
                 }
             };
+            let attempt = backoff.attempts();
             if self.config.attempts.is_some_and(|max| attempt >= max) {
                 self.session.broadcast(SocketEvent::ReconnectFailed);
                 let error = match failure {
@@ -196,19 +196,18 @@ impl Driver {
                     _ => ConnectError::ReconnectFailed { attempts: attempt },
                 };
                 self.session.give_up(error);
-                attempt = 0;
                 backoff.reset();
                 continue;
             }
             let delay = backoff.next_delay();
-            attempt += 1;
-            tracing::debug!(?delay, attempt, "reconnecting after a delay");
+            tracing::debug!(
+                ?delay,
+                attempt = backoff.attempts(),
+                "reconnecting after a delay"
+            );
             match self.wait(sleep(delay)).await {
                 Wait::Shutdown => return,
-                Wait::Unwanted => {
-                    attempt = 0;
-                    backoff.reset();
-                }
+                Wait::Unwanted => backoff.reset(),
                 Wait::Done(()) => {}
             }
         }

@@ -8,9 +8,6 @@
 //! The randomized exponential comes from the `backoff` crate; this module only
 //! configures it and fixes up its output so the documented bounds hold exactly.
 //! Callers see nothing of `backoff`, so the engine can be swapped freely.
-// Nothing outside this module uses it until the manager's reconnection loop
-// is wired in; without this the lib build fails `clippy -D warnings`.
-#![allow(dead_code, reason = "used once the manager's reconnection loop lands")]
 
 use std::time::Duration;
 

@@ -5,34 +5,13 @@ mod common;
 
 use std::time::Duration;
 
+use common::client::{connect, next_event};
 use common::{ev, ev_id, within, ServerOptions, TestServer, TIMEOUT};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sioclient::{
-    AckError, ClientBuilder, ConnectError, EmitError, Event, EventStream, Socket, SocketEvent,
-};
+use sioclient::{AckError, ClientBuilder, ConnectError, EmitError, SocketEvent};
 use tokio::sync::mpsc;
-
-/// The next server event called `name` on the stream.
-async fn next_event(events: &mut EventStream, name: &str) -> Event {
-    within(TIMEOUT, name, async {
-        loop {
-            match events.next().await {
-                Some(SocketEvent::Event(event)) if event.name() == name => return event,
-                Some(_) => {}
-                None => panic!("stream ended while waiting for {name}"),
-            }
-        }
-    })
-    .await
-}
-
-async fn connect(url: &str) -> Socket {
-    within(TIMEOUT, "connect", ClientBuilder::new(url).connect())
-        .await
-        .expect("connect")
-}
 
 #[tokio::test]
 async fn connects_to_the_default_and_a_custom_namespace() {

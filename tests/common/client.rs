@@ -1,0 +1,45 @@
+//! Helpers for driving the library's sockets in tests.
+
+use futures::StreamExt;
+use sioclient::{ClientBuilder, Event, EventStream, Socket, SocketEvent};
+
+use super::{within, TIMEOUT};
+
+/// Connects with default options, failing the test on error or timeout.
+pub async fn connect(url: &str) -> Socket {
+    within(TIMEOUT, "connect", ClientBuilder::new(url).connect())
+        .await
+        .expect("connect")
+}
+
+/// The next socket event on the stream that `pred` accepts; the ones before it are skipped.
+pub async fn wait_event(
+    events: &mut EventStream,
+    what: &str,
+    pred: impl Fn(&SocketEvent) -> bool,
+) -> SocketEvent {
+    within(TIMEOUT, what, async {
+        loop {
+            match events.next().await {
+                Some(event) if pred(&event) => return event,
+                Some(_) => {}
+                None => panic!("stream ended while waiting for {what}"),
+            }
+        }
+    })
+    .await
+}
+
+/// The next server event called `name` on the stream.
+pub async fn next_event(events: &mut EventStream, name: &str) -> Event {
+    match wait_event(
+        events,
+        name,
+        |e| matches!(e, SocketEvent::Event(ev) if ev.name() == name),
+    )
+    .await
+    {
+        SocketEvent::Event(event) => event,
+        _ => unreachable!("wait_event returns what the predicate accepted"),
+    }
+}

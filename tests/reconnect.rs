@@ -1,0 +1,352 @@
+//! Reconnection against the real server, with link faults from the TCP proxy.
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::client::{next_event, wait_event};
+use common::{ev, within, Proxy, ServerOptions, TestServer, TIMEOUT};
+use serde_json::{json, Value};
+use sioclient::{AckError, ClientBuilder, DisconnectReason, EmitError, Socket, SocketEvent};
+
+/// Fast reconnection, so tests do not wait on the default one-second delay.
+fn fast(url: &str) -> ClientBuilder {
+    ClientBuilder::new(url)
+        .reconnection_delay(Duration::from_millis(50))
+        .reconnection_delay_max(Duration::from_millis(200))
+}
+
+async fn connected(builder: ClientBuilder) -> Socket {
+    within(TIMEOUT, "connect", builder.connect())
+        .await
+        .expect("connect")
+}
+
+fn is_connect(event: &SocketEvent) -> bool {
+    matches!(event, SocketEvent::Connect { .. })
+}
+
+fn is_disconnect(event: &SocketEvent) -> bool {
+    matches!(event, SocketEvent::Disconnect(_))
+}
+
+#[tokio::test]
+async fn engine_close_reconnects_by_itself_and_events_flow_again() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket = connected(fast(&server.url())).await;
+    let first_id = socket.id().unwrap();
+    let mut events = socket.events();
+    socket.io().engine().close();
+    let event = wait_event(&mut events, "disconnect", is_disconnect).await;
+    assert!(
+        matches!(
+            event,
+            SocketEvent::Disconnect(DisconnectReason::ForcedClose)
+        ),
+        "{event:?}"
+    );
+    let mut seen = Vec::new();
+    loop {
+        let event = wait_event(&mut events, "reconnect", |_| true).await;
+        let done = is_connect(&event);
+        seen.push(format!("{event:?}"));
+        if done {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "ReconnectAttempt(1)",
+            "Reconnect(1)",
+            "Connect { recovered: false }"
+        ]
+    );
+    assert!(socket.connected());
+    assert_ne!(socket.id().unwrap(), first_id);
+    let n: u32 = socket.emit_with_ack("echo", 1).await.unwrap();
+    assert_eq!(n, 1);
+    socket.emit("multi", ()).await.unwrap();
+    next_event(&mut events, "multi").await;
+}
+
+#[tokio::test]
+async fn a_server_side_disconnect_is_final() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket = connected(fast(&server.url())).await;
+    let mut events = socket.events();
+    socket.emit("disconnect-me", ()).await.unwrap();
+    let event = wait_event(&mut events, "disconnect", is_disconnect).await;
+    assert!(
+        matches!(
+            event,
+            SocketEvent::Disconnect(DisconnectReason::IoServerDisconnect)
+        ),
+        "{event:?}"
+    );
+    assert!(!socket.connected());
+    // Many reconnection delays pass; nobody comes back.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(server.count(ev("connection")), 1);
+    assert!(!socket.connected());
+    let emitted = socket.volatile().emit("echo", 1).await;
+    assert!(
+        matches!(emitted, Err(EmitError::VolatileDropped)),
+        "{emitted:?}"
+    );
+}
+
+#[tokio::test]
+async fn disconnect_stops_every_further_attempt() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let proxy = Proxy::start(server.addr()).await;
+    let socket = connected(fast(&proxy.url())).await;
+    let mut events = socket.events();
+    proxy.set_refuse(true);
+    proxy.drop_all();
+    wait_event(&mut events, "second attempt", |e| {
+        matches!(e, SocketEvent::ReconnectAttempt(2))
+    })
+    .await;
+    socket.disconnect();
+    let accepted = proxy.accepted();
+    // Well past delay_max, several attempts would have been made.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        proxy.accepted() <= accepted + 1,
+        "attempts went on after disconnect(): {} then {}",
+        accepted,
+        proxy.accepted()
+    );
+    let settled = proxy.accepted();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(proxy.accepted(), settled);
+}
+
+#[tokio::test]
+async fn attempts_are_numbered_and_reconnect_failed_ends_them() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let proxy = Proxy::start(server.addr()).await;
+    let socket = connected(fast(&proxy.url()).reconnection_attempts(Some(3))).await;
+    let mut events = socket.events();
+    proxy.set_refuse(true);
+    proxy.drop_all();
+    let mut seen = Vec::new();
+    loop {
+        let event = wait_event(&mut events, "reconnect_failed", |_| true).await;
+        match event {
+            SocketEvent::ReconnectFailed => break,
+            SocketEvent::ReconnectAttempt(n) => seen.push(n),
+            _ => {}
+        }
+    }
+    assert_eq!(seen, [1, 2, 3]);
+    let before = proxy.accepted();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        proxy.accepted(),
+        before,
+        "no attempt after reconnect_failed"
+    );
+    assert!(!socket.connected());
+}
+
+#[tokio::test]
+async fn delays_grow_and_stay_under_delay_max() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let proxy = Proxy::start(server.addr()).await;
+    let max = Duration::from_millis(400);
+    let socket = connected(
+        ClientBuilder::new(proxy.url())
+            .reconnection_delay(Duration::from_millis(50))
+            .reconnection_delay_max(max)
+            .randomization_factor(0.0)
+            .reconnection_attempts(Some(6)),
+    )
+    .await;
+    let mut events = socket.events();
+    proxy.set_refuse(true);
+    proxy.drop_all();
+    wait_event(&mut events, "reconnect_failed", |e| {
+        matches!(e, SocketEvent::ReconnectFailed)
+    })
+    .await;
+    let times = proxy.accepted_times();
+    // The first accept is the original connection; the rest are the 6 attempts.
+    let attempts = &times[1..];
+    assert_eq!(attempts.len(), 6, "{times:?}");
+    let gaps: Vec<Duration> = attempts.windows(2).map(|w| w[1] - w[0]).collect();
+    // Loose checks only: exact bounds are unit-tested in the delay policy.
+    assert!(gaps.first() < gaps.last(), "delays did not grow: {gaps:?}");
+    for gap in &gaps {
+        assert!(*gap < max * 4, "a delay far above delay_max: {gaps:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_black_holed_link_ends_in_ping_timeout_and_reconnects() {
+    let server = TestServer::start(ServerOptions::default().ping(200, 200)).await;
+    let proxy = Proxy::start(server.addr()).await;
+    let socket = connected(fast(&proxy.url())).await;
+    let mut events = socket.events();
+    proxy.set_blackhole(true);
+    let event = wait_event(&mut events, "disconnect", is_disconnect).await;
+    assert!(
+        matches!(
+            event,
+            SocketEvent::Disconnect(DisconnectReason::PingTimeout)
+        ),
+        "{event:?}"
+    );
+    proxy.set_blackhole(false);
+    proxy.drop_all();
+    wait_event(&mut events, "connect", is_connect).await;
+    let n: u32 = socket.emit_with_ack("echo", 2).await.unwrap();
+    assert_eq!(n, 2);
+}
+
+#[tokio::test]
+async fn emits_while_disconnected_arrive_in_order_after_reconnect() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let proxy = Proxy::start(server.addr()).await;
+    let socket = connected(fast(&proxy.url()).auth(json!({"client": "ordered"}))).await;
+    let mut events = socket.events();
+    proxy.set_refuse(true);
+    proxy.drop_all();
+    wait_event(&mut events, "disconnect", is_disconnect).await;
+    for n in 1..=50 {
+        socket.emit("seq", n).await.unwrap();
+    }
+    // An ack request queued offline is sent after reconnect too.
+    let pending = {
+        let socket = socket.clone();
+        tokio::spawn(async move { socket.emit_with_ack::<u32, _>("echo", 51).await })
+    };
+    proxy.set_refuse(false);
+    wait_event(&mut events, "connect", is_connect).await;
+    socket.emit("seq", 52).await.unwrap();
+    assert_eq!(pending.await.unwrap().unwrap(), 51);
+    let report: Vec<u32> = socket.emit_with_ack("seq-report", ()).await.unwrap();
+    let expected: Vec<u32> = (1..=50).chain([52]).collect();
+    assert_eq!(report, expected);
+}
+
+#[tokio::test]
+async fn a_full_offline_buffer_hands_the_event_back() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let proxy = Proxy::start(server.addr()).await;
+    let socket = connected(fast(&proxy.url()).offline_buffer(2)).await;
+    let mut events = socket.events();
+    proxy.set_refuse(true);
+    proxy.drop_all();
+    wait_event(&mut events, "disconnect", is_disconnect).await;
+    socket.emit("echo", 1).await.unwrap();
+    socket.emit("echo", 2).await.unwrap();
+    match socket.emit("echo", ("three", 3)).await {
+        Err(EmitError::BufferFull { capacity, unsent }) => {
+            assert_eq!(capacity, 2);
+            assert_eq!(unsent.name, "echo");
+            assert_eq!(unsent.args, [json!("three"), json!(3)]);
+        }
+        other => panic!("expected BufferFull, got {other:?}"),
+    }
+    assert!(matches!(
+        socket.volatile().emit("echo", 4).await,
+        Err(EmitError::VolatileDropped)
+    ));
+}
+
+#[tokio::test]
+async fn an_ack_in_flight_fails_when_the_link_drops() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket = connected(fast(&server.url())).await;
+    let pending = {
+        let socket = socket.clone();
+        tokio::spawn(async move { socket.emit_with_ack::<Value, _>("never-ack", ()).await })
+    };
+    server.wait_for(ev("never-ack"), TIMEOUT).await;
+    socket.io().engine().close();
+    let result = within(TIMEOUT, "ack failure", pending).await.unwrap();
+    assert!(matches!(result, Err(AckError::Disconnected)), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_failed_first_connection_is_retried() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let proxy = Proxy::start(server.addr()).await;
+    proxy.set_refuse(true);
+    let connecting = tokio::spawn(fast(&proxy.url()).connect());
+    within(TIMEOUT, "two refused attempts", async {
+        while proxy.accepted() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    proxy.set_refuse(false);
+    let socket = within(TIMEOUT, "connect", connecting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(socket.connected());
+}
+
+#[tokio::test]
+async fn a_failed_first_connection_gives_up_after_the_attempts() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let proxy = Proxy::start(server.addr()).await;
+    proxy.set_refuse(true);
+    let result = within(
+        TIMEOUT,
+        "connect",
+        fast(&proxy.url()).reconnection_attempts(Some(2)).connect(),
+    )
+    .await;
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(proxy.accepted(), 3, "the first try and two attempts");
+}
+
+#[tokio::test]
+async fn two_namespaces_share_one_connection() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let root = connected(fast(&server.url())).await;
+    let admin = within(TIMEOUT, "admin", root.io().socket("/admin"))
+        .await
+        .unwrap();
+    let root_me: Value = root.emit_with_ack("whoami", ()).await.unwrap();
+    let admin_me: Value = admin.emit_with_ack("whoami", ()).await.unwrap();
+    assert_eq!(admin_me["nsp"], "/admin");
+    assert_eq!(root_me["engine"], admin_me["engine"]);
+    assert_eq!(server.count(ev("engine_connection")), 1);
+
+    admin.disconnect();
+    server
+        .wait_for(|l| l["ev"] == "disconnect" && l["nsp"] == "/admin", TIMEOUT)
+        .await;
+    let n: u32 = root.emit_with_ack("echo", 4).await.unwrap();
+    assert_eq!(n, 4);
+    assert!(root.connected());
+    assert!(!admin.connected());
+    assert_eq!(server.count(ev("engine_connection")), 1);
+}
+
+#[tokio::test]
+async fn the_auth_closure_runs_again_on_reconnect() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    let socket = connected(fast(&server.url()).auth_with(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        json!({ "token": format!("token-{n}") })
+    }))
+    .await;
+    let mut events = socket.events();
+    socket.io().engine().close();
+    wait_event(&mut events, "connect", is_connect).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let me: Value = socket.emit_with_ack("whoami", ()).await.unwrap();
+    assert_eq!(me["auth"], json!({"token": "token-2"}));
+    let first = server.wait_for(ev("connection"), TIMEOUT).await;
+    assert_eq!(first["auth"], json!({"token": "token-1"}));
+}
