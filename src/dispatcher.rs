@@ -6,12 +6,13 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use tokio::sync::mpsc;
 
 use crate::event::{Event, SocketEvent};
-use crate::socket::{Socket, SocketInner};
+use crate::socket::{RecoveryState, Socket, SocketInner};
+use crate::status::SocketStatus;
 
 /// A boxed handler future.
 pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -34,6 +35,42 @@ pub(crate) struct Listeners {
     pub(crate) handlers: RwLock<Handlers>,
     /// New `events()` streams, picked up by the dispatcher before its next event.
     pub(crate) subscribe: mpsc::UnboundedSender<mpsc::Sender<SocketEvent>>,
+    pub(crate) status: Arc<SocketStatus>,
+    pub(crate) checkpoint: Mutex<Checkpoint>,
+}
+
+/// The session and the last event the application finished with.
+#[derive(Default)]
+pub(crate) struct Checkpoint {
+    pub(crate) pid: Option<Arc<str>>,
+    /// The offset to resume from until an event with an offset is finished.
+    pub(crate) offset: Option<String>,
+    pub(crate) last: Option<Event>,
+}
+
+impl Listeners {
+    /// The resumable state, when the server gave a session id.
+    pub(crate) fn checkpoint(&self) -> Option<RecoveryState> {
+        let checkpoint = self
+            .checkpoint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let pid = checkpoint.pid.as_deref()?.to_owned();
+        let offset = match &checkpoint.last {
+            Some(event) => event.offset().map(str::to_owned),
+            None => checkpoint.offset.clone(),
+        };
+        Some(RecoveryState { pid, offset })
+    }
+
+    fn update_checkpoint(&self, update: impl FnOnce(&mut Checkpoint)) {
+        update(
+            &mut self
+                .checkpoint
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+    }
 }
 
 /// Runs the dispatcher of one socket until the driver drops its sender.
@@ -48,6 +85,20 @@ pub(crate) async fn run(
         while let Ok(subscriber) = new_subscribers.try_recv() {
             subscribers.push(subscriber);
         }
+        if let SocketEvent::Connect { recovered: false } = &event {
+            // A fresh session: the old checkpoint cannot resume it.
+            let pid = listeners.status.pid();
+            listeners.update_checkpoint(|checkpoint| {
+                *checkpoint = Checkpoint {
+                    pid,
+                    ..Checkpoint::default()
+                }
+            });
+        }
+        let finished = match &event {
+            SocketEvent::Event(ev) if ev.offset().is_some() => Some(ev.clone()),
+            _ => None,
+        };
         let handler = {
             let handlers = listeners
                 .handlers
@@ -94,6 +145,9 @@ pub(crate) async fn run(
                 }
                 subscribers = live;
             }
+        }
+        if let Some(event) = finished {
+            listeners.update_checkpoint(|checkpoint| checkpoint.last = Some(event));
         }
     }
 }

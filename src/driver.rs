@@ -57,17 +57,18 @@ pub(crate) enum Control {
     },
     /// Disconnect the namespace for good.
     Disconnect { path: Arc<str>, generation: u64 },
-    /// The socket's last handle is gone.
-    Dropped { path: Arc<str>, generation: u64 },
+    /// The socket's last handle is gone. `leave` says whether to send DISCONNECT:
+    /// not when the whole connection goes with it, so that the server keeps the
+    /// session for a later recovery, as after a process exit.
+    Dropped {
+        path: Arc<str>,
+        generation: u64,
+        leave: bool,
+    },
     /// The answer to a server's ack request, sent only on the link that asked.
     Ack { link: u64, frame: String },
     /// Drop the link without a goodbye (`engine().close()`); reconnection follows.
     CloseEngine,
-    /// Report a namespace's resumable session.
-    Resume {
-        path: Arc<str>,
-        reply: tokio::sync::oneshot::Sender<Option<Resume>>,
-    },
 }
 
 /// A socket's channels, by session namespace index.
@@ -350,11 +351,9 @@ impl Driver {
         ws.flush().await
     }
 
-    /// Every handle is gone: leave each namespace politely and close.
+    /// Every handle is gone: close without leaving the namespaces, so the server
+    /// keeps their sessions for recovery.
     async fn shut_down(&mut self, ws: &mut WsStream) {
-        for ns in 0..self.slots.len() {
-            self.session.disconnect(ns);
-        }
         let _ = self.write(ws).await;
         let _ = ws.close(None).await;
     }
@@ -399,9 +398,17 @@ impl Driver {
                     self.session.disconnect(ns);
                 }
             }
-            Control::Dropped { path, generation } => {
+            Control::Dropped {
+                path,
+                generation,
+                leave,
+            } => {
                 if let Some(ns) = self.slot(&path, generation) {
-                    self.session.disconnect(ns);
+                    if leave {
+                        self.session.disconnect(ns);
+                    } else {
+                        self.session.forget(ns);
+                    }
                     self.slots[ns] = Slot::default();
                     if self.blocked == Some(ns) {
                         self.blocked = None;
@@ -414,13 +421,6 @@ impl Driver {
                     // No close frame: the caller drops the WebSocket as a network failure would.
                     return Some(LinkEnd::Lost(DisconnectReason::ForcedClose));
                 }
-            }
-            Control::Resume { path, reply } => {
-                let resume = self
-                    .session
-                    .find(&path)
-                    .and_then(|ns| self.session.resume(ns));
-                let _ = reply.send(resume);
             }
         }
         None

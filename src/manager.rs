@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::dispatcher::{self, Handlers, Listeners};
+use crate::dispatcher::{self, Checkpoint, Handlers, Listeners};
 use crate::driver::{Attach, Control};
 use crate::error::ConnectError;
 use crate::session::{AuthSource, Resume};
@@ -60,6 +60,12 @@ impl Manager {
         }
     }
 
+    /// Whether this is the only handle left, so the connection goes when it goes.
+    pub(crate) fn is_last_handle(&self) -> bool {
+        // No weak references exist, so a count of one cannot grow behind our back.
+        Arc::strong_count(&self.inner) == 1
+    }
+
     pub(crate) fn control(&self, control: Control) {
         // Fails only when the driver is gone, and then there is nothing left to command.
         let _ = self.inner.control.send(control);
@@ -97,11 +103,17 @@ impl Manager {
         let (emit_tx, emit_rx) = mpsc::channel(settings.offline_capacity.max(1));
         let (delivery_tx, delivery_rx) = mpsc::channel(settings.event_buffer.max(1));
         let (subscribe_tx, subscribe_rx) = mpsc::unbounded_channel();
+        let status = Arc::new(SocketStatus::default());
         let listeners = Arc::new(Listeners {
             handlers: RwLock::new(handlers),
             subscribe: subscribe_tx,
+            status: status.clone(),
+            checkpoint: Mutex::new(Checkpoint {
+                pid: resume.as_ref().map(|resume| Arc::from(resume.pid.as_str())),
+                offset: resume.as_ref().and_then(|resume| resume.offset.clone()),
+                last: None,
+            }),
         });
-        let status = Arc::new(SocketStatus::default());
         let path: Arc<str> = Arc::from(path);
         let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
         let inner = Arc::new(SocketInner {

@@ -219,7 +219,8 @@ impl Session {
         self.namespaces.iter().position(|ns| &*ns.path == path)
     }
 
-    /// The pid and last offset of a namespace, for resuming elsewhere.
+    /// The pid and last offset received of a namespace.
+    #[cfg(test)]
     pub(crate) fn resume(&self, ns: usize) -> Option<Resume> {
         self.namespaces.get(ns).and_then(|ns| ns.resume.clone())
     }
@@ -276,6 +277,11 @@ impl Session {
             self.outbox.push(Frame::Text(text));
         }
         self.leave(ns, ConnectError::Aborted);
+    }
+
+    /// Drops a namespace without telling the server, which keeps its session.
+    pub(crate) fn forget(&mut self, ns: usize) {
+        self.leave(ns, ConnectError::Closed);
     }
 
     /// Ends a namespace: its socket sees a disconnect if it was connected, pending
@@ -573,12 +579,13 @@ impl Session {
             (Some(old), Some(new)) => old.pid == *new,
             _ => false,
         };
+        let shared_pid = pid.as_deref().map(Arc::from);
         if !recovered {
             // A fresh session: offsets of the old one mean nothing to it.
             namespace.resume = pid.map(|pid| Resume { pid, offset: None });
         }
         namespace.state = NsState::Connected;
-        namespace.status.set_connected(sid, recovered);
+        namespace.status.set_connected(sid, shared_pid, recovered);
         tracing::debug!(nsp = %namespace.path, recovered, "namespace connected");
         for waiter in namespace.waiters.drain(..) {
             let _ = waiter.send(Ok(()));

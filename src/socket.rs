@@ -60,8 +60,13 @@ impl fmt::Debug for RecoveryState {
 
 /// A socket connected to one namespace of a Socket.IO server.
 ///
-/// Cheap to clone; every clone is the same socket. When the last clone (and
-/// every socket of the same [`Manager`]) is dropped, the connection closes.
+/// Cheap to clone; every clone is the same socket. When the last clone is
+/// dropped while other sockets of its [`Manager`] live on, it leaves its
+/// namespace. When the last handle of the whole connection is dropped, the
+/// connection closes without leaving, as a process exit would: a server with
+/// connection state recovery keeps the session, which
+/// [`recovery_state`](Self::recovery_state) can resume. Call
+/// [`disconnect`](Self::disconnect) to end the session for good.
 #[derive(Clone)]
 pub struct Socket {
     inner: Arc<SocketInner>,
@@ -84,6 +89,7 @@ impl Drop for SocketInner {
         self.manager.control(Control::Dropped {
             path: self.path.clone(),
             generation: self.generation,
+            leave: !self.manager.is_last_handle(),
         });
     }
 }
@@ -246,23 +252,20 @@ impl Socket {
         });
     }
 
-    /// The private session id and the last offset received, to resume the session
-    /// in another process with [`ClientBuilder::recovery_state`](crate::ClientBuilder::recovery_state).
-    /// `None` when the server does not offer connection state recovery.
+    /// A checkpoint of the session, to resume it in another process with
+    /// [`ClientBuilder::recovery_state`](crate::ClientBuilder::recovery_state):
+    /// the private session id and the offset of the last event the application
+    /// finished with. `None` when the server does not offer connection state recovery.
     ///
-    /// The offset is that of the last event *received*. When events may still wait
-    /// in handlers or streams at checkpoint time, build the state from the pid here
-    /// and the [`Event::offset`] of the last event the application finished with.
-    pub async fn recovery_state(&self) -> Option<RecoveryState> {
-        let (reply, answer) = oneshot::channel();
-        self.inner.manager.control(Control::Resume {
-            path: self.inner.path.clone(),
-            reply,
-        });
-        answer.await.ok().flatten().map(|resume| RecoveryState {
-            pid: resume.pid,
-            offset: resume.offset,
-        })
+    /// An event counts as finished once its handler (see [`on`](Self::on)) has
+    /// returned and it has been handed to every [`events`](Self::events) stream.
+    /// Events still waiting in the socket's buffers do not count, so a restart
+    /// from this checkpoint gets them again rather than skipping them. An
+    /// application that processes events from a stream, and finishes them later
+    /// than it receives them, builds its checkpoint from the pid here and the
+    /// [`Event::offset`] of the last event it finished.
+    pub fn recovery_state(&self) -> Option<RecoveryState> {
+        self.inner.listeners.checkpoint()
     }
 }
 

@@ -10,6 +10,7 @@ pub(crate) struct SocketStatus {
     connected: AtomicBool,
     recovered: AtomicBool,
     id: Mutex<Option<Arc<str>>>,
+    pid: Mutex<Option<Arc<str>>>,
 }
 
 impl SocketStatus {
@@ -28,8 +29,17 @@ impl SocketStatus {
             .clone()
     }
 
-    pub(crate) fn set_connected(&self, id: Arc<str>, recovered: bool) {
+    /// The private session id of the current session, if the server offers recovery.
+    pub(crate) fn pid(&self) -> Option<Arc<str>> {
+        self.pid
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_connected(&self, id: Arc<str>, pid: Option<Arc<str>>, recovered: bool) {
         *self.id.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
+        *self.pid.lock().unwrap_or_else(PoisonError::into_inner) = pid;
         self.recovered.store(recovered, Ordering::Release);
         self.connected.store(true, Ordering::Release);
     }

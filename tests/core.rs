@@ -307,7 +307,7 @@ async fn dropping_every_handle_closes_the_connection() {
     assert_eq!(n, 3);
     drop(clone);
     let line = server.wait_for(ev_id("disconnect", id), TIMEOUT).await;
-    assert_eq!(line["reason"], "client namespace disconnect");
+    assert_eq!(line["reason"], "transport close");
 }
 
 #[tokio::test]
