@@ -1,2 +1,2287 @@
 //! Unit tests of the session state machine: literal frames in, frames and
 //! socket events out, synthetic time.
+//!
+//! Frames are written as they appear on the WebSocket, Engine.IO type digit
+//! included (`42[...]` is an Engine.IO message carrying a Socket.IO EVENT).
+//! Time is `Instant::now()` plus durations; nothing sleeps and nothing does IO.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::{test_open_info, AckPayload, AuthSource, Frame, NsState, Outgoing, Resume, Session};
+use crate::driver::Control;
+use crate::error::{AckError, ConnectError, EmitError};
+use crate::event::{DisconnectReason, Event, SocketEvent};
+use crate::status::SocketStatus;
+
+const PING_INTERVAL: Duration = Duration::from_secs(25);
+const PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+type ConnectOutcome = oneshot::Receiver<Result<(), ConnectError>>;
+type AckOutcome = oneshot::Receiver<Result<AckPayload, AckError>>;
+
+/// A socket event reduced to what tests compare.
+#[derive(Debug, Clone, PartialEq)]
+enum Seen {
+    Connect {
+        recovered: bool,
+    },
+    Disconnect(DisconnectReason),
+    /// The error's Display text.
+    ConnectError(String),
+    ReconnectAttempt(u32),
+    Reconnect(u32),
+    ReconnectError(String),
+    ReconnectFailed,
+    Event {
+        name: String,
+        args: Value,
+        attachments: Vec<Bytes>,
+        offset: Option<String>,
+        wants_ack: bool,
+    },
+}
+
+impl Seen {
+    fn of(event: &SocketEvent) -> Seen {
+        match event {
+            SocketEvent::Connect { recovered } => Seen::Connect {
+                recovered: *recovered,
+            },
+            SocketEvent::Disconnect(reason) => Seen::Disconnect(*reason),
+            SocketEvent::ConnectError(error) => Seen::ConnectError(error.to_string()),
+            SocketEvent::ReconnectAttempt(n) => Seen::ReconnectAttempt(*n),
+            SocketEvent::Reconnect(n) => Seen::Reconnect(*n),
+            SocketEvent::ReconnectError(error) => Seen::ReconnectError(error.to_string()),
+            SocketEvent::ReconnectFailed => Seen::ReconnectFailed,
+            SocketEvent::Event(event) => Seen::Event {
+                name: event.name().to_owned(),
+                args: Value::Array(event.args().to_vec()),
+                attachments: event.attachments().to_vec(),
+                offset: event.offset().map(str::to_owned),
+                wants_ack: event.wants_ack(),
+            },
+        }
+    }
+}
+
+const CONNECTED: Seen = Seen::Connect { recovered: false };
+const RECOVERED: Seen = Seen::Connect { recovered: true };
+
+/// An event without offset, attachments or ack request.
+fn ev(name: &str, args: Value) -> Seen {
+    Seen::Event {
+        name: name.to_owned(),
+        args,
+        attachments: Vec::new(),
+        offset: None,
+        wants_ack: false,
+    }
+}
+
+/// An event whose recovery offset was stripped off its arguments.
+fn ev_at(name: &str, args: Value, offset: &str) -> Seen {
+    Seen::Event {
+        name: name.to_owned(),
+        args,
+        attachments: Vec::new(),
+        offset: Some(offset.to_owned()),
+        wants_ack: false,
+    }
+}
+
+fn static_auth(value: Value) -> AuthSource {
+    match value {
+        Value::Object(map) => AuthSource::Static(map),
+        other => panic!("static auth must be an object, got {other}"),
+    }
+}
+
+fn resume(pid: &str, offset: Option<&str>) -> Option<Resume> {
+    Some(Resume {
+        pid: pid.to_owned(),
+        offset: offset.map(str::to_owned),
+    })
+}
+
+/// Splits a CONNECT frame into its head (`40`, `40/admin,`) and its JSON
+/// payload, so payloads compare independently of key order.
+fn split_connect(frame: &str) -> (&str, Option<Value>) {
+    match frame.find('{') {
+        Some(at) => (
+            &frame[..at],
+            Some(serde_json::from_str(&frame[at..]).expect("CONNECT payload is JSON")),
+        ),
+        None => (frame, None),
+    }
+}
+
+/// A session with a live ack sink and a clock.
+struct Harness {
+    session: Session,
+    /// Where `Event::ack` sends its answers.
+    acks: UnboundedReceiver<Control>,
+    /// Keeps the session's weak ack sink alive.
+    _sink: UnboundedSender<Control>,
+    now: Instant,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with_strip(true)
+    }
+
+    fn with_strip(strip_offsets: bool) -> Self {
+        let (sink, acks) = mpsc::unbounded_channel();
+        Harness {
+            session: Session::new(strip_offsets, sink.downgrade()),
+            acks,
+            _sink: sink,
+            now: Instant::now(),
+        }
+    }
+
+    fn add(
+        &mut self,
+        path: &str,
+        auth: AuthSource,
+        resume: Option<Resume>,
+    ) -> (usize, Arc<SocketStatus>) {
+        let status = Arc::new(SocketStatus::default());
+        let ns = self
+            .session
+            .add_namespace(path, auth, status.clone(), resume);
+        (ns, status)
+    }
+
+    fn connect(&mut self, ns: usize) -> ConnectOutcome {
+        let (tx, rx) = oneshot::channel();
+        self.session.connect(ns, Some(tx));
+        rx
+    }
+
+    fn open(&mut self) {
+        self.session
+            .on_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), self.now);
+    }
+
+    fn text(&mut self, frame: &str) -> Result<(), DisconnectReason> {
+        self.session.on_text(frame, self.now)
+    }
+
+    /// Feeds frames that must all be accepted.
+    fn recv(&mut self, frames: &[&str]) {
+        for frame in frames {
+            assert_eq!(self.text(frame), Ok(()), "frame {frame:?}");
+        }
+    }
+
+    fn binary(&mut self, data: &'static [u8]) -> Result<(), DisconnectReason> {
+        self.session.on_binary(Bytes::from_static(data), self.now)
+    }
+
+    /// Drains the outbox.
+    fn frames(&mut self) -> Vec<Frame> {
+        self.session.outbox.drain(..).collect()
+    }
+
+    /// Drains the outbox, which must hold only text frames.
+    fn texts(&mut self) -> Vec<String> {
+        self.frames()
+            .into_iter()
+            .map(|frame| match frame {
+                Frame::Text(text) => text,
+                Frame::Binary(data) => panic!("unexpected binary frame {data:?}"),
+            })
+            .collect()
+    }
+
+    /// Drains the deliveries.
+    fn events(&mut self) -> Vec<(usize, SocketEvent)> {
+        self.session.deliveries.drain(..).collect()
+    }
+
+    /// Drains the deliveries, summarised.
+    fn seen(&mut self) -> Vec<(usize, Seen)> {
+        self.events()
+            .iter()
+            .map(|(ns, event)| (*ns, Seen::of(event)))
+            .collect()
+    }
+
+    /// Drains the deliveries and returns the single event delivered.
+    fn one_event(&mut self) -> (usize, SocketEvent) {
+        let mut events = self.events();
+        assert_eq!(events.len(), 1, "{events:?}");
+        events.remove(0)
+    }
+
+    fn state(&self, ns: usize) -> NsState {
+        self.session.namespaces[ns].state
+    }
+
+    /// Adds a namespace, opens the link, and has the server accept it with
+    /// `reply`; outbox and deliveries are drained.
+    fn connected(&mut self, path: &str, reply: &str) -> (usize, Arc<SocketStatus>) {
+        let (ns, status) = self.add(path, AuthSource::None, None);
+        self.session.connect(ns, None);
+        if self.session.link.is_none() {
+            self.open();
+        }
+        self.recv(&[reply]);
+        assert!(status.connected(), "{path} connected by {reply}");
+        self.texts();
+        self.events();
+        (ns, status)
+    }
+
+    /// A session on "/" with server-side recovery: pid `p1`, and one event
+    /// with offset `o1` received.
+    fn with_session() -> (Self, usize, Arc<SocketStatus>) {
+        let mut h = Harness::new();
+        let (ns, status) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
+        h.recv(&[r#"42["tick",0,"o1"]"#]);
+        assert_eq!(h.seen(), [(ns, ev_at("tick", json!([0]), "o1"))]);
+        (h, ns, status)
+    }
+
+    /// Queues an emit asking for an ack.
+    fn send_with_ack(&mut self, ns: usize, text: &str, id: u64) -> AckOutcome {
+        let (tx, rx) = oneshot::channel();
+        self.session.send(
+            ns,
+            Outgoing {
+                text: text.to_owned(),
+                attachments: Vec::new(),
+                ack: Some((id, tx)),
+            },
+        );
+        rx
+    }
+}
+
+fn connect_ok(outcome: &mut ConnectOutcome) -> bool {
+    matches!(outcome.try_recv(), Ok(Ok(())))
+}
+
+fn connect_pending(outcome: &mut ConnectOutcome) -> bool {
+    matches!(outcome.try_recv(), Err(oneshot::error::TryRecvError::Empty))
+}
+
+// ---------------------------------------------------------------------------
+// Handshake
+// ---------------------------------------------------------------------------
+
+#[test]
+fn connect_frame_table() {
+    // (path, auth, resume, expected head, expected payload)
+    let table: Vec<(&str, AuthSource, Option<Resume>, &str, Option<Value>)> = vec![
+        ("/", AuthSource::None, None, "40", None),
+        (
+            "/",
+            static_auth(json!({"token": "abc"})),
+            None,
+            "40",
+            Some(json!({"token": "abc"})),
+        ),
+        (
+            "/admin",
+            static_auth(json!({"token": "abc"})),
+            None,
+            "40/admin,",
+            Some(json!({"token": "abc"})),
+        ),
+        ("/admin", AuthSource::None, None, "40/admin,", None),
+        // An empty static object sends no payload at all.
+        ("/", AuthSource::Static(Map::new()), None, "40", None),
+        (
+            "/",
+            AuthSource::Dynamic(Arc::new(|| json!({"token": "fresh"}))),
+            None,
+            "40",
+            Some(json!({"token": "fresh"})),
+        ),
+        // A resumable session sends its pid and offset...
+        (
+            "/",
+            AuthSource::None,
+            resume("p1", Some("o1")),
+            "40",
+            Some(json!({"pid": "p1", "offset": "o1"})),
+        ),
+        // ... merged with the user's auth ...
+        (
+            "/admin",
+            static_auth(json!({"token": "abc"})),
+            resume("p1", Some("o1")),
+            "40/admin,",
+            Some(json!({"token": "abc", "pid": "p1", "offset": "o1"})),
+        ),
+        // ... whose pid/offset keys never override the session's.
+        (
+            "/",
+            static_auth(json!({"pid": "user", "offset": "user", "token": "abc"})),
+            resume("p1", Some("o1")),
+            "40",
+            Some(json!({"token": "abc", "pid": "p1", "offset": "o1"})),
+        ),
+        // Without an offset the pid goes alone, and a user "offset" key is dropped.
+        (
+            "/",
+            AuthSource::None,
+            resume("p1", None),
+            "40",
+            Some(json!({"pid": "p1"})),
+        ),
+        (
+            "/",
+            static_auth(json!({"offset": "user", "token": "abc"})),
+            resume("p1", None),
+            "40",
+            Some(json!({"token": "abc", "pid": "p1"})),
+        ),
+        // Without a session the user's keys go as they are.
+        (
+            "/",
+            static_auth(json!({"pid": "user", "offset": "user"})),
+            None,
+            "40",
+            Some(json!({"pid": "user", "offset": "user"})),
+        ),
+    ];
+    for (path, auth, resume, head, payload) in table {
+        let mut h = Harness::new();
+        let (ns, _) = h.add(path, auth, resume);
+        h.open();
+        assert_eq!(
+            h.texts(),
+            Vec::<String>::new(),
+            "{path}: inactive sends nothing"
+        );
+        let mut outcome = h.connect(ns);
+        let sent = h.texts();
+        assert_eq!(sent.len(), 1, "{path}: {sent:?}");
+        assert_eq!(split_connect(&sent[0]), (head, payload), "{}", sent[0]);
+        assert!(connect_pending(&mut outcome));
+    }
+}
+
+#[test]
+fn connect_frames_are_exact_on_the_wire() {
+    let table: [(&str, AuthSource, &str); 3] = [
+        ("/", AuthSource::None, "40"),
+        (
+            "/",
+            static_auth(json!({"token": "abc"})),
+            r#"40{"token":"abc"}"#,
+        ),
+        (
+            "/admin",
+            static_auth(json!({"token": "abc"})),
+            r#"40/admin,{"token":"abc"}"#,
+        ),
+    ];
+    for (path, auth, expected) in table {
+        let mut h = Harness::new();
+        let (ns, _) = h.add(path, auth, None);
+        h.session.connect(ns, None);
+        h.open();
+        assert_eq!(h.texts(), [expected]);
+    }
+}
+
+#[test]
+fn connect_reply_connects_the_namespace() {
+    let mut h = Harness::new();
+    let (ns, status) = h.add("/", AuthSource::None, None);
+    let mut outcome = h.connect(ns);
+    h.open();
+    assert_eq!(h.texts(), ["40"]);
+    assert!(!status.connected());
+    assert!(!h.session.is_connected(ns));
+    assert!(connect_pending(&mut outcome));
+
+    h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
+    assert_eq!(h.seen(), [(ns, CONNECTED)]);
+    assert!(status.connected());
+    assert!(!status.recovered());
+    assert_eq!(status.id().as_deref(), Some("s1"));
+    assert!(h.session.is_connected(ns));
+    assert!(connect_ok(&mut outcome));
+    assert_eq!(h.texts(), Vec::<String>::new());
+    assert!(h.session.resume(ns) == resume("p1", None));
+}
+
+#[test]
+fn connect_reply_without_pid_leaves_no_session() {
+    let mut h = Harness::new();
+    let (ns, status) = h.connected("/", r#"40{"sid":"s1"}"#);
+    assert_eq!(status.id().as_deref(), Some("s1"));
+    assert!(h.session.resume(ns).is_none());
+}
+
+#[test]
+fn namespace_connected_before_the_link_opens_sends_on_open() {
+    let mut h = Harness::new();
+    let (root, _) = h.add("/", AuthSource::None, None);
+    let (admin, _) = h.add("/admin", static_auth(json!({"token": "abc"})), None);
+    let (_idle, _) = h.add("/idle", AuthSource::None, None);
+    assert!(!h.session.wants_link());
+    let mut root_outcome = h.connect(root);
+    let mut admin_outcome = h.connect(admin);
+    assert!(h.session.wants_link());
+    assert_eq!(h.texts(), Vec::<String>::new(), "no link yet");
+
+    h.open();
+    // In namespace order; the inactive namespace sends nothing.
+    assert_eq!(h.texts(), ["40", r#"40/admin,{"token":"abc"}"#]);
+
+    h.recv(&[r#"40/admin,{"sid":"a1"}"#]);
+    assert!(connect_ok(&mut admin_outcome));
+    assert!(connect_pending(&mut root_outcome));
+    h.recv(&[r#"40{"sid":"r1"}"#]);
+    assert!(connect_ok(&mut root_outcome));
+    assert_eq!(h.seen(), [(admin, CONNECTED), (root, CONNECTED)]);
+}
+
+#[test]
+fn namespace_connecting_while_the_link_is_open_sends_at_once() {
+    let mut h = Harness::new();
+    h.connected("/", r#"40{"sid":"s1"}"#);
+    let (admin, admin_status) = h.add("/admin", AuthSource::None, None);
+    let mut outcome = h.connect(admin);
+    assert_eq!(h.texts(), ["40/admin,"]);
+    h.recv(&[r#"40/admin,{"sid":"a1"}"#]);
+    assert_eq!(h.seen(), [(admin, CONNECTED)]);
+    assert_eq!(admin_status.id().as_deref(), Some("a1"));
+    assert!(connect_ok(&mut outcome));
+}
+
+#[test]
+fn connect_while_connecting_sends_one_connect_and_resolves_every_waiter() {
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/", AuthSource::None, None);
+    h.open();
+    let mut first = h.connect(ns);
+    let mut second = h.connect(ns);
+    h.session.connect(ns, None);
+    assert_eq!(h.texts(), ["40"]);
+    h.recv(&[r#"40{"sid":"s1"}"#]);
+    assert!(connect_ok(&mut first));
+    assert!(connect_ok(&mut second));
+}
+
+#[test]
+fn connect_when_connected_resolves_at_once_and_sends_nothing() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    let mut outcome = h.connect(ns);
+    assert!(connect_ok(&mut outcome));
+    assert_eq!(h.texts(), Vec::<String>::new());
+    assert_eq!(h.seen(), []);
+}
+
+#[test]
+fn connect_of_an_unknown_index_is_ignored() {
+    let mut h = Harness::new();
+    h.open();
+    let mut outcome = h.connect(7);
+    // The waiter is dropped: its receiver sees the sender gone.
+    assert!(matches!(
+        outcome.try_recv(),
+        Err(oneshot::error::TryRecvError::Closed)
+    ));
+    h.session.disconnect(7);
+    assert_eq!(h.texts(), Vec::<String>::new());
+    assert!(!h.session.is_connected(7));
+    assert!(h.session.resume(7).is_none());
+}
+
+#[test]
+fn duplicate_connect_reply_is_ignored() {
+    let mut h = Harness::new();
+    let (ns, status) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
+    h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
+    assert_eq!(h.seen(), []);
+    assert_eq!(status.id().as_deref(), Some("s1"));
+    assert!(h.session.resume(ns) == resume("p1", None));
+}
+
+#[test]
+fn dynamic_auth_is_evaluated_on_every_connect() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let auth = AuthSource::Dynamic(Arc::new(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        json!({ "token": format!("t{n}") })
+    }));
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/", auth, None);
+    h.session.connect(ns, None);
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "not before the link opens");
+    h.open();
+    assert_eq!(h.texts(), [r#"40{"token":"t1"}"#]);
+    h.recv(&[r#"40{"sid":"s1"}"#]);
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.open();
+    assert_eq!(h.texts(), [r#"40{"token":"t2"}"#]);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn dynamic_auth_that_is_not_an_object_fails_the_namespace() {
+    let table: [(Value, &str); 4] = [
+        (json!("token"), "a string"),
+        (json!(null), "null"),
+        (json!([1]), "an array"),
+        (json!(5), "a number"),
+    ];
+    for (value, kind) in table {
+        let mut h = Harness::new();
+        let (other, _) = h.add("/other", AuthSource::None, None);
+        let (ns, status) = h.add(
+            "/",
+            AuthSource::Dynamic(Arc::new(move || value.clone())),
+            None,
+        );
+        h.session.connect(other, None);
+        let mut outcome = h.connect(ns);
+        h.open();
+        assert_eq!(
+            h.texts(),
+            ["40/other,"],
+            "{kind}: no CONNECT for a bad auth"
+        );
+        assert_eq!(
+            h.seen(),
+            [(
+                ns,
+                Seen::ConnectError(format!("auth must be a JSON object, got {kind}"))
+            )]
+        );
+        assert!(
+            matches!(outcome.try_recv(), Ok(Err(ConnectError::InvalidAuth(k))) if k == kind),
+            "{kind}"
+        );
+        assert_eq!(h.state(ns), NsState::Inactive);
+        assert!(!status.connected());
+    }
+}
+
+#[test]
+fn dynamic_auth_failing_while_the_link_is_open_fails_at_once() {
+    let mut h = Harness::new();
+    h.open();
+    let (ns, _) = h.add("/", AuthSource::Dynamic(Arc::new(|| json!(1))), None);
+    let mut outcome = h.connect(ns);
+    assert_eq!(h.texts(), Vec::<String>::new());
+    assert!(matches!(
+        outcome.try_recv(),
+        Ok(Err(ConnectError::InvalidAuth(_)))
+    ));
+    assert!(!h.session.wants_link());
+}
+
+#[test]
+fn link_loss_and_reopen_reconnect_every_wanted_namespace() {
+    let mut h = Harness::new();
+    let (root, root_status) = h.connected("/", r#"40{"sid":"r1"}"#);
+    let (admin, admin_status) = h.connected("/admin", r#"40/admin,{"sid":"a1"}"#);
+    let (idle, _) = h.add("/idle", AuthSource::None, None);
+    h.session.outbox.push(Frame::Text("42[\"unsent\"]".into()));
+
+    h.session.on_link_lost(DisconnectReason::PingTimeout);
+    assert_eq!(
+        h.seen(),
+        [
+            (root, Seen::Disconnect(DisconnectReason::PingTimeout)),
+            (admin, Seen::Disconnect(DisconnectReason::PingTimeout)),
+        ]
+    );
+    assert_eq!(h.texts(), Vec::<String>::new(), "outbox cleared");
+    assert!(!root_status.connected());
+    assert_eq!(root_status.id(), None);
+    assert!(!admin_status.connected());
+    assert!(h.session.wants_link());
+    assert_eq!(h.state(idle), NsState::Inactive);
+
+    h.open();
+    assert_eq!(h.texts(), ["40", "40/admin,"]);
+    h.recv(&[r#"40{"sid":"r2"}"#, r#"40/admin,{"sid":"a2"}"#]);
+    assert_eq!(h.seen(), [(root, CONNECTED), (admin, CONNECTED)]);
+    assert_eq!(root_status.id().as_deref(), Some("r2"));
+    assert_eq!(admin_status.id().as_deref(), Some("a2"));
+}
+
+#[test]
+fn re_adding_a_path_reuses_its_slot_and_aborts_the_old_namespace() {
+    let mut h = Harness::new();
+    let (ns, old_status) = h.add("/", AuthSource::None, None);
+    h.open();
+    let mut outcome = h.connect(ns);
+    h.texts();
+    let (again, new_status) = h.add("/", AuthSource::None, resume("p9", Some("o9")));
+    assert_eq!(again, ns);
+    assert_eq!(h.session.find("/"), Some(ns));
+    assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Aborted))));
+    assert_eq!(
+        h.state(ns),
+        NsState::Inactive,
+        "the new socket starts inactive"
+    );
+    assert!(h.session.resume(ns) == resume("p9", Some("o9")));
+    h.recv(&[r#"40{"sid":"s1"}"#]);
+    assert!(!old_status.connected());
+    assert!(!new_status.connected(), "reply for the old socket ignored");
+
+    // A connected namespace that is replaced sees a client disconnect.
+    let (admin, admin_status) = h.connected("/admin", r#"40/admin,{"sid":"a1"}"#);
+    let (again, _) = h.add("/admin", AuthSource::None, None);
+    assert_eq!(again, admin);
+    assert_eq!(
+        h.seen(),
+        [(
+            admin,
+            Seen::Disconnect(DisconnectReason::IoClientDisconnect)
+        )]
+    );
+    assert!(!admin_status.connected());
+}
+
+// ---------------------------------------------------------------------------
+// Heartbeat and Engine.IO packets
+// ---------------------------------------------------------------------------
+
+#[test]
+fn engine_packet_table() {
+    // (frame, result, frames written)
+    let table: [(&str, Result<(), DisconnectReason>, &[&str]); 9] = [
+        ("2", Ok(()), &["3"]),
+        ("2probe", Ok(()), &["3probe"]),
+        ("3", Ok(()), &[]),
+        ("3probe", Ok(()), &[]),
+        ("5", Ok(()), &[]),
+        ("6", Ok(()), &[]),
+        ("6junk", Ok(()), &[]),
+        (
+            r#"0{"sid":"x","upgrades":[],"pingInterval":1,"pingTimeout":1}"#,
+            Ok(()),
+            &[],
+        ),
+        ("1", Err(DisconnectReason::TransportClose), &[]),
+    ];
+    for (frame, result, written) in table {
+        let mut h = Harness::new();
+        let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+        assert_eq!(h.text(frame), result, "{frame:?}");
+        assert_eq!(h.texts(), written, "{frame:?}");
+        assert_eq!(h.seen(), [], "{frame:?}");
+        assert!(h.session.is_connected(ns), "{frame:?}");
+    }
+}
+
+#[test]
+fn deadline_is_last_seen_plus_ping_interval_plus_ping_timeout() {
+    let mut h = Harness::new();
+    let t0 = h.now;
+    assert_eq!(h.session.deadline(), None, "no link, no deadline");
+    assert!(!h.session.ping_expired(t0 + Duration::from_secs(3600)));
+
+    h.open();
+    let deadline = t0 + PING_INTERVAL + PING_TIMEOUT;
+    assert_eq!(h.session.deadline(), Some(deadline));
+    let table = [
+        (t0, false),
+        (deadline - Duration::from_millis(1), false),
+        (deadline, true),
+        (deadline + Duration::from_millis(1), true),
+        (deadline + Duration::from_secs(600), true),
+    ];
+    for (now, expired) in table {
+        assert_eq!(h.session.ping_expired(now), expired, "{:?}", now - t0);
+    }
+
+    h.session.on_link_lost(DisconnectReason::PingTimeout);
+    assert_eq!(h.session.deadline(), None);
+    assert!(!h.session.ping_expired(deadline));
+}
+
+#[test]
+fn every_frame_moves_last_seen() {
+    let frames: [&str; 5] = ["2", "3", "6", r#"42["foo"]"#, r#"42/nope,["foo"]"#];
+    for frame in frames {
+        let mut h = Harness::new();
+        h.connected("/", r#"40{"sid":"s1"}"#);
+        let t0 = h.now;
+        h.now = t0 + Duration::from_secs(30);
+        assert_eq!(h.text(frame), Ok(()), "{frame}");
+        let deadline = t0 + Duration::from_secs(30) + PING_INTERVAL + PING_TIMEOUT;
+        assert_eq!(h.session.deadline(), Some(deadline), "{frame}");
+        assert!(!h.session.ping_expired(t0 + PING_INTERVAL + PING_TIMEOUT));
+        assert!(h.session.ping_expired(deadline));
+    }
+
+    // A binary attachment counts too.
+    let mut h = Harness::new();
+    h.connected("/", r#"40{"sid":"s1"}"#);
+    let t0 = h.now;
+    h.recv(&[r#"451-["bin",{"_placeholder":true,"num":0}]"#]);
+    h.now = t0 + Duration::from_secs(40);
+    assert_eq!(h.binary(&[1]), Ok(()));
+    assert_eq!(
+        h.session.deadline(),
+        Some(t0 + Duration::from_secs(40) + PING_INTERVAL + PING_TIMEOUT)
+    );
+}
+
+#[test]
+fn reopening_restarts_the_deadline_from_the_open() {
+    let mut h = Harness::new();
+    h.open();
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.now += Duration::from_secs(100);
+    h.open();
+    assert_eq!(
+        h.session.deadline(),
+        Some(h.now + PING_INTERVAL + PING_TIMEOUT)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Events from the server
+// ---------------------------------------------------------------------------
+
+#[test]
+fn event_offset_table() {
+    const PID: &str = r#"40{"sid":"s1","pid":"p1"}"#;
+    const NO_PID: &str = r#"40{"sid":"s1"}"#;
+    // (strip_offsets, connect reply, event, name, args, offset, wants_ack)
+    let table: [(bool, &str, &str, &str, Value, Option<&str>, bool); 12] = [
+        (
+            true,
+            NO_PID,
+            r#"42["foo","bar"]"#,
+            "foo",
+            json!(["bar"]),
+            None,
+            false,
+        ),
+        (
+            true,
+            PID,
+            r#"42["foo","bar","Q8FtvoZ"]"#,
+            "foo",
+            json!(["bar"]),
+            Some("Q8FtvoZ"),
+            false,
+        ),
+        (
+            true,
+            PID,
+            r#"42["foo","Q8FtvoZ.1"]"#,
+            "foo",
+            json!([]),
+            Some("Q8FtvoZ.1"),
+            false,
+        ),
+        (
+            true,
+            PID,
+            r#"42["foo",1,{"a":"b"},"1795562728913-0"]"#,
+            "foo",
+            json!([1, {"a": "b"}]),
+            Some("1795562728913-0"),
+            false,
+        ),
+        // Without a pid the server adds no offset: nothing is stripped.
+        (
+            true,
+            NO_PID,
+            r#"42["foo","bar","Q8FtvoZ"]"#,
+            "foo",
+            json!(["bar", "Q8FtvoZ"]),
+            None,
+            false,
+        ),
+        // Stripping off: nothing is stripped, even with a pid.
+        (
+            false,
+            PID,
+            r#"42["foo","bar","Q8FtvoZ"]"#,
+            "foo",
+            json!(["bar", "Q8FtvoZ"]),
+            None,
+            false,
+        ),
+        // Only a trailing string can be an offset.
+        (
+            true,
+            PID,
+            r#"42["foo","bar",1]"#,
+            "foo",
+            json!(["bar", 1]),
+            None,
+            false,
+        ),
+        (
+            true,
+            PID,
+            r#"42["foo","bar",null]"#,
+            "foo",
+            json!(["bar", null]),
+            None,
+            false,
+        ),
+        (
+            true,
+            PID,
+            r#"42["foo",["o"]]"#,
+            "foo",
+            json!([["o"]]),
+            None,
+            false,
+        ),
+        // The name alone is never taken for an offset.
+        (true, PID, r#"42["foo"]"#, "foo", json!([]), None, false),
+        // Ack-requesting events carry no offset.
+        (
+            true,
+            PID,
+            r#"421["withack",1]"#,
+            "withack",
+            json!([1]),
+            None,
+            true,
+        ),
+        (
+            true,
+            PID,
+            r#"427["withack","last"]"#,
+            "withack",
+            json!(["last"]),
+            None,
+            true,
+        ),
+    ];
+    for (strip, reply, frame, name, args, offset, wants_ack) in table {
+        let mut h = Harness::with_strip(strip);
+        let (ns, _) = h.connected("/", reply);
+        h.recv(&[frame]);
+        let expected = Seen::Event {
+            name: name.to_owned(),
+            args,
+            attachments: Vec::new(),
+            offset: offset.map(str::to_owned),
+            wants_ack,
+        };
+        assert_eq!(h.seen(), [(ns, expected)], "{frame} strip={strip} {reply}");
+        // The session reports the last offset it recorded.
+        let pid = reply.contains("pid").then(|| Resume {
+            pid: "p1".into(),
+            offset: offset.map(str::to_owned),
+        });
+        assert!(h.session.resume(ns) == pid, "{frame} strip={strip} {reply}");
+    }
+}
+
+#[test]
+fn resume_reports_the_latest_offset() {
+    let (mut h, ns, _) = Harness::with_session();
+    assert!(h.session.resume(ns) == resume("p1", Some("o1")));
+    // Events without an offset leave the last one in place.
+    h.recv(&[r#"42["foo"]"#, r#"421["ask","x"]"#, r#"42["foo",7]"#]);
+    assert!(h.session.resume(ns) == resume("p1", Some("o1")));
+    h.recv(&[r#"42["foo","a","o2"]"#, r#"42["foo","b","o3"]"#]);
+    assert!(h.session.resume(ns) == resume("p1", Some("o3")));
+    assert_eq!(h.seen().len(), 5);
+}
+
+#[test]
+fn events_of_other_namespaces_go_to_their_own_slot() {
+    let mut h = Harness::new();
+    let (root, _) = h.connected("/", r#"40{"sid":"r","pid":"pr"}"#);
+    let (admin, _) = h.connected("/admin", r#"40/admin,{"sid":"a","pid":"pa"}"#);
+    h.recv(&[
+        r#"42/admin,["news","x","oa1"]"#,
+        r#"42["news","y","or1"]"#,
+        r#"42/admin,3["ask",1]"#,
+    ]);
+    assert_eq!(
+        h.seen(),
+        [
+            (admin, ev_at("news", json!(["x"]), "oa1")),
+            (root, ev_at("news", json!(["y"]), "or1")),
+            (
+                admin,
+                Seen::Event {
+                    name: "ask".into(),
+                    args: json!([1]),
+                    attachments: Vec::new(),
+                    offset: None,
+                    wants_ack: true,
+                }
+            ),
+        ]
+    );
+    assert!(h.session.resume(admin) == resume("pa", Some("oa1")));
+    assert!(h.session.resume(root) == resume("pr", Some("or1")));
+}
+
+#[test]
+fn server_ack_request_is_answered_on_the_link_it_came_on() {
+    // (namespace, reply, request, answer frame)
+    let table = [
+        (
+            "/",
+            r#"40{"sid":"s1","pid":"p1"}"#,
+            r#"421["withack",1]"#,
+            r#"431["ok"]"#,
+        ),
+        (
+            "/admin",
+            r#"40/admin,{"sid":"s1"}"#,
+            r#"42/admin,17["withack"]"#,
+            r#"43/admin,17["ok"]"#,
+        ),
+    ];
+    for (path, reply, request, answer) in table {
+        let mut h = Harness::new();
+        h.connected(path, reply);
+        h.recv(&[request]);
+        let (_, event) = h.one_event();
+        let SocketEvent::Event(event) = event else {
+            panic!("{event:?}");
+        };
+        assert!(event.wants_ack());
+        event.ack(&("ok",)).expect("ack queued");
+        assert!(!event.wants_ack(), "answered");
+        assert!(matches!(
+            event.ack(&("again",)),
+            Err(EmitError::NoAckPending)
+        ));
+
+        let Ok(Control::Ack { link, frame }) = h.acks.try_recv() else {
+            panic!("no ack answer sent");
+        };
+        assert_eq!(frame, answer);
+        assert_eq!(link, h.session.link_id);
+        assert!(h.acks.try_recv().is_err(), "only one answer");
+
+        h.session.send_ack_answer(link, frame);
+        assert_eq!(h.texts(), [answer]);
+    }
+}
+
+#[test]
+fn ack_answers_follow_the_emit_argument_rules() {
+    type Answer = fn(&Event) -> Result<(), EmitError>;
+    let table: [(Answer, &str); 5] = [
+        (|event| event.ack(&()), "431[]"),
+        (
+            |event| event.ack(&("a", 1, None::<u8>)),
+            r#"431["a",1,null]"#,
+        ),
+        (
+            |event| event.ack(&json!({"x": [1, 2]})),
+            r#"431[{"x":[1,2]}]"#,
+        ),
+        (|event| event.ack(&vec![1, 2]), "431[[1,2]]"),
+        (|event| event.ack("é\""), r#"431["é\""]"#),
+    ];
+    for (answer, expected) in table {
+        let mut h = Harness::new();
+        h.connected("/", r#"40{"sid":"s1"}"#);
+        h.recv(&[r#"421["withack"]"#]);
+        let (_, SocketEvent::Event(event)) = h.one_event() else {
+            panic!("not an event");
+        };
+        answer(&event).expect("ack queued");
+        let Ok(Control::Ack { frame, .. }) = h.acks.try_recv() else {
+            panic!("no ack answer sent");
+        };
+        assert_eq!(frame, expected);
+    }
+}
+
+#[test]
+fn ack_answer_from_an_older_link_is_dropped() {
+    let mut h = Harness::new();
+    h.connected("/", r#"40{"sid":"s1"}"#);
+    h.recv(&[r#"421["withack",1]"#]);
+    let (_, SocketEvent::Event(event)) = h.one_event() else {
+        panic!("not an event");
+    };
+    let old_link = h.session.link_id;
+
+    // The link drops before the handler answers.
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    event.ack(&("late",)).expect("queued to the driver");
+    let Ok(Control::Ack { link, frame }) = h.acks.try_recv() else {
+        panic!("no ack answer sent");
+    };
+    assert_eq!(link, old_link);
+    h.session.send_ack_answer(link, frame.clone());
+    assert_eq!(h.texts(), Vec::<String>::new(), "no link at all");
+
+    // Nor does it go out on the next link.
+    h.open();
+    h.recv(&[r#"40{"sid":"s2"}"#]);
+    h.texts();
+    assert_ne!(h.session.link_id, old_link);
+    h.session.send_ack_answer(link, frame);
+    assert_eq!(h.texts(), Vec::<String>::new());
+
+    // An answer from the current link still goes out.
+    h.session
+        .send_ack_answer(h.session.link_id, r#"432["now"]"#.into());
+    assert_eq!(h.texts(), [r#"432["now"]"#]);
+}
+
+#[test]
+fn ack_of_an_event_that_asked_for_none_fails() {
+    let mut h = Harness::new();
+    h.connected("/", r#"40{"sid":"s1"}"#);
+    h.recv(&[r#"42["plain"]"#]);
+    let (_, SocketEvent::Event(event)) = h.one_event() else {
+        panic!("not an event");
+    };
+    assert!(!event.wants_ack());
+    assert!(matches!(event.ack(&("x",)), Err(EmitError::NoAckPending)));
+    assert!(h.acks.try_recv().is_err());
+}
+
+#[test]
+fn ack_when_the_driver_is_gone_fails_closed() {
+    let (sink, _acks) = mpsc::unbounded_channel::<Control>();
+    let mut session = Session::new(true, sink.downgrade());
+    drop(sink);
+    let status = Arc::new(SocketStatus::default());
+    let ns = session.add_namespace("/", AuthSource::None, status, None);
+    session.connect(ns, None);
+    let now = Instant::now();
+    session.on_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), now);
+    assert_eq!(session.on_text(r#"40{"sid":"s1"}"#, now), Ok(()));
+    assert_eq!(session.on_text(r#"421["withack"]"#, now), Ok(()));
+    let Some((_, SocketEvent::Event(event))) = session.deliveries.pop_back() else {
+        panic!("no event");
+    };
+    assert!(matches!(event.ack(&("ok",)), Err(EmitError::Closed)));
+}
+
+// ---------------------------------------------------------------------------
+// Acks from the server (replies to our emits)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn ack_reply_resolves_its_waiter() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
+    let mut first = h.send_with_ack(ns, r#"421["x"]"#, 1);
+    let mut second = h.send_with_ack(ns, r#"422["hello",{"x":1}]"#, 2);
+    assert_eq!(h.texts(), [r#"421["x"]"#, r#"422["hello",{"x":1}]"#]);
+
+    // Replies in any order; a trailing string in an ack is never an offset.
+    h.recv(&[r#"432["second","Q8FtvoZ"]"#, r#"431["r"]"#]);
+    assert_eq!(h.seen(), [], "acks are not socket events");
+    let Ok(Ok(reply)) = first.try_recv() else {
+        panic!("first waiter not resolved");
+    };
+    assert_eq!(
+        reply,
+        AckPayload {
+            args: vec![json!("r")],
+            attachments: vec![]
+        }
+    );
+    let Ok(Ok(reply)) = second.try_recv() else {
+        panic!("second waiter not resolved");
+    };
+    assert_eq!(reply.args, [json!("second"), json!("Q8FtvoZ")]);
+    assert!(
+        h.session.resume(ns) == resume("p1", None),
+        "no offset recorded"
+    );
+
+    // A second reply with the same id finds no waiter.
+    assert_eq!(h.text(r#"431["again"]"#), Ok(()));
+}
+
+#[test]
+fn ack_reply_on_admin_resolves_only_its_namespace() {
+    let mut h = Harness::new();
+    let (root, _) = h.connected("/", r#"40{"sid":"r"}"#);
+    let (admin, _) = h.connected("/admin", r#"40/admin,{"sid":"a"}"#);
+    let mut on_root = h.send_with_ack(root, r#"421["x"]"#, 1);
+    let mut on_admin = h.send_with_ack(admin, r#"42/admin,1["x"]"#, 1);
+    h.texts();
+    h.recv(&[r#"43/admin,1["from admin"]"#]);
+    assert!(matches!(
+        on_root.try_recv(),
+        Err(oneshot::error::TryRecvError::Empty)
+    ));
+    let Ok(Ok(reply)) = on_admin.try_recv() else {
+        panic!("admin waiter not resolved");
+    };
+    assert_eq!(reply.args, [json!("from admin")]);
+}
+
+#[test]
+fn ack_reply_with_an_unknown_id_is_ignored() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    let mut waiter = h.send_with_ack(ns, r#"421["x"]"#, 1);
+    h.texts();
+    h.recv(&[r#"4399["r"]"#, r#"43/nope,1["r"]"#]);
+    assert_eq!(h.seen(), []);
+    assert!(matches!(
+        waiter.try_recv(),
+        Err(oneshot::error::TryRecvError::Empty)
+    ));
+}
+
+#[test]
+fn emit_whose_waiter_gave_up_is_not_sent() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    let waiter = h.send_with_ack(ns, r#"421["late"]"#, 1);
+    drop(waiter);
+    h.texts();
+
+    let (tx, rx) = oneshot::channel();
+    drop(rx);
+    h.session.send(
+        ns,
+        Outgoing {
+            text: r#"422["timed out"]"#.into(),
+            attachments: vec![Bytes::from_static(b"x")],
+            ack: Some((2, tx)),
+        },
+    );
+    assert_eq!(h.frames(), [], "neither the text nor its attachments");
+    assert!(!h.session.namespaces[ns].acks.contains_key(&2));
+}
+
+#[test]
+fn emit_without_ack_and_with_attachments_goes_out_in_order() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    h.session.send(
+        ns,
+        Outgoing {
+            text: r#"452-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
+                .into(),
+            attachments: vec![Bytes::from_static(&[1]), Bytes::from_static(&[2, 3])],
+            ack: None,
+        },
+    );
+    h.session.send(
+        ns,
+        Outgoing {
+            text: r#"42["after"]"#.into(),
+            attachments: vec![],
+            ack: None,
+        },
+    );
+    assert_eq!(
+        h.frames(),
+        [
+            Frame::Text(
+                r#"452-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#.into()
+            ),
+            Frame::Binary(Bytes::from_static(&[1])),
+            Frame::Binary(Bytes::from_static(&[2, 3])),
+            Frame::Text(r#"42["after"]"#.into()),
+        ]
+    );
+}
+
+#[test]
+fn binary_ack_reply_carries_its_attachments() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
+    let mut waiter = h.send_with_ack(ns, r#"423["file"]"#, 3);
+    h.texts();
+    h.recv(&[r#"461-3[{"_placeholder":true,"num":0},"tail"]"#]);
+    assert!(matches!(
+        waiter.try_recv(),
+        Err(oneshot::error::TryRecvError::Empty)
+    ));
+    assert_eq!(h.binary(&[9, 8]), Ok(()));
+    let Ok(Ok(reply)) = waiter.try_recv() else {
+        panic!("waiter not resolved");
+    };
+    assert_eq!(
+        reply,
+        AckPayload {
+            args: vec![json!({"_placeholder": true, "num": 0}), json!("tail")],
+            attachments: vec![Bytes::from_static(&[9, 8])],
+        }
+    );
+    assert_eq!(h.seen(), []);
+}
+
+#[test]
+fn link_loss_fails_pending_acks_with_disconnected() {
+    let mut h = Harness::new();
+    let (root, _) = h.connected("/", r#"40{"sid":"r"}"#);
+    let (admin, _) = h.connected("/admin", r#"40/admin,{"sid":"a"}"#);
+    let mut waiters = [
+        h.send_with_ack(root, r#"421["x"]"#, 1),
+        h.send_with_ack(root, r#"422["x"]"#, 2),
+        h.send_with_ack(admin, r#"42/admin,1["x"]"#, 1),
+    ];
+    h.session.on_link_lost(DisconnectReason::TransportError);
+    for waiter in &mut waiters {
+        assert!(matches!(waiter.try_recv(), Ok(Err(AckError::Disconnected))));
+    }
+    // A late reply on the next link finds nothing.
+    h.open();
+    h.recv(&[r#"40{"sid":"r2"}"#, r#"431["late"]"#]);
+}
+
+#[test]
+fn closed_ack_waiters_are_swept_as_the_table_grows() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    // 64 emits whose callers stopped waiting after they were sent.
+    for id in 0..64 {
+        drop(h.send_with_ack(ns, r#"42["x"]"#, id));
+    }
+    let mut live = h.send_with_ack(ns, r#"42["x"]"#, 1000);
+    let acks = &h.session.namespaces[ns].acks;
+    assert_eq!(acks.len(), 1, "the closed waiters were swept");
+    assert!(acks.contains_key(&1000));
+    assert_eq!(h.texts().len(), 65);
+    h.recv(&[r#"431000["ok"]"#]);
+    assert!(matches!(live.try_recv(), Ok(Ok(_))));
+}
+
+// ---------------------------------------------------------------------------
+// Connection state recovery
+// ---------------------------------------------------------------------------
+
+#[test]
+fn recovery_replay_is_held_until_the_connect_reply() {
+    let (mut h, ns, status) = Harness::with_session();
+    assert_eq!(status.id().as_deref(), Some("s1"));
+
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    assert_eq!(
+        h.seen(),
+        [(ns, Seen::Disconnect(DisconnectReason::TransportClose))]
+    );
+    assert!(!status.connected());
+    assert!(!h.session.is_connected(ns));
+    assert!(h.session.wants_link());
+
+    h.now += Duration::from_secs(3);
+    h.open();
+    assert_eq!(h.texts(), [r#"40{"offset":"o1","pid":"p1"}"#]);
+
+    // The server replays what was missed, then replies.
+    h.recv(&[r#"42["tick",1,"o2"]"#, r#"42["tick",2,"o3"]"#]);
+    assert_eq!(h.seen(), [], "held until the reply");
+    assert!(h.session.resume(ns) == resume("p1", Some("o3")));
+    assert!(!status.connected());
+
+    h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
+    assert_eq!(
+        h.seen(),
+        [
+            (ns, RECOVERED),
+            (ns, ev_at("tick", json!([1]), "o2")),
+            (ns, ev_at("tick", json!([2]), "o3")),
+        ]
+    );
+    assert!(status.connected());
+    assert!(status.recovered());
+    assert_eq!(status.id().as_deref(), Some("s1"));
+    assert!(h.session.resume(ns) == resume("p1", Some("o3")));
+
+    // Live events after the reply flow straight through.
+    h.recv(&[r#"42["tick",3,"o4"]"#]);
+    assert_eq!(h.seen(), [(ns, ev_at("tick", json!([3]), "o4"))]);
+}
+
+#[test]
+fn recovery_connect_merges_user_auth_without_letting_it_override() {
+    let mut h = Harness::new();
+    let auth = static_auth(json!({"token": "abc", "pid": "mine", "offset": "mine"}));
+    let (ns, _) = h.add("/admin", auth, None);
+    h.session.connect(ns, None);
+    h.open();
+    assert_eq!(
+        split_connect(&h.texts()[0]),
+        (
+            "40/admin,",
+            Some(json!({"token": "abc", "pid": "mine", "offset": "mine"}))
+        ),
+        "no session yet: the user's keys go as they are"
+    );
+    h.recv(&[
+        r#"40/admin,{"sid":"s1","pid":"p1"}"#,
+        r#"42/admin,["tick","Q8Ftvuo"]"#,
+    ]);
+    h.session.on_link_lost(DisconnectReason::ForcedClose);
+    h.open();
+    assert_eq!(
+        split_connect(&h.texts()[0]),
+        (
+            "40/admin,",
+            Some(json!({"token": "abc", "pid": "p1", "offset": "Q8Ftvuo"}))
+        )
+    );
+}
+
+#[test]
+fn failed_recovery_starts_a_fresh_session() {
+    let (mut h, ns, status) = Harness::with_session();
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.open();
+    assert_eq!(h.texts(), [r#"40{"offset":"o1","pid":"p1"}"#]);
+    h.events();
+
+    // The server did not recover: new sid, new pid, no error.
+    h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
+    assert_eq!(h.seen(), [(ns, CONNECTED)]);
+    assert!(status.connected());
+    assert!(!status.recovered());
+    assert_eq!(status.id().as_deref(), Some("s2"));
+    assert!(
+        h.session.resume(ns) == resume("p2", None),
+        "the old offset means nothing to the new session"
+    );
+
+    // Reconnecting before any event: the new pid alone.
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.open();
+    assert_eq!(h.texts(), [r#"40{"pid":"p2"}"#]);
+    h.recv(&[r#"40{"sid":"s3","pid":"p3"}"#, r#"42["tick","o9"]"#]);
+    assert!(h.session.resume(ns) == resume("p3", Some("o9")));
+
+    // Once an event came, the offset goes with the pid.
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.open();
+    assert_eq!(h.texts(), [r#"40{"offset":"o9","pid":"p3"}"#]);
+}
+
+#[test]
+fn recovery_against_a_server_that_lost_recovery_drops_the_session() {
+    let (mut h, ns, status) = Harness::with_session();
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.open();
+    h.texts();
+    h.recv(&[r#"40{"sid":"s2"}"#]);
+    assert_eq!(h.seen()[..], [(ns, CONNECTED)][..]);
+    assert!(!status.recovered());
+    assert!(h.session.resume(ns).is_none());
+    h.recv(&[r#"42["foo","kept"]"#]);
+    assert_eq!(h.seen(), [(ns, ev("foo", json!(["kept"])))]);
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.open();
+    assert_eq!(h.texts(), ["40"]);
+}
+
+#[test]
+fn recovered_flag_resets_on_a_later_fresh_connect() {
+    let (mut h, ns, status) = Harness::with_session();
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.open();
+    h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
+    assert!(status.recovered());
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.open();
+    h.recv(&[r#"40{"sid":"s5","pid":"p5"}"#]);
+    assert!(!status.recovered());
+    assert_eq!(
+        h.seen(),
+        [
+            (ns, Seen::Disconnect(DisconnectReason::TransportClose)),
+            (ns, RECOVERED),
+            (ns, Seen::Disconnect(DisconnectReason::TransportClose)),
+            (ns, CONNECTED),
+        ]
+    );
+}
+
+#[test]
+fn namespace_with_a_pid_but_no_offset_sends_the_pid_alone() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
+    // Ack-requesting events carry no offset: still none recorded.
+    h.recv(&[r#"421["ask"]"#]);
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.open();
+    assert_eq!(h.texts(), [r#"40{"pid":"p1"}"#]);
+    h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
+    assert!(h.session.resume(ns) == resume("p2", None));
+}
+
+#[test]
+fn link_lost_during_a_replay_keeps_the_held_events_and_the_latest_offset() {
+    let (mut h, ns, status) = Harness::with_session();
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.open();
+    h.texts();
+    h.events();
+    h.recv(&[r#"42["tick",1,"o2"]"#]);
+    // The link drops mid-replay, before the reply.
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    assert_eq!(h.seen(), [], "not connected: no second disconnect");
+    h.open();
+    assert_eq!(
+        h.texts(),
+        [r#"40{"offset":"o2","pid":"p1"}"#],
+        "resumes after the last replayed event"
+    );
+    h.recv(&[r#"42["tick",2,"o3"]"#, r#"40{"sid":"s1","pid":"p1"}"#]);
+    assert_eq!(
+        h.seen(),
+        [
+            (ns, RECOVERED),
+            (ns, ev_at("tick", json!([1]), "o2")),
+            (ns, ev_at("tick", json!([2]), "o3")),
+        ]
+    );
+    assert!(status.recovered());
+}
+
+#[test]
+fn session_restored_from_storage_resumes_on_first_connect() {
+    let mut h = Harness::new();
+    let (ns, status) = h.add("/", AuthSource::None, resume("p1", Some("o1")));
+    let mut outcome = h.connect(ns);
+    h.open();
+    assert_eq!(h.texts(), [r#"40{"offset":"o1","pid":"p1"}"#]);
+    h.recv(&[
+        r#"42["missed","a","o2"]"#,
+        r#"451-["bin",{"_placeholder":true,"num":0},"o3"]"#,
+    ]);
+    assert_eq!(h.binary(&[7]), Ok(()));
+    h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
+    assert!(connect_ok(&mut outcome));
+    assert!(status.recovered());
+    assert_eq!(
+        h.seen(),
+        [
+            (ns, RECOVERED),
+            (ns, ev_at("missed", json!(["a"]), "o2")),
+            (
+                ns,
+                Seen::Event {
+                    name: "bin".into(),
+                    args: json!([{"_placeholder": true, "num": 0}]),
+                    attachments: vec![Bytes::from_static(&[7])],
+                    offset: Some("o3".into()),
+                    wants_ack: false,
+                }
+            ),
+        ]
+    );
+}
+
+#[test]
+fn events_before_the_first_connect_reply_are_held_then_delivered() {
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/", AuthSource::None, None);
+    h.session.connect(ns, None);
+    h.open();
+    h.recv(&[r#"42["early",1]"#, r#"42["early",2]"#]);
+    assert_eq!(h.seen(), []);
+    h.recv(&[r#"40{"sid":"s1"}"#, r#"42["late",3]"#]);
+    assert_eq!(
+        h.seen(),
+        [
+            (ns, CONNECTED),
+            (ns, ev("early", json!([1]))),
+            (ns, ev("early", json!([2]))),
+            (ns, ev("late", json!([3]))),
+        ]
+    );
+}
+
+#[test]
+fn strip_offsets_off_records_no_offset() {
+    let mut h = Harness::with_strip(false);
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
+    h.recv(&[r#"42["tick","o1"]"#]);
+    assert_eq!(h.seen(), [(ns, ev("tick", json!(["o1"])))]);
+    assert!(h.session.resume(ns) == resume("p1", None));
+}
+
+// ---------------------------------------------------------------------------
+// Server DISCONNECT and CONNECT_ERROR
+// ---------------------------------------------------------------------------
+
+#[test]
+fn server_disconnect_ends_the_namespace_for_good() {
+    // (namespace, connect reply, event head, DISCONNECT)
+    let table = [
+        ("/", r#"40{"sid":"s1","pid":"p1"}"#, "42", "41"),
+        (
+            "/admin",
+            r#"40/admin,{"sid":"s1","pid":"p1"}"#,
+            "42/admin,",
+            "41/admin,",
+        ),
+        // The namespace may run to the end of the frame.
+        (
+            "/admin",
+            r#"40/admin,{"sid":"s1","pid":"p1"}"#,
+            "42/admin,",
+            "41/admin",
+        ),
+    ];
+    for (path, reply, head, frame) in table {
+        let mut h = Harness::new();
+        let (ns, status) = h.connected(path, reply);
+        h.recv(&[format!(r#"{head}["e","o1"]"#).as_str()]);
+        assert!(h.session.resume(ns).is_some(), "{frame}");
+        h.events();
+        let mut pending = h.send_with_ack(ns, "42[\"x\"]", 1);
+
+        h.recv(&[frame]);
+        assert_eq!(
+            h.seen(),
+            [(ns, Seen::Disconnect(DisconnectReason::IoServerDisconnect))],
+            "{frame}"
+        );
+        assert!(!status.connected());
+        assert_eq!(status.id(), None);
+        assert_eq!(h.state(ns), NsState::Inactive);
+        assert!(!h.session.wants_link(), "{frame}: it was the only one");
+        assert!(h.session.resume(ns).is_none(), "{frame}: session gone");
+        assert!(matches!(
+            pending.try_recv(),
+            Ok(Err(AckError::Disconnected))
+        ));
+
+        // Later events for it are dropped, and it does not reconnect.
+        h.recv(&[format!(r#"{head}["e"]"#).as_str()]);
+        assert_eq!(h.seen(), []);
+        h.texts();
+        h.session.on_link_lost(DisconnectReason::TransportClose);
+        h.open();
+        assert_eq!(h.texts(), Vec::<String>::new());
+        assert_eq!(h.seen(), []);
+    }
+}
+
+#[test]
+fn server_disconnect_of_one_namespace_leaves_the_others() {
+    let mut h = Harness::new();
+    let (root, root_status) = h.connected("/", r#"40{"sid":"r"}"#);
+    let (admin, _) = h.connected("/admin", r#"40/admin,{"sid":"a"}"#);
+    h.recv(&["41/admin,"]);
+    assert_eq!(
+        h.seen(),
+        [(
+            admin,
+            Seen::Disconnect(DisconnectReason::IoServerDisconnect)
+        )]
+    );
+    assert!(h.session.wants_link());
+    assert!(h.session.is_connected(root));
+    assert!(root_status.connected());
+}
+
+#[test]
+fn server_disconnect_while_connecting_fails_the_waiter() {
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/", AuthSource::None, None);
+    let mut outcome = h.connect(ns);
+    h.open();
+    h.recv(&["41"]);
+    assert_eq!(h.seen(), [], "never connected: no disconnect");
+    assert!(matches!(
+        outcome.try_recv(),
+        Ok(Err(ConnectError::ServerDisconnect))
+    ));
+    assert!(!h.session.wants_link());
+}
+
+#[test]
+fn connect_error_rejects_the_namespace() {
+    // (namespace, frame, message, data)
+    let table: [(&str, &str, &str, Option<Value>); 5] = [
+        (
+            "/",
+            r#"44{"message":"rejected by middleware","data":{"code":42}}"#,
+            "rejected by middleware",
+            Some(json!({"code": 42})),
+        ),
+        (
+            "/nope",
+            r#"44/nope,{"message":"Invalid namespace"}"#,
+            "Invalid namespace",
+            None,
+        ),
+        ("/", r#"44"plain words""#, "plain words", None),
+        ("/", r#"44{"message":7}"#, "7", None),
+        ("/", r#"44{}"#, "", None),
+    ];
+    for (path, frame, message, data) in table {
+        let mut h = Harness::new();
+        let (ns, status) = h.add(path, AuthSource::None, None);
+        let mut outcome = h.connect(ns);
+        h.open();
+        h.texts();
+        h.recv(&[r#"42["early"]"#]);
+        h.recv(&[frame]);
+
+        let events = h.events();
+        assert_eq!(events.len(), 1, "{frame}: held events dropped: {events:?}");
+        let (
+            at,
+            SocketEvent::ConnectError(ConnectError::Rejected {
+                message: m,
+                data: d,
+            }),
+        ) = &events[0]
+        else {
+            panic!("{frame}: {events:?}");
+        };
+        assert_eq!((*at, m.as_str(), d), (ns, message, &data), "{frame}");
+        let Ok(Err(ConnectError::Rejected {
+            message: m,
+            data: d,
+        })) = outcome.try_recv()
+        else {
+            panic!("{frame}: waiter not failed with Rejected");
+        };
+        assert_eq!((m.as_str(), d), (message, data), "{frame}");
+        assert_eq!(h.state(ns), NsState::Inactive);
+        assert!(!h.session.wants_link());
+        assert!(!status.connected());
+
+        // It stays down across links until connected again.
+        h.session.on_link_lost(DisconnectReason::TransportClose);
+        h.open();
+        assert_eq!(h.texts(), Vec::<String>::new(), "{frame}");
+    }
+}
+
+#[test]
+fn connect_after_a_rejection_tries_again() {
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/", static_auth(json!({"token": "bad"})), None);
+    h.session.connect(ns, None);
+    h.open();
+    h.texts();
+    h.recv(&[r#"44{"message":"nope"}"#]);
+    h.events();
+    let mut outcome = h.connect(ns);
+    assert_eq!(h.texts(), [r#"40{"token":"bad"}"#]);
+    h.recv(&[r#"40{"sid":"s1"}"#]);
+    assert!(connect_ok(&mut outcome));
+    assert_eq!(h.seen(), [(ns, CONNECTED)]);
+}
+
+// ---------------------------------------------------------------------------
+// Client disconnect
+// ---------------------------------------------------------------------------
+
+#[test]
+fn client_disconnect_of_a_connected_namespace() {
+    for (path, reply, goodbye) in [
+        ("/", r#"40{"sid":"s1"}"#, "41"),
+        ("/admin", r#"40/admin,{"sid":"s1"}"#, "41/admin,"),
+    ] {
+        let mut h = Harness::new();
+        let (ns, status) = h.connected(path, reply);
+        let mut pending = h.send_with_ack(ns, "42[\"x\"]", 1);
+        h.texts();
+        h.session.disconnect(ns);
+        assert_eq!(h.texts(), [goodbye]);
+        assert_eq!(
+            h.seen(),
+            [(ns, Seen::Disconnect(DisconnectReason::IoClientDisconnect))]
+        );
+        assert!(!status.connected());
+        assert_eq!(status.id(), None);
+        assert!(!h.session.is_connected(ns));
+        assert!(!h.session.wants_link());
+        assert!(matches!(
+            pending.try_recv(),
+            Ok(Err(AckError::Disconnected))
+        ));
+
+        // Disconnecting again does nothing.
+        h.session.disconnect(ns);
+        assert_eq!(h.texts(), Vec::<String>::new());
+        assert_eq!(h.seen(), []);
+    }
+}
+
+#[test]
+fn client_disconnect_while_connecting_aborts_the_waiters() {
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/admin", AuthSource::None, None);
+    let mut first = h.connect(ns);
+    let mut second = h.connect(ns);
+    h.open();
+    assert_eq!(h.texts(), ["40/admin,"]);
+    h.recv(&[r#"42/admin,["early"]"#]);
+    h.session.disconnect(ns);
+    // The CONNECT is already on its way: the DISCONNECT follows it.
+    assert_eq!(h.texts(), ["41/admin,"]);
+    assert_eq!(h.seen(), [], "never connected, held events dropped");
+    assert!(matches!(first.try_recv(), Ok(Err(ConnectError::Aborted))));
+    assert!(matches!(second.try_recv(), Ok(Err(ConnectError::Aborted))));
+    assert!(!h.session.wants_link());
+
+    // The server's reply to the abandoned CONNECT is ignored.
+    h.recv(&[r#"40/admin,{"sid":"s1"}"#, r#"42/admin,["late"]"#]);
+    assert_eq!(h.seen(), []);
+    assert!(!h.session.is_connected(ns));
+}
+
+#[test]
+fn client_disconnect_while_the_link_is_down_sends_nothing() {
+    let mut h = Harness::new();
+    let (ns, status) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    assert_eq!(
+        h.seen(),
+        [(ns, Seen::Disconnect(DisconnectReason::TransportClose))]
+    );
+    let mut outcome = h.connect(ns);
+    h.session.disconnect(ns);
+    assert_eq!(h.texts(), Vec::<String>::new());
+    assert_eq!(h.seen(), [], "the socket already saw its disconnect");
+    assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Aborted))));
+    assert!(!status.connected());
+    assert!(!h.session.wants_link());
+    h.open();
+    assert_eq!(h.texts(), Vec::<String>::new());
+}
+
+#[test]
+fn client_disconnect_of_an_inactive_namespace_does_nothing() {
+    let mut h = Harness::new();
+    h.open();
+    let (ns, _) = h.add("/", AuthSource::None, None);
+    h.session.disconnect(ns);
+    assert_eq!(h.texts(), Vec::<String>::new());
+    assert_eq!(h.seen(), []);
+}
+
+#[test]
+fn disconnect_then_connect_on_the_same_link() {
+    let mut h = Harness::new();
+    let (ns, status) = h.connected("/", r#"40{"sid":"s1"}"#);
+    h.session.disconnect(ns);
+    let mut outcome = h.connect(ns);
+    assert_eq!(h.texts(), ["41", "40"]);
+    h.recv(&[r#"40{"sid":"s2"}"#]);
+    assert!(connect_ok(&mut outcome));
+    assert_eq!(status.id().as_deref(), Some("s2"));
+    assert_eq!(
+        h.seen(),
+        [
+            (ns, Seen::Disconnect(DisconnectReason::IoClientDisconnect)),
+            (ns, CONNECTED),
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Binary events
+// ---------------------------------------------------------------------------
+
+#[test]
+fn binary_event_with_one_attachment() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
+    h.recv(&[r#"451-["bin",{"_placeholder":true,"num":0},"Q8FtvoZ.2"]"#]);
+    assert_eq!(h.seen(), [], "waits for its attachment");
+    assert_eq!(h.binary(&[1, 2, 3]), Ok(()));
+    assert_eq!(
+        h.seen(),
+        [(
+            ns,
+            Seen::Event {
+                name: "bin".into(),
+                args: json!([{"_placeholder": true, "num": 0}]),
+                attachments: vec![Bytes::from_static(&[1, 2, 3])],
+                offset: Some("Q8FtvoZ.2".into()),
+                wants_ack: false,
+            }
+        )]
+    );
+    assert!(h.session.resume(ns) == resume("p1", Some("Q8FtvoZ.2")));
+}
+
+#[test]
+fn binary_event_waits_for_every_attachment() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
+    h.recv(&[
+        r#"452-["bin2",{"buf":{"_placeholder":true,"num":0},"s":"t"},{"_placeholder":true,"num":1},"Q8FtvqR"]"#,
+    ]);
+    assert_eq!(h.binary(&[4, 5]), Ok(()));
+    assert_eq!(h.seen(), [], "one of two");
+    // A ping between attachments is still answered.
+    assert_eq!(h.text("2"), Ok(()));
+    assert_eq!(h.texts(), ["3"]);
+    assert_eq!(h.binary(&[6]), Ok(()));
+    assert_eq!(
+        h.seen(),
+        [(
+            ns,
+            Seen::Event {
+                name: "bin2".into(),
+                args: json!([
+                    {"buf": {"_placeholder": true, "num": 0}, "s": "t"},
+                    {"_placeholder": true, "num": 1}
+                ]),
+                attachments: vec![Bytes::from_static(&[4, 5]), Bytes::from_static(&[6])],
+                offset: Some("Q8FtvqR".into()),
+                wants_ack: false,
+            }
+        )]
+    );
+    // The next binary frame is unexpected again.
+    assert_eq!(h.binary(&[7]), Err(DisconnectReason::ParseError));
+}
+
+#[test]
+fn binary_event_with_ack_on_admin() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/admin", r#"40/admin,{"sid":"s1","pid":"p1"}"#);
+    h.recv(&[r#"451-/admin,4["up",{"_placeholder":true,"num":0},"not an offset"]"#]);
+    assert_eq!(h.binary(b"data"), Ok(()));
+    let (at, SocketEvent::Event(event)) = h.one_event() else {
+        panic!("not an event");
+    };
+    assert_eq!(at, ns);
+    assert_eq!(
+        event.args(),
+        [
+            json!({"_placeholder": true, "num": 0}),
+            json!("not an offset")
+        ]
+    );
+    assert_eq!(event.offset(), None);
+    assert_eq!(event.attachments(), [Bytes::from_static(b"data")]);
+    event.ack(&("got it",)).expect("ack queued");
+    let Ok(Control::Ack { frame, .. }) = h.acks.try_recv() else {
+        panic!("no ack answer");
+    };
+    assert_eq!(frame, r#"43/admin,4["got it"]"#);
+}
+
+#[test]
+fn binary_event_with_no_attachment_is_complete_at_once() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    h.recv(&[r#"450-["bin0",1]"#]);
+    assert_eq!(h.seen(), [(ns, ev("bin0", json!([1])))]);
+    assert_eq!(h.binary(&[1]), Err(DisconnectReason::ParseError));
+}
+
+#[test]
+fn binary_event_is_held_like_any_event_before_the_reply() {
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/", AuthSource::None, None);
+    h.session.connect(ns, None);
+    h.open();
+    h.recv(&[r#"451-["bin",{"_placeholder":true,"num":0}]"#]);
+    assert_eq!(h.binary(&[1]), Ok(()));
+    assert_eq!(h.seen(), []);
+    h.recv(&[r#"40{"sid":"s1"}"#]);
+    let seen = h.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0], (ns, CONNECTED));
+}
+
+#[test]
+fn binary_protocol_errors() {
+    let placeholder_past_the_end = |h: &mut Harness| {
+        h.recv(&[r#"451-["bin",{"_placeholder":true,"num":1}]"#]);
+        h.binary(&[1])
+    };
+    let nested_placeholder_past_the_end = |h: &mut Harness| {
+        h.recv(&[r#"452-["bin",[{"x":{"_placeholder":true,"num":2}}]]"#]);
+        assert_eq!(h.binary(&[1]), Ok(()));
+        h.binary(&[2])
+    };
+    let text_before_the_attachments = |h: &mut Harness| {
+        h.recv(&[r#"452-["bin",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#]);
+        assert_eq!(h.binary(&[1]), Ok(()));
+        h.text(r#"42["foo"]"#)
+    };
+    let ack_before_the_attachments = |h: &mut Harness| {
+        h.recv(&[r#"451-["bin",{"_placeholder":true,"num":0}]"#]);
+        h.text(r#"431["r"]"#)
+    };
+    let binary_when_none_expected = |h: &mut Harness| h.binary(&[1, 2, 3]);
+    let too_many_attachments = |h: &mut Harness| h.text(r#"45999-["bin"]"#);
+    let table: [(&str, fn(&mut Harness) -> Result<(), DisconnectReason>); 6] = [
+        ("placeholder past the end", placeholder_past_the_end),
+        (
+            "nested placeholder past the end",
+            nested_placeholder_past_the_end,
+        ),
+        ("text before the attachments", text_before_the_attachments),
+        ("ack before the attachments", ack_before_the_attachments),
+        ("binary when none expected", binary_when_none_expected),
+        ("too many attachments", too_many_attachments),
+    ];
+    for (what, run) in table {
+        let mut h = Harness::new();
+        h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
+        assert_eq!(run(&mut h), Err(DisconnectReason::ParseError), "{what}");
+        assert_eq!(h.seen(), [], "{what}");
+    }
+}
+
+#[test]
+fn placeholders_that_are_not_placeholders_are_left_alone() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    // `_placeholder` must be true and `num` a non-negative integer.
+    let frames = [
+        r#"451-["bin",{"_placeholder":false,"num":5},{"_placeholder":true,"num":0}]"#,
+        r#"451-["bin",{"_placeholder":true,"num":-1},{"_placeholder":true,"num":0}]"#,
+        r#"451-["bin",{"_placeholder":true},{"_placeholder":true,"num":0}]"#,
+    ];
+    for frame in frames {
+        h.recv(&[frame]);
+        assert_eq!(h.binary(&[1]), Ok(()), "{frame}");
+        assert_eq!(h.seen().len(), 1, "{frame}");
+    }
+    let _ = ns;
+}
+
+#[test]
+fn link_loss_drops_a_half_received_binary_event() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    h.recv(&[r#"452-["bin",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#]);
+    assert_eq!(h.binary(&[1]), Ok(()));
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.events();
+    h.open();
+    h.recv(&[r#"40{"sid":"s2"}"#]);
+    assert_eq!(h.binary(&[2]), Err(DisconnectReason::ParseError));
+    h.recv(&[r#"42["fresh"]"#]);
+    assert_eq!(
+        h.seen(),
+        [(ns, CONNECTED), (ns, ev("fresh", json!([])))],
+        "nothing of the half event"
+    );
+}
+
+#[test]
+fn binary_event_for_an_inactive_namespace_is_consumed_and_dropped() {
+    let mut h = Harness::new();
+    let (root, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    let (_admin, _) = h.add("/admin", AuthSource::None, None);
+    h.recv(&[r#"451-/admin,["bin",{"_placeholder":true,"num":0}]"#]);
+    assert_eq!(h.binary(&[1]), Ok(()));
+    h.recv(&[r#"42["after"]"#]);
+    assert_eq!(h.seen(), [(root, ev("after", json!([])))]);
+}
+
+#[test]
+#[ignore = "bug: a binary event for a namespace never added is not consumed, so its attachment ends the link with a parse error"]
+fn binary_event_for_an_unknown_namespace_is_consumed_and_dropped() {
+    let mut h = Harness::new();
+    let (root, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    h.recv(&[r#"451-/nope,["bin",{"_placeholder":true,"num":0}]"#]);
+    // The reference client assembles the packet, then drops it for want of a socket.
+    assert_eq!(h.binary(&[1]), Ok(()));
+    h.recv(&[r#"42["after"]"#]);
+    assert_eq!(h.seen(), [(root, ev("after", json!([])))]);
+}
+
+#[test]
+#[ignore = "bug: a plain EVENT whose data holds {\"_placeholder\":true,\"num\":0} is a parse error, though the reference client only reads placeholders in BINARY packets"]
+fn placeholder_lookalike_in_a_plain_event_is_data() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    // socket.emit("x", {_placeholder: true, num: 0}) on the server sends this
+    // as a plain EVENT (no binary inside).
+    assert_eq!(h.text(r#"42["x",{"_placeholder":true,"num":0}]"#), Ok(()));
+    assert_eq!(
+        h.seen(),
+        [(ns, ev("x", json!([{"_placeholder": true, "num": 0}])))]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Malformed input
+// ---------------------------------------------------------------------------
+
+#[test]
+fn malformed_frames_table() {
+    use DisconnectReason::{ParseError, TransportClose};
+    let table: &[(&str, Result<(), DisconnectReason>)] = &[
+        ("", Err(ParseError)),
+        ("9", Err(ParseError)),
+        ("x", Err(ParseError)),
+        ("é", Err(ParseError)),
+        ("🦀42", Err(ParseError)),
+        ("4", Err(ParseError)),
+        ("4x", Err(ParseError)),
+        ("47", Err(ParseError)),
+        ("4é", Err(ParseError)),
+        ("42", Err(ParseError)),
+        ("42{", Err(ParseError)),
+        ("42[", Err(ParseError)),
+        ("42[]", Err(ParseError)),
+        ("42{}", Err(ParseError)),
+        ("42\"foo\"", Err(ParseError)),
+        ("42[1]", Err(ParseError)),
+        ("42[null,\"x\"]", Err(ParseError)),
+        ("42[\"connect\"]", Err(ParseError)),
+        ("42[\"é\"", Err(ParseError)),
+        ("42[\"a\"]trailing", Err(ParseError)),
+        ("42é", Err(ParseError)),
+        ("421é", Err(ParseError)),
+        ("4218446744073709551616[\"x\"]", Err(ParseError)),
+        ("42/admin", Err(ParseError)),
+        ("40\"hello\"", Err(ParseError)),
+        ("40{bad", Err(ParseError)),
+        ("40[]", Err(ParseError)),
+        ("41{\"x\":1}", Err(ParseError)),
+        ("43", Err(ParseError)),
+        // An ACK without an id cannot be matched to anything: refused.
+        ("43[\"r\"]", Err(ParseError)),
+        ("431{}", Err(ParseError)),
+        ("44", Err(ParseError)),
+        ("44[1]", Err(ParseError)),
+        ("45[\"bin\"]", Err(ParseError)),
+        ("45-[\"bin\"]", Err(ParseError)),
+        ("451[\"bin\"]", Err(ParseError)),
+        ("45999-[]", Err(ParseError)),
+        ("45257-[\"bin\"]", Err(ParseError)),
+        ("4599999999999999999999999999-[\"bin\"]", Err(ParseError)),
+        ("451-[]", Err(ParseError)),
+        ("451-[1]", Err(ParseError)),
+        ("461-", Err(ParseError)),
+        ("0", Err(ParseError)),
+        ("0{bad", Err(ParseError)),
+        // Ignorable Engine.IO packets.
+        ("1", Err(TransportClose)),
+        ("1junk", Err(TransportClose)),
+        ("2", Ok(())),
+        ("3", Ok(())),
+        ("5", Ok(())),
+        ("6", Ok(())),
+        ("6é", Ok(())),
+        // Well-formed packets for namespaces this client never added.
+        ("42/nope,[\"x\"]", Ok(())),
+        ("40/nope,{\"sid\":\"x\"}", Ok(())),
+        ("41/nope,", Ok(())),
+        ("44/nope,{\"message\":\"Invalid namespace\"}", Ok(())),
+        ("43/nope,1[]", Ok(())),
+        // Well-formed but odd: a CONNECT reply without data while connected.
+        ("40", Ok(())),
+        ("42[\"é\",\"ü\"]", Ok(())),
+    ];
+    for (frame, expected) in table {
+        let mut h = Harness::new();
+        let (ns, status) = h.connected("/", r#"40{"sid":"s1"}"#);
+        assert_eq!(h.text(frame), *expected, "{frame:?}");
+        if expected.is_err() {
+            assert_eq!(h.seen(), [], "{frame:?}");
+        }
+        assert!(
+            h.session.is_connected(ns),
+            "{frame:?}: only the driver ends the link"
+        );
+        assert!(status.connected());
+    }
+}
+
+#[test]
+fn no_prefix_of_a_real_frame_panics() {
+    let frames = [
+        r#"0{"sid":"D2zu","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#,
+        r#"40{"sid":"vweq","pid":"yTIX"}"#,
+        r#"40/admin,{"sid":"a"}"#,
+        r#"44{"message":"rejected by middleware","data":{"code":42}}"#,
+        r#"44/nope,{"message":"Invalid namespace"}"#,
+        r#"42["foo","bar","Q8FtvoZ"]"#,
+        r#"421["withack",1]"#,
+        r#"431["ok"]"#,
+        r#"42/admin,17["ü","é"]"#,
+        r#"451-["bin",{"_placeholder":true,"num":0},"Q8FtvoZ.2"]"#,
+        r#"452-["bin2",{"buf":{"_placeholder":true,"num":0},"s":"t"},{"_placeholder":true,"num":1},"Q8FtvqR"]"#,
+        r#"461-3[{"_placeholder":true,"num":0}]"#,
+        "2probe",
+        "41/admin,",
+    ];
+    for frame in frames {
+        for (end, _) in frame.char_indices().chain([(frame.len(), ' ')]) {
+            let prefix = &frame[..end];
+            for strip in [true, false] {
+                let mut h = Harness::with_strip(strip);
+                let (ns, _) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
+                let _ = h.connected("/admin", r#"40/admin,{"sid":"a1","pid":"p2"}"#);
+                let _ = h.send_with_ack(ns, r#"421["x"]"#, 1);
+                let _ = h.text(prefix);
+                let _ = h.binary(&[1]);
+                let _ = h.binary(&[2]);
+                let _ = h.text(prefix);
+                h.events();
+            }
+        }
+    }
+}
+
+#[test]
+fn deep_nesting_neither_panics_nor_overflows() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    // Within serde_json's recursion limit: accepted.
+    let depth = 100;
+    let frame = format!("42[\"deep\",{}{}]", "[".repeat(depth), "]".repeat(depth));
+    assert_eq!(h.text(&frame), Ok(()));
+    assert_eq!(h.seen().len(), 1);
+    // Far beyond it: refused, no stack overflow.
+    let depth = 100_000;
+    let frame = format!("42[\"deep\",{}{}]", "[".repeat(depth), "]".repeat(depth));
+    assert_eq!(h.text(&frame), Err(DisconnectReason::ParseError));
+    let frame = format!("42[\"deep\",{}", "{\"a\":".repeat(depth));
+    assert_eq!(h.text(&frame), Err(DisconnectReason::ParseError));
+    assert!(h.session.is_connected(ns));
+}
+
+// ---------------------------------------------------------------------------
+// give_up and broadcast
+// ---------------------------------------------------------------------------
+
+#[test]
+fn give_up_fails_connecting_namespaces_and_delivers_their_held_events() {
+    let (mut h, ns, status) = Harness::with_session();
+    let (admin, _) = h.add("/admin", AuthSource::None, None);
+    let mut admin_outcome = h.connect(admin);
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.open();
+    h.texts();
+    h.events();
+    let mut outcome = h.connect(ns);
+    // Part of a replay came, then the link dropped for good.
+    h.recv(&[r#"42["tick",1,"o2"]"#]);
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+
+    h.session
+        .give_up(ConnectError::ReconnectFailed { attempts: 3 });
+    assert_eq!(h.seen(), [(ns, ev_at("tick", json!([1]), "o2"))]);
+    assert!(matches!(
+        outcome.try_recv(),
+        Ok(Err(ConnectError::ReconnectFailed { attempts: 3 }))
+    ));
+    assert!(matches!(
+        admin_outcome.try_recv(),
+        Ok(Err(ConnectError::ReconnectFailed { attempts: 3 }))
+    ));
+    assert_eq!(h.state(ns), NsState::Inactive);
+    assert_eq!(h.state(admin), NsState::Inactive);
+    assert!(!h.session.wants_link());
+    assert!(!status.connected());
+    // The session survives for a later manual reconnect.
+    assert!(h.session.resume(ns) == resume("p1", Some("o2")));
+    h.open();
+    assert_eq!(h.texts(), Vec::<String>::new());
+    h.connect(ns);
+    assert_eq!(h.texts(), [r#"40{"offset":"o2","pid":"p1"}"#]);
+}
+
+#[test]
+fn give_up_leaves_connected_namespaces_alone() {
+    let mut h = Harness::new();
+    let (root, root_status) = h.connected("/", r#"40{"sid":"r"}"#);
+    let (admin, _) = h.add("/admin", AuthSource::None, None);
+    let mut outcome = h.connect(admin);
+    h.session.give_up(ConnectError::Closed);
+    assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Closed))));
+    assert_eq!(h.seen(), []);
+    assert!(h.session.is_connected(root));
+    assert!(root_status.connected());
+    assert!(h.session.wants_link());
+}
+
+#[test]
+fn broadcast_reaches_only_namespaces_that_want_the_link() {
+    let mut h = Harness::new();
+    let (connected, _) = h.connected("/", r#"40{"sid":"r"}"#);
+    let (_inactive, _) = h.add("/inactive", AuthSource::None, None);
+    let (connecting, _) = h.add("/connecting", AuthSource::None, None);
+    h.session.connect(connecting, None);
+    let (left, _) = h.connected("/left", r#"40/left,{"sid":"l"}"#);
+    h.session.disconnect(left);
+    h.events();
+
+    let table = [
+        SocketEvent::ReconnectAttempt(1),
+        SocketEvent::Reconnect(2),
+        SocketEvent::ReconnectFailed,
+        SocketEvent::ReconnectError(ConnectError::HandshakeClosed),
+        SocketEvent::ConnectError(ConnectError::Timeout(Duration::from_secs(20))),
+    ];
+    for event in table {
+        let expected = Seen::of(&event);
+        h.session.broadcast(event);
+        assert_eq!(
+            h.seen(),
+            [(connected, expected.clone()), (connecting, expected)]
+        );
+    }
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.events();
+    h.session.broadcast(SocketEvent::ReconnectAttempt(1));
+    assert_eq!(
+        h.seen(),
+        [
+            (connected, Seen::ReconnectAttempt(1)),
+            (connecting, Seen::ReconnectAttempt(1))
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Namespaces the client does not serve
+// ---------------------------------------------------------------------------
+
+#[test]
+fn events_for_a_namespace_never_added_are_ignored() {
+    let mut h = Harness::new();
+    let (ns, status) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
+    h.recv(&[
+        r#"42/nope,["x","o1"]"#,
+        r#"42/nope,1["x"]"#,
+        r#"40/nope,{"sid":"n"}"#,
+        r#"44/nope,{"message":"Invalid namespace"}"#,
+        r#"41/nope,"#,
+    ]);
+    assert_eq!(h.seen(), []);
+    assert_eq!(h.texts(), Vec::<String>::new());
+    assert!(h.session.find("/nope").is_none());
+    assert!(status.connected());
+    assert!(
+        h.session.resume(ns) == resume("p1", None),
+        "no offset taken"
+    );
+}
+
+#[test]
+fn events_for_an_inactive_namespace_are_dropped() {
+    let mut h = Harness::new();
+    let (_root, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    let (admin, _) = h.add("/admin", AuthSource::None, resume("p1", Some("o1")));
+    h.recv(&[r#"42/admin,["x","o2"]"#, r#"40/admin,{"sid":"a"}"#]);
+    assert_eq!(h.seen(), []);
+    assert!(h.session.resume(admin) == resume("p1", Some("o1")));
+    assert!(!h.session.is_connected(admin));
+}

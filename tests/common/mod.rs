@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod proxy;
+pub mod redis;
 pub mod server;
 
 use std::future::Future;

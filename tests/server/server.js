@@ -216,8 +216,9 @@ function setupNamespace(io, name) {
       // Emit to the socket's own room (not through the socket object) so the
       // timer survives the client disconnecting, and so that, with
       // connectionStateRecovery, events emitted while the client is away are
-      // stored and replayed on recovery.
-      const room = socket.id;
+      // stored and replayed on recovery. `room` lets another client stream
+      // to this socket from another node of a cluster.
+      const room = p.room || socket.id;
       log({ ev: "stream-start", nsp: name, id: room, name: evName, count });
       let n = 0;
       const tick = () => {
