@@ -282,7 +282,14 @@ fn connect_pending(outcome: &mut ConnectOutcome) -> bool {
 #[test]
 fn connect_frame_table() {
     // (path, auth, resume, expected head, expected payload)
-    let table: Vec<(&str, AuthSource, Option<Resume>, &str, Option<Value>)> = vec![
+    type Row = (
+        &'static str,
+        AuthSource,
+        Option<Resume>,
+        &'static str,
+        Option<Value>,
+    );
+    let table: Vec<Row> = vec![
         ("/", AuthSource::None, None, "40", None),
         (
             "/",
@@ -763,7 +770,16 @@ fn event_offset_table() {
     const PID: &str = r#"40{"sid":"s1","pid":"p1"}"#;
     const NO_PID: &str = r#"40{"sid":"s1"}"#;
     // (strip_offsets, connect reply, event, name, args, offset, wants_ack)
-    let table: [(bool, &str, &str, &str, Value, Option<&str>, bool); 12] = [
+    type Row = (
+        bool,
+        &'static str,
+        &'static str,
+        &'static str,
+        Value,
+        Option<&'static str>,
+        bool,
+    );
+    let table: [Row; 12] = [
         (
             true,
             NO_PID,
@@ -1378,8 +1394,9 @@ fn recovery_against_a_server_that_lost_recovery_drops_the_session() {
     h.session.on_link_lost(DisconnectReason::TransportClose);
     h.open();
     h.texts();
+    h.events();
     h.recv(&[r#"40{"sid":"s2"}"#]);
-    assert_eq!(h.seen()[..], [(ns, CONNECTED)][..]);
+    assert_eq!(h.seen(), [(ns, CONNECTED)]);
     assert!(!status.recovered());
     assert!(h.session.resume(ns).is_none());
     h.recv(&[r#"42["foo","kept"]"#]);
@@ -1924,7 +1941,8 @@ fn binary_protocol_errors() {
     };
     let binary_when_none_expected = |h: &mut Harness| h.binary(&[1, 2, 3]);
     let too_many_attachments = |h: &mut Harness| h.text(r#"45999-["bin"]"#);
-    let table: [(&str, fn(&mut Harness) -> Result<(), DisconnectReason>); 6] = [
+    type Step = fn(&mut Harness) -> Result<(), DisconnectReason>;
+    let table: [(&str, Step); 6] = [
         ("placeholder past the end", placeholder_past_the_end),
         (
             "nested placeholder past the end",
@@ -1956,9 +1974,10 @@ fn placeholders_that_are_not_placeholders_are_left_alone() {
     for frame in frames {
         h.recv(&[frame]);
         assert_eq!(h.binary(&[1]), Ok(()), "{frame}");
-        assert_eq!(h.seen().len(), 1, "{frame}");
+        let seen = h.seen();
+        assert_eq!(seen.len(), 1, "{frame}");
+        assert_eq!(seen[0].0, ns, "{frame}");
     }
-    let _ = ns;
 }
 
 #[test]
@@ -2128,7 +2147,7 @@ fn no_prefix_of_a_real_frame_panics() {
                 let mut h = Harness::with_strip(strip);
                 let (ns, _) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
                 let _ = h.connected("/admin", r#"40/admin,{"sid":"a1","pid":"p2"}"#);
-                let _ = h.send_with_ack(ns, r#"421["x"]"#, 1);
+                let _pending = h.send_with_ack(ns, r#"421["x"]"#, 1);
                 let _ = h.text(prefix);
                 let _ = h.binary(&[1]);
                 let _ = h.binary(&[2]);
@@ -2284,4 +2303,71 @@ fn events_for_an_inactive_namespace_are_dropped() {
     assert_eq!(h.seen(), []);
     assert!(h.session.resume(admin) == resume("p1", Some("o1")));
     assert!(!h.session.is_connected(admin));
+}
+
+// ---------------------------------------------------------------------------
+// forget and the shared pid
+// ---------------------------------------------------------------------------
+
+#[test]
+fn forget_leaves_without_telling_the_server_and_keeps_the_session() {
+    let (mut h, ns, status) = Harness::with_session();
+    let mut pending = h.send_with_ack(ns, r#"421["x"]"#, 1);
+    h.texts();
+    h.session.forget(ns);
+    assert_eq!(
+        h.texts(),
+        Vec::<String>::new(),
+        "no DISCONNECT: the server keeps the session"
+    );
+    assert_eq!(
+        h.seen(),
+        [(ns, Seen::Disconnect(DisconnectReason::IoClientDisconnect))]
+    );
+    assert!(!status.connected());
+    assert!(!h.session.wants_link());
+    assert!(matches!(
+        pending.try_recv(),
+        Ok(Err(AckError::Disconnected))
+    ));
+    assert!(h.session.resume(ns) == resume("p1", Some("o1")));
+    assert_eq!(status.pid().as_deref(), Some("p1"));
+}
+
+#[test]
+fn forget_while_connecting_fails_the_waiters_with_closed() {
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/", AuthSource::None, None);
+    let mut outcome = h.connect(ns);
+    h.open();
+    h.texts();
+    h.session.forget(ns);
+    assert_eq!(h.texts(), Vec::<String>::new());
+    assert_eq!(h.seen(), []);
+    assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Closed))));
+}
+
+#[test]
+fn status_pid_follows_the_server_session() {
+    let mut h = Harness::new();
+    let (_, plain_status) = h.connected("/plain", r#"40/plain,{"sid":"x"}"#);
+    assert_eq!(plain_status.pid(), None);
+
+    let (ns, status) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
+    assert_eq!(status.pid().as_deref(), Some("p1"));
+    h.recv(&[r#"42["tick","o1"]"#]);
+
+    // The pid outlives the link, so the session can be saved while offline.
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    assert_eq!(status.pid().as_deref(), Some("p1"));
+    assert_eq!(status.id(), None);
+
+    h.open();
+    h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
+    assert_eq!(status.pid().as_deref(), Some("p1"));
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.open();
+    h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
+    assert_eq!(status.pid().as_deref(), Some("p2"));
+    assert!(h.session.resume(ns) == resume("p2", None));
 }
