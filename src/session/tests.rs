@@ -648,17 +648,16 @@ fn re_adding_a_path_reuses_its_slot_and_aborts_the_old_namespace() {
     assert!(!old_status.connected());
     assert!(!new_status.connected(), "reply for the old socket ignored");
 
-    // A connected namespace that is replaced sees a client disconnect.
+    h.texts();
+
+    // A connected namespace that is replaced leaves the server, and nothing
+    // queued for the old socket reaches the new one.
     let (admin, admin_status) = h.connected("/admin", r#"40/admin,{"sid":"a1"}"#);
+    h.recv(&[r#"42/admin,["for the old socket"]"#]);
     let (again, _) = h.add("/admin", AuthSource::None, None);
     assert_eq!(again, admin);
-    assert_eq!(
-        h.seen(),
-        [(
-            admin,
-            Seen::Disconnect(DisconnectReason::IoClientDisconnect)
-        )]
-    );
+    assert_eq!(h.texts(), ["41/admin,"]);
+    assert_eq!(h.seen(), []);
     assert!(!admin_status.connected());
 }
 
@@ -1747,15 +1746,16 @@ fn client_disconnect_while_connecting_aborts_the_waiters() {
     assert_eq!(h.texts(), ["40/admin,"]);
     h.recv(&[r#"42/admin,["early"]"#]);
     h.session.disconnect(ns);
-    // The CONNECT is already on its way: the DISCONNECT follows it.
-    assert_eq!(h.texts(), ["41/admin,"]);
+    // The server may have no socket to end yet: the DISCONNECT waits for its reply.
+    assert_eq!(h.texts(), Vec::<String>::new());
     assert_eq!(h.seen(), [], "never connected, held events dropped");
     assert!(matches!(first.try_recv(), Ok(Err(ConnectError::Aborted))));
     assert!(matches!(second.try_recv(), Ok(Err(ConnectError::Aborted))));
     assert!(!h.session.wants_link());
 
-    // The server's reply to the abandoned CONNECT is ignored.
+    // The server's reply to the abandoned CONNECT is answered with a DISCONNECT.
     h.recv(&[r#"40/admin,{"sid":"s1"}"#, r#"42/admin,["late"]"#]);
+    assert_eq!(h.texts(), ["41/admin,"]);
     assert_eq!(h.seen(), []);
     assert!(!h.session.is_connected(ns));
 }
@@ -2011,7 +2011,7 @@ fn binary_event_for_an_inactive_namespace_is_consumed_and_dropped() {
 }
 
 #[test]
-#[ignore = "bug: a binary event for a namespace never added is not consumed, so its attachment ends the link with a parse error"]
+
 fn binary_event_for_an_unknown_namespace_is_consumed_and_dropped() {
     let mut h = Harness::new();
     let (root, _) = h.connected("/", r#"40{"sid":"s1"}"#);
@@ -2023,7 +2023,7 @@ fn binary_event_for_an_unknown_namespace_is_consumed_and_dropped() {
 }
 
 #[test]
-#[ignore = "bug: a plain EVENT whose data holds {\"_placeholder\":true,\"num\":0} is a parse error, though the reference client only reads placeholders in BINARY packets"]
+
 fn placeholder_lookalike_in_a_plain_event_is_data() {
     let mut h = Harness::new();
     let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
@@ -2074,7 +2074,8 @@ fn malformed_frames_table() {
         ("41{\"x\":1}", Err(ParseError)),
         ("43", Err(ParseError)),
         // An ACK without an id cannot be matched to anything: refused.
-        ("43[\"r\"]", Err(ParseError)),
+        // An ACK without an id is ignored, as the reference client does.
+        ("43[\"r\"]", Ok(())),
         ("431{}", Err(ParseError)),
         ("44", Err(ParseError)),
         ("44[1]", Err(ParseError)),
