@@ -17,6 +17,7 @@ use crate::manager::{Manager, SocketSettings};
 use crate::reconnect::ReconnectPolicy;
 use crate::session::{AuthSource, Resume};
 use crate::socket::{RecoveryState, Socket};
+use crate::tls::TlsOptions;
 use crate::transport::TransportConfig;
 
 /// Builds a connection to a Socket.IO server and its first namespace socket.
@@ -54,6 +55,7 @@ pub struct ClientBuilder {
     event_buffer: usize,
     strip_offsets: bool,
     recovery_state: Option<RecoveryState>,
+    tls: TlsOptions,
 }
 
 impl ClientBuilder {
@@ -76,6 +78,7 @@ impl ClientBuilder {
             event_buffer: 1024,
             strip_offsets: true,
             recovery_state: None,
+            tls: TlsOptions::default(),
         }
     }
 
@@ -214,6 +217,30 @@ impl ClientBuilder {
         self
     }
 
+    /// Trusts the certificate(s) in `pem` for `wss://`, on top of the default roots:
+    /// for servers with a private or self-signed certificate. Certificates are
+    /// always verified; a PEM without a certificate fails `connect()`.
+    pub fn tls_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.root_pems.push(pem.into());
+        self
+    }
+
+    /// Uses this rustls configuration for `wss://` as is (roots, client
+    /// certificates, protocol versions), instead of the default one.
+    #[cfg(feature = "rustls-tls-webpki-roots")]
+    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls.rustls = Some(config);
+        self
+    }
+
+    /// Uses this native-tls connector for `wss://` as is. It takes precedence over
+    /// rustls when both features are enabled.
+    #[cfg(feature = "native-tls")]
+    pub fn native_tls_connector(mut self, connector: native_tls::TlsConnector) -> Self {
+        self.tls.native = Some(connector);
+        self
+    }
+
     /// Connects and resolves once the server has accepted the namespace.
     ///
     /// With reconnection on (the default) a failed first attempt is retried per the
@@ -237,11 +264,16 @@ impl ClientBuilder {
                 .map_err(|e| ConnectError::InvalidOption(format!("header value {value:?}: {e}")))?;
             headers.push((name, value));
         }
+        let tls = match url.scheme() {
+            "wss" => Some(self.tls.connector()?),
+            _ => None,
+        };
         let config = DriverConfig {
             transport: TransportConfig {
                 url,
                 headers,
                 timeout: self.timeout,
+                tls,
             },
             reconnection: self.reconnection,
             attempts: self.attempts,

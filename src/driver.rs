@@ -25,7 +25,7 @@ use crate::transport::{self, TransportConfig, WsStream};
 const EMIT_BATCH: usize = 256;
 
 /// Everything the driver needs to know about its connection.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct DriverConfig {
     pub(crate) transport: TransportConfig,
     pub(crate) reconnection: bool,

@@ -51,6 +51,7 @@ mod session;
 mod socket;
 mod socketio;
 mod status;
+mod tls;
 mod transport;
 
 pub use builder::ClientBuilder;
@@ -60,3 +61,10 @@ pub use manager::{Engine, Manager};
 pub use protocol_error::ProtocolError;
 pub use socket::{Emitter, EventStream, RecoveryState, Socket};
 pub use tokio_tungstenite::tungstenite;
+
+/// The native-tls crate, for [`ClientBuilder::native_tls_connector`].
+#[cfg(feature = "native-tls")]
+pub use native_tls;
+/// The rustls crate, for [`ClientBuilder::tls_config`].
+#[cfg(feature = "rustls-tls-webpki-roots")]
+pub use rustls;

@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use url::Url;
 
 use crate::engineio::packet::{EnginePacket, OpenInfo};
@@ -19,7 +19,7 @@ use crate::error::ConnectError;
 pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Where and how to open the WebSocket.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct TransportConfig {
     /// The full `ws(s)://host/path/?EIO=4&transport=websocket&...` URL.
     pub(crate) url: Url,
@@ -27,6 +27,8 @@ pub(crate) struct TransportConfig {
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     /// Time allowed for TCP, TLS, the upgrade and the open packet together.
     pub(crate) timeout: Duration,
+    /// The TLS connector, for `wss://` URLs only.
+    pub(crate) tls: Option<Connector>,
 }
 
 impl TransportConfig {
@@ -119,10 +121,20 @@ async fn open_inner(config: &TransportConfig) -> Result<(WsStream, OpenInfo), Co
         request.headers_mut().append(name.clone(), value.clone());
     }
     // Nagle off: events are small and latency-bound; the driver already batches writes.
-    let (mut ws, _response) =
-        tokio_tungstenite::connect_async_with_config(request, Some(websocket_config()), true)
-            .await
-            .map_err(transport)?;
+    #[cfg(any(feature = "rustls-tls-webpki-roots", feature = "native-tls"))]
+    let connected = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        Some(websocket_config()),
+        true,
+        config.tls.clone(),
+    )
+    .await;
+    #[cfg(not(any(feature = "rustls-tls-webpki-roots", feature = "native-tls")))]
+    debug_assert!(config.tls.is_none(), "wss:// is refused at build time");
+    #[cfg(not(any(feature = "rustls-tls-webpki-roots", feature = "native-tls")))]
+    let connected =
+        tokio_tungstenite::connect_async_with_config(request, Some(websocket_config()), true).await;
+    let (mut ws, _response) = connected.map_err(transport)?;
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(text))) => {
