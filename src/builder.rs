@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
-use crate::dispatcher::{BoxFuture, Handlers};
+use crate::dispatcher::{BoxFuture, Handlers, ListenerId};
 use crate::driver::{Driver, DriverConfig};
 use crate::error::ConnectError;
 use crate::event::{Event, SocketEvent};
@@ -126,6 +126,17 @@ impl ClientBuilder {
     {
         let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
         self.handlers.events.insert(name.to_owned(), handler);
+        self
+    }
+
+    /// Registers a catch-all handler of server events; see [`Socket::on_any`].
+    pub fn on_any<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
+        self.handlers.any.push((ListenerId::next(), handler));
         self
     }
 

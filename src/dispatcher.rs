@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use tokio::sync::mpsc;
@@ -27,7 +28,20 @@ pub(crate) type LifecycleHandler = Arc<dyn Fn(SocketEvent, Socket) -> BoxFuture 
 #[derive(Default, Clone)]
 pub(crate) struct Handlers {
     pub(crate) events: HashMap<String, EventHandler>,
+    /// Catch-all handlers of server events, in registration order.
+    pub(crate) any: Vec<(ListenerId, EventHandler)>,
     pub(crate) lifecycle: Vec<LifecycleHandler>,
+}
+
+/// Names a catch-all listener, to remove it with [`Socket::off_any`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
+
+impl ListenerId {
+    pub(crate) fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        ListenerId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 /// What the dispatcher shares with the socket's handles.
@@ -99,36 +113,7 @@ pub(crate) async fn run(
             SocketEvent::Event(ev) if ev.offset().is_some() => Some(ev.clone()),
             _ => None,
         };
-        let handler = {
-            let handlers = listeners
-                .handlers
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match &event {
-                SocketEvent::Event(ev) => {
-                    handlers.events.get(ev.name()).cloned().map(Either::Event)
-                }
-                _ if handlers.lifecycle.is_empty() => None,
-                _ => Some(Either::Lifecycle(handlers.lifecycle.clone())),
-            }
-        };
-        if let Some(handler) = handler {
-            // A handler needs a live socket; once every handle is gone, only streams remain.
-            if let Some(inner) = socket.upgrade() {
-                let socket = Socket::from_inner(inner);
-                match (handler, &event) {
-                    (Either::Event(handler), SocketEvent::Event(ev)) => {
-                        handler(ev.clone(), socket).await;
-                    }
-                    (Either::Lifecycle(handlers), _) => {
-                        for handler in handlers {
-                            handler(event.clone(), socket.clone()).await;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
+        run_handlers(&listeners, &socket, &event).await;
         match subscribers.len() {
             0 => {}
             1 => {
@@ -152,7 +137,40 @@ pub(crate) async fn run(
     }
 }
 
-enum Either {
-    Event(EventHandler),
-    Lifecycle(Vec<LifecycleHandler>),
+/// Runs the handlers `event` has, one after the other: for a server event the
+/// catch-all ones first, then the one registered for its name.
+async fn run_handlers(listeners: &Listeners, socket: &Weak<SocketInner>, event: &SocketEvent) {
+    let (event_handlers, lifecycle_handlers) = {
+        let handlers = listeners
+            .handlers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        match event {
+            SocketEvent::Event(ev) => {
+                let named = handlers.events.get(ev.name());
+                if handlers.any.is_empty() && named.is_none() {
+                    return;
+                }
+                let mut chosen: Vec<EventHandler> =
+                    handlers.any.iter().map(|(_, h)| h.clone()).collect();
+                chosen.extend(named.cloned());
+                (chosen, Vec::new())
+            }
+            _ if handlers.lifecycle.is_empty() => return,
+            _ => (Vec::new(), handlers.lifecycle.clone()),
+        }
+    };
+    // A handler needs a live socket; once every handle is gone, only streams remain.
+    let Some(inner) = socket.upgrade() else {
+        return;
+    };
+    let socket = Socket::from_inner(inner);
+    if let SocketEvent::Event(ev) = event {
+        for handler in event_handlers {
+            handler(ev.clone(), socket.clone()).await;
+        }
+    }
+    for handler in lifecycle_handlers {
+        handler(event.clone(), socket.clone()).await;
+    }
 }

@@ -55,6 +55,7 @@ mod tls;
 mod transport;
 
 pub use builder::ClientBuilder;
+pub use dispatcher::ListenerId;
 pub use error::{AckError, ConnectError, EmitError, UnsentEmit, WsError};
 pub use event::{DisconnectReason, Event, SocketEvent};
 pub use manager::{Engine, Manager};

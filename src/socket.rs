@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::dispatcher::{BoxFuture, Listeners};
+use crate::dispatcher::{BoxFuture, Handlers, ListenerId, Listeners};
 use crate::driver::Control;
 use crate::error::{AckError, ConnectError, EmitError, UnsentEmit};
 use crate::event::{Event, SocketEvent};
@@ -184,24 +184,38 @@ impl Socket {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
+        self.handlers_mut().events.insert(name.to_owned(), handler);
+    }
+
+    /// Registers a handler that sees every server event, in arrival order, before
+    /// the handler registered for its name. Returns the id to remove it with.
+    pub fn on_any<F, Fut>(&self, handler: F) -> ListenerId
+    where
+        F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let id = ListenerId::next();
+        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
+        self.handlers_mut().any.push((id, handler));
+        id
+    }
+
+    /// Removes a catch-all handler registered with [`on_any`](Self::on_any).
+    pub fn off_any(&self, id: ListenerId) {
+        self.handlers_mut().any.retain(|(other, _)| *other != id);
+    }
+
+    fn handlers_mut(&self) -> std::sync::RwLockWriteGuard<'_, Handlers> {
         self.inner
             .listeners
             .handlers
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .events
-            .insert(name.to_owned(), handler);
     }
 
     /// Removes the handler of the server event `name`.
     pub fn off(&self, name: &str) {
-        self.inner
-            .listeners
-            .handlers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .events
-            .remove(name);
+        self.handlers_mut().events.remove(name);
     }
 
     /// Registers a handler of the socket's state changes: every [`SocketEvent`]
@@ -212,13 +226,7 @@ impl Socket {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
-        self.inner
-            .listeners
-            .handlers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .lifecycle
-            .push(handler);
+        self.handlers_mut().lifecycle.push(handler);
     }
 
     /// A stream of everything that happens on this socket from now on, in order.

@@ -1,0 +1,107 @@
+//! The rest of the JS client's surface against the real server: catch-all
+//! listeners, custom path, query and headers on every connect.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::client::{next_event, wait_event};
+use common::{within, ServerOptions, TestServer, TIMEOUT};
+use serde_json::Value;
+use sioclient::{ClientBuilder, SocketEvent};
+
+#[tokio::test]
+async fn on_any_sees_every_event_in_order_before_the_named_handler() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (any_log, named_log) = (seen.clone(), seen.clone());
+    let socket = within(
+        TIMEOUT,
+        "connect",
+        ClientBuilder::new(server.url())
+            .on_any(move |event, _socket| {
+                let log = any_log.clone();
+                async move { log.lock().unwrap().push(format!("any {}", event.name())) }
+            })
+            .on("echo", move |event, _socket| {
+                let log = named_log.clone();
+                async move {
+                    log.lock()
+                        .unwrap()
+                        .push(format!("named {}", event.args()[0]))
+                }
+            })
+            .connect(),
+    )
+    .await
+    .unwrap();
+    let mut events = socket.events();
+    socket.emit("multi", ()).await.unwrap();
+    for n in 1..=3 {
+        socket.emit("echo", n).await.unwrap();
+    }
+    for _ in 1..=3 {
+        next_event(&mut events, "echo").await;
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "any multi",
+            "any echo",
+            "named 1",
+            "any echo",
+            "named 2",
+            "any echo",
+            "named 3"
+        ]
+    );
+
+    // A second catch-all runs after the first; removing one leaves the other.
+    let second_log = seen.clone();
+    let second = socket.on_any(move |event, _socket| {
+        let log = second_log.clone();
+        async move { log.lock().unwrap().push(format!("second {}", event.name())) }
+    });
+    seen.lock().unwrap().clear();
+    socket.emit("multi", ()).await.unwrap();
+    next_event(&mut events, "multi").await;
+    assert_eq!(*seen.lock().unwrap(), ["any multi", "second multi"]);
+    socket.off_any(second);
+    seen.lock().unwrap().clear();
+    socket.emit("multi", ()).await.unwrap();
+    next_event(&mut events, "multi").await;
+    assert_eq!(*seen.lock().unwrap(), ["any multi"]);
+}
+
+#[tokio::test]
+async fn path_query_and_headers_go_with_every_connect() {
+    let server =
+        TestServer::start(ServerOptions::default().arg("--path").arg("/custom-path/")).await;
+    let socket = within(
+        TIMEOUT,
+        "connect",
+        ClientBuilder::new(format!("{}?from=url", server.url()))
+            .path("/custom-path/")
+            .query("token", "a b&c")
+            .header("x-client", "sioclient-test")
+            .reconnection_delay(Duration::from_millis(20))
+            .connect(),
+    )
+    .await
+    .unwrap();
+    let check = |me: &Value| {
+        assert_eq!(me["query"]["from"], "url");
+        assert_eq!(me["query"]["token"], "a b&c");
+        assert_eq!(me["query"]["transport"], "websocket");
+        assert_eq!(me["headers"]["x-client"], "sioclient-test");
+    };
+    check(&socket.emit_with_ack("whoami", ()).await.unwrap());
+    let mut events = socket.events();
+    socket.io().engine().close();
+    wait_event(&mut events, "reconnect", |e| {
+        matches!(e, SocketEvent::Connect { .. })
+    })
+    .await;
+    check(&socket.emit_with_ack("whoami", ()).await.unwrap());
+}
