@@ -84,6 +84,9 @@ function parseArgs(argv) {
       case "--no-stdin":
         opts.watchStdin = false;
         break;
+      case "--log-packets":
+        opts.logPackets = true;
+        break;
       default:
         usage(`unknown option ${a}`);
     }
@@ -295,6 +298,15 @@ async function main() {
 
   io.engine.on("connection", (conn) => {
     log({ ev: "engine_connection", engine: conn.id });
+    if (opts.logPackets) {
+      // Every Socket.IO packet as received, for tests that check exact frames.
+      conn.on("packet", (packet) => {
+        if (packet.type === "message") {
+          const data = typeof packet.data === "string" ? packet.data : "<binary>";
+          log({ ev: "packet", engine: conn.id, data });
+        }
+      });
+    }
     conn.on("close", (reason) => {
       log({ ev: "engine_close", engine: conn.id, reason });
     });
