@@ -8,6 +8,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 
+use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc::{self, error::TrySendError, OwnedPermit, UnboundedReceiver};
 use tokio::time::{sleep, sleep_until, Instant};
@@ -65,8 +66,13 @@ pub(crate) enum Control {
         generation: u64,
         leave: bool,
     },
-    /// The answer to a server's ack request, sent only on the link that asked.
-    Ack { link: u64, frame: String },
+    /// The answer to a server's ack request, sent only on the link that asked:
+    /// its text frame and the binary attachments that follow it.
+    Ack {
+        link: u64,
+        frame: String,
+        attachments: Vec<Bytes>,
+    },
     /// Drop the link without a goodbye (`engine().close()`); reconnection follows.
     CloseEngine,
 }
@@ -415,7 +421,11 @@ impl Driver {
                     }
                 }
             }
-            Control::Ack { link, frame } => self.session.send_ack_answer(link, frame),
+            Control::Ack {
+                link,
+                frame,
+                attachments,
+            } => self.session.send_ack_answer(link, frame, attachments),
             Control::CloseEngine => {
                 if ws.is_some() {
                     // No close frame: the caller drops the WebSocket as a network failure would.

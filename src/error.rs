@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde_json::Value;
 
 use crate::protocol_error::ProtocolError;
@@ -74,8 +75,11 @@ pub enum ConnectError {
 pub struct UnsentEmit {
     /// The event name.
     pub name: String,
-    /// The arguments, as JSON.
+    /// The arguments, as JSON. A binary value stands as the placeholder
+    /// `{"_placeholder":true,"num":N}`; its bytes are `attachments[N]`.
     pub args: Vec<Value>,
+    /// The binary attachments of the arguments, in order.
+    pub attachments: Vec<Bytes>,
 }
 
 /// Why an event could not be emitted.
@@ -95,6 +99,17 @@ pub enum EmitError {
         capacity: usize,
         /// The event that was not queued.
         unsent: Box<UnsentEmit>,
+    },
+    /// The encoded event has a WebSocket message larger than the server accepts
+    /// (its maxPayload, announced when a link opens): the text frame, or one of
+    /// the binary attachments. Nothing was sent: the server would have closed the
+    /// whole connection. Checked once the first link of the connection opened.
+    #[error("the event has a {size}-byte message; the server accepts at most {max} bytes")]
+    PayloadTooLarge {
+        /// The size in bytes of the largest message of the event.
+        size: u64,
+        /// The server's limit in bytes.
+        max: u64,
     },
     /// A volatile event was dropped because the socket is not connected.
     #[error("volatile event dropped: not connected")]

@@ -139,15 +139,24 @@ impl Event {
         &self.inner.name
     }
 
-    /// The arguments as JSON values, without the recovery offset.
+    /// The arguments as JSON values, without the recovery offset: the untyped view.
     ///
-    /// A binary attachment stands as `{"_placeholder":true,"num":N}`; its bytes are
-    /// `attachments()[N]`.
+    /// A binary attachment stays where the server put it, as the placeholder
+    /// `{"_placeholder":true,"num":N}`; its bytes are
+    /// [`attachments()[N]`](Self::attachments). [`decode`](Self::decode) puts the
+    /// bytes in place instead.
     pub fn args(&self) -> &[Value] {
         &self.inner.args
     }
 
-    /// The binary attachments that came with the event, in order.
+    /// The binary attachments that came with the event, in order: the bytes of the
+    /// placeholder `{"_placeholder":true,"num":N}` in [`args`](Self::args) are
+    /// `attachments()[N]`. Empty for an event without binary data.
+    ///
+    /// The client waits for exactly as many binary frames as the packet announces,
+    /// at most 256 (more is a protocol error, and so is a placeholder whose `N` has
+    /// no attachment): the link then ends with the reason "parse error" and
+    /// reconnects per the policy.
     pub fn attachments(&self) -> &[Bytes] {
         &self.inner.attachments
     }
@@ -156,8 +165,16 @@ impl Event {
     ///
     /// A tuple type takes the arguments one per field (`(String, u32)` for two
     /// arguments), `()` takes none, and any other type takes the single argument.
+    ///
+    /// Binary attachments decode as their bytes, at any depth, into fields of type
+    /// [`Bytes`], `Vec<u8>` or `serde_bytes` types. A `serde_json::Value` cannot hold
+    /// bytes, so decoding an attachment into one fails; [`args`](Self::args) and
+    /// [`attachments`](Self::attachments) give the untyped view.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(ArgsDeserializer::new(&self.inner.args))
+        T::deserialize(ArgsDeserializer::new(
+            &self.inner.args,
+            &self.inner.attachments,
+        ))
     }
 
     /// The connection-state-recovery offset the server attached to this event, if any.
@@ -180,25 +197,32 @@ impl Event {
     /// Answers the server's acknowledgement request with `args` (same rules as
     /// [`Socket::emit`](crate::Socket::emit): a tuple is several arguments).
     ///
+    /// Binary values ([`Bytes`], `serde_bytes`) in `args` go out as attachments of a
+    /// BINARY_ACK, as with `emit`.
+    ///
     /// Only the first answer is sent; later ones, or an answer to an event that asked
     /// for none, fail with [`EmitError::NoAckPending`]. An answer after the link was
-    /// lost is dropped, since the server's request died with the link.
+    /// lost is dropped, since the server's request died with the link. So is an
+    /// answer with a frame larger than the server's maxPayload (logged as a warning),
+    /// since the server would close the whole connection over it.
     pub fn ack<A: Serialize + ?Sized>(&self, args: &A) -> Result<(), EmitError> {
         let Some(ack) = &self.inner.ack else {
             return Err(EmitError::NoAckPending);
         };
         let mut json = String::new();
-        write_args(&mut json, args).map_err(EmitError::Serialize)?;
+        let mut attachments = Vec::new();
+        write_args(&mut json, args, &mut attachments).map_err(EmitError::Serialize)?;
         if ack.answered.swap(true, Ordering::AcqRel) {
             return Err(EmitError::NoAckPending);
         }
         let mut frame = String::with_capacity(json.len() + ack.nsp.len() + 24);
         frame.push('4');
-        write_ack(&mut frame, &ack.nsp, ack.id, &json);
+        write_ack(&mut frame, &ack.nsp, ack.id, &json, attachments.len());
         let sink = ack.sink.upgrade().ok_or(EmitError::Closed)?;
         sink.send(crate::driver::Control::Ack {
             link: ack.link,
             frame,
+            attachments,
         })
         .map_err(|_| EmitError::Closed)
     }

@@ -1,50 +1,37 @@
 //! Typed decoding of an event's argument list, the mirror of `socketio::args`:
 //! a tuple type takes one argument per field, `()` takes none, any other type
 //! takes the single argument.
+//!
+//! Placeholders of binary attachments decode as the attachment's bytes
+//! wherever the target type asks for bytes or a byte sequence (see
+//! `socketio::binary::BinaryValue`).
 
-use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, SeqAccess, Visitor};
+use bytes::Bytes;
+use serde::de::{self, Deserializer, Visitor};
 use serde_json::{Error, Value};
 
-/// A deserializer over the arguments of one event.
+use crate::socketio::binary::{BinaryValue, Seq};
+
+/// A deserializer over the arguments of one event and their attachments.
 pub(crate) struct ArgsDeserializer<'a> {
     args: &'a [Value],
+    attachments: &'a [Bytes],
 }
 
 impl<'a> ArgsDeserializer<'a> {
-    pub(crate) fn new(args: &'a [Value]) -> Self {
-        ArgsDeserializer { args }
+    /// A deserializer over `args`, whose placeholders index `attachments`.
+    pub(crate) fn new(args: &'a [Value], attachments: &'a [Bytes]) -> Self {
+        ArgsDeserializer { args, attachments }
     }
 
-    fn single(&self) -> Result<&'a Value, Error> {
+    fn single(&self) -> Result<BinaryValue<'a>, Error> {
         match self.args {
-            [one] => Ok(one),
+            [one] => Ok(BinaryValue::new(one, self.attachments)),
             _ => Err(de::Error::invalid_length(
                 self.args.len(),
                 &"exactly one argument (use a tuple type for several)",
             )),
         }
-    }
-}
-
-struct ArgsSeq<'a> {
-    iter: std::slice::Iter<'a, Value>,
-}
-
-impl<'de> SeqAccess<'de> for ArgsSeq<'de> {
-    type Error = Error;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, Error> {
-        match self.iter.next() {
-            Some(value) => seed.deserialize(value.into_deserializer()).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.iter.len())
     }
 }
 
@@ -104,9 +91,7 @@ impl<'de> Deserializer<'de> for ArgsDeserializer<'de> {
                 &format!("{len} arguments").as_str(),
             ));
         }
-        visitor.visit_seq(ArgsSeq {
-            iter: self.args.iter(),
-        })
+        visitor.visit_seq(Seq::new(self.args, self.attachments))
     }
 
     fn deserialize_unit_struct<V: Visitor<'de>>(
@@ -163,7 +148,7 @@ mod tests {
         let Value::Array(args) = args else {
             panic!("test args must be an array")
         };
-        T::deserialize(ArgsDeserializer::new(&args))
+        T::deserialize(ArgsDeserializer::new(&args, &[]))
     }
 
     #[derive(Debug, Deserialize, PartialEq)]

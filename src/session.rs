@@ -205,6 +205,9 @@ impl Session {
             ack_sweep_at: 64,
             waiters: Vec::new(),
         };
+        if let Some(link) = &self.link {
+            fresh.status.set_max_payload(link.info.max_payload);
+        }
         if let Some(index) = self.find(path) {
             // The old socket is gone: end its server-side socket, and let nothing
             // still queued for it reach the new one.
@@ -317,6 +320,10 @@ impl Session {
 
     /// The Engine.IO open packet arrived on a new link: every wanted namespace connects.
     pub(crate) fn on_open(&mut self, info: OpenInfo, now: Instant) {
+        // The emitting handles check their frames against the server's limit.
+        for namespace in &self.namespaces {
+            namespace.status.set_max_payload(info.max_payload);
+        }
         self.link = Some(Link {
             info,
             last_seen: now,
@@ -446,13 +453,30 @@ impl Session {
             .extend(outgoing.attachments.into_iter().map(Frame::Binary));
     }
 
-    /// Queues the answer to a server's ack request, if it was made on the current link.
-    pub(crate) fn send_ack_answer(&mut self, link: u64, frame: String) {
-        if self.link.is_some() && link == self.link_id {
-            self.outbox.push(Frame::Text(frame));
-        } else {
+    /// Queues the answer to a server's ack request (its text frame, then its
+    /// attachments), if it was made on the current link.
+    pub(crate) fn send_ack_answer(&mut self, link: u64, frame: String, attachments: Vec<Bytes>) {
+        let Some(current) = self.link.as_ref().filter(|_| link == self.link_id) else {
             tracing::debug!("dropping an ack answer: its request came on an earlier link");
+            return;
+        };
+        // The server closes the whole connection over a message above its
+        // maxPayload; losing this one answer is the smaller harm. The emitting
+        // handles check this before queueing, but an answer is built where the
+        // limit is not at hand.
+        let max = current.info.max_payload;
+        let size = attachments
+            .iter()
+            .map(Bytes::len)
+            .chain([frame.len()])
+            .max()
+            .unwrap_or_default();
+        if max > 0 && size as u64 > max {
+            tracing::warn!(size, max, "dropping an ack answer larger than the server's maxPayload");
+            return;
         }
+        self.outbox.push(Frame::Text(frame));
+        self.outbox.extend(attachments.into_iter().map(Frame::Binary));
     }
 
     /// A text message arrived. `Err` means the link must end with that reason.

@@ -8,6 +8,7 @@ use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::Stream;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -313,10 +314,10 @@ impl<'a> Emitter<'a> {
 
     /// Emits an event; see [`Socket::emit`].
     pub async fn emit<A: Serialize>(self, name: &str, args: A) -> Result<(), EmitError> {
-        let text = self.encode(name, None, &args)?;
+        let (text, attachments) = self.encode(name, None, &args)?;
         self.send(Outgoing {
             text,
-            attachments: Vec::new(),
+            attachments,
             ack: None,
         })
         .await
@@ -330,11 +331,11 @@ impl<'a> Emitter<'a> {
     ) -> Result<R, AckError> {
         let inner = &self.socket.inner;
         let id = inner.next_ack.fetch_add(1, Ordering::Relaxed);
-        let text = self.encode(name, Some(id), &args)?;
+        let (text, attachments) = self.encode(name, Some(id), &args)?;
         let (waiter, reply) = oneshot::channel();
         self.send(Outgoing {
             text,
-            attachments: Vec::new(),
+            attachments,
             ack: Some((id, waiter)),
         })
         .await?;
@@ -344,25 +345,42 @@ impl<'a> Emitter<'a> {
             Ok(Err(_)) => return Err(AckError::Disconnected),
             Ok(Ok(result)) => result?,
         };
-        R::deserialize(ArgsDeserializer::new(&payload.args)).map_err(AckError::Decode)
+        R::deserialize(ArgsDeserializer::new(&payload.args, &payload.attachments))
+            .map_err(AckError::Decode)
     }
 
+    /// The Engine.IO text frame of the event and its binary attachments, checked
+    /// against the server's maxPayload.
     fn encode<A: Serialize>(
         &self,
         name: &str,
         id: Option<u64>,
         args: &A,
-    ) -> Result<String, EmitError> {
+    ) -> Result<(String, Vec<Bytes>), EmitError> {
         if RESERVED.contains(&name) {
             return Err(EmitError::ReservedName(name.to_owned()));
         }
         let mut json = String::new();
-        write_args(&mut json, args).map_err(EmitError::Serialize)?;
+        let mut attachments = Vec::new();
+        write_args(&mut json, args, &mut attachments).map_err(EmitError::Serialize)?;
         let path = &self.socket.inner.path;
         let mut text = String::with_capacity(json.len() + name.len() + path.len() + 16);
         text.push('4');
-        write_event(&mut text, path, id, name, &json);
-        Ok(text)
+        write_event(&mut text, path, id, name, &json, attachments.len());
+        // Engine.IO over WebSocket limits each message, and the server drops the
+        // whole connection over one that is too large; refuse it here instead.
+        if let Some(max) = self.socket.inner.status.max_payload() {
+            let size = attachments
+                .iter()
+                .map(Bytes::len)
+                .chain([text.len()])
+                .max()
+                .unwrap_or_default() as u64;
+            if size > max {
+                return Err(EmitError::PayloadTooLarge { size, max });
+            }
+        }
+        Ok((text, attachments))
     }
 
     async fn send(&self, outgoing: Outgoing) -> Result<(), EmitError> {
@@ -382,14 +400,14 @@ impl<'a> Emitter<'a> {
             Err(mpsc::error::TrySendError::Closed(_)) => Err(EmitError::Closed),
             Err(mpsc::error::TrySendError::Full(outgoing)) => Err(EmitError::BufferFull {
                 capacity: inner.offline_capacity,
-                unsent: Box::new(unsent(&outgoing.text)),
+                unsent: Box::new(unsent(&outgoing.text, outgoing.attachments)),
             }),
         }
     }
 }
 
 /// Decodes an encoded emit back into name and arguments, to hand it back to the caller.
-fn unsent(text: &str) -> UnsentEmit {
+fn unsent(text: &str, attachments: Vec<Bytes>) -> UnsentEmit {
     let data = text
         .get(1..)
         .and_then(|packet| Packet::decode(packet).ok())
@@ -402,7 +420,11 @@ fn unsent(text: &str) -> UnsentEmit {
         Some(Value::String(name)) => name,
         _ => String::new(),
     };
-    UnsentEmit { name, args }
+    UnsentEmit {
+        name,
+        args,
+        attachments,
+    }
 }
 
 /// The stream returned by [`Socket::events`].

@@ -1,7 +1,7 @@
 //! The few facts about a socket that its handles read while the driver owns
 //! the connection. Written only on (dis)connect, never per event.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Shared between a socket's handles and the session that drives it.
@@ -11,6 +11,9 @@ pub(crate) struct SocketStatus {
     recovered: AtomicBool,
     id: Mutex<Option<Arc<str>>>,
     pid: Mutex<Option<Arc<str>>>,
+    /// The server's maxPayload from the last Engine.IO open packet; 0 until a
+    /// link opened.
+    max_payload: AtomicU64,
 }
 
 impl SocketStatus {
@@ -35,6 +38,21 @@ impl SocketStatus {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// The largest WebSocket message the server accepts, in bytes; `None` until
+    /// the first link opened.
+    pub(crate) fn max_payload(&self) -> Option<u64> {
+        match self.max_payload.load(Ordering::Relaxed) {
+            0 => None,
+            max => Some(max),
+        }
+    }
+
+    /// Records the maxPayload a new link announced.
+    pub(crate) fn set_max_payload(&self, max: u64) {
+        // Nothing else is published with it, so no ordering is needed.
+        self.max_payload.store(max, Ordering::Relaxed);
     }
 
     pub(crate) fn set_connected(&self, id: Arc<str>, pid: Option<Arc<str>>, recovered: bool) {

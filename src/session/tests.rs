@@ -982,14 +982,20 @@ fn server_ack_request_is_answered_on_the_link_it_came_on() {
             Err(EmitError::NoAckPending)
         ));
 
-        let Ok(Control::Ack { link, frame }) = h.acks.try_recv() else {
+        let Ok(Control::Ack {
+            link,
+            frame,
+            attachments,
+        }) = h.acks.try_recv()
+        else {
             panic!("no ack answer sent");
         };
         assert_eq!(frame, answer);
         assert_eq!(link, h.session.link_id);
+        assert!(attachments.is_empty());
         assert!(h.acks.try_recv().is_err(), "only one answer");
 
-        h.session.send_ack_answer(link, frame);
+        h.session.send_ack_answer(link, frame, attachments);
         assert_eq!(h.texts(), [answer]);
     }
 }
@@ -1038,11 +1044,11 @@ fn ack_answer_from_an_older_link_is_dropped() {
     // The link drops before the handler answers.
     h.session.on_link_lost(DisconnectReason::TransportClose);
     event.ack(&("late",)).expect("queued to the driver");
-    let Ok(Control::Ack { link, frame }) = h.acks.try_recv() else {
+    let Ok(Control::Ack { link, frame, .. }) = h.acks.try_recv() else {
         panic!("no ack answer sent");
     };
     assert_eq!(link, old_link);
-    h.session.send_ack_answer(link, frame.clone());
+    h.session.send_ack_answer(link, frame.clone(), Vec::new());
     assert_eq!(h.texts(), Vec::<String>::new(), "no link at all");
 
     // Nor does it go out on the next link.
@@ -1050,13 +1056,83 @@ fn ack_answer_from_an_older_link_is_dropped() {
     h.recv(&[r#"40{"sid":"s2"}"#]);
     h.texts();
     assert_ne!(h.session.link_id, old_link);
-    h.session.send_ack_answer(link, frame);
+    h.session.send_ack_answer(link, frame, Vec::new());
     assert_eq!(h.texts(), Vec::<String>::new());
 
     // An answer from the current link still goes out.
     h.session
-        .send_ack_answer(h.session.link_id, r#"432["now"]"#.into());
+        .send_ack_answer(h.session.link_id, r#"432["now"]"#.into(), Vec::new());
     assert_eq!(h.texts(), [r#"432["now"]"#]);
+}
+
+#[test]
+fn binary_ack_answer_goes_out_with_its_attachments_in_order() {
+    let mut h = Harness::new();
+    h.connected("/admin", r#"40/admin,{"sid":"s1"}"#);
+    h.recv(&[r#"42/admin,5["withack"]"#]);
+    let (_, SocketEvent::Event(event)) = h.one_event() else {
+        panic!("not an event");
+    };
+    let (a, b) = (Bytes::from_static(&[1, 2]), Bytes::from_static(b"b"));
+    event
+        .ack(&("x", json!({"n": 1}), (&a, [&b])))
+        .expect("ack queued");
+    let Ok(Control::Ack {
+        link,
+        frame,
+        attachments,
+    }) = h.acks.try_recv()
+    else {
+        panic!("no ack answer sent");
+    };
+    let text = r#"462-/admin,5["x",{"n":1},[{"_placeholder":true,"num":0},[{"_placeholder":true,"num":1}]]]"#;
+    assert_eq!(frame, text);
+    h.session.send_ack_answer(link, frame, attachments);
+    assert_eq!(
+        h.frames(),
+        [Frame::Text(text.into()), Frame::Binary(a), Frame::Binary(b)]
+    );
+}
+
+#[test]
+fn ack_answer_above_max_payload_is_dropped() {
+    let mut h = Harness::new();
+    h.connected("/", r#"40{"sid":"s1"}"#);
+    let link = h.session.link_id;
+    // test_open_info announces 1_000_000 bytes.
+    let big = Bytes::from(vec![0; 1_000_001]);
+    h.session.send_ack_answer(
+        link,
+        r#"461-1[{"_placeholder":true,"num":0}]"#.into(),
+        vec![big],
+    );
+    assert_eq!(h.frames(), [], "neither the text nor its attachment");
+    let text = format!("431[\"{}\"]", "x".repeat(1_000_000));
+    h.session.send_ack_answer(link, text, Vec::new());
+    assert_eq!(h.frames(), []);
+    // At the limit is fine.
+    let fits = Bytes::from(vec![0; 1_000_000]);
+    h.session.send_ack_answer(
+        link,
+        r#"461-1[{"_placeholder":true,"num":0}]"#.into(),
+        vec![fits],
+    );
+    assert_eq!(h.frames().len(), 2);
+}
+
+#[test]
+fn open_tells_every_namespace_the_max_payload() {
+    let mut h = Harness::new();
+    let (_, early) = h.add("/", AuthSource::None, None);
+    assert_eq!(early.max_payload(), None, "unknown before a link opened");
+    h.open();
+    assert_eq!(early.max_payload(), Some(1_000_000), "even an inactive one");
+    let (_, late) = h.add("/admin", AuthSource::None, None);
+    assert_eq!(
+        late.max_payload(),
+        Some(1_000_000),
+        "added while the link is open"
+    );
 }
 
 #[test]

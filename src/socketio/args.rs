@@ -7,24 +7,38 @@
 //! so they too are spread into `N` arguments; pass a `Vec` or a slice for a
 //! single array argument. `serde_json::Value::Null` serializes as `()`, so it
 //! means no arguments; `Option::<T>::None` is one `null` argument.
+//!
+//! Bytes (whatever serializes with `serialize_bytes`: `bytes::Bytes`,
+//! `serde_bytes`) become binary attachments, at any depth; see
+//! `socketio::binary`.
 
 use std::cell::Cell;
 use std::io;
 
+use bytes::Bytes;
 use serde::ser::{self, Serialize, SerializeTuple};
-use serde_json::ser::{CompactFormatter, Compound};
+use serde_json::ser::Compound;
+
+use crate::socketio::binary::AttachmentFormatter;
 
 /// Appends each argument of `args` to `out` as `,<json>` (nothing for
-/// `()`), following the module's rule.
+/// `()`), following the module's rule, and each byte value in them to
+/// `attachments`, writing its placeholder (numbered from
+/// `attachments.len()`) where it stood.
 ///
-/// On error `out` is left as it was.
+/// On error `out` and `attachments` are left as they were.
 pub(crate) fn write_args<T: Serialize + ?Sized>(
     out: &mut String,
     args: &T,
+    attachments: &mut Vec<Bytes>,
 ) -> Result<(), serde_json::Error> {
     let start = out.len();
+    let first_attachment = attachments.len();
     let comma = Cell::new(false);
-    let mut json = serde_json::Serializer::new(StrWriter::new(out, &comma));
+    let mut json = serde_json::Serializer::with_formatter(
+        StrWriter::new(out, &comma),
+        AttachmentFormatter::new(attachments),
+    );
     let result = args.serialize(Args {
         json: &mut json,
         comma: &comma,
@@ -32,6 +46,7 @@ pub(crate) fn write_args<T: Serialize + ?Sized>(
     let result = result.and_then(|()| json.into_inner().finish());
     if result.is_err() {
         out.truncate(start);
+        attachments.truncate(first_attachment);
     }
     result
 }
@@ -164,31 +179,35 @@ fn utf8_len(first: u8) -> usize {
     }
 }
 
-/// The JSON serializer every argument is written with.
-type Json<'s, 'c> = serde_json::Serializer<StrWriter<'s, 'c>>;
+/// The JSON serializer every argument is written with: `'s` borrows the
+/// output, `'c` the separator flag and `'b` the attachments.
+type Json<'s, 'c, 'b> = serde_json::Serializer<StrWriter<'s, 'c>, AttachmentFormatter<'b>>;
+
+/// serde_json's serializer state for one compound value of an argument.
+type Nested<'a, 's, 'c, 'b> = Compound<'a, StrWriter<'s, 'c>, AttachmentFormatter<'b>>;
 
 /// The top-level serializer: spreads tuples, drops `()`, and hands every
 /// other value to serde_json as one argument.
-struct Args<'a, 's, 'c> {
-    json: &'a mut Json<'s, 'c>,
+struct Args<'a, 's, 'c, 'b> {
+    json: &'a mut Json<'s, 'c, 'b>,
     comma: &'c Cell<bool>,
 }
 
-impl<'a, 's, 'c> Args<'a, 's, 'c> {
+impl<'a, 's, 'c, 'b> Args<'a, 's, 'c, 'b> {
     /// Prepares for one argument: the `,` goes out with its first byte.
-    fn one(self) -> &'a mut Json<'s, 'c> {
+    fn one(self) -> &'a mut Json<'s, 'c, 'b> {
         self.comma.set(true);
         self.json
     }
 }
 
 /// Writes each element of a top-level tuple as its own argument.
-struct Spread<'a, 's, 'c> {
-    json: &'a mut Json<'s, 'c>,
+struct Spread<'a, 's, 'c, 'b> {
+    json: &'a mut Json<'s, 'c, 'b>,
     comma: &'c Cell<bool>,
 }
 
-impl SerializeTuple for Spread<'_, '_, '_> {
+impl SerializeTuple for Spread<'_, '_, '_, '_> {
     type Ok = ();
     type Error = serde_json::Error;
 
@@ -202,16 +221,16 @@ impl SerializeTuple for Spread<'_, '_, '_> {
     }
 }
 
-impl<'a, 's, 'c> ser::Serializer for Args<'a, 's, 'c> {
+impl<'a, 's, 'c, 'b> ser::Serializer for Args<'a, 's, 'c, 'b> {
     type Ok = ();
     type Error = serde_json::Error;
-    type SerializeSeq = Compound<'a, StrWriter<'s, 'c>, CompactFormatter>;
-    type SerializeTuple = Spread<'a, 's, 'c>;
-    type SerializeTupleStruct = Compound<'a, StrWriter<'s, 'c>, CompactFormatter>;
-    type SerializeTupleVariant = Compound<'a, StrWriter<'s, 'c>, CompactFormatter>;
-    type SerializeMap = Compound<'a, StrWriter<'s, 'c>, CompactFormatter>;
-    type SerializeStruct = Compound<'a, StrWriter<'s, 'c>, CompactFormatter>;
-    type SerializeStructVariant = Compound<'a, StrWriter<'s, 'c>, CompactFormatter>;
+    type SerializeSeq = Nested<'a, 's, 'c, 'b>;
+    type SerializeTuple = Spread<'a, 's, 'c, 'b>;
+    type SerializeTupleStruct = Nested<'a, 's, 'c, 'b>;
+    type SerializeTupleVariant = Nested<'a, 's, 'c, 'b>;
+    type SerializeMap = Nested<'a, 's, 'c, 'b>;
+    type SerializeStruct = Nested<'a, 's, 'c, 'b>;
+    type SerializeStructVariant = Nested<'a, 's, 'c, 'b>;
 
     fn serialize_unit(self) -> Result<(), Self::Error> {
         Ok(())
@@ -416,7 +435,9 @@ mod tests {
 
     fn args<T: Serialize + ?Sized>(v: &T) -> String {
         let mut out = String::from("2[\"ev\"");
-        write_args(&mut out, v).expect("serializes");
+        let mut attachments = Vec::new();
+        write_args(&mut out, v, &mut attachments).expect("serializes");
+        assert!(attachments.is_empty(), "no bytes, no attachments");
         out.strip_prefix("2[\"ev\"")
             .expect("prefix kept")
             .to_owned()
@@ -475,10 +496,13 @@ mod tests {
     #[test]
     fn error_leaves_out_untouched() {
         let mut out = String::from("keep");
+        let mut attachments = vec![Bytes::from_static(b"old")];
         let bad = BTreeMap::from([(vec![1], 2)]);
-        assert!(write_args(&mut out, &("ok", &bad)).is_err());
+        let blob = Bytes::from_static(b"new");
+        assert!(write_args(&mut out, &("ok", &blob, &bad), &mut attachments).is_err());
         assert_eq!(out, "keep");
-        assert!(write_args(&mut out, &f64::NAN).is_ok());
+        assert_eq!(attachments, [Bytes::from_static(b"old")]);
+        assert!(write_args(&mut out, &f64::NAN, &mut attachments).is_ok());
         assert_eq!(out, "keep,null");
         assert!(write_json(&mut out, &bad).is_err());
         assert_eq!(out, "keep,null");
@@ -501,6 +525,126 @@ mod tests {
             write_json(&mut out, v).expect("serializes");
             out
         }
+    }
+
+    /// Serializes `v` as arguments, returning the JSON and the attachments.
+    fn binary<T: Serialize + ?Sized>(v: &T) -> (String, Vec<Bytes>) {
+        let mut out = String::new();
+        let mut attachments = Vec::new();
+        write_args(&mut out, v, &mut attachments).expect("serializes");
+        (out, attachments)
+    }
+
+    /// `{"_placeholder":true,"num":N}`.
+    fn ph(num: usize) -> String {
+        format!(r#"{{"_placeholder":true,"num":{num}}}"#)
+    }
+
+    #[derive(serde::Serialize)]
+    struct File {
+        name: &'static str,
+        data: Bytes,
+        #[serde(with = "serde_bytes")]
+        thumb: Vec<u8>,
+        raw: Vec<u8>,
+    }
+
+    #[derive(serde::Serialize)]
+    enum Blob {
+        One(Bytes),
+        Two(Bytes, Bytes),
+        Named { b: Bytes },
+    }
+
+    #[test]
+    fn bytes_become_attachments_at_any_depth() {
+        let a = || Bytes::from_static(&[1, 2, 3]);
+        let b = || Bytes::from_static(b"b");
+        let c = || Bytes::from_static(&[]);
+        /// What was written, the JSON wanted, the attachments wanted.
+        type Case = ((String, Vec<Bytes>), String, Vec<Bytes>);
+        let table: Vec<Case> = vec![
+            // Top level: one argument each.
+            (binary(&a()), format!(",{}", ph(0)), vec![a()]),
+            (
+                binary(&(a(), "x", b())),
+                format!(",{},\"x\",{}", ph(0), ph(1)),
+                vec![a(), b()],
+            ),
+            (
+                binary(&serde_bytes::Bytes::new(b"b")),
+                format!(",{}", ph(0)),
+                vec![b()],
+            ),
+            // An empty buffer is still an attachment.
+            (binary(&c()), format!(",{}", ph(0)), vec![c()]),
+            // Nested in a struct, beside `serde_bytes` and a plain Vec<u8>,
+            // which stays an array of numbers.
+            (
+                binary(&File {
+                    name: "f",
+                    data: a(),
+                    thumb: vec![b'b'],
+                    raw: vec![7, 8],
+                }),
+                format!(
+                    r#",{{"name":"f","data":{},"thumb":{},"raw":[7,8]}}"#,
+                    ph(0),
+                    ph(1)
+                ),
+                vec![a(), b()],
+            ),
+            // In maps and arrays, numbered in the order they are written.
+            (
+                binary(&BTreeMap::from([("z", vec![a()]), ("a", vec![b(), c()])])),
+                format!(r#",{{"a":[{},{}],"z":[{}]}}"#, ph(0), ph(1), ph(2)),
+                vec![b(), c(), a()],
+            ),
+            (
+                binary(&(vec![vec![a()], vec![]], Some(b()), None::<Bytes>)),
+                format!(",[[{}],[]],{},null", ph(0), ph(1)),
+                vec![a(), b()],
+            ),
+            // In enum variants.
+            (
+                binary(&[Blob::One(a()), Blob::Two(b(), c()), Blob::Named { b: a() }][..]),
+                format!(
+                    r#",[{{"One":{}}},{{"Two":[{},{}]}},{{"Named":{{"b":{}}}}}]"#,
+                    ph(0),
+                    ph(1),
+                    ph(2),
+                    ph(3)
+                ),
+                vec![a(), b(), c(), a()],
+            ),
+            (
+                binary(&serde_json::json!({"no": "bytes"})),
+                r#",{"no":"bytes"}"#.to_owned(),
+                vec![],
+            ),
+        ];
+        for ((json, attachments), want_json, want_attachments) in table {
+            assert_eq!(json, want_json);
+            assert_eq!(attachments, want_attachments, "{json}");
+        }
+    }
+
+    #[test]
+    fn numbering_continues_after_existing_attachments() {
+        let mut out = String::new();
+        let mut attachments = vec![Bytes::from_static(b"0")];
+        write_args(&mut out, &(Bytes::from_static(b"1"),), &mut attachments).expect("ok");
+        assert_eq!(out, format!(",{}", ph(1)));
+        assert_eq!(attachments.len(), 2);
+    }
+
+    #[test]
+    fn bytes_as_a_map_key_is_an_error() {
+        let mut out = String::new();
+        let mut attachments = Vec::new();
+        let bad = BTreeMap::from([(Bytes::from_static(b"k"), 1)]);
+        assert!(write_args(&mut out, &bad, &mut attachments).is_err());
+        assert_eq!((out.as_str(), attachments.len()), ("", 0));
     }
 
     /// The writer must reassemble UTF-8 sequences split across writes.

@@ -1,2 +1,3 @@
 pub(crate) mod args;
+pub(crate) mod binary;
 pub(crate) mod packet;

@@ -210,19 +210,28 @@ fn write_name(out: &mut String, name: &str) {
 }
 
 /// Appends a whole EVENT packet (without the Engine.IO `4`):
-/// `2[<nsp>,][<id>]["<name>"<args_json>]`.
+/// `2[<nsp>,][<id>]["<name>"<args_json>]`, or with attachments a
+/// BINARY_EVENT `5<attachments>-[<nsp>,][<id>]["<name>"<args_json>]`.
 ///
 /// `args_json` is the already-serialized argument list, `,<json>` per
-/// argument (empty for none), as `socketio::args::write_args` produces it.
-/// The namespace `/` is omitted; `name` is JSON-escaped.
+/// argument (empty for none), as `socketio::args::write_args` produces it,
+/// and `attachments` the number of attachments it collected (their frames
+/// follow this one). The namespace `/` is omitted; `name` is JSON-escaped.
 pub(crate) fn write_event(
     out: &mut String,
     nsp: &str,
     id: Option<u64>,
     name: &str,
     args_json: &str,
+    attachments: usize,
 ) {
-    write_head(out, PacketKind::Event, 0, nsp, id);
+    // The reference parser refuses a binary packet announcing 0 attachments.
+    let kind = if attachments == 0 {
+        PacketKind::Event
+    } else {
+        PacketKind::BinaryEvent
+    };
+    write_head(out, kind, attachments, nsp, id);
     out.push('[');
     write_name(out, name);
     out.push_str(args_json);
@@ -230,11 +239,18 @@ pub(crate) fn write_event(
 }
 
 /// Appends a whole ACK packet (without the Engine.IO `4`):
-/// `3[<nsp>,]<id>[<args>]`.
+/// `3[<nsp>,]<id>[<args>]`, or with attachments a BINARY_ACK
+/// `6<attachments>-[<nsp>,]<id>[<args>]`.
 ///
-/// `args_json` is as for [`write_event`]; its leading `,` is dropped.
-pub(crate) fn write_ack(out: &mut String, nsp: &str, id: u64, args_json: &str) {
-    write_head(out, PacketKind::Ack, 0, nsp, Some(id));
+/// `args_json` and `attachments` are as for [`write_event`]; the leading `,`
+/// of `args_json` is dropped.
+pub(crate) fn write_ack(out: &mut String, nsp: &str, id: u64, args_json: &str, attachments: usize) {
+    let kind = if attachments == 0 {
+        PacketKind::Ack
+    } else {
+        PacketKind::BinaryAck
+    };
+    write_head(out, kind, attachments, nsp, Some(id));
     out.push('[');
     out.push_str(args_json.strip_prefix(',').unwrap_or(args_json));
     out.push(']');
@@ -741,28 +757,97 @@ mod tests {
 
     #[test]
     fn write_event_table() {
-        let table: &[(&str, Option<u64>, &str, &str, &str)] = &[
-            ("/", None, "foo", "", r#"2["foo"]"#),
-            ("/", None, "foo", r#","bar",1"#, r#"2["foo","bar",1]"#),
+        let ph = r#"{"_placeholder":true,"num":0}"#;
+        let ph2 = r#"{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}"#;
+        /// Namespace, ack id, name, args JSON, attachments, wire form.
+        type Case<'a> = (&'a str, Option<u64>, &'a str, String, usize, &'a str);
+        let table: &[Case] = &[
+            ("/", None, "foo", String::new(), 0, r#"2["foo"]"#),
+            (
+                "/",
+                None,
+                "foo",
+                r#","bar",1"#.into(),
+                0,
+                r#"2["foo","bar",1]"#,
+            ),
             (
                 "/",
                 Some(1),
                 "hello",
-                r#",{"x":1}"#,
+                r#",{"x":1}"#.into(),
+                0,
                 r#"21["hello",{"x":1}]"#,
             ),
-            ("/admin", Some(12), "x", "", r#"2/admin,12["x"]"#),
-            ("/admin", None, "x", ",[1]", r#"2/admin,["x",[1]]"#),
-            ("", None, "x", "", r#"2["x"]"#),
-            ("/", None, "a\"b\\c\né😀", "", r#"2["a\"b\\c\né😀"]"#),
+            (
+                "/admin",
+                Some(12),
+                "x",
+                String::new(),
+                0,
+                r#"2/admin,12["x"]"#,
+            ),
+            (
+                "/admin",
+                None,
+                "x",
+                ",[1]".into(),
+                0,
+                r#"2/admin,["x",[1]]"#,
+            ),
+            ("", None, "x", String::new(), 0, r#"2["x"]"#),
+            (
+                "/",
+                None,
+                "a\"b\\c\né😀",
+                String::new(),
+                0,
+                r#"2["a\"b\\c\né😀"]"#,
+            ),
+            (
+                "/",
+                None,
+                "bin",
+                format!(",{ph}"),
+                1,
+                r#"51-["bin",{"_placeholder":true,"num":0}]"#,
+            ),
+            (
+                "/",
+                Some(7),
+                "up",
+                format!(",{{\"b\":{ph}}},\"s\""),
+                1,
+                r#"51-7["up",{"b":{"_placeholder":true,"num":0}},"s"]"#,
+            ),
+            (
+                "/admin",
+                Some(3),
+                "two",
+                format!(",{ph2}"),
+                2,
+                r#"52-/admin,3["two",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
+            ),
+            (
+                "/admin",
+                None,
+                "two",
+                format!(",[{ph2}]"),
+                2,
+                r#"52-/admin,["two",[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]]"#,
+            ),
         ];
-        for (nsp, id, name, args, wire) in table {
+        for (nsp, id, name, args, attachments, wire) in table {
             let mut out = String::from("4");
-            write_event(&mut out, nsp, *id, name, args);
+            write_event(&mut out, nsp, *id, name, args, *attachments);
             assert_eq!(out, format!("4{wire}"));
             let p = Packet::decode(wire).expect(wire);
-            assert_eq!(p.kind, PacketKind::Event);
-            assert_eq!(p.id, *id);
+            let kind = if *attachments == 0 {
+                PacketKind::Event
+            } else {
+                PacketKind::BinaryEvent
+            };
+            assert_eq!((p.kind, p.attachments, p.id), (kind, *attachments, *id));
             let first = p
                 .data
                 .as_ref()
@@ -774,33 +859,66 @@ mod tests {
 
     #[test]
     fn write_ack_table() {
-        let table: &[(&str, u64, &str, &str)] = &[
-            ("/", 1, r#","ok""#, r#"31["ok"]"#),
-            ("/", 0, "", "30[]"),
-            ("/", 7, r#","a",{"b":null}"#, r#"37["a",{"b":null}]"#),
+        let table: &[(&str, u64, &str, usize, &str)] = &[
+            ("/", 1, r#","ok""#, 0, r#"31["ok"]"#),
+            ("/", 0, "", 0, "30[]"),
+            ("/", 7, r#","a",{"b":null}"#, 0, r#"37["a",{"b":null}]"#),
             (
                 "/admin",
                 u64::MAX,
                 ",1",
+                0,
                 r#"3/admin,18446744073709551615[1]"#,
             ),
+            (
+                "/",
+                4,
+                r#",{"_placeholder":true,"num":0}"#,
+                1,
+                r#"61-4[{"_placeholder":true,"num":0}]"#,
+            ),
+            (
+                "/admin",
+                0,
+                r#","x",[{"_placeholder":true,"num":1},{"_placeholder":true,"num":0}]"#,
+                2,
+                r#"62-/admin,0["x",[{"_placeholder":true,"num":1},{"_placeholder":true,"num":0}]]"#,
+            ),
         ];
-        for (nsp, id, args, wire) in table {
+        for (nsp, id, args, attachments, wire) in table {
             let mut out = String::from("4");
-            write_ack(&mut out, nsp, *id, args);
+            write_ack(&mut out, nsp, *id, args, *attachments);
             assert_eq!(out, format!("4{wire}"));
             let p = Packet::decode(wire).expect(wire);
-            assert_eq!((p.kind, p.id), (PacketKind::Ack, Some(*id)));
+            let kind = if *attachments == 0 {
+                PacketKind::Ack
+            } else {
+                PacketKind::BinaryAck
+            };
+            assert_eq!(
+                (p.kind, p.attachments, p.id),
+                (kind, *attachments, Some(*id))
+            );
         }
     }
 
     #[test]
     fn write_args_then_event() {
         let mut args = String::new();
-        crate::socketio::args::write_args(&mut args, &("bar", 1)).expect("args");
+        let mut attachments = Vec::new();
+        crate::socketio::args::write_args(&mut args, &("bar", 1), &mut attachments).expect("args");
         let mut out = String::new();
-        write_event(&mut out, "/", Some(3), "foo", &args);
+        write_event(&mut out, "/", Some(3), "foo", &args, attachments.len());
         assert_eq!(out, r#"23["foo","bar",1]"#);
+
+        let mut args = String::new();
+        let blob = bytes::Bytes::from_static(&[1, 2]);
+        crate::socketio::args::write_args(&mut args, &("bar", &blob), &mut attachments)
+            .expect("args");
+        let mut out = String::new();
+        write_event(&mut out, "/", None, "foo", &args, attachments.len());
+        assert_eq!(out, r#"51-["foo","bar",{"_placeholder":true,"num":0}]"#);
+        assert_eq!(attachments, [blob]);
     }
 
     #[test]
