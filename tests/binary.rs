@@ -50,7 +50,7 @@ async fn one_buffer_each_way() {
 
     let echo = next_event(&mut events, "echo").await;
     assert_eq!(echo.args(), &[ph(0)]);
-    assert_eq!(echo.attachments(), &[data.clone()]);
+    assert_eq!(echo.attachments(), std::slice::from_ref(&data));
     assert_eq!(echo.decode::<Bytes>().unwrap(), data);
     assert_eq!(echo.decode::<Vec<u8>>().unwrap(), data.to_vec());
 
