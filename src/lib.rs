@@ -35,6 +35,58 @@
 //! to it through channels. When the link drops, the client reconnects with
 //! backoff, and when the server has connection state recovery enabled it sends
 //! its session id and last offset so the server replays what was missed.
+//!
+//! # Binary data
+//!
+//! Every [`Bytes`](bytes::Bytes) value in the arguments of an emit or an ack
+//! answer, and every `serde_bytes` value, is sent as a binary attachment, at
+//! any depth: top level, in structs, maps, arrays or enums, as many as needed.
+//! The event then goes out as a BINARY_EVENT (or BINARY_ACK) whose JSON holds
+//! `{"_placeholder":true,"num":N}` where the N-th buffer stood, followed by
+//! one binary WebSocket frame per buffer; the server sees Node `Buffer`s. A
+//! plain `Vec<u8>` serializes as a sequence and is sent as a JSON array of
+//! numbers: use `Bytes` or `#[serde(with = "serde_bytes")]` for binary.
+//!
+//! ```no_run
+//! use sioclient::bytes::Bytes;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Photo {
+//!     name: String,
+//!     data: Bytes,
+//!     #[serde(with = "serde_bytes")]
+//!     thumbnail: Vec<u8>,
+//! }
+//!
+//! # async fn run(socket: sioclient::Socket, photo: Photo) -> Result<(), Box<dyn std::error::Error>> {
+//! socket.emit("upload", &photo).await?; // two attachments
+//! let echoed: Photo = socket.emit_with_ack("echo", &photo).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Received binary data is shown two ways. [`Event::args`] is the untyped
+//! view: each buffer stays the placeholder `{"_placeholder":true,"num":N}`,
+//! and its bytes are [`Event::attachments`]`()[N]`. [`Event::decode`] and the
+//! replies of `emit_with_ack` put the bytes in place: a field of type `Bytes`,
+//! `Vec<u8>` or a `serde_bytes` type receives the buffer. (A
+//! `serde_json::Value` cannot hold bytes, so decoding a buffer into one fails.)
+//!
+//! Limits:
+//! - A received packet may announce at most 256 attachments; more, a
+//!   placeholder without its attachment, a binary frame that nobody announced
+//!   or a text packet before all announced attachments came is a protocol
+//!   error: the link ends with "parse error" and reconnects per the policy.
+//! - Recent reference servers (socket.io 4.8 with socket.io-parser 4.2.7, for
+//!   one) refuse a packet with more than 10 attachments by default (the
+//!   parser's `maxAttachments` option) and close the connection over it, so
+//!   keep to 10 per emit unless the server is configured otherwise.
+//! - Engine.IO over WebSocket limits every message to the server's
+//!   `maxHttpBufferSize` (announced as maxPayload), the text frame and each
+//!   attachment alike, and the server closes the whole connection over a
+//!   larger one. Once the first link of a connection opened, an emit with a
+//!   larger message fails with [`EmitError::PayloadTooLarge`] before anything
+//!   is queued; before that the limit is unknown and not checked.
 #![deny(missing_docs)]
 
 mod builder;
@@ -63,9 +115,117 @@ pub use protocol_error::ProtocolError;
 pub use socket::{Emitter, EventStream, RecoveryState, Socket};
 pub use tokio_tungstenite::tungstenite;
 
+/// The bytes crate: [`bytes::Bytes`] is the type of binary attachments (its
+/// `serde` feature is on, so a `Bytes` value anywhere in emitted arguments is
+/// sent as an attachment).
+pub use bytes;
+
 /// The native-tls crate, for [`ClientBuilder::native_tls_connector`].
 #[cfg(feature = "native-tls")]
 pub use native_tls;
 /// The rustls crate, for [`ClientBuilder::tls_config`].
 #[cfg(feature = "rustls-tls-webpki-roots")]
 pub use rustls;
+
+#[doc(hidden)]
+pub mod bench_support {
+    //! Thin wrappers over internal codecs, for the benchmarks in `benches/`
+    //! (a separate crate that sees only public items).
+    //!
+    //! **Not part of the API**: hidden from the docs and exempt from semver;
+    //! it may change or vanish in any release.
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use serde::Serialize;
+    use tokio::sync::mpsc::{self, UnboundedSender};
+    use tokio::time::Instant;
+
+    use crate::driver::Control;
+    use crate::engineio::packet::OpenInfo;
+    use crate::event::{Event, SocketEvent};
+    use crate::session::{AuthSource, Session};
+    use crate::socketio::args::write_args;
+    use crate::socketio::packet::write_event;
+    use crate::status::SocketStatus;
+
+    /// Encodes an emit as `Socket::emit` does: the Engine.IO text frame is
+    /// appended to `out`, the binary attachments to `attachments`.
+    pub fn encode_event<A: Serialize + ?Sized>(
+        out: &mut String,
+        attachments: &mut Vec<Bytes>,
+        nsp: &str,
+        id: Option<u64>,
+        name: &str,
+        args: &A,
+    ) -> Result<(), serde_json::Error> {
+        let mut json = String::new();
+        let first = attachments.len();
+        write_args(&mut json, args, attachments)?;
+        out.push('4');
+        write_event(out, nsp, id, name, &json, attachments.len() - first);
+        Ok(())
+    }
+
+    /// The client's receive path for namespace `/`, already connected: WebSocket
+    /// frames in, events out.
+    pub struct Receiver {
+        session: Session,
+        /// Keeps the session's weak ack sink alive.
+        _acks: UnboundedSender<Control>,
+    }
+
+    impl Receiver {
+        /// A session connected to `/`. With `strip_offsets` the server offers
+        /// connection state recovery, so trailing offsets are taken off events.
+        pub fn new(strip_offsets: bool) -> Self {
+            let (acks, _) = mpsc::unbounded_channel();
+            let mut session = Session::new(strip_offsets, acks.downgrade());
+            let status = Arc::new(SocketStatus::default());
+            let ns = session.add_namespace("/", AuthSource::None, status, None);
+            session.connect(ns, None);
+            let info = OpenInfo {
+                sid: "bench".into(),
+                upgrades: Vec::new(),
+                ping_interval: Duration::from_secs(25),
+                ping_timeout: Duration::from_secs(20),
+                max_payload: 1_000_000,
+            };
+            session.on_open(info, Instant::now());
+            let _ = session.on_text(r#"40{"sid":"s","pid":"p"}"#, Instant::now());
+            let mut receiver = Receiver {
+                session,
+                _acks: acks,
+            };
+            receiver.take();
+            receiver
+        }
+
+        /// Feeds a text frame (Engine.IO type digit included); returns the event
+        /// it completed, if any.
+        pub fn text(&mut self, frame: &str) -> Option<Event> {
+            self.session.on_text(frame, Instant::now()).ok()?;
+            self.take()
+        }
+
+        /// Feeds a binary frame; returns the event it completed, if any.
+        pub fn binary(&mut self, data: Bytes) -> Option<Event> {
+            self.session.on_binary(data, Instant::now()).ok()?;
+            self.take()
+        }
+
+        /// The last event delivered, dropping everything else queued.
+        fn take(&mut self) -> Option<Event> {
+            self.session.outbox.clear();
+            let mut last = None;
+            for (_, delivered) in self.session.deliveries.drain(..) {
+                if let SocketEvent::Event(event) = delivered {
+                    last = Some(event);
+                }
+            }
+            last
+        }
+    }
+}

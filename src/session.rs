@@ -472,11 +472,16 @@ impl Session {
             .max()
             .unwrap_or_default();
         if max > 0 && size as u64 > max {
-            tracing::warn!(size, max, "dropping an ack answer larger than the server's maxPayload");
+            tracing::warn!(
+                size,
+                max,
+                "dropping an ack answer larger than the server's maxPayload"
+            );
             return;
         }
         self.outbox.push(Frame::Text(frame));
-        self.outbox.extend(attachments.into_iter().map(Frame::Binary));
+        self.outbox
+            .extend(attachments.into_iter().map(Frame::Binary));
     }
 
     /// A text message arrived. `Err` means the link must end with that reason.
