@@ -61,7 +61,7 @@ impl Formatter for AttachmentFormatter<'_> {
 /// session rejects such indexes in binary packets before anything is decoded,
 /// so this happens only in packets that have no attachments, where the
 /// protocol gives placeholders no meaning.
-pub(crate) fn placeholder<'a>(value: &Value, attachments: &'a [Bytes]) -> Option<&'a Bytes> {
+fn placeholder<'a>(value: &Value, attachments: &'a [Bytes]) -> Option<&'a Bytes> {
     if attachments.is_empty() {
         return None;
     }
@@ -106,7 +106,7 @@ impl<'a> BinaryValue<'a> {
 
 /// Visits `items` as a sequence of [`BinaryValue`]s, failing if the visitor
 /// leaves some unread (as serde_json does for `&Value`).
-pub(crate) fn visit_array<'a, V: Visitor<'a>>(
+fn visit_array<'a, V: Visitor<'a>>(
     items: &'a [Value],
     attachments: &'a [Bytes],
     visitor: V,
