@@ -168,8 +168,8 @@ impl Event {
     ///
     /// Binary attachments decode as their bytes, at any depth, into fields of type
     /// [`Bytes`], `Vec<u8>` or `serde_bytes` types. A `serde_json::Value` cannot hold
-    /// bytes, so decoding an attachment into one fails; [`args`](Self::args) and
-    /// [`attachments`](Self::attachments) give the untyped view.
+    /// bytes, so it receives the placeholder, as in [`args`](Self::args); so do
+    /// untagged enums. [`attachments`](Self::attachments) has the bytes.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         T::deserialize(ArgsDeserializer::new(
             &self.inner.args,

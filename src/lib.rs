@@ -70,7 +70,7 @@
 //! and its bytes are [`Event::attachments`]`()[N]`. [`Event::decode`] and the
 //! replies of `emit_with_ack` put the bytes in place: a field of type `Bytes`,
 //! `Vec<u8>` or a `serde_bytes` type receives the buffer. (A
-//! `serde_json::Value` cannot hold bytes, so decoding a buffer into one fails.)
+//! `serde_json::Value` cannot hold bytes: it receives the placeholder.)
 //!
 //! Limits:
 //! - A received packet may announce at most 256 attachments; more, a
