@@ -1,0 +1,559 @@
+//! Throughput and idle memory of sioclient against a raw tokio-tungstenite
+//! client, on a load server of our own (issue 7). See BENCHMARKS.md.
+//!
+//! ```sh
+//! cargo bench --bench throughput
+//! ```
+//!
+//! The server runs on a thread of its own (a single-threaded runtime pinned to
+//! CPU 1); the clients run on the main thread (a current_thread runtime pinned
+//! to CPU 0), so client and server do not share a core. Idle memory is measured
+//! in a fresh child process per run and client, which reads its own VmRSS.
+//!
+//! Sizes come from the environment (defaults in brackets):
+//! `SIOBENCH_EVENTS` events received per run [2000000],
+//! `SIOBENCH_EMITS` events emitted per run [2000000],
+//! `SIOBENCH_ACKS` ack round trips per run [20000],
+//! `SIOBENCH_CONNS` idle connections per run, 1000..=10000 [1000],
+//! `SIOBENCH_RUNS` runs of each scenario [3],
+//! `SIOBENCH_ONLY` a comma-separated subset of `receive,emit,ack,idle`,
+//! `SIOBENCH_CLIENTS` `raw`, `ours` or both [both], to profile one side,
+//! `SIOBENCH_PIN=0` to leave scheduling to the OS,
+//! `SIOBENCH_SERVE_ONLY=1` to run only the server (it prints its ports), for
+//! profiling a client run by hand (see BENCHMARKS.md).
+
+mod ours;
+mod raw;
+mod server;
+mod sys;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Runtime;
+
+/// The environment variable that makes this binary an idle-memory child.
+const CHILD: &str = "SIOBENCH_IDLE_CHILD";
+
+/// The longest one measured run may take before the benchmark gives up.
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+struct Config {
+    events: usize,
+    emits: usize,
+    acks: usize,
+    conns: usize,
+    runs: usize,
+    only: Vec<String>,
+    raw: bool,
+    ours: bool,
+    pin: bool,
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(value) => value
+            .replace('_', "")
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={value:?} is not a number")),
+        Err(_) => default,
+    }
+}
+
+impl Config {
+    fn from_env() -> Self {
+        let only = std::env::var("SIOBENCH_ONLY")
+            .map(|list| list.split(',').map(|s| s.trim().to_owned()).collect())
+            .unwrap_or_default();
+        let clients = std::env::var("SIOBENCH_CLIENTS").unwrap_or_default();
+        Config {
+            events: env_usize("SIOBENCH_EVENTS", 2_000_000).max(1),
+            emits: env_usize("SIOBENCH_EMITS", 2_000_000).max(1),
+            acks: env_usize("SIOBENCH_ACKS", 20_000).max(1),
+            conns: env_usize("SIOBENCH_CONNS", 1_000).clamp(1, 10_000),
+            runs: env_usize("SIOBENCH_RUNS", 3).max(1),
+            only,
+            raw: clients.is_empty() || clients.contains("raw"),
+            ours: clients.is_empty() || clients.contains("ours"),
+            pin: std::env::var("SIOBENCH_PIN").map_or(true, |v| v != "0") && sys::cpus() >= 2,
+        }
+    }
+
+    fn wants(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == scenario)
+    }
+}
+
+/// What a row is held to.
+#[derive(Clone, Copy)]
+enum Target {
+    /// ours/raw must be at least this.
+    AtLeast(f64),
+    /// ours/raw must be at most this.
+    AtMost(f64),
+    /// A reference point, not a target.
+    Info,
+}
+
+/// One scenario: a figure per run for each side.
+struct Row {
+    scenario: String,
+    unit: &'static str,
+    raw: Vec<f64>,
+    ours: Vec<f64>,
+    target: Target,
+}
+
+impl Row {
+    fn new(scenario: impl Into<String>, unit: &'static str, target: Target) -> Self {
+        Row {
+            scenario: scenario.into(),
+            unit,
+            raw: Vec::new(),
+            ours: Vec::new(),
+            target,
+        }
+    }
+
+    /// ours/raw of each run in which both sides were measured.
+    fn ratios(&self) -> Vec<f64> {
+        self.raw
+            .iter()
+            .zip(&self.ours)
+            .map(|(raw, ours)| ours / raw)
+            .collect()
+    }
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    Some(if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    })
+}
+
+/// A number with thousands separators, or with one decimal below 100.
+fn figure(value: Option<f64>) -> String {
+    let Some(value) = value else {
+        return "-".into();
+    };
+    if value < 100.0 {
+        return format!("{value:.1}");
+    }
+    let digits = format!("{:.0}", value);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn rate(n: usize, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64()
+}
+
+/// Runs one measured future on the client runtime, with a time limit.
+fn timed<F: std::future::Future>(runtime: &Runtime, what: &str, future: F) -> F::Output {
+    runtime
+        .block_on(async { tokio::time::timeout(RUN_LIMIT, future).await })
+        .unwrap_or_else(|_| panic!("{what} took longer than {RUN_LIMIT:?}"))
+}
+
+fn main() {
+    if let Ok(kind) = std::env::var(CHILD) {
+        idle_child(&kind);
+        return;
+    }
+    let config = Config::from_env();
+    let nofile = sys::raise_nofile();
+    if std::env::var("SIOBENCH_SERVE_ONLY").is_ok_and(|v| v == "1") {
+        serve_only(&config);
+        return;
+    }
+    let receive = config.wants("receive");
+    let mut server = server::start(
+        if receive { config.events } else { 0 },
+        config.pin.then_some(1),
+    );
+    if config.pin {
+        sys::pin_current_thread(0);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+
+    let mut rows = Vec::new();
+    if receive {
+        rows.extend(bench_receive(&config, &runtime, server.port));
+    }
+    if config.wants("emit") {
+        rows.push(bench_emit(&config, &runtime, &mut server));
+    }
+    if config.wants("ack") {
+        rows.push(bench_ack(&config, &runtime, server.port));
+    }
+    if config.wants("idle") {
+        rows.extend(bench_idle(&config, server.idle_port, nofile));
+    }
+    print_table(&config, &rows);
+}
+
+/// Runs only the server, for profiling a client by hand: prints the ports,
+/// then serves until killed.
+fn serve_only(config: &Config) {
+    let server = server::start(config.events, config.pin.then_some(1));
+    println!("port {} idle_port {}", server.port, server.idle_port);
+    loop {
+        std::thread::park();
+    }
+}
+
+fn bench_receive(config: &Config, runtime: &Runtime, port: u16) -> Vec<Row> {
+    let n = config.events;
+    let mut stream = Row::new(
+        format!("receive via events(), {n} events"),
+        "events/s",
+        Target::AtLeast(0.8),
+    );
+    let mut handler = Row::new(
+        format!("receive via on(\"tick\"), {n} events"),
+        "events/s",
+        Target::AtLeast(0.8),
+    );
+    // The same runs of ours against a raw client that parses each event into
+    // a serde_json::Value, as ours must to hand out `Event::args()`.
+    let mut stream_json = Row::new(
+        "receive via events(), against raw + serde_json::Value",
+        "events/s",
+        Target::Info,
+    );
+    let mut handler_json = Row::new(
+        "receive via on(\"tick\"), against raw + serde_json::Value",
+        "events/s",
+        Target::Info,
+    );
+    // Warm up both sides (allocator, page cache of the code) with a short run each.
+    let warm = (n / 10).max(1);
+    if config.raw {
+        timed(
+            runtime,
+            "warm-up",
+            raw::receive(port, warm, raw::Parse::Minimal),
+        );
+    }
+    if config.ours {
+        timed(runtime, "warm-up", ours::receive_stream(port, warm));
+    }
+    for run in 1..=config.runs {
+        eprintln!("receive: run {run}/{}", config.runs);
+        if config.raw {
+            let minimal = rate(
+                n,
+                timed(
+                    runtime,
+                    "raw receive",
+                    raw::receive(port, n, raw::Parse::Minimal),
+                ),
+            );
+            let json = rate(
+                n,
+                timed(
+                    runtime,
+                    "raw receive (json)",
+                    raw::receive(port, n, raw::Parse::Json),
+                ),
+            );
+            stream.raw.push(minimal);
+            handler.raw.push(minimal);
+            stream_json.raw.push(json);
+            handler_json.raw.push(json);
+        }
+        if config.ours {
+            let via_stream = rate(
+                n,
+                timed(
+                    runtime,
+                    "sioclient receive (stream)",
+                    ours::receive_stream(port, n),
+                ),
+            );
+            let via_handler = rate(
+                n,
+                timed(
+                    runtime,
+                    "sioclient receive (handler)",
+                    ours::receive_handler(port, n),
+                ),
+            );
+            stream.ours.push(via_stream);
+            handler.ours.push(via_handler);
+            stream_json.ours.push(via_stream);
+            handler_json.ours.push(via_handler);
+        }
+    }
+    vec![stream, handler, stream_json, handler_json]
+}
+
+fn bench_emit(config: &Config, runtime: &Runtime, server: &mut server::Server) -> Row {
+    let n = config.emits;
+    let mut row = Row::new(
+        format!("emit, {n} events (raw: feed all, flush once)"),
+        "events/s",
+        Target::AtLeast(0.5),
+    );
+    let port = server.port;
+    let warm = (n / 10).max(1);
+    if config.raw {
+        timed(
+            runtime,
+            "warm-up",
+            raw::emit(port, warm, &mut server.reports),
+        );
+    }
+    if config.ours {
+        timed(
+            runtime,
+            "warm-up",
+            ours::emit(port, warm, &mut server.reports),
+        );
+    }
+    for run in 1..=config.runs {
+        eprintln!("emit: run {run}/{}", config.runs);
+        if config.raw {
+            let elapsed = timed(runtime, "raw emit", raw::emit(port, n, &mut server.reports));
+            row.raw.push(rate(n, elapsed));
+        }
+        if config.ours {
+            let elapsed = timed(
+                runtime,
+                "sioclient emit",
+                ours::emit(port, n, &mut server.reports),
+            );
+            row.ours.push(rate(n, elapsed));
+        }
+    }
+    row
+}
+
+fn bench_ack(config: &Config, runtime: &Runtime, port: u16) -> Row {
+    let n = config.acks;
+    let mut row = Row::new(
+        format!("sequential ack round trips, {n}"),
+        "round trips/s",
+        Target::AtLeast(0.9),
+    );
+    let warm = (n / 10).max(1);
+    if config.raw {
+        timed(runtime, "warm-up", raw::ack(port, warm));
+    }
+    if config.ours {
+        timed(runtime, "warm-up", ours::ack(port, warm));
+    }
+    for run in 1..=config.runs {
+        eprintln!("ack: run {run}/{}", config.runs);
+        if config.raw {
+            row.raw
+                .push(rate(n, timed(runtime, "raw ack", raw::ack(port, n))));
+        }
+        if config.ours {
+            row.ours
+                .push(rate(n, timed(runtime, "sioclient ack", ours::ack(port, n))));
+        }
+    }
+    row
+}
+
+fn bench_idle(config: &Config, port: u16, nofile: u64) -> Vec<Row> {
+    let n = config.conns;
+    if nofile != 0 && nofile < n as u64 + 64 {
+        eprintln!(
+            "warning: the open file limit is {nofile}; {n} connections need more (ulimit -n)"
+        );
+    }
+    let mut rss = Row::new(
+        format!("idle memory (VmRSS), {n} connections (raw: 4 KiB read buffer)"),
+        "KiB/connection",
+        Target::AtMost(1.5),
+    );
+    let mut heap = Row::new(
+        format!("idle heap in use (mallinfo2), {n} connections"),
+        "KiB/connection",
+        Target::Info,
+    );
+    for run in 1..=config.runs {
+        eprintln!("idle: run {run}/{}", config.runs);
+        if config.raw {
+            let (r, h) = idle_in_child("raw", port, n, config.pin);
+            rss.raw.push(r);
+            heap.raw.push(h);
+        }
+        if config.ours {
+            let (r, h) = idle_in_child("ours", port, n, config.pin);
+            rss.ours.push(r);
+            heap.ours.push(h);
+        }
+    }
+    vec![rss, heap]
+}
+
+/// Runs the idle scenario for one client in a fresh process, so that neither
+/// the server nor an earlier run shares its heap. Returns the growth per
+/// connection of VmRSS and of the heap in use, in KiB.
+fn idle_in_child(kind: &str, port: u16, n: usize, pin: bool) -> (f64, f64) {
+    let exe = std::env::current_exe().expect("own executable");
+    let output = Command::new(exe)
+        .env(CHILD, kind)
+        .env("SIOBENCH_CHILD_PORT", port.to_string())
+        .env("SIOBENCH_CONNS", n.to_string())
+        .env("SIOBENCH_PIN", if pin { "1" } else { "0" })
+        .output()
+        .expect("run the idle child");
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().find_map(|line| line.strip_prefix("IDLE "));
+    let Some(line) = line.filter(|_| output.status.success()) else {
+        panic!("idle child ({kind}) failed: {}", output.status);
+    };
+    let fields: Vec<f64> = line
+        .split_whitespace()
+        .map(|f| f.parse().expect("idle child output"))
+        .collect();
+    let [rss_before, rss_after, heap_before, heap_after] = fields[..] else {
+        panic!("idle child output: {line:?}");
+    };
+    let rss = (rss_after - rss_before) / n as f64;
+    let heap = (heap_after - heap_before) / 1024.0 / n as f64;
+    eprintln!(
+        "  {kind}: VmRSS {rss_before} KiB -> {rss_after} KiB: {rss:.2} KiB per connection; heap {heap:.2} KiB per connection"
+    );
+    (rss, heap)
+}
+
+/// The idle-memory child: opens the connections, lets them settle, prints
+/// `IDLE <VmRSS before> <VmRSS after> <heap before> <heap after>` (KiB, KiB,
+/// bytes, bytes) and exits.
+fn idle_child(kind: &str) {
+    let port: u16 = env_usize("SIOBENCH_CHILD_PORT", 0)
+        .try_into()
+        .expect("port");
+    let n = env_usize("SIOBENCH_CONNS", 1_000);
+    sys::raise_nofile();
+    if std::env::var("SIOBENCH_PIN").is_ok_and(|v| v == "1") {
+        sys::pin_current_thread(0);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("child runtime");
+    let ours = kind == "ours";
+    runtime.block_on(async move {
+        // Connections opened before the baseline and kept, so that what is
+        // initialized once (runtime, allocator arenas, lazily built statics)
+        // is not counted per connection.
+        let warm = 16;
+        let mut sockets = Vec::with_capacity(n + warm);
+        open_idle(ours, port, warm, &mut sockets).await;
+        settle().await;
+        let (rss_before, heap_before) = (sys::vm_rss_kib(), sys::heap_in_use());
+        let started = Instant::now();
+        open_idle(ours, port, n, &mut sockets).await;
+        let opened = started.elapsed();
+        settle().await;
+        let (rss_after, heap_after) = (sys::vm_rss_kib(), sys::heap_in_use());
+        eprintln!("  {kind}: opened {n} connections in {opened:?}");
+        println!("IDLE {rss_before} {rss_after} {heap_before} {heap_after}");
+        drop(sockets);
+    });
+    // Leave without closing thousands of connections one by one.
+    std::process::exit(0);
+}
+
+/// Opens `count` idle connections, keeping sioclient's sockets in `sockets`.
+///
+/// One connection at a time, from the calling task: opening them concurrently
+/// (FuturesUnordered, buffer_unordered) leaves each connect future's
+/// allocation referenced by wakers that tokio and tungstenite keep from the
+/// handshake, and that would be counted as the client's memory.
+async fn open_idle(ours: bool, port: u16, count: usize, sockets: &mut Vec<sioclient::Socket>) {
+    for _ in 0..count {
+        if ours {
+            sockets.push(ours::idle(port).await);
+        } else {
+            raw::idle(port).await;
+        }
+    }
+}
+
+/// Lets every connection's tasks run until they are idle.
+async fn settle() {
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn print_table(config: &Config, rows: &[Row]) {
+    println!();
+    println!(
+        "sioclient throughput benchmark: median of {} runs; ratio = median of per-run ours/raw",
+        config.runs
+    );
+    println!(
+        "client: current_thread runtime{}; server: own thread{}",
+        if config.pin { " pinned to CPU 0" } else { "" },
+        if config.pin { " pinned to CPU 1" } else { "" },
+    );
+    println!();
+    println!(
+        "| scenario | unit | raw | ours | ours/raw | target | met |\n|---|---|---:|---:|---:|---|---|"
+    );
+    for row in rows {
+        let ratio = median(&row.ratios());
+        let (target, met) = match (row.target, ratio) {
+            (Target::AtLeast(t), Some(r)) => (format!(">= {t}"), if r >= t { "yes" } else { "NO" }),
+            (Target::AtMost(t), Some(r)) => (format!("<= {t}"), if r <= t { "yes" } else { "NO" }),
+            (Target::AtLeast(t), None) => (format!(">= {t}"), "-"),
+            (Target::AtMost(t), None) => (format!("<= {t}"), "-"),
+            (Target::Info, _) => ("reference".into(), "-"),
+        };
+        let ours = figure(median(&row.ours));
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            row.scenario,
+            row.unit,
+            figure(median(&row.raw)),
+            ours,
+            ratio.map_or("-".into(), |r| format!("{r:.3}")),
+            target,
+            met
+        );
+    }
+    println!();
+    println!("per run (raw / ours / ratio):");
+    for row in rows {
+        let runs: Vec<String> = (0..row.raw.len().max(row.ours.len()))
+            .map(|i| {
+                let raw = row.raw.get(i).copied();
+                let ours = row.ours.get(i).copied();
+                let ratio = raw.zip(ours).map(|(r, o)| format!("{:.3}", o / r));
+                format!(
+                    "{} / {} / {}",
+                    figure(raw),
+                    figure(ours),
+                    ratio.unwrap_or_else(|| "-".into())
+                )
+            })
+            .collect();
+        println!("  {}: {}", row.scenario, runs.join("  |  "));
+    }
+}

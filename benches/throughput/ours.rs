@@ -1,0 +1,133 @@
+//! The same scenarios through sioclient's public API, with the builder's
+//! defaults (buffers, reconnection, offset stripping).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+use sioclient::{ClientBuilder, Event, Socket, SocketEvent};
+use tokio::sync::{mpsc, Notify};
+
+fn url(port: u16, query: &str) -> String {
+    format!("http://127.0.0.1:{port}/?{query}")
+}
+
+/// The counter of a `tick` event (its offset already stripped by the client).
+fn tick(event: &Event) -> Option<usize> {
+    if event.name() != "tick" {
+        return None;
+    }
+    usize::try_from(event.args().first()?.as_u64()?).ok()
+}
+
+async fn connect(builder: ClientBuilder) -> Socket {
+    builder.connect().await.expect("sioclient: connect")
+}
+
+/// Receives `n` blasted events through `socket.events()`.
+pub async fn receive_stream(port: u16, n: usize) -> Duration {
+    let socket = connect(ClientBuilder::new(url(port, &format!("mode=blast&n={n}")))).await;
+    let mut events = socket.events();
+    let start = Instant::now();
+    socket.emit("go", ()).await.expect("sioclient: emit go");
+    let mut expected = 0;
+    while expected < n {
+        match events.next().await {
+            Some(SocketEvent::Event(event)) => {
+                assert_eq!(
+                    tick(&event),
+                    Some(expected),
+                    "sioclient: events out of order"
+                );
+                expected += 1;
+            }
+            Some(_) => {}
+            None => panic!("sioclient: the event stream ended early"),
+        }
+    }
+    let elapsed = start.elapsed();
+    socket.disconnect();
+    elapsed
+}
+
+/// Receives `n` blasted events through an `on("tick", ..)` handler.
+pub async fn receive_handler(port: u16, n: usize) -> Duration {
+    let received = Arc::new(AtomicUsize::new(0));
+    let in_order = Arc::new(AtomicBool::new(true));
+    let done = Arc::new(Notify::new());
+    let builder = {
+        let (received, in_order, done) = (received.clone(), in_order.clone(), done.clone());
+        ClientBuilder::new(url(port, &format!("mode=blast&n={n}"))).on(
+            "tick",
+            move |event, _socket| {
+                let i = received.fetch_add(1, Ordering::Relaxed);
+                if tick(&event) != Some(i) {
+                    in_order.store(false, Ordering::Relaxed);
+                }
+                if i + 1 == n {
+                    done.notify_one();
+                }
+                async {}
+            },
+        )
+    };
+    let socket = connect(builder).await;
+    let start = Instant::now();
+    socket.emit("go", ()).await.expect("sioclient: emit go");
+    done.notified().await;
+    let elapsed = start.elapsed();
+    assert!(
+        in_order.load(Ordering::Relaxed),
+        "sioclient: handler saw events out of order"
+    );
+    socket.disconnect();
+    elapsed
+}
+
+#[derive(Serialize)]
+struct Chat {
+    user: &'static str,
+    text: &'static str,
+}
+
+/// Emits `n` events with `socket.emit(..)`; the time until the server has them all.
+pub async fn emit(port: u16, n: usize, reports: &mut mpsc::UnboundedReceiver<Instant>) -> Duration {
+    let socket = connect(ClientBuilder::new(url(port, &format!("mode=sink&n={n}")))).await;
+    let chat = Chat {
+        user: "alice",
+        text: "hello world",
+    };
+    let start = Instant::now();
+    for i in 0..n {
+        socket
+            .emit("tick", (i, &chat))
+            .await
+            .expect("sioclient: emit");
+    }
+    let done = reports.recv().await.expect("server report");
+    socket.disconnect();
+    done - start
+}
+
+/// `n` sequential `emit_with_ack` round trips.
+pub async fn ack(port: u16, n: usize) -> Duration {
+    let socket = connect(ClientBuilder::new(url(port, "mode=ack"))).await;
+    let start = Instant::now();
+    for i in 0..n {
+        let reply: String = socket
+            .emit_with_ack("x", i)
+            .await
+            .expect("sioclient: emit_with_ack");
+        debug_assert_eq!(reply, "ok");
+    }
+    let elapsed = start.elapsed();
+    socket.disconnect();
+    elapsed
+}
+
+/// Opens one idle connection; the socket must be kept to keep it open.
+pub async fn idle(port: u16) -> Socket {
+    connect(ClientBuilder::new(url(port, "mode=idle"))).await
+}

@@ -1,0 +1,230 @@
+//! A load server that speaks just enough Engine.IO v4 / Socket.IO v5 for the
+//! benchmark, on a runtime thread of its own.
+//!
+//! Every connection gets the open packet, then the CONNECT reply (with a `pid`,
+//! as a server with connection state recovery sends it, so that the client
+//! strips offsets) once it sends `40`. What follows depends on the `mode`
+//! query parameter of the WebSocket URL:
+//!
+//! - `blast&n=N`: after the client's `42["go"]`, writes the first N
+//!   pre-encoded events `42["tick",i,{"user":"alice","text":"hello world"},"Q8Ftu<i>"]`
+//!   with `feed` and one `flush` (tungstenite writes out whenever its
+//!   128 KiB write buffer fills);
+//! - `sink&n=N`: counts the `42...` frames it receives and reports the
+//!   instant the Nth arrived on the report channel;
+//! - `ack`: answers each `42<id>[...]` with `43<id>["ok"]`, one write and flush each;
+//! - `idle` (or nothing): reads until the client goes.
+//!
+//! The server never pings: with the announced 25 s interval no ping would be
+//! due within a run.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+
+const OPEN: &str = r#"0{"sid":"bench-engine-sid","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
+
+/// The frame the blast mode sends as its `i`th event.
+pub fn blast_frame(i: usize) -> String {
+    format!(r#"42["tick",{i},{{"user":"alice","text":"hello world"}},"Q8Ftu{i}"]"#)
+}
+
+/// The running server.
+pub struct Server {
+    /// Port of the listener for throughput runs (tungstenite's default buffers).
+    pub port: u16,
+    /// Port of the listener for idle connections (4 KiB read buffers, so that
+    /// thousands of them stay cheap on the server's side as well).
+    pub idle_port: u16,
+    /// When a `sink` connection has received its N events.
+    pub reports: mpsc::UnboundedReceiver<Instant>,
+}
+
+struct Shared {
+    blast: Vec<Utf8Bytes>,
+    reports: mpsc::UnboundedSender<Instant>,
+}
+
+/// Starts the server on a thread of its own with a single-threaded runtime,
+/// pinned to `cpu` if given. `blast` is the most events any blast asks for:
+/// they are all encoded here, before any timing starts.
+pub fn start(blast: usize, cpu: Option<usize>) -> Server {
+    let frames: Vec<Utf8Bytes> = (0..blast).map(|i| blast_frame(i).into()).collect();
+    let (report_tx, reports) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        blast: frames,
+        reports: report_tx,
+    });
+    let (ports_tx, ports_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("bench-server".into())
+        .spawn(move || {
+            if let Some(cpu) = cpu {
+                crate::sys::pin_current_thread(cpu);
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("server runtime");
+            runtime.block_on(async move {
+                let bulk = listen().expect("bind the bulk listener");
+                let idle = listen().expect("bind the idle listener");
+                let ports = (
+                    bulk.local_addr().expect("address").port(),
+                    idle.local_addr().expect("address").port(),
+                );
+                ports_tx.send(ports).expect("report the ports");
+                let bulk_config = WebSocketConfig::default();
+                let idle_config = WebSocketConfig::default().read_buffer_size(4096);
+                tokio::spawn(accept_loop(idle, idle_config, shared.clone()));
+                accept_loop(bulk, bulk_config, shared).await;
+            });
+        })
+        .expect("spawn the server thread");
+    let (port, idle_port) = ports_rx.recv().expect("server ports");
+    Server {
+        port,
+        idle_port,
+        reports,
+    }
+}
+
+fn listen() -> std::io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(([127, 0, 0, 1], 0).into())?;
+    // A long backlog: the idle scenario opens hundreds of connections at once.
+    socket.listen(8192)
+}
+
+async fn accept_loop(listener: TcpListener, config: WebSocketConfig, shared: Arc<Shared>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve(stream, config, shared.clone()));
+            }
+            Err(error) => {
+                eprintln!("server: accept failed: {error}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+type Ws = WebSocketStream<TcpStream>;
+
+async fn serve(stream: TcpStream, config: WebSocketConfig, shared: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let mut query = String::new();
+    // The signature is tungstenite's Callback, error type included.
+    #[allow(clippy::result_large_err)]
+    let callback = |request: &Request, response: Response| {
+        query = request.uri().query().unwrap_or_default().to_owned();
+        Ok(response)
+    };
+    let Ok(mut ws) =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)).await
+    else {
+        return;
+    };
+    let mut mode = "idle";
+    let mut n = 0usize;
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("mode", value)) => mode = mode_name(value),
+            Some(("n", value)) => n = value.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    if ws.send(Message::text(OPEN)).await.is_err() || !handshake(&mut ws).await {
+        return;
+    }
+    match mode {
+        "blast" => blast(&mut ws, &shared, n).await,
+        "sink" => sink(&mut ws, &shared, n).await,
+        "ack" => ack(&mut ws).await,
+        _ => {}
+    }
+    // Whatever comes now is read and ignored until the client goes.
+    while let Some(Ok(_)) = ws.next().await {}
+}
+
+fn mode_name(value: &str) -> &'static str {
+    match value {
+        "blast" => "blast",
+        "sink" => "sink",
+        "ack" => "ack",
+        _ => "idle",
+    }
+}
+
+/// Waits for the client's `40` and answers it. False when the client went.
+async fn handshake(ws: &mut Ws) -> bool {
+    while let Some(Ok(message)) = ws.next().await {
+        if let Message::Text(text) = message {
+            if text.starts_with("40") {
+                let reply = r#"40{"sid":"bench-socket-sid","pid":"bench-private-pid"}"#;
+                return ws.send(Message::text(reply)).await.is_ok();
+            }
+        }
+    }
+    false
+}
+
+async fn blast(ws: &mut Ws, shared: &Shared, n: usize) {
+    assert!(
+        n <= shared.blast.len(),
+        "blast of {n} events asked, {} encoded",
+        shared.blast.len()
+    );
+    while let Some(Ok(message)) = ws.next().await {
+        if matches!(&message, Message::Text(text) if text.starts_with(r#"42["go""#)) {
+            break;
+        }
+    }
+    for frame in &shared.blast[..n] {
+        if ws.feed(Message::Text(frame.clone())).await.is_err() {
+            return;
+        }
+    }
+    let _ = ws.flush().await;
+}
+
+async fn sink(ws: &mut Ws, shared: &Shared, n: usize) {
+    let mut count = 0;
+    while let Some(Ok(message)) = ws.next().await {
+        if matches!(&message, Message::Text(text) if text.starts_with("42")) {
+            count += 1;
+            if count == n {
+                let _ = shared.reports.send(Instant::now());
+                return;
+            }
+        }
+    }
+}
+
+async fn ack(ws: &mut Ws) {
+    while let Some(Ok(message)) = ws.next().await {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let Some(rest) = text.strip_prefix("42") else {
+            continue;
+        };
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            continue;
+        }
+        let reply = format!(r#"43{}["ok"]"#, &rest[..digits]);
+        if ws.send(Message::text(reply)).await.is_err() {
+            return;
+        }
+    }
+}
