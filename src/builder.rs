@@ -48,6 +48,7 @@ pub struct ClientBuilder {
     handlers: Handlers,
     timeout: Duration,
     ack_timeout: Duration,
+    retries: u32,
     reconnection: bool,
     attempts: Option<u32>,
     policy: ReconnectPolicy,
@@ -71,6 +72,7 @@ impl ClientBuilder {
             handlers: Handlers::default(),
             timeout: Duration::from_secs(20),
             ack_timeout: Duration::from_secs(30),
+            retries: 0,
             reconnection: true,
             attempts: None,
             policy: ReconnectPolicy::default(),
@@ -160,6 +162,21 @@ impl ClientBuilder {
     /// Default time to wait for an acknowledgement. Default 30 s.
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.ack_timeout = timeout;
+        self
+    }
+
+    /// At-least-once delivery to the server: every emit but a volatile one asks
+    /// for an ack and is sent again, with a fresh ack id, when none comes within
+    /// the ack timeout, up to `retries` more times. One packet is in flight at a
+    /// time, in emit order; the queue waits while disconnected and goes out
+    /// again first after a reconnect. `emit` then resolves once the server
+    /// acknowledged, and fails with
+    /// [`EmitError::Unacknowledged`](crate::EmitError::Unacknowledged) when the
+    /// tries are used up. Default 0: every emit is sent once.
+    ///
+    /// The server's handlers must acknowledge every event for this to work.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
         self
     }
 
@@ -290,6 +307,7 @@ impl ClientBuilder {
             attempts: self.attempts,
             policy: self.policy,
             strip_offsets: self.strip_offsets,
+            retries: self.retries,
         };
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let driver = Driver::new(config, control_rx, control_tx.downgrade());
@@ -301,6 +319,7 @@ impl ClientBuilder {
                 offline_capacity: self.offline_capacity,
                 event_buffer: self.event_buffer,
                 ack_timeout: self.ack_timeout,
+                retries: self.retries,
             },
         );
         let resume = self.recovery_state.map(|state| Resume {

@@ -33,6 +33,8 @@ pub(crate) struct DriverConfig {
     pub(crate) attempts: Option<u32>,
     pub(crate) policy: ReconnectPolicy,
     pub(crate) strip_offsets: bool,
+    /// Resends of an at-least-once emit; 0 turns them off.
+    pub(crate) retries: u32,
 }
 
 /// A namespace socket handed to the driver.
@@ -129,7 +131,7 @@ impl Driver {
         sink: mpsc::WeakUnboundedSender<Control>,
     ) -> Self {
         Driver {
-            session: Session::new(config.strip_offsets, sink),
+            session: Session::new(config.strip_offsets, config.retries, sink),
             config,
             control,
             slots: Vec::new(),
@@ -277,9 +279,10 @@ impl Driver {
                     .on_link_lost(DisconnectReason::IoClientDisconnect);
                 return LinkEnd::Unwanted;
             }
-            let deadline = self.session.deadline();
-            let blocked = self.blocked_permit();
             let reading = self.blocked.is_none();
+            // The heartbeat is not judged while reading is paused for a slow consumer.
+            let deadline = self.session.deadline(reading);
+            let blocked = self.blocked_permit();
             let session = &self.session;
             let slots = &mut self.slots;
             let wake = tokio::select! {
@@ -287,7 +290,7 @@ impl Driver {
                 message = ws.next(), if reading => Wake::Incoming(message),
                 (ns, outgoing) = next_emit(slots, session) => Wake::Emit(ns, outgoing),
                 Some(permit) = blocked => Wake::Delivery(permit),
-                () = sleep_until_opt(deadline), if reading => Wake::Deadline,
+                () = sleep_until_opt(deadline) => Wake::Deadline,
             };
             match wake {
                 Wake::Control(None) => {
@@ -318,12 +321,16 @@ impl Driver {
                 }
                 Wake::Emit(ns, None) => self.slots[ns].emits = None,
                 Wake::Emit(ns, Some(outgoing)) => {
-                    self.session.send(ns, outgoing);
+                    let now = Instant::now();
+                    self.session.send(ns, outgoing, now);
                     // Take whatever else is queued, so one flush carries the burst.
                     if let Some(emits) = &mut self.slots[ns].emits {
                         for _ in 1..EMIT_BATCH {
+                            if !self.session.accepts_emits(ns) {
+                                break;
+                            }
                             match emits.try_recv() {
-                                Ok(outgoing) => self.session.send(ns, outgoing),
+                                Ok(outgoing) => self.session.send(ns, outgoing, now),
                                 Err(_) => break,
                             }
                         }
@@ -331,9 +338,11 @@ impl Driver {
                 }
                 Wake::Delivery(permit) => self.on_permit(permit),
                 Wake::Deadline => {
-                    if self.session.ping_expired(Instant::now()) {
+                    let now = Instant::now();
+                    if reading && self.session.ping_expired(now) {
                         return LinkEnd::Lost(DisconnectReason::PingTimeout);
                     }
+                    self.session.poll_timers(now);
                 }
             }
         }
@@ -492,7 +501,7 @@ impl Driver {
 async fn next_emit(slots: &mut [Slot], session: &Session) -> (usize, Option<Outgoing>) {
     std::future::poll_fn(|cx| {
         for (ns, slot) in slots.iter_mut().enumerate() {
-            if !session.is_connected(ns) {
+            if !session.accepts_emits(ns) {
                 continue;
             }
             if let Some(emits) = &mut slot.emits {

@@ -111,6 +111,12 @@ pub enum EmitError {
         /// The server's limit in bytes.
         max: u64,
     },
+    /// With `retries`, the server acknowledged none of the tries.
+    #[error("not acknowledged after {tries} tries")]
+    Unacknowledged {
+        /// How many times the event was sent.
+        tries: u32,
+    },
     /// A volatile event was dropped because the socket is not connected.
     #[error("volatile event dropped: not connected")]
     VolatileDropped,

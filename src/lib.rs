@@ -182,7 +182,7 @@ pub mod bench_support {
         /// connection state recovery, so trailing offsets are taken off events.
         pub fn new(strip_offsets: bool) -> Self {
             let (acks, _) = mpsc::unbounded_channel();
-            let mut session = Session::new(strip_offsets, acks.downgrade());
+            let mut session = Session::new(strip_offsets, 0, acks.downgrade());
             let status = Arc::new(SocketStatus::default());
             let ns = session.add_namespace("/", AuthSource::None, status, None);
             session.connect(ns, None);

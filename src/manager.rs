@@ -41,6 +41,7 @@ pub(crate) struct SocketSettings {
     pub(crate) offline_capacity: usize,
     pub(crate) event_buffer: usize,
     pub(crate) ack_timeout: Duration,
+    pub(crate) retries: u32,
 }
 
 impl fmt::Debug for Manager {
@@ -125,7 +126,7 @@ impl Manager {
             emits: emit_tx,
             offline_capacity: settings.offline_capacity.max(1),
             ack_timeout: settings.ack_timeout,
-            next_ack: AtomicU64::new(0),
+            retries: settings.retries,
         });
         tokio::spawn(dispatcher::run(
             delivery_rx,

@@ -24,6 +24,15 @@ use crate::protocol_error::ProtocolError;
 use crate::socketio::packet::{Packet, PacketKind};
 use crate::status::SocketStatus;
 
+mod reliable;
+
+use reliable::ReliableQueue;
+pub(crate) use reliable::Retry;
+
+/// How many at-least-once emits a namespace takes in before the driver stops
+/// reading its emit queue: bounds the memory of a producer faster than acks.
+const RELIABLE_WINDOW: usize = 1024;
+
 /// One WebSocket message to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Frame {
@@ -88,8 +97,11 @@ pub(crate) struct Outgoing {
     pub(crate) text: String,
     /// Binary attachments that follow the text frame.
     pub(crate) attachments: Vec<Bytes>,
-    /// The ack id and where its reply goes.
+    /// The ack id and where its reply goes. With `retry`, the id is a
+    /// placeholder: each try takes a fresh one.
     pub(crate) ack: Option<(u64, AckWaiter)>,
+    /// Set for at-least-once emits (the `retries` option).
+    pub(crate) retry: Option<Retry>,
 }
 
 /// Resumable session of one namespace: the server's private id and the last offset seen.
@@ -121,6 +133,7 @@ struct Namespace {
     /// Size at which closed ack waiters are next swept out.
     ack_sweep_at: usize,
     waiters: Vec<ConnectWaiter>,
+    reliable: ReliableQueue,
 }
 
 impl Namespace {
@@ -162,6 +175,10 @@ pub(crate) struct Session {
     link_id: u64,
     namespaces: Vec<Namespace>,
     strip_offsets: bool,
+    /// How many times an at-least-once emit is sent again.
+    retries: u32,
+    /// The time given with the frame being handled.
+    now: Instant,
     ack_sink: WeakUnboundedSender<Control>,
     partial: Option<Partial>,
     /// Frames to write, in order.
@@ -172,12 +189,18 @@ pub(crate) struct Session {
 
 impl Session {
     /// A session with no link and no namespace yet.
-    pub(crate) fn new(strip_offsets: bool, ack_sink: WeakUnboundedSender<Control>) -> Self {
+    pub(crate) fn new(
+        strip_offsets: bool,
+        retries: u32,
+        ack_sink: WeakUnboundedSender<Control>,
+    ) -> Self {
         Session {
             link: None,
             link_id: 0,
             namespaces: Vec::new(),
             strip_offsets,
+            retries,
+            now: Instant::now(),
             ack_sink,
             partial: None,
             outbox: Vec::new(),
@@ -204,6 +227,7 @@ impl Session {
             acks: HashMap::new(),
             ack_sweep_at: 64,
             waiters: Vec::new(),
+            reliable: ReliableQueue::default(),
         };
         if let Some(link) = &self.link {
             fresh.status.set_max_payload(link.info.max_payload);
@@ -316,10 +340,13 @@ impl Session {
         namespace.held.clear();
         namespace.fail_acks();
         namespace.fail_waiters(&waiter_error);
+        // Queued at-least-once emits wait for a later connect().
+        namespace.reliable.link_lost();
     }
 
     /// The Engine.IO open packet arrived on a new link: every wanted namespace connects.
     pub(crate) fn on_open(&mut self, info: OpenInfo, now: Instant) {
+        self.now = now;
         // The emitting handles check their frames against the server's limit.
         for namespace in &self.namespaces {
             namespace.status.set_max_payload(info.max_payload);
@@ -394,6 +421,7 @@ impl Session {
                 namespace.state = NsState::Connecting;
             }
             namespace.fail_acks();
+            namespace.reliable.link_lost();
         }
     }
 
@@ -420,23 +448,84 @@ impl Session {
     }
 
     /// When the link must be declared dead unless something arrives.
-    pub(crate) fn deadline(&self) -> Option<Instant> {
+    fn ping_deadline(&self) -> Option<Instant> {
         self.link
             .as_ref()
             .map(|link| link.last_seen + link.info.ping_interval + link.info.ping_timeout)
     }
 
+    /// The next instant the session has something to do at: the heartbeat
+    /// deadline (when `heartbeat`; not while reading is paused) or an
+    /// at-least-once emit timing out.
+    pub(crate) fn deadline(&self, heartbeat: bool) -> Option<Instant> {
+        let retries = self
+            .namespaces
+            .iter()
+            .filter_map(|ns| ns.reliable.deadline());
+        let ping = self.ping_deadline().filter(|_| heartbeat);
+        retries.chain(ping).min()
+    }
+
     /// Whether the heartbeat deadline has passed at `now`.
     pub(crate) fn ping_expired(&self, now: Instant) -> bool {
-        self.deadline().is_some_and(|deadline| now >= deadline)
+        self.ping_deadline().is_some_and(|deadline| now >= deadline)
+    }
+
+    /// Resends at-least-once emits whose ack did not come in time, and fails
+    /// those that used up their retries.
+    pub(crate) fn poll_timers(&mut self, now: Instant) {
+        self.now = now;
+        for ns in 0..self.namespaces.len() {
+            if self.namespaces[ns].reliable.expire(now, self.retries) {
+                self.send_reliable(ns);
+            }
+        }
+    }
+
+    /// Sends the front at-least-once emit of a connected namespace, if any.
+    fn send_reliable(&mut self, ns: usize) {
+        if self.link.is_none() || !self.is_connected(ns) {
+            return;
+        }
+        let namespace = &mut self.namespaces[ns];
+        if namespace.reliable.len() == 0 {
+            return;
+        }
+        let id = namespace.status.next_ack_id();
+        namespace
+            .reliable
+            .send_front(id, self.now, &mut self.outbox);
+    }
+
+    /// Whether the driver may hand this namespace more emits.
+    pub(crate) fn accepts_emits(&self, ns: usize) -> bool {
+        self.is_connected(ns) && self.namespaces[ns].reliable.len() < RELIABLE_WINDOW
     }
 
     /// Queues an emit on a connected namespace.
-    pub(crate) fn send(&mut self, ns: usize, outgoing: Outgoing) {
+    pub(crate) fn send(&mut self, ns: usize, outgoing: Outgoing, now: Instant) {
+        self.now = now;
         let Some(namespace) = self.namespaces.get_mut(ns) else {
             return;
         };
-        if let Some((id, waiter)) = outgoing.ack {
+        let Outgoing {
+            text,
+            attachments,
+            ack,
+            retry,
+        } = outgoing;
+        let ack = match (retry, ack) {
+            (Some(retry), Some((_, waiter))) => {
+                let idle = !namespace.reliable.in_flight();
+                namespace.reliable.push(text, retry, attachments, waiter);
+                if idle {
+                    self.send_reliable(ns);
+                }
+                return;
+            }
+            (_, ack) => ack,
+        };
+        if let Some((id, waiter)) = ack {
             if waiter.is_closed() {
                 // The caller stopped waiting (its timeout ran out while the emit was
                 // queued offline): sending it now would surprise the server and nobody.
@@ -448,9 +537,9 @@ impl Session {
             }
             namespace.acks.insert(id, waiter);
         }
-        self.outbox.push(Frame::Text(outgoing.text));
+        self.outbox.push(Frame::Text(text));
         self.outbox
-            .extend(outgoing.attachments.into_iter().map(Frame::Binary));
+            .extend(attachments.into_iter().map(Frame::Binary));
     }
 
     /// Queues the answer to a server's ack request (its text frame, then its
@@ -486,6 +575,7 @@ impl Session {
 
     /// A text message arrived. `Err` means the link must end with that reason.
     pub(crate) fn on_text(&mut self, text: &str, now: Instant) -> Result<(), DisconnectReason> {
+        self.now = now;
         if let Some(link) = &mut self.link {
             link.last_seen = now;
         }
@@ -514,6 +604,7 @@ impl Session {
 
     /// A binary message arrived: the next attachment of the packet being assembled.
     pub(crate) fn on_binary(&mut self, data: Bytes, now: Instant) -> Result<(), DisconnectReason> {
+        self.now = now;
         if let Some(link) = &mut self.link {
             link.last_seen = now;
         }
@@ -649,6 +740,9 @@ impl Session {
             let _ = waiter.send(Ok(()));
         }
         let held = std::mem::take(&mut namespace.held);
+        // At-least-once emits go out again before the application hears of the
+        // connect, so that what it emits from its connect handler queues behind.
+        self.send_reliable(ns);
         self.deliveries
             .push_back((ns, SocketEvent::Connect { recovered }));
         self.deliveries.extend(held.into_iter().map(|ev| (ns, ev)));
@@ -698,6 +792,7 @@ impl Session {
         namespace.held.clear();
         namespace.fail_acks();
         namespace.fail_waiters(waiter_error);
+        namespace.reliable.link_lost();
     }
 
     /// An EVENT or ACK with all of its attachments.
@@ -723,9 +818,19 @@ impl Session {
                 tracing::debug!("ack without an id ignored");
                 return Ok(());
             };
+            let payload = match namespace
+                .reliable
+                .on_ack(id, AckPayload { args, attachments })
+            {
+                Ok(()) => {
+                    self.send_reliable(ns);
+                    return Ok(());
+                }
+                Err(payload) => payload,
+            };
             match namespace.acks.remove(&id) {
                 Some(waiter) => {
-                    let _ = waiter.send(Ok(AckPayload { args, attachments }));
+                    let _ = waiter.send(Ok(payload));
                 }
                 None => tracing::debug!(id, "ack for an unknown or expired id"),
             }

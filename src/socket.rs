@@ -3,7 +3,6 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -21,7 +20,7 @@ use crate::error::{AckError, ConnectError, EmitError, UnsentEmit};
 use crate::event::{Event, SocketEvent};
 use crate::event_args::ArgsDeserializer;
 use crate::manager::Manager;
-use crate::session::{AckPayload, Outgoing};
+use crate::session::{AckPayload, Outgoing, Retry};
 use crate::socketio::args::write_args;
 use crate::socketio::packet::{write_event, Packet};
 use crate::status::SocketStatus;
@@ -82,7 +81,8 @@ pub(crate) struct SocketInner {
     pub(crate) emits: mpsc::Sender<Outgoing>,
     pub(crate) offline_capacity: usize,
     pub(crate) ack_timeout: Duration,
-    pub(crate) next_ack: AtomicU64,
+    /// Resends of an at-least-once emit; 0 sends every emit once.
+    pub(crate) retries: u32,
 }
 
 impl Drop for SocketInner {
@@ -314,11 +314,19 @@ impl<'a> Emitter<'a> {
 
     /// Emits an event; see [`Socket::emit`].
     pub async fn emit<A: Serialize>(self, name: &str, args: A) -> Result<(), EmitError> {
-        let (text, attachments) = self.encode(name, None, &args)?;
+        if self.reliable() {
+            return match self.send_reliable(name, &args).await {
+                Ok(_) => Ok(()),
+                Err(AckError::Emit(error)) => Err(error),
+                Err(_) => Err(EmitError::Closed),
+            };
+        }
+        let (text, attachments, _) = self.encode(name, None, &args)?;
         self.send(Outgoing {
             text,
             attachments,
             ack: None,
+            retry: None,
         })
         .await
     }
@@ -329,34 +337,77 @@ impl<'a> Emitter<'a> {
         name: &str,
         args: A,
     ) -> Result<R, AckError> {
-        let inner = &self.socket.inner;
-        let id = inner.next_ack.fetch_add(1, Ordering::Relaxed);
-        let (text, attachments) = self.encode(name, Some(id), &args)?;
-        let (waiter, reply) = oneshot::channel();
-        self.send(Outgoing {
-            text,
-            attachments,
-            ack: Some((id, waiter)),
-        })
-        .await?;
-        let timeout = self.timeout.unwrap_or(inner.ack_timeout);
-        let payload: AckPayload = match tokio::time::timeout(timeout, reply).await {
-            Err(_) => return Err(AckError::Timeout(timeout)),
-            Ok(Err(_)) => return Err(AckError::Disconnected),
-            Ok(Ok(result)) => result?,
+        let payload = if self.reliable() {
+            self.send_reliable(name, &args).await?
+        } else {
+            self.send_once(name, &args).await?
         };
         R::deserialize(ArgsDeserializer::new(&payload.args, &payload.attachments))
             .map_err(AckError::Decode)
     }
 
-    /// The Engine.IO text frame of the event and its binary attachments, checked
-    /// against the server's maxPayload.
+    /// With the `retries` option, every emit but a volatile one is delivered at
+    /// least once.
+    fn reliable(&self) -> bool {
+        !self.volatile && self.socket.inner.retries > 0
+    }
+
+    fn ack_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(self.socket.inner.ack_timeout)
+    }
+
+    /// Sends once and waits for the ack within the timeout.
+    async fn send_once<A: Serialize>(&self, name: &str, args: &A) -> Result<AckPayload, AckError> {
+        let id = self.socket.inner.status.next_ack_id();
+        let (text, attachments, _) = self.encode(name, Some(id), args)?;
+        let (waiter, reply) = oneshot::channel();
+        self.send(Outgoing {
+            text,
+            attachments,
+            ack: Some((id, waiter)),
+            retry: None,
+        })
+        .await?;
+        let timeout = self.ack_timeout();
+        match tokio::time::timeout(timeout, reply).await {
+            Err(_) => Err(AckError::Timeout(timeout)),
+            Ok(Err(_)) => Err(AckError::Disconnected),
+            Ok(Ok(result)) => result,
+        }
+    }
+
+    /// Queues for at-least-once delivery: one packet in flight per socket, each
+    /// try with a fresh ack id and the ack timeout, until acknowledged or out of
+    /// retries. Waits while disconnected.
+    async fn send_reliable<A: Serialize>(
+        &self,
+        name: &str,
+        args: &A,
+    ) -> Result<AckPayload, AckError> {
+        let (text, attachments, id_at) = self.encode(name, None, args)?;
+        let (waiter, reply) = oneshot::channel();
+        self.send(Outgoing {
+            text,
+            attachments,
+            // Each try takes its own id; this one is never sent.
+            ack: Some((0, waiter)),
+            retry: Some(Retry {
+                id_at,
+                timeout: self.ack_timeout(),
+            }),
+        })
+        .await?;
+        reply.await.unwrap_or(Err(AckError::Disconnected))
+    }
+
+    /// The Engine.IO text frame of the event, its binary attachments, and where
+    /// its ack id stands; checked against the server's maxPayload.
     fn encode<A: Serialize>(
         &self,
         name: &str,
         id: Option<u64>,
         args: &A,
-    ) -> Result<(String, Vec<Bytes>), EmitError> {
+    ) -> Result<(String, Vec<Bytes>, usize), EmitError> {
         if RESERVED.contains(&name) {
             return Err(EmitError::ReservedName(name.to_owned()));
         }
@@ -366,7 +417,7 @@ impl<'a> Emitter<'a> {
         let path = &self.socket.inner.path;
         let mut text = String::with_capacity(json.len() + name.len() + path.len() + 16);
         text.push('4');
-        write_event(&mut text, path, id, name, &json, attachments.len());
+        let id_at = write_event(&mut text, path, id, name, &json, attachments.len());
         // Engine.IO over WebSocket limits each message, and the server drops the
         // whole connection over one that is too large; refuse it here instead.
         if let Some(max) = self.socket.inner.status.max_payload() {
@@ -380,20 +431,29 @@ impl<'a> Emitter<'a> {
                 return Err(EmitError::PayloadTooLarge { size, max });
             }
         }
-        Ok((text, attachments))
+        Ok((text, attachments, id_at))
     }
 
     async fn send(&self, outgoing: Outgoing) -> Result<(), EmitError> {
         let inner = &self.socket.inner;
+        if self.volatile {
+            // Dropped rather than queued, offline or while the connection is
+            // backed up (its queue to the driver is full).
+            if !inner.status.connected() {
+                return Err(EmitError::VolatileDropped);
+            }
+            return match inner.emits.try_send(outgoing) {
+                Ok(()) => Ok(()),
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(EmitError::Closed),
+                Err(mpsc::error::TrySendError::Full(_)) => Err(EmitError::VolatileDropped),
+            };
+        }
         if inner.status.connected() {
             return inner
                 .emits
                 .send(outgoing)
                 .await
                 .map_err(|_| EmitError::Closed);
-        }
-        if self.volatile {
-            return Err(EmitError::VolatileDropped);
         }
         match inner.emits.try_send(outgoing) {
             Ok(()) => Ok(()),

@@ -14,6 +14,7 @@ pub(crate) struct SocketStatus {
     /// The server's maxPayload from the last Engine.IO open packet; 0 until a
     /// link opened.
     max_payload: AtomicU64,
+    next_ack: AtomicU64,
 }
 
 impl SocketStatus {
@@ -42,6 +43,11 @@ impl SocketStatus {
 
     /// The largest WebSocket message the server accepts, in bytes; `None` until
     /// the first link opened.
+    /// The next ack id of this socket: a counter, so ids never collide.
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.next_ack.fetch_add(1, Ordering::Relaxed)
+    }
+
     pub(crate) fn max_payload(&self) -> Option<u64> {
         match self.max_payload.load(Ordering::Relaxed) {
             0 => None,

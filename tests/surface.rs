@@ -105,3 +105,51 @@ async fn path_query_and_headers_go_with_every_connect() {
     .await;
     check(&socket.emit_with_ack("whoami", ()).await.unwrap());
 }
+
+#[tokio::test]
+async fn an_ack_that_timed_out_in_the_offline_buffer_is_never_sent() {
+    let server = TestServer::start(ServerOptions::default().arg("--log-packets")).await;
+    let proxy = common::Proxy::start(server.addr()).await;
+    let socket = within(
+        TIMEOUT,
+        "connect",
+        ClientBuilder::new(proxy.url())
+            .reconnection_delay(Duration::from_millis(20))
+            .connect(),
+    )
+    .await
+    .unwrap();
+    let mut events = socket.events();
+    proxy.set_refuse(true);
+    proxy.drop_all();
+    wait_event(&mut events, "disconnect", |e| {
+        matches!(e, SocketEvent::Disconnect(_))
+    })
+    .await;
+    let stale: Result<Value, _> = socket
+        .timeout(Duration::from_millis(100))
+        .emit_with_ack("echo", "stale")
+        .await;
+    assert!(
+        matches!(stale, Err(sioclient::AckError::Timeout(_))),
+        "{stale:?}"
+    );
+    proxy.set_refuse(false);
+    wait_event(&mut events, "connect", |e| {
+        matches!(e, SocketEvent::Connect { .. })
+    })
+    .await;
+    let fresh: String = socket.emit_with_ack("echo", "fresh").await.unwrap();
+    assert_eq!(fresh, "fresh");
+    let sent: Vec<Value> = server
+        .lines()
+        .into_iter()
+        .filter(|l| l["ev"] == "packet")
+        .collect();
+    assert!(
+        !sent
+            .iter()
+            .any(|l| l["data"].as_str().unwrap_or("").contains("stale")),
+        "{sent:?}"
+    );
+}

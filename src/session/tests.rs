@@ -141,7 +141,7 @@ impl Harness {
     fn with_strip(strip_offsets: bool) -> Self {
         let (sink, acks) = mpsc::unbounded_channel();
         Harness {
-            session: Session::new(strip_offsets, sink.downgrade()),
+            session: Session::new(strip_offsets, 0, sink.downgrade()),
             acks,
             _sink: sink,
             now: Instant::now(),
@@ -261,7 +261,9 @@ impl Harness {
                 text: text.to_owned(),
                 attachments: Vec::new(),
                 ack: Some((id, tx)),
+                retry: None,
             },
+            self.now,
         );
         rx
     }
@@ -697,12 +699,12 @@ fn engine_packet_table() {
 fn deadline_is_last_seen_plus_ping_interval_plus_ping_timeout() {
     let mut h = Harness::new();
     let t0 = h.now;
-    assert_eq!(h.session.deadline(), None, "no link, no deadline");
+    assert_eq!(h.session.deadline(true), None, "no link, no deadline");
     assert!(!h.session.ping_expired(t0 + Duration::from_secs(3600)));
 
     h.open();
     let deadline = t0 + PING_INTERVAL + PING_TIMEOUT;
-    assert_eq!(h.session.deadline(), Some(deadline));
+    assert_eq!(h.session.deadline(true), Some(deadline));
     let table = [
         (t0, false),
         (deadline - Duration::from_millis(1), false),
@@ -715,7 +717,7 @@ fn deadline_is_last_seen_plus_ping_interval_plus_ping_timeout() {
     }
 
     h.session.on_link_lost(DisconnectReason::PingTimeout);
-    assert_eq!(h.session.deadline(), None);
+    assert_eq!(h.session.deadline(true), None);
     assert!(!h.session.ping_expired(deadline));
 }
 
@@ -729,7 +731,7 @@ fn every_frame_moves_last_seen() {
         h.now = t0 + Duration::from_secs(30);
         assert_eq!(h.text(frame), Ok(()), "{frame}");
         let deadline = t0 + Duration::from_secs(30) + PING_INTERVAL + PING_TIMEOUT;
-        assert_eq!(h.session.deadline(), Some(deadline), "{frame}");
+        assert_eq!(h.session.deadline(true), Some(deadline), "{frame}");
         assert!(!h.session.ping_expired(t0 + PING_INTERVAL + PING_TIMEOUT));
         assert!(h.session.ping_expired(deadline));
     }
@@ -742,7 +744,7 @@ fn every_frame_moves_last_seen() {
     h.now = t0 + Duration::from_secs(40);
     assert_eq!(h.binary(&[1]), Ok(()));
     assert_eq!(
-        h.session.deadline(),
+        h.session.deadline(true),
         Some(t0 + Duration::from_secs(40) + PING_INTERVAL + PING_TIMEOUT)
     );
 }
@@ -755,7 +757,7 @@ fn reopening_restarts_the_deadline_from_the_open() {
     h.now += Duration::from_secs(100);
     h.open();
     assert_eq!(
-        h.session.deadline(),
+        h.session.deadline(true),
         Some(h.now + PING_INTERVAL + PING_TIMEOUT)
     );
 }
@@ -1151,7 +1153,7 @@ fn ack_of_an_event_that_asked_for_none_fails() {
 #[test]
 fn ack_when_the_driver_is_gone_fails_closed() {
     let (sink, _acks) = mpsc::unbounded_channel::<Control>();
-    let mut session = Session::new(true, sink.downgrade());
+    let mut session = Session::new(true, 0, sink.downgrade());
     drop(sink);
     let status = Arc::new(SocketStatus::default());
     let ns = session.add_namespace("/", AuthSource::None, status, None);
@@ -1253,7 +1255,9 @@ fn emit_whose_waiter_gave_up_is_not_sent() {
             text: r#"422["timed out"]"#.into(),
             attachments: vec![Bytes::from_static(b"x")],
             ack: Some((2, tx)),
+            retry: None,
         },
+        h.now,
     );
     assert_eq!(h.frames(), [], "neither the text nor its attachments");
     assert!(!h.session.namespaces[ns].acks.contains_key(&2));
@@ -1270,7 +1274,9 @@ fn emit_without_ack_and_with_attachments_goes_out_in_order() {
                 .into(),
             attachments: vec![Bytes::from_static(&[1]), Bytes::from_static(&[2, 3])],
             ack: None,
+            retry: None,
         },
+        h.now,
     );
     h.session.send(
         ns,
@@ -1278,7 +1284,9 @@ fn emit_without_ack_and_with_attachments_goes_out_in_order() {
             text: r#"42["after"]"#.into(),
             attachments: vec![],
             ack: None,
+            retry: None,
         },
+        h.now,
     );
     assert_eq!(
         h.frames(),

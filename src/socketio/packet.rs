@@ -217,6 +217,9 @@ fn write_name(out: &mut String, name: &str) {
 /// argument (empty for none), as `socketio::args::write_args` produces it,
 /// and `attachments` the number of attachments it collected (their frames
 /// follow this one). The namespace `/` is omitted; `name` is JSON-escaped.
+///
+/// Returns the byte index in `out` where the ack id stands (or would stand,
+/// without one), so an at-least-once emit can take a fresh id per try.
 pub(crate) fn write_event(
     out: &mut String,
     nsp: &str,
@@ -224,18 +227,24 @@ pub(crate) fn write_event(
     name: &str,
     args_json: &str,
     attachments: usize,
-) {
+) -> usize {
     // The reference parser refuses a binary packet announcing 0 attachments.
     let kind = if attachments == 0 {
         PacketKind::Event
     } else {
         PacketKind::BinaryEvent
     };
-    write_head(out, kind, attachments, nsp, id);
+    write_head(out, kind, attachments, nsp, None);
+    let id_at = out.len();
+    if let Some(id) = id {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{id}");
+    }
     out.push('[');
     write_name(out, name);
     out.push_str(args_json);
     out.push(']');
+    id_at
 }
 
 /// Appends a whole ACK packet (without the Engine.IO `4`):

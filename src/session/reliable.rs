@@ -1,0 +1,275 @@
+//! At-least-once emits (the `retries` option): one packet in flight at a time,
+//! sent again with a fresh ack id when no ack comes in time, in order.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::{AckPayload, AckWaiter, Frame};
+use crate::error::{AckError, EmitError};
+
+/// How an emit is retried: where its ack id goes and how long each try waits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Retry {
+    /// Byte index in the text frame where the ack id is inserted.
+    pub(crate) id_at: usize,
+    /// How long one try waits for its ack.
+    pub(crate) timeout: Duration,
+}
+
+struct Pending {
+    /// The text frame without an ack id.
+    text: String,
+    retry: Retry,
+    attachments: Vec<Bytes>,
+    /// Sends so far.
+    tries: u32,
+    waiter: AckWaiter,
+}
+
+/// The queue of one namespace.
+#[derive(Default)]
+pub(crate) struct ReliableQueue {
+    pending: VecDeque<Pending>,
+    /// Ack id and deadline of the front packet, once sent on the current link.
+    in_flight: Option<(u64, Instant)>,
+}
+
+impl ReliableQueue {
+    /// Queues an emit behind the others.
+    pub(crate) fn push(
+        &mut self,
+        text: String,
+        retry: Retry,
+        attachments: Vec<Bytes>,
+        waiter: AckWaiter,
+    ) {
+        self.pending.push_back(Pending {
+            text,
+            retry,
+            attachments,
+            tries: 0,
+            waiter,
+        });
+    }
+
+    /// How many emits wait, the one in flight included.
+    pub(crate) fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether a packet is sent and waits for its ack.
+    pub(crate) fn in_flight(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// When the packet in flight times out.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.in_flight.map(|(_, deadline)| deadline)
+    }
+
+    /// Sends the front packet (again) with ack id `id`, unless its caller
+    /// stopped waiting. Returns whether something was sent.
+    pub(crate) fn send_front(&mut self, id: u64, now: Instant, outbox: &mut Vec<Frame>) -> bool {
+        while self.pending.front().is_some_and(|p| p.waiter.is_closed()) {
+            self.pending.pop_front();
+        }
+        let Some(front) = self.pending.front_mut() else {
+            self.in_flight = None;
+            return false;
+        };
+        front.tries += 1;
+        let id_text = id.to_string();
+        let mut text = String::with_capacity(front.text.len() + id_text.len());
+        let (head, body) = front.text.split_at(front.retry.id_at.min(front.text.len()));
+        text.push_str(head);
+        text.push_str(&id_text);
+        text.push_str(body);
+        outbox.push(Frame::Text(text));
+        outbox.extend(front.attachments.iter().cloned().map(Frame::Binary));
+        self.in_flight = Some((id, now + front.retry.timeout));
+        true
+    }
+
+    /// An ack arrived: when it answers the packet in flight, that packet is done.
+    /// Any other id (a late ack of an earlier try, say) gets its payload back.
+    pub(crate) fn on_ack(&mut self, id: u64, payload: AckPayload) -> Result<(), AckPayload> {
+        match self.in_flight {
+            Some((current, _)) if current == id => {
+                self.in_flight = None;
+                if let Some(done) = self.pending.pop_front() {
+                    let _ = done.waiter.send(Ok(payload));
+                }
+                Ok(())
+            }
+            _ => Err(payload),
+        }
+    }
+
+    /// At `now`, whether the packet in flight timed out. When it did and has used
+    /// its `retries`, its caller gets an error and it leaves the queue. Returns
+    /// whether the front must be sent (again).
+    pub(crate) fn expire(&mut self, now: Instant, retries: u32) -> bool {
+        match self.in_flight {
+            Some((_, deadline)) if now >= deadline => {}
+            _ => return false,
+        }
+        self.in_flight = None;
+        if let Some(front) = self.pending.front() {
+            if front.tries > retries {
+                if let Some(done) = self.pending.pop_front() {
+                    let error = EmitError::Unacknowledged { tries: done.tries };
+                    let _ = done.waiter.send(Err(AckError::Emit(error)));
+                }
+            }
+        }
+        !self.pending.is_empty()
+    }
+
+    /// The link is gone: the packet in flight goes out again on the next one.
+    pub(crate) fn link_lost(&mut self) {
+        self.in_flight = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::oneshot;
+
+    fn texts(outbox: &mut Vec<Frame>) -> Vec<String> {
+        outbox
+            .drain(..)
+            .map(|frame| match frame {
+                Frame::Text(text) => text,
+                Frame::Binary(data) => format!("<{} bytes>", data.len()),
+            })
+            .collect()
+    }
+
+    fn push(
+        queue: &mut ReliableQueue,
+        text: &str,
+        id_at: usize,
+    ) -> oneshot::Receiver<Result<AckPayload, AckError>> {
+        let (waiter, reply) = oneshot::channel();
+        let retry = Retry {
+            id_at,
+            timeout: Duration::from_millis(50),
+        };
+        queue.push(text.into(), retry, Vec::new(), waiter);
+        reply
+    }
+
+    fn payload(arg: &str) -> AckPayload {
+        AckPayload {
+            args: vec![arg.into()],
+            attachments: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn one_in_flight_in_order_with_fresh_ids() {
+        let now = Instant::now();
+        let mut queue = ReliableQueue::default();
+        let mut outbox = Vec::new();
+        let mut first = push(&mut queue, r#"42["echo",1]"#, 2);
+        let mut second = push(&mut queue, r#"42/admin,["echo",2]"#, 9);
+        assert!(queue.send_front(0, now, &mut outbox));
+        assert_eq!(texts(&mut outbox), [r#"420["echo",1]"#]);
+        // An ack for another id changes nothing.
+        assert!(queue.on_ack(7, payload("x")).is_err());
+        assert!(queue.on_ack(0, payload("one")).is_ok());
+        assert_eq!(first.try_recv().unwrap().unwrap(), payload("one"));
+        assert!(!queue.in_flight());
+        assert!(queue.send_front(1, now, &mut outbox));
+        assert_eq!(texts(&mut outbox), [r#"42/admin,1["echo",2]"#]);
+        assert!(queue.on_ack(1, payload("two")).is_ok());
+        assert_eq!(second.try_recv().unwrap().unwrap(), payload("two"));
+        assert!(!queue.send_front(2, now, &mut outbox));
+        assert_eq!(queue.len(), 0);
+    }
+
+    #[test]
+    fn a_timed_out_try_is_resent_until_the_retries_are_used_up() {
+        let start = Instant::now();
+        let mut queue = ReliableQueue::default();
+        let mut outbox = Vec::new();
+        let mut reply = push(&mut queue, r#"42["never"]"#, 2);
+        let retries = 3;
+        let mut now = start;
+        let mut id = 0;
+        assert!(queue.send_front(id, now, &mut outbox));
+        loop {
+            assert!(!queue.expire(now, retries), "not before the deadline");
+            now = queue.deadline().unwrap();
+            if !queue.expire(now, retries) {
+                break;
+            }
+            id += 1;
+            assert!(queue.send_front(id, now, &mut outbox));
+        }
+        assert_eq!(
+            texts(&mut outbox),
+            [
+                r#"420["never"]"#,
+                r#"421["never"]"#,
+                r#"422["never"]"#,
+                r#"423["never"]"#
+            ]
+        );
+        match reply.try_recv().unwrap() {
+            Err(AckError::Emit(EmitError::Unacknowledged { tries })) => assert_eq!(tries, 4),
+            other => panic!("{other:?}"),
+        }
+        // A late ack of an earlier try is ignored.
+        assert!(queue.on_ack(2, payload("late")).is_err());
+    }
+
+    #[test]
+    fn a_lost_link_resends_the_front_and_cancelled_emits_are_skipped() {
+        let now = Instant::now();
+        let mut queue = ReliableQueue::default();
+        let mut outbox = Vec::new();
+        let _first = push(&mut queue, r#"42["a"]"#, 2);
+        let cancelled = push(&mut queue, r#"42["b"]"#, 2);
+        let _third = push(&mut queue, r#"42["c"]"#, 2);
+        assert!(queue.send_front(0, now, &mut outbox));
+        queue.link_lost();
+        assert_eq!(queue.deadline(), None);
+        assert!(queue.send_front(1, now, &mut outbox));
+        assert_eq!(texts(&mut outbox), [r#"420["a"]"#, r#"421["a"]"#]);
+        drop(cancelled);
+        assert!(queue.on_ack(1, payload("a")).is_ok());
+        assert!(queue.send_front(2, now, &mut outbox));
+        assert_eq!(texts(&mut outbox), [r#"422["c"]"#]);
+    }
+
+    #[test]
+    fn attachments_follow_every_try() {
+        let now = Instant::now();
+        let mut queue = ReliableQueue::default();
+        let mut outbox = Vec::new();
+        let (waiter, _reply) = oneshot::channel();
+        let retry = Retry {
+            id_at: 4,
+            timeout: Duration::from_millis(10),
+        };
+        let text = r#"451-["bin",{"_placeholder":true,"num":0}]"#;
+        queue.push(text.into(), retry, vec![Bytes::from_static(b"abc")], waiter);
+        assert!(queue.send_front(5, now, &mut outbox));
+        assert!(queue.expire(now + Duration::from_millis(10), 1));
+        assert!(queue.send_front(6, now, &mut outbox));
+        assert_eq!(
+            texts(&mut outbox),
+            [
+                r#"451-5["bin",{"_placeholder":true,"num":0}]"#,
+                "<3 bytes>",
+                r#"451-6["bin",{"_placeholder":true,"num":0}]"#,
+                "<3 bytes>"
+            ]
+        );
+    }
+}
