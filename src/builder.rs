@@ -142,6 +142,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Registers a handler of every emitted event; see [`Socket::on_any_outgoing`].
+    pub fn on_any_outgoing<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
+        self.handlers.outgoing.push((ListenerId::next(), handler));
+        self
+    }
+
     /// Registers a handler of state changes; see [`Socket::on_lifecycle`].
     pub fn on_lifecycle<F, Fut>(mut self, handler: F) -> Self
     where

@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use tokio::sync::mpsc;
 
-use crate::event::{Event, SocketEvent};
+use crate::event::{Dispatch, Event, SocketEvent};
 use crate::socket::{RecoveryState, Socket, SocketInner};
 use crate::status::SocketStatus;
 
@@ -30,6 +30,8 @@ pub(crate) struct Handlers {
     pub(crate) events: HashMap<String, EventHandler>,
     /// Catch-all handlers of server events, in registration order.
     pub(crate) any: Vec<(ListenerId, EventHandler)>,
+    /// Handlers of every emitted event, as it is written to the connection.
+    pub(crate) outgoing: Vec<(ListenerId, EventHandler)>,
     pub(crate) lifecycle: Vec<LifecycleHandler>,
 }
 
@@ -51,6 +53,9 @@ pub(crate) struct Listeners {
     pub(crate) subscribe: mpsc::UnboundedSender<mpsc::Sender<SocketEvent>>,
     pub(crate) status: Arc<SocketStatus>,
     pub(crate) checkpoint: Mutex<Checkpoint>,
+    /// Whether outgoing listeners exist, so emits without any skip building
+    /// the event they would see.
+    pub(crate) has_outgoing: AtomicBool,
 }
 
 /// The session and the last event the application finished with.
@@ -63,6 +68,14 @@ pub(crate) struct Checkpoint {
 }
 
 impl Listeners {
+    pub(crate) fn has_outgoing(&self) -> bool {
+        self.has_outgoing.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_has_outgoing(&self, any: bool) {
+        self.has_outgoing.store(any, Ordering::Release);
+    }
+
     /// The resumable state, when the server gave a session id.
     pub(crate) fn checkpoint(&self) -> Option<RecoveryState> {
         let checkpoint = self
@@ -89,13 +102,20 @@ impl Listeners {
 
 /// Runs the dispatcher of one socket until the driver drops its sender.
 pub(crate) async fn run(
-    mut incoming: mpsc::Receiver<SocketEvent>,
+    mut incoming: mpsc::Receiver<Dispatch>,
     mut new_subscribers: mpsc::UnboundedReceiver<mpsc::Sender<SocketEvent>>,
     listeners: Arc<Listeners>,
     socket: Weak<SocketInner>,
 ) {
     let mut subscribers: Vec<mpsc::Sender<SocketEvent>> = Vec::new();
-    while let Some(event) = incoming.recv().await {
+    while let Some(dispatch) = incoming.recv().await {
+        let event = match dispatch {
+            Dispatch::Socket(event) => event,
+            Dispatch::Outgoing(event) => {
+                run_outgoing(&listeners, &socket, event).await;
+                continue;
+            }
+        };
         while let Ok(subscriber) = new_subscribers.try_recv() {
             subscribers.push(subscriber);
         }
@@ -134,6 +154,25 @@ pub(crate) async fn run(
         if let Some(event) = finished {
             listeners.update_checkpoint(|checkpoint| checkpoint.last = Some(event));
         }
+    }
+}
+
+/// Shows an emitted event to the outgoing listeners, one after the other.
+async fn run_outgoing(listeners: &Listeners, socket: &Weak<SocketInner>, event: Event) {
+    let handlers: Vec<EventHandler> = listeners
+        .handlers
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .outgoing
+        .iter()
+        .map(|(_, handler)| handler.clone())
+        .collect();
+    let Some(inner) = socket.upgrade() else {
+        return;
+    };
+    let socket = Socket::from_inner(inner);
+    for handler in handlers {
+        handler(event.clone(), socket.clone()).await;
     }
 }
 

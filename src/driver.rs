@@ -15,7 +15,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::error::ConnectError;
-use crate::event::{DisconnectReason, SocketEvent};
+use crate::event::{DisconnectReason, Dispatch, SocketEvent};
 use crate::reconnect::ReconnectPolicy;
 use crate::session::{AuthSource, ConnectWaiter, Frame, Outgoing, Resume, Session};
 use crate::status::SocketStatus;
@@ -45,7 +45,7 @@ pub(crate) struct Attach {
     pub(crate) status: Arc<SocketStatus>,
     pub(crate) resume: Option<Resume>,
     pub(crate) emits: mpsc::Receiver<Outgoing>,
-    pub(crate) deliveries: mpsc::Sender<SocketEvent>,
+    pub(crate) deliveries: mpsc::Sender<Dispatch>,
 }
 
 /// Commands from the handles to the driver.
@@ -84,7 +84,7 @@ pub(crate) enum Control {
 struct Slot {
     generation: u64,
     emits: Option<mpsc::Receiver<Outgoing>>,
-    deliveries: Option<mpsc::Sender<SocketEvent>>,
+    deliveries: Option<mpsc::Sender<Dispatch>>,
 }
 
 /// How a link ended.
@@ -102,7 +102,7 @@ enum Wake {
     Control(Option<Control>),
     Incoming(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
     Emit(usize, Option<Outgoing>),
-    Delivery(OwnedPermit<SocketEvent>),
+    Delivery(OwnedPermit<Dispatch>),
     Deadline,
 }
 
@@ -475,7 +475,7 @@ impl Driver {
     }
 
     /// A future that resolves when the blocked dispatcher has room again.
-    fn blocked_permit(&self) -> impl Future<Output = Option<OwnedPermit<SocketEvent>>> + 'static {
+    fn blocked_permit(&self) -> impl Future<Output = Option<OwnedPermit<Dispatch>>> + 'static {
         let sender = self
             .blocked
             .and_then(|ns| self.slots.get(ns))
@@ -488,7 +488,7 @@ impl Driver {
         }
     }
 
-    fn on_permit(&mut self, permit: OwnedPermit<SocketEvent>) {
+    fn on_permit(&mut self, permit: OwnedPermit<Dispatch>) {
         self.blocked = None;
         if let Some((_, event)) = self.session.deliveries.pop_front() {
             permit.send(event);

@@ -88,6 +88,21 @@ pub enum SocketEvent {
     Event(Event),
 }
 
+/// What the driver hands a socket's dispatcher.
+#[derive(Debug, Clone)]
+pub(crate) enum Dispatch {
+    /// For the handlers and the streams.
+    Socket(SocketEvent),
+    /// An emitted event just written to the connection, for the outgoing listeners.
+    Outgoing(Event),
+}
+
+impl From<SocketEvent> for Dispatch {
+    fn from(event: SocketEvent) -> Self {
+        Dispatch::Socket(event)
+    }
+}
+
 /// An event sent by the server: a name, its arguments, and, when the server asked
 /// for one, the means to acknowledge it.
 ///

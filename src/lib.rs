@@ -145,7 +145,7 @@ pub mod bench_support {
 
     use crate::driver::Control;
     use crate::engineio::packet::OpenInfo;
-    use crate::event::{Event, SocketEvent};
+    use crate::event::{Dispatch, Event, SocketEvent};
     use crate::session::{AuthSource, Session};
     use crate::socketio::args::write_args;
     use crate::socketio::packet::write_event;
@@ -221,7 +221,7 @@ pub mod bench_support {
             self.session.outbox.clear();
             let mut last = None;
             for (_, delivered) in self.session.deliveries.drain(..) {
-                if let SocketEvent::Event(event) = delivered {
+                if let Dispatch::Socket(SocketEvent::Event(event)) = delivered {
                     last = Some(event);
                 }
             }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
@@ -105,6 +105,7 @@ impl Manager {
         let (delivery_tx, delivery_rx) = mpsc::channel(settings.event_buffer.max(1));
         let (subscribe_tx, subscribe_rx) = mpsc::unbounded_channel();
         let status = Arc::new(SocketStatus::default());
+        let has_outgoing = AtomicBool::new(!handlers.outgoing.is_empty());
         let listeners = Arc::new(Listeners {
             handlers: RwLock::new(handlers),
             subscribe: subscribe_tx,
@@ -114,6 +115,7 @@ impl Manager {
                 offset: resume.as_ref().and_then(|resume| resume.offset.clone()),
                 last: None,
             }),
+            has_outgoing,
         });
         let path: Arc<str> = Arc::from(path);
         let generation = GENERATION.fetch_add(1, Ordering::Relaxed);

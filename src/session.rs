@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use crate::driver::Control;
 use crate::engineio::packet::{EnginePacket, OpenInfo};
 use crate::error::{AckError, ConnectError};
-use crate::event::{AckRequest, DisconnectReason, Event, SocketEvent};
+use crate::event::{AckRequest, DisconnectReason, Dispatch, Event, SocketEvent};
 use crate::protocol_error::ProtocolError;
 use crate::socketio::packet::{Packet, PacketKind};
 use crate::status::SocketStatus;
@@ -102,6 +102,8 @@ pub(crate) struct Outgoing {
     pub(crate) ack: Option<(u64, AckWaiter)>,
     /// Set for at-least-once emits (the `retries` option).
     pub(crate) retry: Option<Retry>,
+    /// The event as the outgoing listeners see it, when there are any.
+    pub(crate) notify: Option<Event>,
 }
 
 /// Resumable session of one namespace: the server's private id and the last offset seen.
@@ -184,7 +186,7 @@ pub(crate) struct Session {
     /// Frames to write, in order.
     pub(crate) outbox: Vec<Frame>,
     /// Socket events to hand to each namespace's dispatcher, in order.
-    pub(crate) deliveries: VecDeque<(usize, SocketEvent)>,
+    pub(crate) deliveries: VecDeque<(usize, Dispatch)>,
 }
 
 impl Session {
@@ -333,7 +335,7 @@ impl Session {
             namespace.status.set_disconnected();
             self.deliveries.push_back((
                 ns,
-                SocketEvent::Disconnect(DisconnectReason::IoClientDisconnect),
+                SocketEvent::Disconnect(DisconnectReason::IoClientDisconnect).into(),
             ));
         }
         namespace.state = NsState::Inactive;
@@ -371,7 +373,7 @@ impl Session {
             Ok(auth) => auth,
             Err(error) => {
                 self.deliveries
-                    .push_back((ns, SocketEvent::ConnectError(error.clone())));
+                    .push_back((ns, SocketEvent::ConnectError(error.clone()).into()));
                 self.leave(ns, error);
                 return;
             }
@@ -415,7 +417,7 @@ impl Session {
             if namespace.state == NsState::Connected {
                 namespace.status.set_disconnected();
                 self.deliveries
-                    .push_back((ns, SocketEvent::Disconnect(reason)));
+                    .push_back((ns, SocketEvent::Disconnect(reason).into()));
             }
             if namespace.state != NsState::Inactive {
                 namespace.state = NsState::Connecting;
@@ -432,7 +434,8 @@ impl Session {
                 // Events held for a recovery that will not complete are still
                 // events the server sent: deliver them rather than lose them.
                 let held = std::mem::take(&mut self.namespaces[ns].held);
-                self.deliveries.extend(held.into_iter().map(|ev| (ns, ev)));
+                self.deliveries
+                    .extend(held.into_iter().map(|ev| (ns, ev.into())));
                 self.leave(ns, error.clone());
             }
         }
@@ -442,7 +445,7 @@ impl Session {
     pub(crate) fn broadcast(&mut self, event: SocketEvent) {
         for (ns, namespace) in self.namespaces.iter().enumerate() {
             if namespace.state != NsState::Inactive {
-                self.deliveries.push_back((ns, event.clone()));
+                self.deliveries.push_back((ns, event.clone().into()));
             }
         }
     }
@@ -492,9 +495,12 @@ impl Session {
             return;
         }
         let id = namespace.status.next_ack_id();
-        namespace
+        if let Some(Some(event)) = namespace
             .reliable
-            .send_front(id, self.now, &mut self.outbox);
+            .send_front(id, self.now, &mut self.outbox)
+        {
+            self.deliveries.push_back((ns, Dispatch::Outgoing(event)));
+        }
     }
 
     /// Whether the driver may hand this namespace more emits.
@@ -513,11 +519,14 @@ impl Session {
             attachments,
             ack,
             retry,
+            notify,
         } = outgoing;
         let ack = match (retry, ack) {
             (Some(retry), Some((_, waiter))) => {
                 let idle = !namespace.reliable.in_flight();
-                namespace.reliable.push(text, retry, attachments, waiter);
+                namespace
+                    .reliable
+                    .push(text, retry, attachments, waiter, notify);
                 if idle {
                     self.send_reliable(ns);
                 }
@@ -540,6 +549,9 @@ impl Session {
         self.outbox.push(Frame::Text(text));
         self.outbox
             .extend(attachments.into_iter().map(Frame::Binary));
+        if let Some(event) = notify {
+            self.deliveries.push_back((ns, Dispatch::Outgoing(event)));
+        }
     }
 
     /// Queues the answer to a server's ack request (its text frame, then its
@@ -744,8 +756,9 @@ impl Session {
         // connect, so that what it emits from its connect handler queues behind.
         self.send_reliable(ns);
         self.deliveries
-            .push_back((ns, SocketEvent::Connect { recovered }));
-        self.deliveries.extend(held.into_iter().map(|ev| (ns, ev)));
+            .push_back((ns, SocketEvent::Connect { recovered }.into()));
+        self.deliveries
+            .extend(held.into_iter().map(|ev| (ns, ev.into())));
     }
 
     fn on_connect_error(&mut self, ns: usize, data: Option<Value>) {
@@ -768,7 +781,7 @@ impl Session {
         }
         let error = ConnectError::Rejected { message, data };
         self.deliveries
-            .push_back((ns, SocketEvent::ConnectError(error.clone())));
+            .push_back((ns, SocketEvent::ConnectError(error.clone()).into()));
         // A refusal by the server is final for this namespace: retrying would be refused too.
         self.end_by_server(ns, &error);
     }
@@ -784,7 +797,7 @@ impl Session {
             namespace.status.set_disconnected();
             self.deliveries.push_back((
                 ns,
-                SocketEvent::Disconnect(DisconnectReason::IoServerDisconnect),
+                SocketEvent::Disconnect(DisconnectReason::IoServerDisconnect).into(),
             ));
         }
         namespace.resume = None;
@@ -861,7 +874,7 @@ impl Session {
         if namespace.state == NsState::Connecting {
             namespace.held.push(event);
         } else {
-            self.deliveries.push_back((ns, event));
+            self.deliveries.push_back((ns, event.into()));
         }
         Ok(())
     }

@@ -206,6 +206,31 @@ impl Socket {
         self.handlers_mut().any.retain(|(other, _)| *other != id);
     }
 
+    /// Registers a handler that sees every event this socket emits, as it is
+    /// written to the connection (again for each try with `retries`; not while
+    /// it waits in the offline buffer). Returns the id to remove it with.
+    pub fn on_any_outgoing<F, Fut>(&self, handler: F) -> ListenerId
+    where
+        F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let id = ListenerId::next();
+        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
+        let mut handlers = self.handlers_mut();
+        handlers.outgoing.push((id, handler));
+        self.inner.listeners.set_has_outgoing(true);
+        id
+    }
+
+    /// Removes a handler registered with [`on_any_outgoing`](Self::on_any_outgoing).
+    pub fn off_any_outgoing(&self, id: ListenerId) {
+        let mut handlers = self.handlers_mut();
+        handlers.outgoing.retain(|(other, _)| *other != id);
+        self.inner
+            .listeners
+            .set_has_outgoing(!handlers.outgoing.is_empty());
+    }
+
     fn handlers_mut(&self) -> std::sync::RwLockWriteGuard<'_, Handlers> {
         self.inner
             .listeners
@@ -321,14 +346,8 @@ impl<'a> Emitter<'a> {
                 Err(_) => Err(EmitError::Closed),
             };
         }
-        let (text, attachments, _) = self.encode(name, None, &args)?;
-        self.send(Outgoing {
-            text,
-            attachments,
-            ack: None,
-            retry: None,
-        })
-        .await
+        let (outgoing, _) = self.encode(name, None, &args)?;
+        self.send(outgoing).await
     }
 
     /// Emits an event and waits for its acknowledgement; see [`Socket::emit_with_ack`].
@@ -359,13 +378,11 @@ impl<'a> Emitter<'a> {
     /// Sends once and waits for the ack within the timeout.
     async fn send_once<A: Serialize>(&self, name: &str, args: &A) -> Result<AckPayload, AckError> {
         let id = self.socket.inner.status.next_ack_id();
-        let (text, attachments, _) = self.encode(name, Some(id), args)?;
+        let (outgoing, _) = self.encode(name, Some(id), args)?;
         let (waiter, reply) = oneshot::channel();
         self.send(Outgoing {
-            text,
-            attachments,
             ack: Some((id, waiter)),
-            retry: None,
+            ..outgoing
         })
         .await?;
         let timeout = self.ack_timeout();
@@ -384,30 +401,30 @@ impl<'a> Emitter<'a> {
         name: &str,
         args: &A,
     ) -> Result<AckPayload, AckError> {
-        let (text, attachments, id_at) = self.encode(name, None, args)?;
+        let (outgoing, id_at) = self.encode(name, None, args)?;
         let (waiter, reply) = oneshot::channel();
         self.send(Outgoing {
-            text,
-            attachments,
             // Each try takes its own id; this one is never sent.
             ack: Some((0, waiter)),
             retry: Some(Retry {
                 id_at,
                 timeout: self.ack_timeout(),
             }),
+            ..outgoing
         })
         .await?;
         reply.await.unwrap_or(Err(AckError::Disconnected))
     }
 
-    /// The Engine.IO text frame of the event, its binary attachments, and where
-    /// its ack id stands; checked against the server's maxPayload.
+    /// The event as it goes out (text frame, binary attachments, and what the
+    /// outgoing listeners see), checked against the server's maxPayload, and
+    /// where its ack id stands in the text.
     fn encode<A: Serialize>(
         &self,
         name: &str,
         id: Option<u64>,
         args: &A,
-    ) -> Result<(String, Vec<Bytes>, usize), EmitError> {
+    ) -> Result<(Outgoing, usize), EmitError> {
         if RESERVED.contains(&name) {
             return Err(EmitError::ReservedName(name.to_owned()));
         }
@@ -431,7 +448,20 @@ impl<'a> Emitter<'a> {
                 return Err(EmitError::PayloadTooLarge { size, max });
             }
         }
-        Ok((text, attachments, id_at))
+        let notify = self
+            .socket
+            .inner
+            .listeners
+            .has_outgoing()
+            .then(|| outgoing_event(name, &json, &attachments));
+        let outgoing = Outgoing {
+            text,
+            attachments,
+            ack: None,
+            retry: None,
+            notify,
+        };
+        Ok((outgoing, id_at))
     }
 
     async fn send(&self, outgoing: Outgoing) -> Result<(), EmitError> {
@@ -464,6 +494,14 @@ impl<'a> Emitter<'a> {
             }),
         }
     }
+}
+
+/// The event the outgoing listeners see, from its serialized arguments.
+fn outgoing_event(name: &str, args_json: &str, attachments: &[Bytes]) -> Event {
+    let list = format!("[{}]", args_json.strip_prefix(',').unwrap_or(args_json));
+    // The arguments were just serialized by serde_json, so they parse back.
+    let args = serde_json::from_str(&list).unwrap_or_default();
+    Event::new(name.to_owned(), args, attachments.to_vec(), None, None)
 }
 
 /// Decodes an encoded emit back into name and arguments, to hand it back to the caller.

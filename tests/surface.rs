@@ -153,3 +153,42 @@ async fn an_ack_that_timed_out_in_the_offline_buffer_is_never_sent() {
         "{sent:?}"
     );
 }
+
+#[tokio::test]
+async fn on_any_outgoing_sees_each_emit_as_it_goes_out() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let heard: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = heard.clone();
+    let socket = within(
+        TIMEOUT,
+        "connect",
+        ClientBuilder::new(server.url())
+            .on_any_outgoing(move |event, _socket| {
+                let log = log.clone();
+                async move {
+                    log.lock().unwrap().push(format!(
+                        "{} {}",
+                        event.name(),
+                        Value::from(event.args())
+                    ));
+                }
+            })
+            .connect(),
+    )
+    .await
+    .unwrap();
+    socket.emit("echo", ("a", 1)).await.unwrap();
+    let _: u32 = socket.emit_with_ack("echo", 2).await.unwrap();
+    socket.emit("echo", ()).await.unwrap();
+    let _: Value = socket.emit_with_ack("whoami", ()).await.unwrap();
+    within(TIMEOUT, "outgoing listener", async {
+        while heard.lock().unwrap().len() < 4 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        *heard.lock().unwrap(),
+        [r#"echo ["a",1]"#, "echo [2]", "echo []", "whoami []"]
+    );
+}

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::{AckPayload, AckWaiter, Frame};
 use crate::error::{AckError, EmitError};
+use crate::event::Event;
 
 /// How an emit is retried: where its ack id goes and how long each try waits.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +28,8 @@ struct Pending {
     /// Sends so far.
     tries: u32,
     waiter: AckWaiter,
+    /// What the outgoing listeners see of each try.
+    notify: Option<Event>,
 }
 
 /// The queue of one namespace.
@@ -45,6 +48,7 @@ impl ReliableQueue {
         retry: Retry,
         attachments: Vec<Bytes>,
         waiter: AckWaiter,
+        notify: Option<Event>,
     ) {
         self.pending.push_back(Pending {
             text,
@@ -52,6 +56,7 @@ impl ReliableQueue {
             attachments,
             tries: 0,
             waiter,
+            notify,
         });
     }
 
@@ -71,14 +76,20 @@ impl ReliableQueue {
     }
 
     /// Sends the front packet (again) with ack id `id`, unless its caller
-    /// stopped waiting. Returns whether something was sent.
-    pub(crate) fn send_front(&mut self, id: u64, now: Instant, outbox: &mut Vec<Frame>) -> bool {
+    /// stopped waiting. Returns whether something was sent, and what the
+    /// outgoing listeners are to see of it.
+    pub(crate) fn send_front(
+        &mut self,
+        id: u64,
+        now: Instant,
+        outbox: &mut Vec<Frame>,
+    ) -> Option<Option<Event>> {
         while self.pending.front().is_some_and(|p| p.waiter.is_closed()) {
             self.pending.pop_front();
         }
         let Some(front) = self.pending.front_mut() else {
             self.in_flight = None;
-            return false;
+            return None;
         };
         front.tries += 1;
         let id_text = id.to_string();
@@ -90,7 +101,7 @@ impl ReliableQueue {
         outbox.push(Frame::Text(text));
         outbox.extend(front.attachments.iter().cloned().map(Frame::Binary));
         self.in_flight = Some((id, now + front.retry.timeout));
-        true
+        Some(front.notify.clone())
     }
 
     /// An ack arrived: when it answers the packet in flight, that packet is done.
@@ -159,7 +170,7 @@ mod tests {
             id_at,
             timeout: Duration::from_millis(50),
         };
-        queue.push(text.into(), retry, Vec::new(), waiter);
+        queue.push(text.into(), retry, Vec::new(), waiter, None);
         reply
     }
 
@@ -177,18 +188,18 @@ mod tests {
         let mut outbox = Vec::new();
         let mut first = push(&mut queue, r#"42["echo",1]"#, 2);
         let mut second = push(&mut queue, r#"42/admin,["echo",2]"#, 9);
-        assert!(queue.send_front(0, now, &mut outbox));
+        assert!(queue.send_front(0, now, &mut outbox).is_some());
         assert_eq!(texts(&mut outbox), [r#"420["echo",1]"#]);
         // An ack for another id changes nothing.
         assert!(queue.on_ack(7, payload("x")).is_err());
         assert!(queue.on_ack(0, payload("one")).is_ok());
         assert_eq!(first.try_recv().unwrap().unwrap(), payload("one"));
         assert!(!queue.in_flight());
-        assert!(queue.send_front(1, now, &mut outbox));
+        assert!(queue.send_front(1, now, &mut outbox).is_some());
         assert_eq!(texts(&mut outbox), [r#"42/admin,1["echo",2]"#]);
         assert!(queue.on_ack(1, payload("two")).is_ok());
         assert_eq!(second.try_recv().unwrap().unwrap(), payload("two"));
-        assert!(!queue.send_front(2, now, &mut outbox));
+        assert!(queue.send_front(2, now, &mut outbox).is_none());
         assert_eq!(queue.len(), 0);
     }
 
@@ -201,7 +212,7 @@ mod tests {
         let retries = 3;
         let mut now = start;
         let mut id = 0;
-        assert!(queue.send_front(id, now, &mut outbox));
+        assert!(queue.send_front(id, now, &mut outbox).is_some());
         loop {
             assert!(!queue.expire(now, retries), "not before the deadline");
             now = queue.deadline().unwrap();
@@ -209,7 +220,7 @@ mod tests {
                 break;
             }
             id += 1;
-            assert!(queue.send_front(id, now, &mut outbox));
+            assert!(queue.send_front(id, now, &mut outbox).is_some());
         }
         assert_eq!(
             texts(&mut outbox),
@@ -236,14 +247,14 @@ mod tests {
         let _first = push(&mut queue, r#"42["a"]"#, 2);
         let cancelled = push(&mut queue, r#"42["b"]"#, 2);
         let _third = push(&mut queue, r#"42["c"]"#, 2);
-        assert!(queue.send_front(0, now, &mut outbox));
+        assert!(queue.send_front(0, now, &mut outbox).is_some());
         queue.link_lost();
         assert_eq!(queue.deadline(), None);
-        assert!(queue.send_front(1, now, &mut outbox));
+        assert!(queue.send_front(1, now, &mut outbox).is_some());
         assert_eq!(texts(&mut outbox), [r#"420["a"]"#, r#"421["a"]"#]);
         drop(cancelled);
         assert!(queue.on_ack(1, payload("a")).is_ok());
-        assert!(queue.send_front(2, now, &mut outbox));
+        assert!(queue.send_front(2, now, &mut outbox).is_some());
         assert_eq!(texts(&mut outbox), [r#"422["c"]"#]);
     }
 
@@ -258,10 +269,16 @@ mod tests {
             timeout: Duration::from_millis(10),
         };
         let text = r#"451-["bin",{"_placeholder":true,"num":0}]"#;
-        queue.push(text.into(), retry, vec![Bytes::from_static(b"abc")], waiter);
-        assert!(queue.send_front(5, now, &mut outbox));
+        queue.push(
+            text.into(),
+            retry,
+            vec![Bytes::from_static(b"abc")],
+            waiter,
+            None,
+        );
+        assert!(queue.send_front(5, now, &mut outbox).is_some());
         assert!(queue.expire(now + Duration::from_millis(10), 1));
-        assert!(queue.send_front(6, now, &mut outbox));
+        assert!(queue.send_front(6, now, &mut outbox).is_some());
         assert_eq!(
             texts(&mut outbox),
             [

@@ -15,10 +15,12 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::{test_open_info, AckPayload, AuthSource, Frame, NsState, Outgoing, Resume, Session};
+use super::{
+    test_open_info, AckPayload, AuthSource, Frame, NsState, Outgoing, Resume, Retry, Session,
+};
 use crate::driver::Control;
 use crate::error::{AckError, ConnectError, EmitError};
-use crate::event::{DisconnectReason, Event, SocketEvent};
+use crate::event::{DisconnectReason, Dispatch, Event, SocketEvent};
 use crate::status::SocketStatus;
 
 const PING_INTERVAL: Duration = Duration::from_secs(25);
@@ -205,7 +207,14 @@ impl Harness {
 
     /// Drains the deliveries.
     fn events(&mut self) -> Vec<(usize, SocketEvent)> {
-        self.session.deliveries.drain(..).collect()
+        self.session
+            .deliveries
+            .drain(..)
+            .map(|(ns, dispatch)| match dispatch {
+                Dispatch::Socket(event) => (ns, event),
+                Dispatch::Outgoing(event) => panic!("unexpected outgoing {event:?}"),
+            })
+            .collect()
     }
 
     /// Drains the deliveries, summarised.
@@ -262,6 +271,7 @@ impl Harness {
                 attachments: Vec::new(),
                 ack: Some((id, tx)),
                 retry: None,
+                notify: None,
             },
             self.now,
         );
@@ -1162,7 +1172,8 @@ fn ack_when_the_driver_is_gone_fails_closed() {
     session.on_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), now);
     assert_eq!(session.on_text(r#"40{"sid":"s1"}"#, now), Ok(()));
     assert_eq!(session.on_text(r#"421["withack"]"#, now), Ok(()));
-    let Some((_, SocketEvent::Event(event))) = session.deliveries.pop_back() else {
+    let Some((_, Dispatch::Socket(SocketEvent::Event(event)))) = session.deliveries.pop_back()
+    else {
         panic!("no event");
     };
     assert!(matches!(event.ack(&("ok",)), Err(EmitError::Closed)));
@@ -1256,6 +1267,7 @@ fn emit_whose_waiter_gave_up_is_not_sent() {
             attachments: vec![Bytes::from_static(b"x")],
             ack: Some((2, tx)),
             retry: None,
+            notify: None,
         },
         h.now,
     );
@@ -1275,6 +1287,7 @@ fn emit_without_ack_and_with_attachments_goes_out_in_order() {
             attachments: vec![Bytes::from_static(&[1]), Bytes::from_static(&[2, 3])],
             ack: None,
             retry: None,
+            notify: None,
         },
         h.now,
     );
@@ -1285,6 +1298,7 @@ fn emit_without_ack_and_with_attachments_goes_out_in_order() {
             attachments: vec![],
             ack: None,
             retry: None,
+            notify: None,
         },
         h.now,
     );
@@ -2455,4 +2469,120 @@ fn status_pid_follows_the_server_session() {
     h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
     assert_eq!(status.pid().as_deref(), Some("p2"));
     assert!(h.session.resume(ns) == resume("p2", None));
+}
+
+// ---------------------------------------------------------------------------
+// At-least-once emits and outgoing listeners
+
+/// Queues an at-least-once emit whose ack id goes at `id_at`.
+fn send_reliable(h: &mut Harness, ns: usize, text: &str, id_at: usize) -> AckOutcome {
+    let (tx, rx) = oneshot::channel();
+    let retry = Retry {
+        id_at,
+        timeout: Duration::from_millis(50),
+    };
+    let outgoing = Outgoing {
+        text: text.to_owned(),
+        attachments: Vec::new(),
+        ack: Some((0, tx)),
+        retry: Some(retry),
+        notify: None,
+    };
+    h.session.send(ns, outgoing, h.now);
+    rx
+}
+
+fn with_retries(retries: u32) -> Harness {
+    let mut h = Harness::new();
+    let (sink, acks) = mpsc::unbounded_channel();
+    h.session = Session::new(true, retries, sink.downgrade());
+    h.acks = acks;
+    h._sink = sink;
+    h
+}
+
+#[test]
+fn reliable_emits_resend_first_after_a_reconnect_before_the_connect_event() {
+    let mut h = with_retries(2);
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    let mut first = send_reliable(&mut h, ns, r#"42["a"]"#, 2);
+    let mut second = send_reliable(&mut h, ns, r#"42["b"]"#, 2);
+    assert_eq!(h.texts(), [r#"420["a"]"#], "one in flight");
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.events();
+    assert!(!h.session.accepts_emits(ns));
+    assert_eq!(
+        h.session.deadline(false),
+        None,
+        "no retry timer without a link"
+    );
+    h.open();
+    assert_eq!(h.texts(), ["40"]);
+    h.recv(&[r#"40{"sid":"s2"}"#]);
+    assert_eq!(h.texts(), [r#"421["a"]"#], "sent again, fresh id");
+    assert_eq!(h.seen(), [(ns, CONNECTED)]);
+    h.recv(&[r#"431["A"]"#]);
+    assert_eq!(first.try_recv().unwrap().unwrap().args, [json!("A")]);
+    assert_eq!(h.texts(), [r#"422["b"]"#]);
+    h.recv(&[r#"432["B"]"#]);
+    assert_eq!(second.try_recv().unwrap().unwrap().args, [json!("B")]);
+    assert_eq!(h.texts(), Vec::<String>::new());
+}
+
+#[test]
+fn reliable_timers_resend_then_give_up_and_the_heartbeat_can_be_left_out() {
+    let mut h = with_retries(1);
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    let mut outcome = send_reliable(&mut h, ns, r#"42["x"]"#, 2);
+    assert_eq!(h.texts(), [r#"420["x"]"#]);
+    let retry_at = h.now + Duration::from_millis(50);
+    assert_eq!(h.session.deadline(false), Some(retry_at));
+    assert_eq!(
+        h.session.deadline(true),
+        Some(retry_at),
+        "sooner than the heartbeat"
+    );
+    h.session.poll_timers(retry_at - Duration::from_millis(1));
+    assert_eq!(h.texts(), Vec::<String>::new());
+    h.session.poll_timers(retry_at);
+    assert_eq!(h.texts(), [r#"421["x"]"#]);
+    h.session.poll_timers(retry_at + Duration::from_millis(50));
+    assert_eq!(h.texts(), Vec::<String>::new());
+    match outcome.try_recv().unwrap() {
+        Err(AckError::Emit(EmitError::Unacknowledged { tries })) => assert_eq!(tries, 2),
+        other => panic!("{other:?}"),
+    }
+    // Only the heartbeat is left, and only when asked for.
+    assert_eq!(h.session.deadline(false), None);
+    assert!(h.session.deadline(true).is_some());
+}
+
+#[test]
+fn outgoing_listeners_hear_of_each_packet_as_it_is_written() {
+    let mut h = with_retries(1);
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    let notify = Event::new("x".into(), vec![json!(1)], Vec::new(), None, None);
+    let (tx, _rx) = oneshot::channel();
+    let outgoing = Outgoing {
+        text: r#"42["x",1]"#.into(),
+        attachments: Vec::new(),
+        ack: Some((0, tx)),
+        retry: Some(Retry {
+            id_at: 2,
+            timeout: Duration::from_millis(50),
+        }),
+        notify: Some(notify),
+    };
+    h.session.send(ns, outgoing, h.now);
+    h.session.poll_timers(h.now + Duration::from_millis(50));
+    let heard: Vec<String> = h
+        .session
+        .deliveries
+        .drain(..)
+        .map(|(_, dispatch)| match dispatch {
+            Dispatch::Outgoing(event) => format!("{} {:?}", event.name(), event.args()),
+            Dispatch::Socket(event) => panic!("unexpected {event:?}"),
+        })
+        .collect();
+    assert_eq!(heard, ["x [Number(1)]", "x [Number(1)]"], "once per try");
 }
