@@ -109,7 +109,8 @@ enum Wake {
 /// What woke the driver while no link is open.
 enum Wait<T> {
     Done(T),
-    Unwanted,
+    /// Whether a namespace wants the link changed.
+    WantChanged,
     Shutdown,
 }
 
@@ -157,7 +158,7 @@ impl Driver {
             let open = async move { transport::open(&config).await };
             let failure = match self.wait(open).await {
                 Wait::Shutdown => return,
-                Wait::Unwanted => {
+                Wait::WantChanged => {
                     backoff.reset();
                     continue;
                 }
@@ -216,7 +217,7 @@ impl Driver {
             );
             match self.wait(sleep(delay)).await {
                 Wait::Shutdown => return,
-                Wait::Unwanted => backoff.reset(),
+                Wait::WantChanged => backoff.reset(),
                 Wait::Done(()) => {}
             }
         }
@@ -224,32 +225,24 @@ impl Driver {
 
     /// Serves commands until a namespace wants the link. False when every handle is gone.
     async fn wait_until_wanted(&mut self) -> bool {
-        loop {
-            if self.session.wants_link() {
-                return true;
-            }
-            match self.wait(std::future::pending::<()>()).await {
-                Wait::Shutdown => return false,
-                Wait::Unwanted | Wait::Done(()) => {}
-            }
-            if self.session.wants_link() {
-                return true;
+        while !self.session.wants_link() {
+            if let Wait::Shutdown = self.wait(std::future::pending::<()>()).await {
+                return false;
             }
         }
+        true
     }
 
     /// Drives `fut` while serving commands and deliveries, with no link open.
-    /// Gives up on `fut` when no namespace wants the link any more.
+    /// Gives up on `fut` as soon as whether a namespace wants the link changes:
+    /// a reconnection nobody wants stops, and an idle driver wakes for a connect.
     async fn wait<F: Future>(&mut self, fut: F) -> Wait<F::Output> {
         let mut fut = pin!(fut);
         let wanted_at_start = self.session.wants_link();
         loop {
             self.deliver();
-            if wanted_at_start && !self.session.wants_link() {
-                return Wait::Unwanted;
-            }
-            if !wanted_at_start && self.session.wants_link() {
-                return Wait::Unwanted;
+            if self.session.wants_link() != wanted_at_start {
+                return Wait::WantChanged;
             }
             let blocked = self.blocked_permit();
             tokio::select! {
