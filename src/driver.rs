@@ -7,9 +7,10 @@ use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc::{self, error::TrySendError, OwnedPermit, UnboundedReceiver};
 use tokio::time::{sleep, sleep_until, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -23,7 +24,11 @@ use crate::transport::{self, TransportConfig, WsStream};
 
 /// How many queued emits the driver takes in one go before writing; bounds
 /// the latency a burst adds to incoming traffic.
-const EMIT_BATCH: usize = 256;
+const EMIT_BATCH: usize = 1024;
+
+/// How many buffered messages the driver handles in one go before it looks
+/// at its other sources again.
+const READ_BURST: usize = 64;
 
 /// Everything the driver needs to know about its connection.
 #[derive(Clone)]
@@ -122,6 +127,8 @@ pub(crate) struct Driver {
     slots: Vec<Slot>,
     /// A namespace whose dispatcher is full: incoming traffic waits for it.
     blocked: Option<usize>,
+    /// Frames were fed to the WebSocket but not flushed yet.
+    unflushed: bool,
 }
 
 impl Driver {
@@ -137,6 +144,7 @@ impl Driver {
             control,
             slots: Vec::new(),
             blocked: None,
+            unflushed: false,
         }
     }
 
@@ -155,7 +163,9 @@ impl Driver {
                     .broadcast(SocketEvent::ReconnectAttempt(attempt));
             }
             let config = self.config.transport.clone();
-            let open = async move { transport::open(&config).await };
+            // Boxed: the connect future is large and only lives while connecting;
+            // unboxed it would make every idle driver task that much bigger.
+            let open = Box::pin(async move { transport::open(&config).await });
             let failure = match self.wait(open).await {
                 Wait::Shutdown => return,
                 Wait::WantChanged => {
@@ -260,6 +270,9 @@ impl Driver {
 
     /// Runs an open link until it ends.
     async fn run_link(&mut self, mut ws: WsStream) -> LinkEnd {
+        // One timer for the link, moved rather than rebuilt: registering a new
+        // timer per message would cost a wake-up of the IO driver each time.
+        let mut timer = pin!(sleep_until(far_future()));
         loop {
             if let Err(error) = self.write(&mut ws).await {
                 tracing::debug!(%error, "write failed");
@@ -274,7 +287,12 @@ impl Driver {
             }
             let reading = self.blocked.is_none();
             // The heartbeat is not judged while reading is paused for a slow consumer.
-            let deadline = self.session.deadline(reading);
+            // A later deadline needs no reset: the timer fires, finds nothing due,
+            // and moves on.
+            let deadline = self.session.deadline(reading).unwrap_or_else(far_future);
+            if deadline < timer.deadline() {
+                timer.as_mut().reset(deadline);
+            }
             let blocked = self.blocked_permit();
             let session = &self.session;
             let slots = &mut self.slots;
@@ -283,7 +301,7 @@ impl Driver {
                 message = ws.next(), if reading => Wake::Incoming(message),
                 (ns, outgoing) = next_emit(slots, session) => Wake::Emit(ns, outgoing),
                 Some(permit) = blocked => Wake::Delivery(permit),
-                () = sleep_until_opt(deadline) => Wake::Deadline,
+                () = &mut timer => Wake::Deadline,
             };
             match wake {
                 Wake::Control(None) => {
@@ -301,14 +319,7 @@ impl Driver {
                     return LinkEnd::Lost(DisconnectReason::TransportError);
                 }
                 Wake::Incoming(Some(Ok(message))) => {
-                    let now = Instant::now();
-                    let result = match message {
-                        Message::Text(text) => self.session.on_text(text.as_str(), now),
-                        Message::Binary(data) => self.session.on_binary(data, now),
-                        Message::Close(_) => Err(DisconnectReason::TransportClose),
-                        _ => Ok(()),
-                    };
-                    if let Err(reason) = result {
+                    if let Err(reason) = self.read_burst(&mut ws, message) {
                         return LinkEnd::Lost(reason);
                     }
                 }
@@ -336,27 +347,76 @@ impl Driver {
                         return LinkEnd::Lost(DisconnectReason::PingTimeout);
                     }
                     self.session.poll_timers(now);
+                    let next = self.session.deadline(reading).unwrap_or_else(far_future);
+                    timer.as_mut().reset(next);
                 }
             }
         }
     }
 
-    /// Writes what the session queued, then flushes once.
+    /// Handles `first` and then whatever else the WebSocket has buffered, up to
+    /// a bound, before going back to select over every source.
+    fn read_burst(&mut self, ws: &mut WsStream, first: Message) -> Result<(), DisconnectReason> {
+        let now = Instant::now();
+        let mut message = first;
+        for handled in 1.. {
+            match message {
+                Message::Text(text) => self.session.on_text(text.as_str(), now)?,
+                Message::Binary(data) => self.session.on_binary(data, now)?,
+                Message::Close(_) => return Err(DisconnectReason::TransportClose),
+                _ => {}
+            }
+            self.deliver();
+            // Stop before taking the next message: one taken is one to handle.
+            if handled == READ_BURST || self.blocked.is_some() {
+                break;
+            }
+            message = match ws.next().now_or_never() {
+                Some(Some(Ok(next))) => next,
+                Some(None) => return Err(DisconnectReason::TransportClose),
+                Some(Some(Err(error))) => {
+                    tracing::debug!(%error, "read failed");
+                    return Err(DisconnectReason::TransportError);
+                }
+                None => break,
+            };
+        }
+        Ok(())
+    }
+
+    /// Writes what the session queued. Flushes when no more emits wait, even
+    /// after letting their producers run once, so that a burst of emits leaves
+    /// in a few large writes rather than one per emit.
     async fn write(
         &mut self,
         ws: &mut WsStream,
     ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-        if self.session.outbox.is_empty() {
+        if !self.session.outbox.is_empty() {
+            for frame in self.session.outbox.drain(..) {
+                let message = match frame {
+                    Frame::Text(text) => Message::text(text),
+                    Frame::Binary(data) => Message::binary(data),
+                };
+                ws.feed(message).await?;
+            }
+            self.unflushed = true;
+        }
+        if !self.unflushed || self.emits_waiting() {
             return Ok(());
         }
-        for frame in self.session.outbox.drain(..) {
-            let message = match frame {
-                Frame::Text(text) => Message::text(text),
-                Frame::Binary(data) => Message::binary(data),
-            };
-            ws.feed(message).await?;
+        tokio::task::yield_now().await;
+        if self.emits_waiting() {
+            return Ok(());
         }
+        self.unflushed = false;
         ws.flush().await
+    }
+
+    /// Whether a connected namespace has emits queued for the driver.
+    fn emits_waiting(&self) -> bool {
+        self.slots.iter().enumerate().any(|(ns, slot)| {
+            self.session.accepts_emits(ns) && slot.emits.as_ref().is_some_and(|rx| !rx.is_empty())
+        })
     }
 
     /// Every handle is gone: close without leaving the namespaces, so the server
@@ -508,9 +568,7 @@ async fn next_emit(slots: &mut [Slot], session: &Session) -> (usize, Option<Outg
     .await
 }
 
-async fn sleep_until_opt(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
+/// A deadline that never comes, for a timer with nothing to time.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(365 * 24 * 3600)
 }

@@ -22,7 +22,7 @@ use crate::event_args::ArgsDeserializer;
 use crate::manager::Manager;
 use crate::session::{AckPayload, Outgoing, Retry};
 use crate::socketio::args::write_args;
-use crate::socketio::packet::{write_event, Packet};
+use crate::socketio::packet::{write_event_open, Packet};
 use crate::status::SocketStatus;
 
 /// Event names Socket.IO keeps for itself.
@@ -428,13 +428,22 @@ impl<'a> Emitter<'a> {
         if RESERVED.contains(&name) {
             return Err(EmitError::ReservedName(name.to_owned()));
         }
-        let mut json = String::new();
-        let mut attachments = Vec::new();
-        write_args(&mut json, args, &mut attachments).map_err(EmitError::Serialize)?;
         let path = &self.socket.inner.path;
-        let mut text = String::with_capacity(json.len() + name.len() + path.len() + 16);
+        let mut attachments = Vec::new();
+        // The arguments are serialized straight into the frame; only when they
+        // hold bytes does the head (which counts the attachments) get rewritten.
+        let mut text = String::with_capacity(64 + name.len() + path.len());
         text.push('4');
-        let id_at = write_event(&mut text, path, id, name, &json, attachments.len());
+        let mut id_at = write_event_open(&mut text, path, id, name, 0);
+        let args_at = text.len();
+        write_args(&mut text, args, &mut attachments).map_err(EmitError::Serialize)?;
+        text.push(']');
+        if !attachments.is_empty() {
+            let rest = text.split_off(args_at);
+            text.truncate(1);
+            id_at = write_event_open(&mut text, path, id, name, attachments.len());
+            text.push_str(&rest);
+        }
         // Engine.IO over WebSocket limits each message, and the server drops the
         // whole connection over one that is too large; refuse it here instead.
         if let Some(max) = self.socket.inner.status.max_payload() {
@@ -453,7 +462,7 @@ impl<'a> Emitter<'a> {
             .inner
             .listeners
             .has_outgoing()
-            .then(|| outgoing_event(name, &json, &attachments));
+            .then(|| outgoing_event(&text, &attachments));
         let outgoing = Outgoing {
             text,
             attachments,
@@ -496,16 +505,15 @@ impl<'a> Emitter<'a> {
     }
 }
 
-/// The event the outgoing listeners see, from its serialized arguments.
-fn outgoing_event(name: &str, args_json: &str, attachments: &[Bytes]) -> Event {
-    let list = format!("[{}]", args_json.strip_prefix(',').unwrap_or(args_json));
-    // The arguments were just serialized by serde_json, so they parse back.
-    let args = serde_json::from_str(&list).unwrap_or_default();
-    Event::new(name.to_owned(), args, attachments.to_vec(), None, None)
+/// The event the outgoing listeners see, from its encoded frame.
+fn outgoing_event(text: &str, attachments: &[Bytes]) -> Event {
+    let (name, args) = decode_emit(text);
+    Event::new(name, args, attachments.to_vec(), None, None)
 }
 
-/// Decodes an encoded emit back into name and arguments, to hand it back to the caller.
-fn unsent(text: &str, attachments: Vec<Bytes>) -> UnsentEmit {
+/// The name and arguments of an encoded emit (`42["name",...]`). The frame was
+/// just encoded here, so it decodes; anything else gives an empty event.
+fn decode_emit(text: &str) -> (String, Vec<Value>) {
     let data = text
         .get(1..)
         .and_then(|packet| Packet::decode(packet).ok())
@@ -518,6 +526,12 @@ fn unsent(text: &str, attachments: Vec<Bytes>) -> UnsentEmit {
         Some(Value::String(name)) => name,
         _ => String::new(),
     };
+    (name, args)
+}
+
+/// Decodes an encoded emit back into name and arguments, to hand it back to the caller.
+fn unsent(text: &str, attachments: Vec<Bytes>) -> UnsentEmit {
+    let (name, args) = decode_emit(text);
     UnsentEmit {
         name,
         args,

@@ -95,11 +95,12 @@ impl TransportConfig {
 /// The WebSocket buffers, chosen on purpose.
 fn websocket_config() -> WebSocketConfig {
     // A small read buffer keeps idle connections cheap (tungstenite grows it
-    // for large messages); writes are batched by the driver, which flushes
-    // once per burst, so the write buffer only needs to hold one burst.
+    // for large messages). The driver flushes once per burst of emits; up to
+    // this much of a burst waits in the write buffer before it goes out on
+    // its own, so large bursts leave in large writes.
     WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(16 * 1024)
+        .write_buffer_size(128 * 1024)
 }
 
 /// Opens the WebSocket and waits for the Engine.IO open packet.

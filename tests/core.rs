@@ -335,3 +335,18 @@ async fn disconnect_leaves_the_namespace_and_reports_it() {
         .unwrap();
     assert!(socket.connected());
 }
+
+#[tokio::test]
+async fn a_burst_of_events_arrives_complete_and_in_order() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket = connect(&server.url()).await;
+    let mut events = socket.events();
+    // Emitted back to back, echoed back to back: the client reads them in bursts.
+    for n in 0..2000u32 {
+        socket.emit("echo", n).await.unwrap();
+    }
+    for n in 0..2000u32 {
+        let echo = next_event(&mut events, "echo").await;
+        assert_eq!(echo.decode::<u32>().unwrap(), n);
+    }
+}

@@ -228,6 +228,23 @@ pub(crate) fn write_event(
     args_json: &str,
     attachments: usize,
 ) -> usize {
+    let id_at = write_event_open(out, nsp, id, name, attachments);
+    out.push_str(args_json);
+    out.push(']');
+    id_at
+}
+
+/// Appends an EVENT packet up to its first argument, `2[<nsp>,][<id>]["<name>"`
+/// (BINARY_EVENT with attachments), for a caller that writes the arguments
+/// and the closing `]` itself. Returns where the ack id stands, as
+/// [`write_event`] does.
+pub(crate) fn write_event_open(
+    out: &mut String,
+    nsp: &str,
+    id: Option<u64>,
+    name: &str,
+    attachments: usize,
+) -> usize {
     // The reference parser refuses a binary packet announcing 0 attachments.
     let kind = if attachments == 0 {
         PacketKind::Event
@@ -242,8 +259,6 @@ pub(crate) fn write_event(
     }
     out.push('[');
     write_name(out, name);
-    out.push_str(args_json);
-    out.push(']');
     id_at
 }
 
