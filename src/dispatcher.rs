@@ -49,13 +49,15 @@ impl ListenerId {
 /// What the dispatcher shares with the socket's handles.
 pub(crate) struct Listeners {
     pub(crate) handlers: RwLock<Handlers>,
-    /// New `events()` streams, picked up by the dispatcher before its next event.
-    pub(crate) subscribe: mpsc::UnboundedSender<mpsc::Sender<SocketEvent>>,
-    pub(crate) status: Arc<SocketStatus>,
-    pub(crate) checkpoint: Mutex<Checkpoint>,
+    /// New `events()` streams, picked up by the dispatcher before its next
+    /// event; a list rather than a channel, which would cost memory up front.
+    new_subscribers: Mutex<Vec<mpsc::Sender<SocketEvent>>>,
+    has_new_subscribers: AtomicBool,
+    status: Arc<SocketStatus>,
+    checkpoint: Mutex<Checkpoint>,
     /// Whether outgoing listeners exist, so emits without any skip building
     /// the event they would see.
-    pub(crate) has_outgoing: AtomicBool,
+    has_outgoing: AtomicBool,
 }
 
 /// The session and the last event the application finished with.
@@ -68,6 +70,31 @@ pub(crate) struct Checkpoint {
 }
 
 impl Listeners {
+    /// Listeners with these handlers, for a socket with this status and checkpoint.
+    pub(crate) fn new(
+        handlers: Handlers,
+        status: Arc<SocketStatus>,
+        checkpoint: Checkpoint,
+    ) -> Self {
+        Listeners {
+            has_outgoing: AtomicBool::new(!handlers.outgoing.is_empty()),
+            handlers: RwLock::new(handlers),
+            new_subscribers: Mutex::new(Vec::new()),
+            has_new_subscribers: AtomicBool::new(false),
+            status,
+            checkpoint: Mutex::new(checkpoint),
+        }
+    }
+
+    /// Adds an `events()` stream, which sees what the dispatcher handles next.
+    pub(crate) fn subscribe(&self, subscriber: mpsc::Sender<SocketEvent>) {
+        self.new_subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(subscriber);
+        self.has_new_subscribers.store(true, Ordering::Release);
+    }
+
     pub(crate) fn has_outgoing(&self) -> bool {
         self.has_outgoing.load(Ordering::Acquire)
     }
@@ -103,7 +130,6 @@ impl Listeners {
 /// Runs the dispatcher of one socket until the driver drops its sender.
 pub(crate) async fn run(
     mut incoming: mpsc::Receiver<Dispatch>,
-    mut new_subscribers: mpsc::UnboundedReceiver<mpsc::Sender<SocketEvent>>,
     listeners: Arc<Listeners>,
     socket: Weak<SocketInner>,
 ) {
@@ -116,8 +142,13 @@ pub(crate) async fn run(
                 continue;
             }
         };
-        while let Ok(subscriber) = new_subscribers.try_recv() {
-            subscribers.push(subscriber);
+        if listeners.has_new_subscribers.swap(false, Ordering::AcqRel) {
+            subscribers.append(
+                &mut listeners
+                    .new_subscribers
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
         }
         if let SocketEvent::Connect { recovered: false } = &event {
             // A fresh session: the old checkpoint cannot resume it.

@@ -259,7 +259,7 @@ impl Driver {
                 output = &mut fut => return Wait::Done(output),
                 control = self.control.recv() => match control {
                     Some(control) => {
-                        self.on_control(control, None).await;
+                        self.on_control(control, None);
                     }
                     None => return Wait::Shutdown,
                 },
@@ -269,7 +269,7 @@ impl Driver {
     }
 
     /// Runs an open link until it ends.
-    async fn run_link(&mut self, mut ws: WsStream) -> LinkEnd {
+    async fn run_link(&mut self, mut ws: Box<WsStream>) -> LinkEnd {
         // One timer for the link, moved rather than rebuilt: registering a new
         // timer per message would cost a wake-up of the IO driver each time.
         let mut timer = pin!(sleep_until(far_future()));
@@ -280,7 +280,7 @@ impl Driver {
             }
             self.deliver();
             if !self.session.wants_link() {
-                let _ = ws.close(None).await;
+                let _ = Box::pin((*ws).close(None)).await;
                 self.session
                     .on_link_lost(DisconnectReason::IoClientDisconnect);
                 return LinkEnd::Unwanted;
@@ -305,11 +305,11 @@ impl Driver {
             };
             match wake {
                 Wake::Control(None) => {
-                    self.shut_down(&mut ws).await;
+                    Box::pin(self.shut_down(&mut ws)).await;
                     return LinkEnd::Shutdown;
                 }
                 Wake::Control(Some(control)) => {
-                    if let Some(end) = self.on_control(control, Some(&mut ws)).await {
+                    if let Some(end) = self.on_control(control, Some(&mut *ws)) {
                         return end;
                     }
                 }
@@ -427,7 +427,7 @@ impl Driver {
     }
 
     /// Applies one command. Returns how the link ends, if it does.
-    async fn on_control(&mut self, control: Control, ws: Option<&mut WsStream>) -> Option<LinkEnd> {
+    fn on_control(&mut self, control: Control, ws: Option<&mut WsStream>) -> Option<LinkEnd> {
         match control {
             Control::Attach(attach) => {
                 let attach = *attach;
@@ -571,4 +571,33 @@ async fn next_emit(slots: &mut [Slot], session: &Session) -> (usize, Option<Outg
 /// A deadline that never comes, for a timer with nothing to time.
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(365 * 24 * 3600)
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The driver's future is what every idle connection keeps in memory:
+    /// large values (the WebSocket, the connect future) must stay boxed.
+    #[test]
+    fn the_driver_future_stays_small() {
+        let (url, _) = TransportConfig::engine_url("http://h:1", "/socket.io/", &[]).unwrap();
+        let config = DriverConfig {
+            transport: TransportConfig {
+                url,
+                headers: Vec::new(),
+                timeout: Duration::from_secs(1),
+                tls: None,
+            },
+            reconnection: true,
+            attempts: None,
+            policy: ReconnectPolicy::default(),
+            strip_offsets: true,
+            retries: 0,
+        };
+        let (sink, control) = mpsc::unbounded_channel();
+        let driver = Driver::new(config, control, sink.downgrade());
+        let run = driver.run();
+        let size = std::mem::size_of_val(&run);
+        assert!(size <= 3 * 1024, "the driver future grew to {size} bytes");
+    }
 }

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -103,20 +103,13 @@ impl Manager {
         let settings = &self.inner.settings;
         let (emit_tx, emit_rx) = mpsc::channel(settings.offline_capacity.max(1));
         let (delivery_tx, delivery_rx) = mpsc::channel(settings.event_buffer.max(1));
-        let (subscribe_tx, subscribe_rx) = mpsc::unbounded_channel();
         let status = Arc::new(SocketStatus::default());
-        let has_outgoing = AtomicBool::new(!handlers.outgoing.is_empty());
-        let listeners = Arc::new(Listeners {
-            handlers: RwLock::new(handlers),
-            subscribe: subscribe_tx,
-            status: status.clone(),
-            checkpoint: Mutex::new(Checkpoint {
-                pid: resume.as_ref().map(|resume| Arc::from(resume.pid.as_str())),
-                offset: resume.as_ref().and_then(|resume| resume.offset.clone()),
-                last: None,
-            }),
-            has_outgoing,
-        });
+        let checkpoint = Checkpoint {
+            pid: resume.as_ref().map(|resume| Arc::from(resume.pid.as_str())),
+            offset: resume.as_ref().and_then(|resume| resume.offset.clone()),
+            last: None,
+        };
+        let listeners = Arc::new(Listeners::new(handlers, status.clone(), checkpoint));
         let path: Arc<str> = Arc::from(path);
         let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
         let inner = Arc::new(SocketInner {
@@ -132,7 +125,6 @@ impl Manager {
         });
         tokio::spawn(dispatcher::run(
             delivery_rx,
-            subscribe_rx,
             listeners,
             Arc::downgrade(&inner),
         ));

@@ -261,7 +261,7 @@ impl Socket {
     /// reading from the server once the buffers between them fill. Drop it when done.
     pub fn events(&self) -> EventStream {
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
-        let _ = self.inner.listeners.subscribe.send(sender);
+        self.inner.listeners.subscribe(sender);
         EventStream { receiver }
     }
 

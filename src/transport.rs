@@ -104,14 +104,19 @@ fn websocket_config() -> WebSocketConfig {
 }
 
 /// Opens the WebSocket and waits for the Engine.IO open packet.
-pub(crate) async fn open(config: &TransportConfig) -> Result<(WsStream, OpenInfo), ConnectError> {
+///
+/// The stream is boxed: it is large, and it moves from this future into the
+/// driver's, whose idle size is the memory an idle connection costs.
+pub(crate) async fn open(
+    config: &TransportConfig,
+) -> Result<(Box<WsStream>, OpenInfo), ConnectError> {
     match tokio::time::timeout(config.timeout, open_inner(config)).await {
         Ok(result) => result,
         Err(_) => Err(ConnectError::Timeout(config.timeout)),
     }
 }
 
-async fn open_inner(config: &TransportConfig) -> Result<(WsStream, OpenInfo), ConnectError> {
+async fn open_inner(config: &TransportConfig) -> Result<(Box<WsStream>, OpenInfo), ConnectError> {
     let transport = |error| ConnectError::Transport(Arc::new(error));
     let mut request = config
         .url
@@ -140,7 +145,7 @@ async fn open_inner(config: &TransportConfig) -> Result<(WsStream, OpenInfo), Co
         match ws.next().await {
             Some(Ok(Message::Text(text))) => {
                 match EnginePacket::decode(text.as_str()).map_err(ConnectError::Protocol)? {
-                    EnginePacket::Open(info) => return Ok((ws, info)),
+                    EnginePacket::Open(info) => return Ok((Box::new(ws), info)),
                     EnginePacket::Close => return Err(ConnectError::HandshakeClosed),
                     other => tracing::debug!(?other, "ignoring a packet before the open packet"),
                 }
