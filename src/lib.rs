@@ -36,6 +36,42 @@
 //! backoff, and when the server has connection state recovery enabled it sends
 //! its session id and last offset so the server replays what was missed.
 //!
+//! # Connection state recovery
+//!
+//! With `connectionStateRecovery` on the server, the CONNECT reply carries a
+//! private session id (pid), and every event that asks for no ack carries an
+//! offset as its last argument. The client strips that offset (handlers,
+//! streams and [`Event::decode`] never see it; [`Event::offset`] has it) and
+//! remembers the last one. After a lost link it sends both back; the server
+//! replays every missed event before its CONNECT reply, and the client hands
+//! them to the application after the connect event, in order, before any live
+//! event. [`Socket::recovered`] and [`SocketEvent::Connect`] say whether it
+//! worked: no offset received yet, a session older than the server's
+//! `maxDisconnectionDuration`, or a `disconnect()` on either side each give a
+//! fresh session instead, with a new [`Socket::id`].
+//!
+//! The protocol cannot tell a volatile event whose last argument is a string
+//! from an event with an offset, so that string is taken for an offset; turn
+//! [`ClientBuilder::strip_offsets`] off for servers that append none.
+//!
+//! To survive a process restart, checkpoint [`Socket::recovery_state`] (the
+//! pid and the offset of the last event the handlers finished) and start the
+//! next process with [`ClientBuilder::recovery_state`].
+//!
+//! # Ordering and backpressure
+//!
+//! Handlers of one socket run one at a time, in arrival order, on a task of
+//! their own, never on the connection's task; a handler that wants concurrency
+//! spawns. Between the connection and the handlers sits a bounded queue
+//! ([`ClientBuilder::event_buffer`], 1024 events by default), and each
+//! [`Socket::events`] stream holds up to 64 more. When the application falls
+//! behind and they fill, the client stops reading from the server until there
+//! is room again: memory stays bounded and nothing is dropped. A stream that is
+//! created but never polled therefore stalls the socket; drop streams you stop
+//! reading. Heartbeats are not judged while reading is paused, but the server
+//! still expects them, so a consumer stalled for longer than the server's
+//! ping timeout loses the connection (and recovers it, where the server allows).
+//!
 //! # Binary data
 //!
 //! Every [`Bytes`](bytes::Bytes) value in the arguments of an emit or an ack
