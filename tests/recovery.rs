@@ -440,3 +440,56 @@ fn is_stream_id(offset: &str) -> bool {
             && seq.bytes().all(|b| b.is_ascii_digit())
     })
 }
+
+/// A silent link death, several times in a row: the client detects the ping
+/// timeout while the server still holds the old, dead connection, and each
+/// recovering CONNECT must still find the session.
+#[tokio::test]
+async fn recovers_after_silent_link_deaths_in_a_row() {
+    let server = TestServer::start(ServerOptions::default().recovery().ping(200, 200)).await;
+    let proxy = Proxy::start(server.addr()).await;
+    let socket = connected(fast(&proxy.url())).await;
+    let id = socket.id().unwrap();
+    let mut events = socket.events();
+    socket
+        .emit("stream", json!({"count": 400, "interval_ms": 5}))
+        .await
+        .unwrap();
+    let mut seen = ticks_until(&mut events, "tick", 5).await;
+    for round in 0..3 {
+        proxy.set_blackhole(true);
+        let reason = loop {
+            match wait_event(&mut events, "disconnect", |_| true).await {
+                SocketEvent::Disconnect(reason) => break reason,
+                SocketEvent::Event(event) if event.name() == "tick" => {
+                    seen.push(tick_number(&event))
+                }
+                _ => {}
+            }
+        };
+        assert_eq!(
+            reason,
+            sioclient::DisconnectReason::PingTimeout,
+            "round {round}"
+        );
+        proxy.set_blackhole(false);
+        proxy.drop_all();
+        loop {
+            match wait_event(&mut events, "reconnect", |_| true).await {
+                SocketEvent::Connect { recovered } => {
+                    assert!(recovered, "round {round}: not recovered");
+                    break;
+                }
+                SocketEvent::Event(event) if event.name() == "tick" => {
+                    seen.push(tick_number(&event))
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(socket.id().unwrap(), id);
+    }
+    while seen.last() != Some(&400) {
+        seen.push(tick_number(&next_event(&mut events, "tick").await));
+    }
+    assert_eq!(seen, (1..=400).collect::<Vec<_>>());
+}
