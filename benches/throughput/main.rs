@@ -1,5 +1,5 @@
 //! Throughput and idle memory of sioclient against a raw tokio-tungstenite
-//! client, on a load server of our own (issue 7). See BENCHMARKS.md.
+//! client, on a load server of our own. See BENCHMARKS.md.
 //!
 //! ```sh
 //! cargo bench --bench throughput
