@@ -5,10 +5,12 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
+use futures::FutureExt;
 use tokio::sync::mpsc;
 
 use crate::event::{Dispatch, Event, SocketEvent};
@@ -203,7 +205,15 @@ async fn run_outgoing(listeners: &Listeners, socket: &Weak<SocketInner>, event: 
     };
     let socket = Socket::from_inner(inner);
     for handler in handlers {
-        handler(event.clone(), socket.clone()).await;
+        guarded(handler(event.clone(), socket.clone())).await;
+    }
+}
+
+/// Runs a handler's future; a panic in it is logged and contained, so one
+/// faulty handler does not silence the socket's later events.
+async fn guarded(handler: BoxFuture) {
+    if AssertUnwindSafe(handler).catch_unwind().await.is_err() {
+        tracing::error!("an event handler panicked; the socket goes on");
     }
 }
 
@@ -237,10 +247,10 @@ async fn run_handlers(listeners: &Listeners, socket: &Weak<SocketInner>, event: 
     let socket = Socket::from_inner(inner);
     if let SocketEvent::Event(ev) = event {
         for handler in event_handlers {
-            handler(ev.clone(), socket.clone()).await;
+            guarded(handler(ev.clone(), socket.clone())).await;
         }
     }
     for handler in lifecycle_handlers {
-        handler(event.clone(), socket.clone()).await;
+        guarded(handler(event.clone(), socket.clone())).await;
     }
 }

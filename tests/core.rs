@@ -350,3 +350,34 @@ async fn a_burst_of_events_arrives_complete_and_in_order() {
         assert_eq!(echo.decode::<u32>().unwrap(), n);
     }
 }
+
+#[tokio::test]
+async fn a_panicking_handler_does_not_silence_the_socket() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    let socket = within(
+        TIMEOUT,
+        "connect",
+        ClientBuilder::new(server.url())
+            .on("echo", move |event, _socket| {
+                let seen_tx = seen_tx.clone();
+                async move {
+                    let n: u32 = event.decode().unwrap();
+                    if n == 1 {
+                        panic!("a faulty handler");
+                    }
+                    seen_tx.send(n).unwrap();
+                }
+            })
+            .connect(),
+    )
+    .await
+    .unwrap();
+    let mut events = socket.events();
+    socket.emit("echo", 1).await.unwrap();
+    socket.emit("echo", 2).await.unwrap();
+    assert_eq!(within(TIMEOUT, "second event", seen.recv()).await, Some(2));
+    // Streams still see both.
+    assert_eq!(next_event(&mut events, "echo").await.args()[0], 1);
+    assert_eq!(next_event(&mut events, "echo").await.args()[0], 2);
+}
