@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -12,9 +12,10 @@ use serde_json::Value;
 use tokio::sync::mpsc::WeakUnboundedSender;
 
 use crate::error::{ConnectError, EmitError};
-use crate::event_args::ArgsDeserializer;
+use crate::event_args::{ArgsDeserializer, JsonArgsDeserializer};
 use crate::socketio::args::write_args;
-use crate::socketio::packet::write_ack;
+use crate::socketio::packet::{write_ack, RawEvent};
+use crate::socketio::raw::{Span, Spans, Text};
 
 /// Why a socket was disconnected. Displays as the reference client's reason string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -113,11 +114,30 @@ pub struct Event {
 }
 
 struct EventInner {
-    name: String,
-    args: Vec<Value>,
+    /// The JSON text the spans of `name`, `offset` and `args` refer to: the
+    /// data array of a plain received event, empty otherwise.
+    json: Box<str>,
+    name: Text,
+    args: Args,
     attachments: Vec<Bytes>,
-    offset: Option<String>,
+    offset: Option<Text>,
     ack: Option<AckRequest>,
+}
+
+/// The arguments of an event.
+enum Args {
+    /// Parsed: binary events (their placeholders are checked against the
+    /// attachments on arrival) and the client's own emits.
+    Values(Vec<Value>),
+    /// Plain received events: where each element of the data array stands
+    /// in `EventInner::json` (the name first, then the arguments; the offset
+    /// is not among them), and the values, built on first use of
+    /// [`Event::args`]. Most handlers only [`decode`](Event::decode), which
+    /// reads the text directly, so the values are never built.
+    Raw {
+        elements: Spans,
+        values: OnceLock<Vec<Value>>,
+    },
 }
 
 /// The server's request for an acknowledgement, answerable once.
@@ -131,6 +151,7 @@ pub(crate) struct AckRequest {
 }
 
 impl Event {
+    /// An event from parsed parts: a binary event, or one the client emitted.
     pub(crate) fn new(
         name: String,
         args: Vec<Value>,
@@ -140,9 +161,36 @@ impl Event {
     ) -> Self {
         Event {
             inner: Arc::new(EventInner {
-                name,
-                args,
+                json: Box::default(),
+                name: Text::Owned(name.into_boxed_str()),
+                args: Args::Values(args),
                 attachments,
+                offset: offset.map(|offset| Text::Owned(offset.into_boxed_str())),
+                ack,
+            }),
+        }
+    }
+
+    /// A plain received event from its split payload, whose offset, if any,
+    /// was already taken off (`offset` refers to `event.json` too).
+    ///
+    /// The payload's text is copied: the frame it came in shares its buffer
+    /// with the WebSocket's read buffer, which an event kept by the
+    /// application would otherwise keep alive.
+    pub(crate) fn from_raw(
+        event: RawEvent<'_>,
+        offset: Option<Text>,
+        ack: Option<AckRequest>,
+    ) -> Self {
+        Event {
+            inner: Arc::new(EventInner {
+                json: Box::from(event.json),
+                name: event.name,
+                args: Args::Raw {
+                    elements: event.elements,
+                    values: OnceLock::new(),
+                },
+                attachments: Vec::new(),
                 offset,
                 ack,
             }),
@@ -151,7 +199,7 @@ impl Event {
 
     /// The event name.
     pub fn name(&self) -> &str {
-        &self.inner.name
+        self.inner.name.get(&self.inner.json)
     }
 
     /// The arguments as JSON values, without the recovery offset: the untyped view.
@@ -160,8 +208,24 @@ impl Event {
     /// `{"_placeholder":true,"num":N}`; its bytes are
     /// [`attachments()[N]`](Self::attachments). [`decode`](Self::decode) puts the
     /// bytes in place instead.
+    ///
+    /// The values are built on the first call (and kept); an event that is only
+    /// [`decode`](Self::decode)d never builds them.
     pub fn args(&self) -> &[Value] {
-        &self.inner.args
+        match &self.inner.args {
+            Args::Values(values) => values,
+            Args::Raw { elements, values } => values.get_or_init(|| {
+                raw_args(elements)
+                    .iter()
+                    .map(|&(start, end)| {
+                        let text = self.inner.json.get(start..end).unwrap_or_default();
+                        // The text passed the same parser on arrival, as part of the
+                        // whole array, so it parses; `Null` only keeps this total.
+                        serde_json::from_str(text).unwrap_or(Value::Null)
+                    })
+                    .collect()
+            }),
+        }
     }
 
     /// The binary attachments that came with the event, in order: the bytes of the
@@ -186,10 +250,15 @@ impl Event {
     /// bytes, so it receives the placeholder, as in [`args`](Self::args); so do
     /// untagged enums. [`attachments`](Self::attachments) has the bytes.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(ArgsDeserializer::new(
-            &self.inner.args,
-            &self.inner.attachments,
-        ))
+        match &self.inner.args {
+            Args::Values(values) => {
+                T::deserialize(ArgsDeserializer::new(values, &self.inner.attachments))
+            }
+            Args::Raw { elements, .. } => T::deserialize(JsonArgsDeserializer::new(
+                &self.inner.json,
+                raw_args(elements),
+            )),
+        }
     }
 
     /// The connection-state-recovery offset the server attached to this event, if any.
@@ -198,7 +267,8 @@ impl Event {
     /// [`Socket::recovery_state`](crate::Socket::recovery_state)) once the event is
     /// handled, to resume after a restart.
     pub fn offset(&self) -> Option<&str> {
-        self.inner.offset.as_deref()
+        let json = &self.inner.json;
+        self.inner.offset.as_ref().map(|offset| offset.get(json))
     }
 
     /// Whether the server asked for an acknowledgement that has not been sent yet.
@@ -246,11 +316,148 @@ impl Event {
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Event")
-            .field("name", &self.inner.name)
-            .field("args", &self.inner.args)
+            .field("name", &self.name())
+            .field("args", &self.args())
             .field("attachments", &self.inner.attachments.len())
-            .field("offset", &self.inner.offset)
+            .field("offset", &self.offset())
             .field("ack", &self.inner.ack.as_ref().map(|a| a.id))
             .finish()
+    }
+}
+
+/// The spans of the arguments among `elements`: all but the name.
+fn raw_args(elements: &Spans) -> &[Span] {
+    elements.as_slice().get(1..).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socketio::packet::{Packet, Received};
+    use serde::Deserialize;
+    use serde_json::json;
+
+    /// The same event received both ways: split (the receive path) and
+    /// parsed into values (the path binary events take), offsets taken off.
+    fn both(wire: &str) -> (Event, Event) {
+        let Ok(Received::Event { id, mut event, .. }) = Received::decode(wire) else {
+            panic!("{wire}: not an event");
+        };
+        let offset = event.take_offset(id);
+        let raw = Event::from_raw(event, offset, None);
+
+        let mut packet = Packet::decode(wire).expect(wire);
+        let offset = packet.take_offset();
+        let Some(Value::Array(mut args)) = packet.data else {
+            panic!("{wire}: no array");
+        };
+        let Value::String(name) = args.remove(0) else {
+            panic!("{wire}: no name");
+        };
+        (raw, Event::new(name, args, Vec::new(), offset, None))
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Chat {
+        user: String,
+        text: String,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    enum Kind {
+        A,
+        B(u8),
+    }
+
+    /// `decode::<T>()` of both forms, as comparable text.
+    fn decoded<T: DeserializeOwned + fmt::Debug>(event: &Event) -> Result<String, ()> {
+        event.decode::<T>().map(|v| format!("{v:?}")).map_err(drop)
+    }
+
+    #[test]
+    fn split_events_read_as_parsed_ones() {
+        let frames = [
+            r#"2["tick",7,{"user":"alice","text":"hello world"},"Q8Ftu7"]"#,
+            r#"2["foo","bar","Q8FtvoZ"]"#,
+            r#"21["withack",1]"#,
+            r#"2["none"]"#,
+            r#"2["one",{"user":"a","text":"b"}]"#,
+            r#"2["null",null]"#,
+            r#"2["esc\"aped\u00e9","v\\al","o\"ff"]"#,
+            r#"2["nums",1,-2,3.5,1e300,18446744073709551615,"o"]"#,
+            r#"2["kinds","A",{"B":3}]"#,
+            r#"2["arr",[1,2,3]]"#,
+            r#"2["big",340282366920938463463374607431768211455]"#,
+            "2 [ \"ws\" , 1 , [ 2 ] ] ",
+        ];
+        for wire in frames {
+            let (raw, parsed) = both(wire);
+            assert_eq!(raw.name(), parsed.name(), "{wire}");
+            assert_eq!(raw.offset(), parsed.offset(), "{wire}");
+            assert_eq!(raw.args(), parsed.args(), "{wire}");
+            assert_eq!(format!("{raw:?}"), format!("{parsed:?}"), "{wire}");
+            assert!(raw.attachments().is_empty());
+            assert!(!raw.wants_ack());
+            macro_rules! same {
+                ($($t:ty),* $(,)?) => {
+                    $(assert_eq!(
+                        decoded::<$t>(&raw),
+                        decoded::<$t>(&parsed),
+                        "{wire} as {}",
+                        stringify!($t)
+                    );)*
+                };
+            }
+            same!(
+                (),
+                Value,
+                (Value,),
+                (Value, Value),
+                (u64, Chat),
+                (u64, Value),
+                Chat,
+                String,
+                Option<String>,
+                Option<u8>,
+                u8,
+                i64,
+                f32,
+                f64,
+                (String,),
+                (Kind, Kind),
+                Vec<u8>,
+                Vec<Value>,
+                bytes::Bytes,
+                (i64, i64, f64, f64, f64),
+                (i64, i64, f64, f64, u64),
+            );
+        }
+    }
+
+    /// Decoding from the text is at least as precise as from a `Value`: a
+    /// `u128` beyond `u64` decodes, where a `Value` holds it as an `f64`.
+    #[test]
+    fn decode_reads_the_text() {
+        let (raw, parsed) = both(r#"2["big",340282366920938463463374607431768211455]"#);
+        assert_eq!(raw.decode::<u128>().ok(), Some(u128::MAX));
+        assert!(parsed.decode::<u128>().is_err());
+        let (raw, _) = both(r#"2["x",1,"two",{"user":"u","text":"t"}]"#);
+        let (n, s, chat): (u8, String, Chat) = raw.decode().expect("decodes");
+        assert_eq!((n, s.as_str(), chat.user.as_str()), (1, "two", "u"));
+        assert!(raw.decode::<(u8, String)>().is_err());
+        assert!(raw.decode::<(u8, String, Chat, u8)>().is_err());
+        assert!(raw.decode::<(String, String, Chat)>().is_err());
+        assert!(raw.decode::<u8>().is_err());
+        assert!(raw.decode::<()>().is_err());
+    }
+
+    /// The values are built once, on first use, and shared by clones.
+    #[test]
+    fn args_are_built_once() {
+        let (raw, _) = both(r#"2["x",1,{"a":[2]}]"#);
+        let clone = raw.clone();
+        assert!(std::ptr::eq(raw.args(), clone.args()));
+        assert_eq!(raw.args(), &[json!(1), json!({"a": [2]})]);
+        assert!(std::ptr::eq(raw.args().as_ptr(), raw.args().as_ptr()));
     }
 }

@@ -13,7 +13,7 @@ use crate::engineio::packet::EnginePacket;
 use crate::error::ConnectError;
 use crate::event::{AckRequest, DisconnectReason, Event, SocketEvent};
 use crate::protocol_error::ProtocolError;
-use crate::socketio::packet::{Packet, PacketKind};
+use crate::socketio::packet::{Packet, PacketKind, RawEvent, Received};
 
 /// A binary packet waiting for its attachments.
 pub(super) struct Partial {
@@ -46,8 +46,13 @@ impl Session {
                 if self.partial.is_some() {
                     return Err(parse_error(ProtocolError::MissingAttachments));
                 }
-                let packet = Packet::decode(message).map_err(parse_error)?;
-                self.on_packet(packet).map_err(parse_error)
+                match Received::decode(message).map_err(parse_error)? {
+                    Received::Event { nsp, id, event } => {
+                        self.on_event(nsp, id, event);
+                        Ok(())
+                    }
+                    Received::Packet(packet) => self.on_packet(packet).map_err(parse_error),
+                }
             }
             EnginePacket::Close => Err(DisconnectReason::TransportClose),
             EnginePacket::Pong(_)
@@ -85,6 +90,25 @@ impl Session {
             partial.buffers,
         )
         .map_err(parse_error)
+    }
+
+    /// A plain EVENT (no attachments), its arguments split but not parsed.
+    ///
+    /// The same steps as an EVENT through [`on_packet`](Self::on_packet) and
+    /// `on_complete`, whose checks `Received::decode` already made.
+    fn on_event(&mut self, nsp: &str, id: Option<u64>, mut event: RawEvent<'_>) {
+        let Some(ns) = self.find(nsp) else {
+            tracing::debug!(%nsp, "packet for a namespace this client did not open");
+            return;
+        };
+        // Only a socket with a session (pid) gets offsets; ack-requesting
+        // events keep their last argument.
+        let offset = if self.strip_offsets && self.namespaces[ns].resume.is_some() {
+            event.take_offset(id)
+        } else {
+            None
+        };
+        self.deliver_event(ns, id, |ack| Event::from_raw(event, offset, ack));
     }
 
     fn on_packet(&mut self, mut packet: Packet<'_>) -> Result<(), ProtocolError> {
@@ -292,13 +316,6 @@ impl Session {
             }
             return Ok(());
         }
-        if namespace.state == NsState::Inactive {
-            tracing::debug!(nsp = %namespace.path, "event for an inactive namespace dropped");
-            return Ok(());
-        }
-        if let (Some(offset), Some(resume)) = (&offset, &mut namespace.resume) {
-            resume.offset = Some(offset.clone());
-        }
         if args.is_empty() {
             return Err(ProtocolError::InvalidPayload("event without a name"));
         }
@@ -306,6 +323,26 @@ impl Session {
             Value::String(name) => name,
             _ => return Err(ProtocolError::InvalidPayload("event name must be a string")),
         };
+        self.deliver_event(ns, id, |ack| {
+            Event::new(name, args, attachments, offset, ack)
+        });
+        Ok(())
+    }
+
+    /// Delivers the event `make` builds with its ack request, or holds it
+    /// while the namespace waits for the CONNECT reply of a recovery, and
+    /// records its offset; drops it if the namespace is inactive.
+    fn deliver_event(
+        &mut self,
+        ns: usize,
+        id: Option<u64>,
+        make: impl FnOnce(Option<AckRequest>) -> Event,
+    ) {
+        let namespace = &mut self.namespaces[ns];
+        if namespace.state == NsState::Inactive {
+            tracing::debug!(nsp = %namespace.path, "event for an inactive namespace dropped");
+            return;
+        }
         let ack = id.map(|id| AckRequest {
             id,
             nsp: namespace.path.clone(),
@@ -313,13 +350,20 @@ impl Session {
             sink: self.ack_sink.clone(),
             answered: AtomicBool::new(false),
         });
-        let event = SocketEvent::Event(Event::new(name, args, attachments, offset, ack));
+        let event = make(ack);
+        if let (Some(offset), Some(resume)) = (event.offset(), &mut namespace.resume) {
+            // Reuse the last offset's buffer: one is recorded per event.
+            match &mut resume.offset {
+                Some(last) => offset.clone_into(last),
+                None => resume.offset = Some(offset.to_owned()),
+            }
+        }
+        let event = SocketEvent::Event(event);
         if namespace.state == NsState::Connecting {
             namespace.held.push(event);
         } else {
             self.deliveries.push_back((ns, event.into()));
         }
-        Ok(())
     }
 }
 

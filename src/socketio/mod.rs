@@ -1,3 +1,4 @@
 pub(crate) mod args;
 pub(crate) mod binary;
 pub(crate) mod packet;
+pub(crate) mod raw;

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::protocol_error::ProtocolError;
 use crate::socketio::args::write_json;
+use crate::socketio::raw::{self, Spans, Text};
 
 /// Socket.IO packet type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +158,10 @@ fn parse_u64(digits: &str) -> Option<u64> {
     })
 }
 
+/// The problem with an EVENT whose payload is not an array starting with a
+/// string.
+const EVENT_SHAPE: &str = "EVENT payload must be an array starting with the event name";
+
 /// Checks `data` has the shape `kind` requires, as socket.io-parser's
 /// `isPayloadValid` does, except that EVENT, ACK and CONNECT_ERROR need a
 /// payload and event names must be strings.
@@ -172,12 +177,10 @@ fn check_payload(kind: PacketKind, data: Option<&Value>) -> Result<(), ProtocolE
                     "event name is reserved"
                 }
                 Some(Value::String(_)) => return Ok(()),
-                _ => "EVENT payload must be an array starting with the event name",
+                _ => EVENT_SHAPE,
             }
         }
-        (PacketKind::Event | PacketKind::BinaryEvent, _) => {
-            "EVENT payload must be an array starting with the event name"
-        }
+        (PacketKind::Event | PacketKind::BinaryEvent, _) => EVENT_SHAPE,
         (PacketKind::Ack | PacketKind::BinaryAck, Some(Value::Array(_))) => return Ok(()),
         (PacketKind::Ack | PacketKind::BinaryAck, _) => "ACK payload must be an array",
         (PacketKind::ConnectError, Some(Value::Object(_) | Value::String(_))) => return Ok(()),
@@ -280,13 +283,24 @@ pub(crate) fn write_ack(out: &mut String, nsp: &str, id: u64, args_json: &str, a
     out.push(']');
 }
 
-impl<'a> Packet<'a> {
-    /// Decodes the text after the Engine.IO `4`.
+/// The parts of a packet before its JSON payload.
+struct Head<'a> {
+    kind: PacketKind,
+    attachments: usize,
+    nsp: &'a str,
+    id: Option<u64>,
+    /// The JSON payload's text, empty for none.
+    rest: &'a str,
+}
+
+impl<'a> Head<'a> {
+    /// Decodes `<type>[<attachments>-][<nsp>,][<ack id>]` off the front of
+    /// `text`, the text after the Engine.IO `4`.
     ///
     /// The namespace, when present, starts with `/` and runs to the first
     /// `,`, or to the end of the text if there is none (as in the reference
     /// parser, so `1/admin` is a DISCONNECT of `/admin`).
-    pub(crate) fn decode(text: &'a str) -> Result<Self, ProtocolError> {
+    fn decode(text: &'a str) -> Result<Self, ProtocolError> {
         let (&first, _) = text.as_bytes().split_first().ok_or(ProtocolError::Empty)?;
         let Some(kind) = PacketKind::from_byte(first) else {
             let c = text.chars().next().unwrap_or_default();
@@ -333,7 +347,122 @@ impl<'a> Packet<'a> {
         } else {
             Some(parse_u64(digits).ok_or(ProtocolError::BadAckId)?)
         };
+        Ok(Head {
+            kind,
+            attachments,
+            nsp,
+            id,
+            rest,
+        })
+    }
+}
 
+/// A received packet, as the session handles it: an EVENT's arguments are
+/// only split (see `socketio::raw`), every other packet is decoded whole.
+pub(crate) enum Received<'a> {
+    /// An EVENT (not a BINARY_EVENT).
+    Event {
+        /// The namespace, `/` when the wire form omits it.
+        nsp: &'a str,
+        /// The acknowledgement id, if the server asked for one.
+        id: Option<u64>,
+        /// The payload.
+        event: RawEvent<'a>,
+    },
+    /// Any other packet.
+    Packet(Packet<'a>),
+}
+
+impl<'a> Received<'a> {
+    /// Decodes the text after the Engine.IO `4`, accepting and refusing
+    /// exactly what [`Packet::decode`] does.
+    pub(crate) fn decode(text: &'a str) -> Result<Self, ProtocolError> {
+        let head = Head::decode(text)?;
+        if head.kind != PacketKind::Event {
+            return Packet::from_head(head).map(Received::Packet);
+        }
+        Ok(Received::Event {
+            nsp: head.nsp,
+            id: head.id,
+            event: RawEvent::parse(head.rest)?,
+        })
+    }
+}
+
+/// The payload of an EVENT, checked as `Packet::decode` checks it but not
+/// parsed: its text and where each element stands in it.
+#[derive(Debug)]
+pub(crate) struct RawEvent<'a> {
+    /// The JSON array, as it came (whitespace included).
+    pub(crate) json: &'a str,
+    /// The elements of the array: the name first, then the arguments.
+    pub(crate) elements: Spans,
+    /// The event name.
+    pub(crate) name: Text,
+}
+
+impl<'a> RawEvent<'a> {
+    /// Checks and splits the payload of an EVENT.
+    fn parse(json: &'a str) -> Result<Self, ProtocolError> {
+        if json.is_empty() {
+            return Err(ProtocolError::InvalidPayload(EVENT_SHAPE));
+        }
+        let elements = match raw::split_simple(json) {
+            Some(elements) => elements,
+            None => {
+                raw::validate(json).map_err(|e| ProtocolError::InvalidJson(e.to_string()))?;
+                raw::split_array(json).ok_or(ProtocolError::InvalidPayload(EVENT_SHAPE))?
+            }
+        };
+        let name = elements
+            .as_slice()
+            .first()
+            .and_then(|&span| Text::of(json, span))
+            .ok_or(ProtocolError::InvalidPayload(EVENT_SHAPE))?;
+        if RESERVED_EVENTS.contains(&name.get(json)) {
+            return Err(ProtocolError::InvalidPayload("event name is reserved"));
+        }
+        Ok(RawEvent {
+            json,
+            elements,
+            name,
+        })
+    }
+
+    /// As [`Packet::take_offset`]: if the event has no ack id (`id`) and
+    /// has >= 2 elements, the last of which is a JSON string, removes that
+    /// element and returns the string (the connection-state-recovery
+    /// offset). Otherwise returns None and leaves the event whole.
+    pub(crate) fn take_offset(&mut self, id: Option<u64>) -> Option<Text> {
+        let elements = self.elements.as_slice();
+        if id.is_some() || elements.len() < 2 {
+            return None;
+        }
+        let offset = Text::of(self.json, *elements.last()?)?;
+        self.elements.pop();
+        Some(offset)
+    }
+}
+
+impl<'a> Packet<'a> {
+    /// Decodes the text after the Engine.IO `4`.
+    ///
+    /// The namespace, when present, starts with `/` and runs to the first
+    /// `,`, or to the end of the text if there is none (as in the reference
+    /// parser, so `1/admin` is a DISCONNECT of `/admin`).
+    pub(crate) fn decode(text: &'a str) -> Result<Self, ProtocolError> {
+        Self::from_head(Head::decode(text)?)
+    }
+
+    /// Parses the payload after `head` and checks the packet's shape.
+    fn from_head(head: Head<'a>) -> Result<Self, ProtocolError> {
+        let Head {
+            kind,
+            attachments,
+            nsp,
+            id,
+            rest,
+        } = head;
         let data = if rest.is_empty() {
             None
         } else {
@@ -728,6 +857,294 @@ mod tests {
                     let mut mutated = frame.clone();
                     mutated.insert(i, c);
                     let _ = Packet::decode(&mutated);
+                }
+            }
+        }
+    }
+
+    /// What [`Received::decode`] makes of `wire`, in [`Packet`] form (an
+    /// EVENT's elements parsed from their spans), to compare with
+    /// [`Packet::decode`].
+    fn received_as_packet(wire: &str) -> Result<Packet<'_>, ProtocolError> {
+        match Received::decode(wire)? {
+            Received::Packet(packet) => {
+                assert_ne!(packet.kind, PacketKind::Event, "{wire}");
+                Ok(packet)
+            }
+            Received::Event { nsp, id, event } => Ok(Packet {
+                kind: PacketKind::Event,
+                nsp: Cow::Borrowed(nsp),
+                attachments: 0,
+                id,
+                data: Some(Value::Array(elements(&event))),
+            }),
+        }
+    }
+
+    /// The elements of a split event, each parsed from its span, the first
+    /// replaced by the name as `RawEvent` unescaped it.
+    fn elements(event: &RawEvent<'_>) -> Vec<Value> {
+        let spans = event.elements.as_slice();
+        let mut values: Vec<Value> = spans
+            .iter()
+            .map(|&(s, e)| serde_json::from_str(&event.json[s..e]).expect("a validated element"))
+            .collect();
+        assert_eq!(
+            values.first(),
+            Some(&Value::from(event.name.get(event.json)))
+        );
+        if let Some(first) = values.first_mut() {
+            *first = Value::from(event.name.get(event.json));
+        }
+        values
+    }
+
+    /// `Received::decode` accepts and refuses exactly what `Packet::decode`
+    /// does, with the same error and the same content, and takes the same
+    /// offset off.
+    fn assert_same(wire: &str) {
+        let packet = Packet::decode(wire);
+        assert_eq!(received_as_packet(wire), packet, "{wire}");
+        if let (Ok(Received::Event { id, mut event, .. }), Ok(mut packet)) =
+            (Received::decode(wire), packet)
+        {
+            let offset = event.take_offset(id);
+            assert_eq!(
+                offset.as_ref().map(|o| o.get(event.json)),
+                packet.take_offset().as_deref(),
+                "{wire}"
+            );
+            assert_eq!(Some(Value::Array(elements(&event))), packet.data, "{wire}");
+        }
+    }
+
+    /// Frames of PROTOCOL.md and of the benchmark, without the Engine.IO `4`.
+    const EVENT_FRAMES: &[&str] = &[
+        r#"2["foo","bar","Q8FtvoZ"]"#,
+        r#"21["withack",1]"#,
+        r#"21["hello",{"x":1}]"#,
+        r#"2["tick","A",39,"Q8Ftvxw"]"#,
+        r#"2["tick",7,{"user":"alice","text":"hello world"},"Q8Ftu7"]"#,
+        r#"2["foo","1795562728913-0"]"#,
+        r#"2/admin,["foo",""]"#,
+        r#"2/admin,12["x",[1,{"a":"]"}],"s"]"#,
+        r#"51-["bin",{"_placeholder":true,"num":0},"Q8FtvoZ.2"]"#,
+        r#"52-["bin2",{"buf":{"_placeholder":true,"num":0},"s":"t"},{"_placeholder":true,"num":1},"Q8FtvqR"]"#,
+        r#"2["a\"b\\c\né😀",1,2,3,4,5,"o\u0041"]"#,
+    ];
+
+    #[test]
+    fn received_event_table() {
+        /// Wire form, namespace, ack id, name, argument texts after the
+        /// offset was taken, offset.
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            Option<u64>,
+            &'a str,
+            &'a [&'a str],
+            Option<&'a str>,
+        );
+        let table: &[Case] = &[
+            (
+                r#"2["foo","bar","Q8FtvoZ"]"#,
+                "/",
+                None,
+                "foo",
+                &[r#""bar""#],
+                Some("Q8FtvoZ"),
+            ),
+            (r#"21["withack",1]"#, "/", Some(1), "withack", &["1"], None),
+            (
+                r#"21["withack","s"]"#,
+                "/",
+                Some(1),
+                "withack",
+                &[r#""s""#],
+                None,
+            ),
+            (
+                r#"21["hello",{"x":1}]"#,
+                "/",
+                Some(1),
+                "hello",
+                &[r#"{"x":1}"#],
+                None,
+            ),
+            (
+                r#"2["tick","A",39,"Q8Ftvxw"]"#,
+                "/",
+                None,
+                "tick",
+                &[r#""A""#, "39"],
+                Some("Q8Ftvxw"),
+            ),
+            (
+                r#"2["tick",7,{"user":"alice","text":"hello world"},"Q8Ftu7"]"#,
+                "/",
+                None,
+                "tick",
+                &["7", r#"{"user":"alice","text":"hello world"}"#],
+                Some("Q8Ftu7"),
+            ),
+            (
+                r#"2["foo","1795562728913-0"]"#,
+                "/",
+                None,
+                "foo",
+                &[],
+                Some("1795562728913-0"),
+            ),
+            (
+                r#"2/admin,["foo",""]"#,
+                "/admin",
+                None,
+                "foo",
+                &[],
+                Some(""),
+            ),
+            (r#"2["foo"]"#, "/", None, "foo", &[], None),
+            (r#"2["foo",1]"#, "/", None, "foo", &["1"], None),
+            (r#"2["foo",["x"]]"#, "/", None, "foo", &[r#"["x"]"#], None),
+            (
+                r#"2["foo",null,"o"]"#,
+                "/",
+                None,
+                "foo",
+                &["null"],
+                Some("o"),
+            ),
+            (
+                "2/a,9 [ \"x\" , 1 ,\n\"o\" ] ",
+                "/a",
+                Some(9),
+                "x",
+                &["1", "\"o\""],
+                None,
+            ),
+            (" 2[\"x\"]".trim_start(), "/", None, "x", &[], None),
+            (
+                r#"2["a\"b\u00e9",1,"o\\p"]"#,
+                "/",
+                None,
+                "a\"bé",
+                &["1"],
+                Some("o\\p"),
+            ),
+            (
+                r#"2["many",1,2,3,4,5,6,"o"]"#,
+                "/",
+                None,
+                "many",
+                &["1", "2", "3", "4", "5", "6"],
+                Some("o"),
+            ),
+        ];
+        for &(wire, want_nsp, want_id, want_name, want_args, want_offset) in table {
+            let Ok(Received::Event { nsp, id, mut event }) = Received::decode(wire) else {
+                panic!("{wire}: not an event");
+            };
+            assert_eq!((nsp, id), (want_nsp, want_id), "{wire}");
+            assert_eq!(event.name.get(event.json), want_name, "{wire}");
+            let offset = event.take_offset(id);
+            assert_eq!(
+                offset.as_ref().map(|o| o.get(event.json)),
+                want_offset,
+                "{wire}"
+            );
+            let args: Vec<&str> = event.elements.as_slice()[1..]
+                .iter()
+                .map(|&(s, e)| &event.json[s..e])
+                .collect();
+            assert_eq!(args, want_args, "{wire}");
+            assert_same(wire);
+        }
+    }
+
+    #[test]
+    fn received_matches_packet_decode() {
+        let deep = format!("2[\"x\",{}{}]", "[".repeat(100_000), "]".repeat(100_000));
+        let just_deep_enough = format!("2[\"x\",{}{}]", "[".repeat(126), "]".repeat(126));
+        let too_deep = format!("2[\"x\",{}{}]", "[".repeat(127), "]".repeat(127));
+        let mut inputs: Vec<&str> = vec![
+            "",
+            "2",
+            "2[",
+            "2]",
+            "2[]",
+            "2[ ]",
+            "2[1]",
+            "2[null]",
+            "2{}",
+            "2{bad",
+            "2\"x\"",
+            "2[\"x\"",
+            "2[\"x\",]",
+            "2[,\"x\"]",
+            "2[\"x\" 1]",
+            "2[\"x\"]]",
+            "2[\"x\"]x",
+            "2[\"x\"][]",
+            "2/admin",
+            "2/admin[\"x\"]",
+            "2/é",
+            "2/é,é",
+            "2é",
+            "21-[\"x\"]",
+            "2[\"connect\"]",
+            "2[\"disconnect\",1]",
+            "2[\"newListener\"]",
+            "2[\"conn\\u0065ct\"]",
+            "2[\"removeListener \"]",
+            "2[\"x\",1e400]",
+            "2[\"x\",-1e400]",
+            "2[\"x\",18446744073709551616]",
+            "2[\"x\",\"\\ud800\"]",
+            "2[\"\\ud800\"]",
+            "2[\"x\",\"\\x\"]",
+            "2[\"x\u{1}\"]",
+            "2[\"x\",tru]",
+            "2[\"x\",01]",
+            "218446744073709551616[\"x\"]",
+            "2999[\"x\"]",
+            "20[\"x\"]",
+            "2 [\"x\" , 1 ] ",
+            "2\n[\"x\"]\n",
+            "2[{\"a\":1}]",
+            "2[[\"x\"]]",
+            "2[true]",
+            "0",
+            "0{\"sid\":\"s\",\"pid\":\"p\"}",
+            "1",
+            "31[\"ok\"]",
+            "4\"err\"",
+            "51-[\"bin\",{\"_placeholder\":true,\"num\":0}]",
+            "50-[\"x\"]",
+            &deep,
+            &just_deep_enough,
+            &too_deep,
+        ];
+        inputs.extend(EVENT_FRAMES);
+        for wire in inputs {
+            assert_same(wire);
+        }
+    }
+
+    /// Every prefix and suffix of the event frames, and every single-char
+    /// insertion into them, decodes through `Received::decode` as through
+    /// `Packet::decode`, and never panics.
+    #[test]
+    fn received_truncations_match_packet_decode() {
+        for frame in EVENT_FRAMES {
+            for (i, _) in frame.char_indices().chain([(frame.len(), ' ')]) {
+                assert_same(&frame[..i]);
+                assert_same(&frame[i..]);
+                for c in [
+                    '0', '2', '-', '/', ',', '"', '\\', '[', ']', '{', '}', ' ', 'é',
+                ] {
+                    let mut mutated = (*frame).to_owned();
+                    mutated.insert(i, c);
+                    assert_same(&mutated);
                 }
             }
         }
