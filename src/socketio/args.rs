@@ -32,20 +32,19 @@ pub(crate) fn write_args<T: Serialize + ?Sized>(
     args: &T,
     attachments: &mut Vec<Bytes>,
 ) -> Result<(), serde_json::Error> {
-    let start = out.len();
     let first_attachment = attachments.len();
-    let comma = Cell::new(false);
-    let mut json = serde_json::Serializer::with_formatter(
-        StrWriter::new(out, &comma),
-        AttachmentFormatter::new(attachments),
-    );
-    let result = args.serialize(Args {
-        json: &mut json,
-        comma: &comma,
+    let result = write_utf8(out, |bytes| {
+        let comma = Cell::new(false);
+        let mut json = serde_json::Serializer::with_formatter(
+            ByteWriter::new(bytes, &comma),
+            AttachmentFormatter::new(attachments),
+        );
+        args.serialize(Args {
+            json: &mut json,
+            comma: &comma,
+        })
     });
-    let result = result.and_then(|()| json.into_inner().finish());
     if result.is_err() {
-        out.truncate(start);
         attachments.truncate(first_attachment);
     }
     result
@@ -58,61 +57,60 @@ pub(crate) fn write_json<T: Serialize + ?Sized>(
     out: &mut String,
     value: &T,
 ) -> Result<(), serde_json::Error> {
+    write_utf8(out, |bytes| {
+        let comma = Cell::new(false);
+        serde_json::to_writer(ByteWriter::new(bytes, &comma), value)
+    })
+}
+
+/// Lets `write` append bytes to `out`, then checks once that `out` is still
+/// UTF-8; on error (of `write` or of the check) `out` is left as it was.
+///
+/// serde_json writes `str` fragments, but its writer interface takes bytes
+/// and nothing in its contract promises whole characters per write. So the
+/// bytes go into `out`'s own buffer (taken, not copied) and are checked as
+/// a whole at the end, instead of per fragment: one pass of the fast UTF-8
+/// check over the frame rather than a call per key, quote and comma, and no
+/// `unsafe`.
+fn write_utf8(
+    out: &mut String,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), serde_json::Error>,
+) -> Result<(), serde_json::Error> {
     let start = out.len();
-    let comma = Cell::new(false);
-    let mut writer = StrWriter::new(out, &comma);
-    let result = serde_json::to_writer(&mut writer, value).and_then(|()| writer.finish());
+    let mut bytes = std::mem::take(out).into_bytes();
+    let mut result = write(&mut bytes);
     if result.is_err() {
-        out.truncate(start);
+        bytes.truncate(start);
     }
+    *out = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            result = Err(serde_json::Error::io(invalid_utf8()));
+            let mut bytes = error.into_bytes();
+            bytes.truncate(start);
+            // The first `start` bytes are what `out` held, so they are UTF-8
+            // and the lossy conversion copies them as they are.
+            String::from_utf8(bytes)
+                .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+        }
+    };
     result
 }
 
-/// An `io::Write` that appends to a `String`.
-///
-/// serde_json hands its writer whole `&str` fragments, but nothing in its
-/// contract says so; this writer therefore carries a UTF-8 sequence that is
-/// split across two writes over to the next write instead of relying on it.
-/// That keeps the code free of `unsafe` at the cost of a UTF-8 check that
-/// is fast for the mostly ASCII JSON text.
-struct StrWriter<'s, 'c> {
-    out: &'s mut String,
+/// An `io::Write` that appends to a byte buffer, preceded by a separator
+/// when one is pending.
+struct ByteWriter<'s, 'c> {
+    out: &'s mut Vec<u8>,
     /// Set when a `,` must precede the next byte written: each argument
     /// gets its separator only once it writes its first byte.
     comma: &'c Cell<bool>,
-    /// Leading bytes of a UTF-8 sequence whose rest has not arrived yet.
-    partial: [u8; 4],
-    /// How many bytes of `partial` are in use.
-    partial_len: usize,
 }
 
-impl<'s, 'c> StrWriter<'s, 'c> {
+impl<'s, 'c> ByteWriter<'s, 'c> {
     /// A writer appending to `out`, emitting a `,` first whenever `comma` is
     /// set.
-    fn new(out: &'s mut String, comma: &'c Cell<bool>) -> Self {
-        Self {
-            out,
-            comma,
-            partial: [0; 4],
-            partial_len: 0,
-        }
-    }
-
-    /// Appends `s`, preceded by a pending separator.
-    fn push(&mut self, s: &str) {
-        if self.comma.replace(false) {
-            self.out.push(',');
-        }
-        self.out.push_str(s);
-    }
-
-    /// Fails if the bytes written ended inside a UTF-8 sequence.
-    fn finish(&self) -> Result<(), serde_json::Error> {
-        if self.partial_len == 0 {
-            Ok(())
-        } else {
-            Err(serde_json::Error::io(invalid_utf8()))
-        }
+    fn new(out: &'s mut Vec<u8>, comma: &'c Cell<bool>) -> Self {
+        Self { out, comma }
     }
 }
 
@@ -121,46 +119,20 @@ fn invalid_utf8() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, "serializer wrote invalid UTF-8")
 }
 
-impl io::Write for StrWriter<'_, '_> {
+impl io::Write for ByteWriter<'_, '_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut rest = buf;
-        if self.partial_len > 0 {
-            let want = self
-                .partial
-                .first()
-                .map_or(1, |&b| utf8_len(b))
-                .max(self.partial_len);
-            while self.partial_len < want {
-                let Some((&b, tail)) = rest.split_first() else {
-                    return Ok(buf.len());
-                };
-                if let Some(slot) = self.partial.get_mut(self.partial_len) {
-                    *slot = b;
-                }
-                self.partial_len += 1;
-                rest = tail;
-            }
-            let partial = self.partial;
-            let done = partial.get(..self.partial_len).unwrap_or_default();
-            let s = std::str::from_utf8(done).map_err(|_| invalid_utf8())?;
-            self.partial_len = 0;
-            self.push(s);
-        }
-        match std::str::from_utf8(rest) {
-            Ok(s) => self.push(s),
-            Err(e) if e.error_len().is_none() => {
-                let (valid, tail) = rest.split_at(e.valid_up_to());
-                if let Ok(s) = std::str::from_utf8(valid) {
-                    self.push(s);
-                }
-                for (slot, &b) in self.partial.iter_mut().zip(tail) {
-                    *slot = b;
-                }
-                self.partial_len = tail.len().min(self.partial.len());
-            }
-            Err(_) => return Err(invalid_utf8()),
-        }
+        self.write_all(buf)?;
         Ok(buf.len())
+    }
+
+    // serde_json calls `write_all`; doing it in one step skips the default
+    // loop around `write`.
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        if self.comma.replace(false) {
+            self.out.push(b',');
+        }
+        self.out.extend_from_slice(buf);
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -168,23 +140,12 @@ impl io::Write for StrWriter<'_, '_> {
     }
 }
 
-/// Length of the UTF-8 sequence that starts with `first` (1 for bytes that
-/// cannot start one; the UTF-8 check then rejects them).
-fn utf8_len(first: u8) -> usize {
-    match first {
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF7 => 4,
-        _ => 1,
-    }
-}
-
 /// The JSON serializer every argument is written with: `'s` borrows the
 /// output, `'c` the separator flag and `'b` the attachments.
-type Json<'s, 'c, 'b> = serde_json::Serializer<StrWriter<'s, 'c>, AttachmentFormatter<'b>>;
+type Json<'s, 'c, 'b> = serde_json::Serializer<ByteWriter<'s, 'c>, AttachmentFormatter<'b>>;
 
 /// serde_json's serializer state for one compound value of an argument.
-type Nested<'a, 's, 'c, 'b> = Compound<'a, StrWriter<'s, 'c>, AttachmentFormatter<'b>>;
+type Nested<'a, 's, 'c, 'b> = Compound<'a, ByteWriter<'s, 'c>, AttachmentFormatter<'b>>;
 
 /// The top-level serializer: spreads tuples, drops `()`, and hands every
 /// other value to serde_json as one argument.
@@ -653,14 +614,17 @@ mod tests {
         let text = "aé€😀z";
         let bytes = text.as_bytes();
         for chunk in 1..=bytes.len() {
-            let mut out = String::new();
+            let mut out = String::from("keep");
             let comma = Cell::new(true);
-            let mut w = StrWriter::new(&mut out, &comma);
-            for piece in bytes.chunks(chunk) {
-                w.write_all(piece).expect("valid UTF-8");
-            }
-            w.finish().expect("complete");
-            assert_eq!(out, format!(",{text}"), "chunk {chunk}");
+            write_utf8(&mut out, |buf| {
+                let mut w = ByteWriter::new(buf, &comma);
+                for piece in bytes.chunks(chunk) {
+                    w.write_all(piece).map_err(serde_json::Error::io)?;
+                }
+                Ok(())
+            })
+            .expect("complete");
+            assert_eq!(out, format!("keep,{text}"), "chunk {chunk}");
         }
     }
 
@@ -674,12 +638,30 @@ mod tests {
             &[b"\x80"],
         ];
         for writes in table {
-            let mut out = String::new();
+            let mut out = String::from("kéep");
             let comma = Cell::new(false);
-            let mut w = StrWriter::new(&mut out, &comma);
-            let ok = writes.iter().all(|b| w.write_all(b).is_ok()) && w.finish().is_ok();
-            assert!(!ok, "{writes:?}");
-            assert!(std::str::from_utf8(out.as_bytes()).is_ok());
+            let result = write_utf8(&mut out, |buf| {
+                let mut w = ByteWriter::new(buf, &comma);
+                for bytes in *writes {
+                    w.write_all(bytes).map_err(serde_json::Error::io)?;
+                }
+                Ok(())
+            });
+            assert!(result.is_err(), "{writes:?}");
+            assert_eq!(out, "kéep", "{writes:?}");
         }
+    }
+
+    /// A failing writer leaves `out` as it was, with the bytes it wrote
+    /// before failing gone.
+    #[test]
+    fn failed_write_restores_out() {
+        let mut out = String::from("kéep");
+        let result = write_utf8(&mut out, |buf| {
+            buf.extend_from_slice(b",partial\xff");
+            Err(serde_json::Error::io(invalid_utf8()))
+        });
+        assert!(result.is_err());
+        assert_eq!(out, "kéep");
     }
 }
