@@ -183,8 +183,7 @@ pub mod bench_support {
     use crate::engineio::packet::OpenInfo;
     use crate::event::{Dispatch, Event, SocketEvent};
     use crate::session::{AuthSource, Session};
-    use crate::socketio::args::write_args;
-    use crate::socketio::packet::write_event;
+    use crate::socketio::args;
     use crate::status::SocketStatus;
 
     /// Encodes an emit as `Socket::emit` does: the Engine.IO text frame is
@@ -197,12 +196,7 @@ pub mod bench_support {
         name: &str,
         args: &A,
     ) -> Result<(), serde_json::Error> {
-        let mut json = String::new();
-        let first = attachments.len();
-        write_args(&mut json, args, attachments)?;
-        out.push('4');
-        write_event(out, nsp, id, name, &json, attachments.len() - first);
-        Ok(())
+        args::encode_event(out, attachments, nsp, id, name, args).map(|_| ())
     }
 
     /// The client's receive path for namespace `/`, already connected: WebSocket

@@ -21,8 +21,8 @@ use crate::event::{Event, SocketEvent};
 use crate::event_args::ArgsDeserializer;
 use crate::manager::Manager;
 use crate::session::{AckPayload, Outgoing, Retry};
-use crate::socketio::args::write_args;
-use crate::socketio::packet::{write_event_open, Packet};
+use crate::socketio::args::encode_event;
+use crate::socketio::packet::Packet;
 use crate::status::SocketStatus;
 
 /// Event names Socket.IO keeps for itself.
@@ -428,22 +428,17 @@ impl<'a> Emitter<'a> {
         if RESERVED.contains(&name) {
             return Err(EmitError::ReservedName(name.to_owned()));
         }
-        let path = &self.socket.inner.path;
+        let mut text = String::with_capacity(64 + name.len());
         let mut attachments = Vec::new();
-        // The arguments are serialized straight into the frame; only when they
-        // hold bytes does the head (which counts the attachments) get rewritten.
-        let mut text = String::with_capacity(64 + name.len() + path.len());
-        text.push('4');
-        let mut id_at = write_event_open(&mut text, path, id, name, 0);
-        let args_at = text.len();
-        write_args(&mut text, args, &mut attachments).map_err(EmitError::Serialize)?;
-        text.push(']');
-        if !attachments.is_empty() {
-            let rest = text.split_off(args_at);
-            text.truncate(1);
-            id_at = write_event_open(&mut text, path, id, name, attachments.len());
-            text.push_str(&rest);
-        }
+        let id_at = encode_event(
+            &mut text,
+            &mut attachments,
+            &self.socket.inner.path,
+            id,
+            name,
+            args,
+        )
+        .map_err(EmitError::Serialize)?;
         // Engine.IO over WebSocket limits each message, and the server drops the
         // whole connection over one that is too large; refuse it here instead.
         if let Some(max) = self.socket.inner.status.max_payload() {

@@ -20,6 +20,7 @@ use serde::ser::{self, Serialize, SerializeTuple};
 use serde_json::ser::Compound;
 
 use crate::socketio::binary::AttachmentFormatter;
+use crate::socketio::packet::write_event_open;
 
 /// Appends each argument of `args` to `out` as `,<json>` (nothing for
 /// `()`), following the module's rule, and each byte value in them to
@@ -48,6 +49,41 @@ pub(crate) fn write_args<T: Serialize + ?Sized>(
         attachments.truncate(first_attachment);
     }
     result
+}
+
+/// Appends an emit's whole Engine.IO text frame (`42[<nsp>,][<id>]["name",...]`,
+/// or `45<n>-...` with attachments) to `out`, and its attachments to
+/// `attachments`. Returns where the ack id stands in `out`.
+///
+/// The arguments are serialized straight into the frame; only when they hold
+/// bytes is the head, which counts the attachments, written again. On error
+/// `out` and `attachments` are left as they were.
+pub(crate) fn encode_event<T: Serialize + ?Sized>(
+    out: &mut String,
+    attachments: &mut Vec<Bytes>,
+    nsp: &str,
+    id: Option<u64>,
+    name: &str,
+    args: &T,
+) -> Result<usize, serde_json::Error> {
+    let start = out.len();
+    let first_attachment = attachments.len();
+    out.push('4');
+    let mut id_at = write_event_open(out, nsp, id, name, 0);
+    let args_at = out.len();
+    if let Err(error) = write_args(out, args, attachments) {
+        out.truncate(start);
+        return Err(error);
+    }
+    out.push(']');
+    let count = attachments.len() - first_attachment;
+    if count > 0 {
+        let rest = out.split_off(args_at);
+        out.truncate(start + 1);
+        id_at = write_event_open(out, nsp, id, name, count);
+        out.push_str(&rest);
+    }
+    Ok(id_at)
 }
 
 /// Appends `value` to `out` as compact JSON.
@@ -365,6 +401,47 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
     use std::io::Write as _;
+
+    #[test]
+    fn encode_event_writes_whole_frames_and_where_the_id_goes() {
+        let table: Vec<(&str, Option<u64>, String, &str, usize)> = vec![
+            ("/", None, "plain".into(), r#"42["x","plain"]"#, 2),
+            (
+                "/admin",
+                Some(3),
+                "acked".into(),
+                r#"42/admin,3["x","acked"]"#,
+                9,
+            ),
+        ];
+        for (nsp, id, arg, want, id_at) in table {
+            let mut out = String::new();
+            let mut attachments = Vec::new();
+            let at = encode_event(&mut out, &mut attachments, nsp, id, "x", &arg).unwrap();
+            assert_eq!((out.as_str(), at), (want, id_at));
+            assert!(attachments.is_empty());
+        }
+        let mut out = String::from("kept");
+        let mut attachments = Vec::new();
+        let args = ("a", Bytes::from_static(b"z"));
+        let at = encode_event(&mut out, &mut attachments, "/admin", Some(7), "x", &args).unwrap();
+        assert_eq!(
+            out,
+            r#"kept451-/admin,7["x","a",{"_placeholder":true,"num":0}]"#
+        );
+        assert_eq!(&out[at..at + 1], "7");
+        assert_eq!(attachments, [Bytes::from_static(b"z")]);
+    }
+
+    #[test]
+    fn encode_event_leaves_out_untouched_on_error() {
+        let mut out = String::from("kept");
+        let mut attachments = vec![Bytes::from_static(b"old")];
+        let bad: BTreeMap<Vec<u8>, u8> = BTreeMap::from([(vec![1], 1)]);
+        assert!(encode_event(&mut out, &mut attachments, "/", None, "x", &bad).is_err());
+        assert_eq!(out, "kept");
+        assert_eq!(attachments.len(), 1);
+    }
 
     #[derive(serde::Serialize)]
     struct Point {

@@ -212,35 +212,14 @@ fn write_name(out: &mut String, name: &str) {
     let _ = write_json(out, name);
 }
 
-/// Appends a whole EVENT packet (without the Engine.IO `4`):
-/// `2[<nsp>,][<id>]["<name>"<args_json>]`, or with attachments a
-/// BINARY_EVENT `5<attachments>-[<nsp>,][<id>]["<name>"<args_json>]`.
-///
-/// `args_json` is the already-serialized argument list, `,<json>` per
-/// argument (empty for none), as `socketio::args::write_args` produces it,
-/// and `attachments` the number of attachments it collected (their frames
-/// follow this one). The namespace `/` is omitted; `name` is JSON-escaped.
+/// Appends an EVENT packet (without the Engine.IO `4`) up to its first
+/// argument: `2[<nsp>,][<id>]["<name>"`, or with attachments a BINARY_EVENT
+/// `5<attachments>-[<nsp>,][<id>]["<name>"`. The caller writes the arguments,
+/// `,<json>` each as `socketio::args::write_args` produces them, and the
+/// closing `]`. The namespace `/` is omitted; `name` is JSON-escaped.
 ///
 /// Returns the byte index in `out` where the ack id stands (or would stand,
 /// without one), so an at-least-once emit can take a fresh id per try.
-pub(crate) fn write_event(
-    out: &mut String,
-    nsp: &str,
-    id: Option<u64>,
-    name: &str,
-    args_json: &str,
-    attachments: usize,
-) -> usize {
-    let id_at = write_event_open(out, nsp, id, name, attachments);
-    out.push_str(args_json);
-    out.push(']');
-    id_at
-}
-
-/// Appends an EVENT packet up to its first argument, `2[<nsp>,][<id>]["<name>"`
-/// (BINARY_EVENT with attachments), for a caller that writes the arguments
-/// and the closing `]` itself. Returns where the ack id stands, as
-/// [`write_event`] does.
 pub(crate) fn write_event_open(
     out: &mut String,
     nsp: &str,
@@ -269,8 +248,9 @@ pub(crate) fn write_event_open(
 /// `3[<nsp>,]<id>[<args>]`, or with attachments a BINARY_ACK
 /// `6<attachments>-[<nsp>,]<id>[<args>]`.
 ///
-/// `args_json` and `attachments` are as for [`write_event`]; the leading `,`
-/// of `args_json` is dropped.
+/// `args_json` is the serialized argument list, `,<json>` per argument, as
+/// `socketio::args::write_args` produces it (its leading `,` is dropped), and
+/// `attachments` the number of attachments it collected.
 pub(crate) fn write_ack(out: &mut String, nsp: &str, id: u64, args_json: &str, attachments: usize) {
     let kind = if attachments == 0 {
         PacketKind::Ack
@@ -517,6 +497,21 @@ impl<'a> Packet<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole EVENT packet, as an emit writes it.
+    fn write_event(
+        out: &mut String,
+        nsp: &str,
+        id: Option<u64>,
+        name: &str,
+        args_json: &str,
+        attachments: usize,
+    ) -> usize {
+        let id_at = write_event_open(out, nsp, id, name, attachments);
+        out.push_str(args_json);
+        out.push(']');
+        id_at
+    }
     use serde_json::json;
 
     fn packet(
