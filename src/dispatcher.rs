@@ -138,7 +138,8 @@ pub(crate) async fn run(
     let mut subscribers: Vec<mpsc::Sender<SocketEvent>> = Vec::new();
     while let Some(dispatch) = incoming.recv().await {
         let event = match dispatch {
-            Dispatch::Socket(event) => event,
+            Dispatch::Event(event) => SocketEvent::Event(event),
+            Dispatch::Lifecycle(event) => *event,
             Dispatch::Outgoing(event) => {
                 run_outgoing(&listeners, &socket, event).await;
                 continue;

@@ -89,18 +89,25 @@ pub enum SocketEvent {
     Event(Event),
 }
 
-/// What the driver hands a socket's dispatcher.
+/// What the driver hands a socket's dispatcher. Kept to two words: every
+/// socket's queue allocates room for a block of these up front, and the
+/// rare state changes can afford a box where the frequent events cannot.
 #[derive(Debug, Clone)]
 pub(crate) enum Dispatch {
-    /// For the handlers and the streams.
-    Socket(SocketEvent),
+    /// A server event, for the handlers and the streams.
+    Event(Event),
+    /// Any other socket event (connect, disconnect, reconnect...).
+    Lifecycle(Box<SocketEvent>),
     /// An emitted event just written to the connection, for the outgoing listeners.
     Outgoing(Event),
 }
 
 impl From<SocketEvent> for Dispatch {
     fn from(event: SocketEvent) -> Self {
-        Dispatch::Socket(event)
+        match event {
+            SocketEvent::Event(event) => Dispatch::Event(event),
+            other => Dispatch::Lifecycle(Box::new(other)),
+        }
     }
 }
 

@@ -181,7 +181,7 @@ pub mod bench_support {
 
     use crate::driver::Control;
     use crate::engineio::packet::OpenInfo;
-    use crate::event::{Dispatch, Event, SocketEvent};
+    use crate::event::{Dispatch, Event};
     use crate::session::{AuthSource, Session};
     use crate::socketio::args;
     use crate::status::SocketStatus;
@@ -251,7 +251,7 @@ pub mod bench_support {
             self.session.outbox.clear();
             let mut last = None;
             for (_, delivered) in self.session.deliveries.drain(..) {
-                if let Dispatch::Socket(SocketEvent::Event(event)) = delivered {
+                if let Dispatch::Event(event) = delivered {
                     last = Some(event);
                 }
             }

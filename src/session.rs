@@ -101,7 +101,9 @@ pub(crate) struct Outgoing {
     /// placeholder: each try takes a fresh one.
     pub(crate) ack: Option<(u64, AckWaiter)>,
     /// Set for at-least-once emits (the `retries` option).
-    pub(crate) retry: Option<Retry>,
+    /// Boxed, as it is rare: every socket's emit queue allocates room for a
+    /// block of these up front.
+    pub(crate) retry: Option<Box<Retry>>,
     /// The event as the outgoing listeners see it, when there are any.
     pub(crate) notify: Option<Event>,
 }
@@ -514,7 +516,7 @@ impl Session {
                 let idle = !namespace.reliable.in_flight();
                 namespace
                     .reliable
-                    .push(text, retry, attachments, waiter, notify);
+                    .push(text, *retry, attachments, waiter, notify);
                 if idle {
                     self.send_reliable(ns);
                 }

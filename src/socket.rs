@@ -406,10 +406,10 @@ impl<'a> Emitter<'a> {
         self.send(Outgoing {
             // Each try takes its own id; this one is never sent.
             ack: Some((0, waiter)),
-            retry: Some(Retry {
+            retry: Some(Box::new(Retry {
                 id_at,
                 timeout: self.ack_timeout(),
-            }),
+            })),
             ..outgoing
         })
         .await?;

@@ -211,7 +211,8 @@ impl Harness {
             .deliveries
             .drain(..)
             .map(|(ns, dispatch)| match dispatch {
-                Dispatch::Socket(event) => (ns, event),
+                Dispatch::Event(event) => (ns, SocketEvent::Event(event)),
+                Dispatch::Lifecycle(event) => (ns, *event),
                 Dispatch::Outgoing(event) => panic!("unexpected outgoing {event:?}"),
             })
             .collect()
@@ -1172,8 +1173,7 @@ fn ack_when_the_driver_is_gone_fails_closed() {
     session.on_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), now);
     assert_eq!(session.on_text(r#"40{"sid":"s1"}"#, now), Ok(()));
     assert_eq!(session.on_text(r#"421["withack"]"#, now), Ok(()));
-    let Some((_, Dispatch::Socket(SocketEvent::Event(event)))) = session.deliveries.pop_back()
-    else {
+    let Some((_, Dispatch::Event(event))) = session.deliveries.pop_back() else {
         panic!("no event");
     };
     assert!(matches!(event.ack(&("ok",)), Err(EmitError::Closed)));
@@ -2485,7 +2485,7 @@ fn send_reliable(h: &mut Harness, ns: usize, text: &str, id_at: usize) -> AckOut
         text: text.to_owned(),
         attachments: Vec::new(),
         ack: Some((0, tx)),
-        retry: Some(retry),
+        retry: Some(Box::new(retry)),
         notify: None,
     };
     h.session.send(ns, outgoing, h.now);
@@ -2567,10 +2567,10 @@ fn outgoing_listeners_hear_of_each_packet_as_it_is_written() {
         text: r#"42["x",1]"#.into(),
         attachments: Vec::new(),
         ack: Some((0, tx)),
-        retry: Some(Retry {
+        retry: Some(Box::new(Retry {
             id_at: 2,
             timeout: Duration::from_millis(50),
-        }),
+        })),
         notify: Some(notify),
     };
     h.session.send(ns, outgoing, h.now);
@@ -2581,7 +2581,7 @@ fn outgoing_listeners_hear_of_each_packet_as_it_is_written() {
         .drain(..)
         .map(|(_, dispatch)| match dispatch {
             Dispatch::Outgoing(event) => format!("{} {:?}", event.name(), event.args()),
-            Dispatch::Socket(event) => panic!("unexpected {event:?}"),
+            other => panic!("unexpected {other:?}"),
         })
         .collect();
     assert_eq!(heard, ["x [Number(1)]", "x [Number(1)]"], "once per try");
