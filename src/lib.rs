@@ -109,7 +109,8 @@
 //! `serde_json::Value` cannot hold bytes: it receives the placeholder.)
 //!
 //! Limits:
-//! - A received packet may announce at most 256 attachments; more, a
+//! - A received packet may announce at most 256 attachments, of at most 64 MiB
+//!   together (the largest WebSocket message accepted); more, a
 //!   placeholder without its attachment, a binary frame that nobody announced
 //!   or a text packet before all announced attachments came is a protocol
 //!   error: the link ends with "parse error" and reconnects per the policy.

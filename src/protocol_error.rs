@@ -63,6 +63,12 @@ pub enum ProtocolError {
     /// packet, or the connection ended while attachments were still due.
     #[error("binary packet is missing attachments")]
     MissingAttachments,
+    /// The attachments of one binary packet add up to more than the limit.
+    #[error("binary packet attachments exceed {max} bytes")]
+    AttachmentsTooLarge {
+        /// The limit, in bytes.
+        max: usize,
+    },
 }
 
 #[cfg(test)]

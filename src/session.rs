@@ -26,6 +26,7 @@ mod incoming;
 mod reliable;
 
 use incoming::Partial;
+pub(crate) use incoming::MAX_ATTACHMENT_BYTES;
 use reliable::ReliableQueue;
 pub(crate) use reliable::Retry;
 

@@ -100,6 +100,7 @@ fn websocket_config() -> WebSocketConfig {
     // its own, so large bursts leave in large writes.
     WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
+        .max_message_size(Some(crate::session::MAX_ATTACHMENT_BYTES))
         .write_buffer_size(128 * 1024)
 }
 

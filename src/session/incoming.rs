@@ -15,6 +15,10 @@ use crate::event::{AckRequest, DisconnectReason, Event, SocketEvent};
 use crate::protocol_error::ProtocolError;
 use crate::socketio::packet::{Packet, PacketKind, RawEvent, Received};
 
+/// The most bytes the attachments of one received packet may add up to:
+/// the largest WebSocket message the client accepts.
+pub(crate) const MAX_ATTACHMENT_BYTES: usize = 64 << 20;
+
 /// A binary packet waiting for its attachments.
 pub(super) struct Partial {
     kind: PacketKind,
@@ -25,6 +29,8 @@ pub(super) struct Partial {
     offset: Option<String>,
     expected: usize,
     buffers: Vec<Bytes>,
+    /// Bytes of the attachments so far.
+    bytes: usize,
 }
 
 impl Session {
@@ -71,6 +77,15 @@ impl Session {
         let Some(partial) = &mut self.partial else {
             return Err(parse_error(ProtocolError::UnexpectedBinary));
         };
+        // The count is capped, but each frame may be as large as a WebSocket
+        // message: cap the sum too, so a hostile server cannot make one
+        // half-received packet hold gigabytes.
+        partial.bytes = partial.bytes.saturating_add(data.len());
+        if partial.bytes > MAX_ATTACHMENT_BYTES {
+            return Err(parse_error(ProtocolError::AttachmentsTooLarge {
+                max: MAX_ATTACHMENT_BYTES,
+            }));
+        }
         partial.buffers.push(data);
         if partial.buffers.len() < partial.expected {
             return Ok(());
@@ -124,6 +139,7 @@ impl Session {
                     offset: None,
                     expected: packet.attachments,
                     buffers: Vec::new(),
+                    bytes: 0,
                 });
             }
             return Ok(());
@@ -171,6 +187,7 @@ impl Session {
                     offset,
                     expected: attachments,
                     buffers: Vec::new(),
+                    bytes: 0,
                 });
                 Ok(())
             }

@@ -2586,3 +2586,18 @@ fn outgoing_listeners_hear_of_each_packet_as_it_is_written() {
         .collect();
     assert_eq!(heard, ["x [Number(1)]", "x [Number(1)]"], "once per try");
 }
+
+#[test]
+fn attachments_adding_up_past_the_limit_end_the_link() {
+    let mut h = Harness::new();
+    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
+    h.recv(&[r#"452-["big",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#]);
+    // One buffer, shared: the test allocates it once.
+    let half = Bytes::from(vec![0u8; super::MAX_ATTACHMENT_BYTES / 2 + 1]);
+    assert_eq!(h.session.on_binary(half.clone(), h.now), Ok(()));
+    assert_eq!(
+        h.session.on_binary(half, h.now),
+        Err(DisconnectReason::ParseError)
+    );
+    assert_eq!(h.seen(), [], "{ns}: nothing delivered");
+}
