@@ -22,18 +22,8 @@ use crate::event_args::ArgsDeserializer;
 use crate::manager::Manager;
 use crate::session::{AckPayload, Outgoing, Retry};
 use crate::socketio::args::encode_event;
-use crate::socketio::packet::Packet;
+use crate::socketio::packet::{Packet, RESERVED_EVENTS};
 use crate::status::SocketStatus;
-
-/// Event names Socket.IO keeps for itself.
-const RESERVED: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
 
 /// How many events each `events()` stream buffers before the socket waits for it.
 const STREAM_BUFFER: usize = 64;
@@ -425,7 +415,7 @@ impl<'a> Emitter<'a> {
         id: Option<u64>,
         args: &A,
     ) -> Result<(Outgoing, usize), EmitError> {
-        if RESERVED.contains(&name) {
+        if RESERVED_EVENTS.contains(&name) {
             return Err(EmitError::ReservedName(name.to_owned()));
         }
         let mut text = String::with_capacity(64 + name.len());

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::client::{next_event, wait_event};
+use common::client::{next_connect, next_disconnect, next_event, wait_event};
 use common::{ev, within, Proxy, ServerOptions, TestServer, TIMEOUT};
 use serde_json::{json, Value};
 use sioclient::{AckError, ClientBuilder, DisconnectReason, EmitError, Socket, SocketEvent};
@@ -28,10 +28,6 @@ fn is_connect(event: &SocketEvent) -> bool {
     matches!(event, SocketEvent::Connect { .. })
 }
 
-fn is_disconnect(event: &SocketEvent) -> bool {
-    matches!(event, SocketEvent::Disconnect(_))
-}
-
 #[tokio::test]
 async fn engine_close_reconnects_by_itself_and_events_flow_again() {
     let server = TestServer::start(ServerOptions::default()).await;
@@ -39,13 +35,9 @@ async fn engine_close_reconnects_by_itself_and_events_flow_again() {
     let first_id = socket.id().unwrap();
     let mut events = socket.events();
     socket.io().engine().close();
-    let event = wait_event(&mut events, "disconnect", is_disconnect).await;
-    assert!(
-        matches!(
-            event,
-            SocketEvent::Disconnect(DisconnectReason::ForcedClose)
-        ),
-        "{event:?}"
+    assert_eq!(
+        next_disconnect(&mut events).await,
+        DisconnectReason::ForcedClose
     );
     let mut seen = Vec::new();
     loop {
@@ -78,13 +70,9 @@ async fn a_server_side_disconnect_is_final() {
     let socket = connected(fast(&server.url())).await;
     let mut events = socket.events();
     socket.emit("disconnect-me", ()).await.unwrap();
-    let event = wait_event(&mut events, "disconnect", is_disconnect).await;
-    assert!(
-        matches!(
-            event,
-            SocketEvent::Disconnect(DisconnectReason::IoServerDisconnect)
-        ),
-        "{event:?}"
+    assert_eq!(
+        next_disconnect(&mut events).await,
+        DisconnectReason::IoServerDisconnect
     );
     assert!(!socket.connected());
     // Many reconnection delays pass; nobody comes back.
@@ -192,17 +180,13 @@ async fn a_black_holed_link_ends_in_ping_timeout_and_reconnects() {
     let socket = connected(fast(&proxy.url())).await;
     let mut events = socket.events();
     proxy.set_blackhole(true);
-    let event = wait_event(&mut events, "disconnect", is_disconnect).await;
-    assert!(
-        matches!(
-            event,
-            SocketEvent::Disconnect(DisconnectReason::PingTimeout)
-        ),
-        "{event:?}"
+    assert_eq!(
+        next_disconnect(&mut events).await,
+        DisconnectReason::PingTimeout
     );
     proxy.set_blackhole(false);
     proxy.drop_all();
-    wait_event(&mut events, "connect", is_connect).await;
+    next_connect(&mut events).await;
     let n: u32 = socket.emit_with_ack("echo", 2).await.unwrap();
     assert_eq!(n, 2);
 }
@@ -215,7 +199,7 @@ async fn emits_while_disconnected_arrive_in_order_after_reconnect() {
     let mut events = socket.events();
     proxy.set_refuse(true);
     proxy.drop_all();
-    wait_event(&mut events, "disconnect", is_disconnect).await;
+    next_disconnect(&mut events).await;
     for n in 1..=50 {
         socket.emit("seq", n).await.unwrap();
     }
@@ -225,7 +209,7 @@ async fn emits_while_disconnected_arrive_in_order_after_reconnect() {
         tokio::spawn(async move { socket.emit_with_ack::<u32, _>("echo", 51).await })
     };
     proxy.set_refuse(false);
-    wait_event(&mut events, "connect", is_connect).await;
+    next_connect(&mut events).await;
     socket.emit("seq", 52).await.unwrap();
     assert_eq!(pending.await.unwrap().unwrap(), 51);
     let report: Vec<u32> = socket.emit_with_ack("seq-report", ()).await.unwrap();
@@ -241,7 +225,7 @@ async fn a_full_offline_buffer_hands_the_event_back() {
     let mut events = socket.events();
     proxy.set_refuse(true);
     proxy.drop_all();
-    wait_event(&mut events, "disconnect", is_disconnect).await;
+    next_disconnect(&mut events).await;
     socket.emit("echo", 1).await.unwrap();
     socket.emit("echo", 2).await.unwrap();
     match socket.emit("echo", ("three", 3)).await {
@@ -343,7 +327,7 @@ async fn the_auth_closure_runs_again_on_reconnect() {
     .await;
     let mut events = socket.events();
     socket.io().engine().close();
-    wait_event(&mut events, "connect", is_connect).await;
+    next_connect(&mut events).await;
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     let me: Value = socket.emit_with_ack("whoami", ()).await.unwrap();
     assert_eq!(me["auth"], json!({"token": "token-2"}));

@@ -6,7 +6,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::client::{next_event, wait_event};
+use common::client::{next_connect, next_disconnect, next_event, wait_event};
 use common::redis::RedisServer;
 use common::{ev, within, Proxy, ServerOptions, TestServer, TIMEOUT};
 use rand::rngs::StdRng;
@@ -25,18 +25,6 @@ async fn connected(builder: ClientBuilder) -> Socket {
     within(TIMEOUT, "connect", builder.connect())
         .await
         .expect("connect")
-}
-
-/// The `recovered` flag of the next connect on the stream.
-async fn next_connect(events: &mut sioclient::EventStream) -> bool {
-    match wait_event(events, "connect", |e| {
-        matches!(e, SocketEvent::Connect { .. })
-    })
-    .await
-    {
-        SocketEvent::Connect { recovered } => recovered,
-        _ => unreachable!(),
-    }
 }
 
 /// Checks a streamed `tick` and returns its number: the arguments are exactly
@@ -106,10 +94,7 @@ async fn missed_events_arrive_once_in_order_without_offsets() {
     let mut seen = ticks_until(&mut events, "tick", 20).await;
     proxy.set_refuse(true);
     proxy.drop_all();
-    wait_event(&mut events, "disconnect", |e| {
-        matches!(e, SocketEvent::Disconnect(_))
-    })
-    .await;
+    next_disconnect(&mut events).await;
     // The server keeps streaming while the client is away.
     tokio::time::sleep(Duration::from_millis(150)).await;
     proxy.set_refuse(false);
@@ -169,10 +154,7 @@ async fn a_session_older_than_max_disconnection_is_not_recovered() {
     let id = socket.id().unwrap();
     proxy.set_refuse(true);
     proxy.drop_all();
-    wait_event(&mut events, "disconnect", |e| {
-        matches!(e, SocketEvent::Disconnect(_))
-    })
-    .await;
+    next_disconnect(&mut events).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     proxy.set_refuse(false);
     assert!(!next_connect(&mut events).await);

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::client::wait_event;
+use common::client::{next_connect, next_disconnect};
 use common::{ev, within, Proxy, ServerOptions, TestServer, TIMEOUT};
 use serde_json::Value;
 use sioclient::{ClientBuilder, EmitError, Socket, SocketEvent};
@@ -84,10 +84,7 @@ async fn nothing_is_sent_while_disconnected_and_the_queued_emit_succeeds_after_c
     let socket = connected(retrying(&server.url(), 3)).await;
     let mut events = socket.events();
     socket.disconnect();
-    wait_event(&mut events, "disconnect", |e| {
-        matches!(e, SocketEvent::Disconnect(_))
-    })
-    .await;
+    next_disconnect(&mut events).await;
     let pending = {
         let socket = socket.clone();
         tokio::spawn(async move { socket.emit_with_ack::<String, _>("echo", "queued").await })
@@ -151,10 +148,7 @@ async fn the_queue_survives_a_lost_link_and_is_resent_first() {
     };
     server.wait_for(ev("never-ack"), TIMEOUT).await;
     proxy.drop_all();
-    wait_event(&mut events, "reconnect", |e| {
-        matches!(e, SocketEvent::Connect { .. })
-    })
-    .await;
+    next_connect(&mut events).await;
     server.wait_for_nth(ev("never-ack"), 2, TIMEOUT).await;
     assert!(!echo.is_finished(), "the echo waits behind the stuck event");
     socket.disconnect();
@@ -178,20 +172,14 @@ async fn volatile_emits_are_never_retried_nor_queued() {
     let mut events = socket.events();
     proxy.set_refuse(true);
     proxy.drop_all();
-    wait_event(&mut events, "disconnect", |e| {
-        matches!(e, SocketEvent::Disconnect(_))
-    })
-    .await;
+    next_disconnect(&mut events).await;
     let offline = socket.volatile().emit("echo", "offline").await;
     assert!(
         matches!(offline, Err(EmitError::VolatileDropped)),
         "{offline:?}"
     );
     proxy.set_refuse(false);
-    wait_event(&mut events, "connect", |e| {
-        matches!(e, SocketEvent::Connect { .. })
-    })
-    .await;
+    next_connect(&mut events).await;
     let _: Value = socket.emit_with_ack("echo", "after").await.unwrap();
     let sent = packets(&server);
     assert!(sent.contains(&r#"2["echo","live"]"#.to_owned()), "{sent:?}");

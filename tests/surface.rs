@@ -6,10 +6,10 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::client::{next_event, wait_event};
+use common::client::{next_connect, next_disconnect, next_event};
 use common::{within, ServerOptions, TestServer, TIMEOUT};
 use serde_json::Value;
-use sioclient::{ClientBuilder, SocketEvent};
+use sioclient::ClientBuilder;
 
 #[tokio::test]
 async fn on_any_sees_every_event_in_order_before_the_named_handler() {
@@ -99,10 +99,7 @@ async fn path_query_and_headers_go_with_every_connect() {
     check(&socket.emit_with_ack("whoami", ()).await.unwrap());
     let mut events = socket.events();
     socket.io().engine().close();
-    wait_event(&mut events, "reconnect", |e| {
-        matches!(e, SocketEvent::Connect { .. })
-    })
-    .await;
+    next_connect(&mut events).await;
     check(&socket.emit_with_ack("whoami", ()).await.unwrap());
 }
 
@@ -122,10 +119,7 @@ async fn an_ack_that_timed_out_in_the_offline_buffer_is_never_sent() {
     let mut events = socket.events();
     proxy.set_refuse(true);
     proxy.drop_all();
-    wait_event(&mut events, "disconnect", |e| {
-        matches!(e, SocketEvent::Disconnect(_))
-    })
-    .await;
+    next_disconnect(&mut events).await;
     let stale: Result<Value, _> = socket
         .timeout(Duration::from_millis(100))
         .emit_with_ack("echo", "stale")
@@ -135,10 +129,7 @@ async fn an_ack_that_timed_out_in_the_offline_buffer_is_never_sent() {
         "{stale:?}"
     );
     proxy.set_refuse(false);
-    wait_event(&mut events, "connect", |e| {
-        matches!(e, SocketEvent::Connect { .. })
-    })
-    .await;
+    next_connect(&mut events).await;
     let fresh: String = socket.emit_with_ack("echo", "fresh").await.unwrap();
     assert_eq!(fresh, "fresh");
     let sent: Vec<Value> = server

@@ -75,9 +75,10 @@ impl PacketKind {
 /// the WebSocket message size limit). Real packets carry a handful.
 pub(crate) const MAX_ATTACHMENTS: usize = 256;
 
-/// Event names the reference parser refuses to decode, since its event
-/// emitters give them special meanings.
-const RESERVED_EVENTS: [&str; 6] = [
+/// Event names Socket.IO keeps for itself: the reference parser refuses to
+/// decode them, since its event emitters give them special meanings, and
+/// emitting one is refused too.
+pub(crate) const RESERVED_EVENTS: [&str; 6] = [
     "connect",
     "connect_error",
     "disconnect",

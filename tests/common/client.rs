@@ -1,7 +1,7 @@
 //! Helpers for driving the library's sockets in tests.
 
 use futures::StreamExt;
-use sioclient::{ClientBuilder, Event, EventStream, Socket, SocketEvent};
+use sioclient::{ClientBuilder, DisconnectReason, Event, EventStream, Socket, SocketEvent};
 
 use super::{within, TIMEOUT};
 
@@ -40,6 +40,30 @@ pub async fn next_event(events: &mut EventStream, name: &str) -> Event {
     .await
     {
         SocketEvent::Event(event) => event,
+        _ => unreachable!("wait_event returns what the predicate accepted"),
+    }
+}
+
+/// Waits for the next connect on the stream; returns whether it recovered the session.
+pub async fn next_connect(events: &mut EventStream) -> bool {
+    match wait_event(events, "connect", |e| {
+        matches!(e, SocketEvent::Connect { .. })
+    })
+    .await
+    {
+        SocketEvent::Connect { recovered } => recovered,
+        _ => unreachable!("wait_event returns what the predicate accepted"),
+    }
+}
+
+/// Waits for the next disconnect on the stream; returns its reason.
+pub async fn next_disconnect(events: &mut EventStream) -> DisconnectReason {
+    match wait_event(events, "disconnect", |e| {
+        matches!(e, SocketEvent::Disconnect(_))
+    })
+    .await
+    {
+        SocketEvent::Disconnect(reason) => reason,
         _ => unreachable!("wait_event returns what the predicate accepted"),
     }
 }
