@@ -217,7 +217,7 @@ async fn auth_reaches_the_server() {
 
 #[tokio::test]
 async fn heartbeat_keeps_a_quiet_connection_alive() {
-    let server = TestServer::start(ServerOptions::default().ping(200, 200)).await;
+    let server = TestServer::start(ServerOptions::default().ping(300, 300)).await;
     let socket = connect(&server.url()).await;
     let id = socket.id().unwrap();
     // Several ping intervals pass with no traffic from the application.
