@@ -129,6 +129,9 @@ impl Listeners {
     }
 }
 
+/// How many queued items the dispatcher takes at once.
+const DISPATCH_BATCH: usize = 32;
+
 /// Runs the dispatcher of one socket until the driver drops its sender.
 pub(crate) async fn run(
     mut incoming: mpsc::Receiver<Dispatch>,
@@ -136,58 +139,75 @@ pub(crate) async fn run(
     socket: Weak<SocketInner>,
 ) {
     let mut subscribers: Vec<mpsc::Sender<SocketEvent>> = Vec::new();
-    while let Some(dispatch) = incoming.recv().await {
-        let event = match dispatch {
-            Dispatch::Event(event) => SocketEvent::Event(event),
-            Dispatch::Lifecycle(event) => *event,
-            Dispatch::Outgoing(event) => {
-                run_outgoing(&listeners, &socket, event).await;
-                continue;
-            }
-        };
-        if listeners.has_new_subscribers.swap(false, Ordering::AcqRel) {
-            subscribers.append(
-                &mut listeners
-                    .new_subscribers
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner),
-            );
-        }
-        if let SocketEvent::Connect { recovered: false } = &event {
-            // A fresh session: the old checkpoint cannot resume it.
-            let pid = listeners.status.pid();
-            listeners.update_checkpoint(|checkpoint| {
-                *checkpoint = Checkpoint {
-                    pid,
-                    ..Checkpoint::default()
+    // Taken in batches: one wake-up and one permit release per batch
+    // instead of per event.
+    let mut batch = Vec::new();
+    while incoming.recv_many(&mut batch, DISPATCH_BATCH).await > 0 {
+        for dispatch in batch.drain(..) {
+            match dispatch {
+                Dispatch::Event(event) => {
+                    let event = SocketEvent::Event(event);
+                    deliver(&listeners, &socket, &mut subscribers, event).await;
                 }
-            });
-        }
-        let finished = match &event {
-            SocketEvent::Event(ev) if ev.offset().is_some() => Some(ev.clone()),
-            _ => None,
-        };
-        run_handlers(&listeners, &socket, &event).await;
-        match subscribers.len() {
-            0 => {}
-            1 => {
-                if subscribers[0].send(event).await.is_err() {
-                    subscribers.clear();
+                Dispatch::Lifecycle(event) => {
+                    deliver(&listeners, &socket, &mut subscribers, *event).await;
                 }
-            }
-            _ => {
-                let mut live = Vec::with_capacity(subscribers.len());
-                for subscriber in subscribers.drain(..) {
-                    if subscriber.send(event.clone()).await.is_ok() {
-                        live.push(subscriber);
-                    }
-                }
-                subscribers = live;
+                Dispatch::Outgoing(event) => run_outgoing(&listeners, &socket, event).await,
             }
         }
-        if let Some(event) = finished {
-            listeners.update_checkpoint(|checkpoint| checkpoint.last = Some(event));
+    }
+}
+
+/// Hands one socket event to the handlers, then to every stream, and moves
+/// the checkpoint once it is finished.
+async fn deliver(
+    listeners: &Listeners,
+    socket: &Weak<SocketInner>,
+    subscribers: &mut Vec<mpsc::Sender<SocketEvent>>,
+    event: SocketEvent,
+) {
+    if listeners.has_new_subscribers.swap(false, Ordering::AcqRel) {
+        subscribers.append(
+            &mut listeners
+                .new_subscribers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+    }
+    if let SocketEvent::Connect { recovered: false } = &event {
+        // A fresh session: the old checkpoint cannot resume it.
+        let pid = listeners.status.pid();
+        listeners.update_checkpoint(|checkpoint| {
+            *checkpoint = Checkpoint {
+                pid,
+                ..Checkpoint::default()
+            }
+        });
+    }
+    let finished = match &event {
+        SocketEvent::Event(ev) if ev.offset().is_some() => Some(ev.clone()),
+        _ => None,
+    };
+    run_handlers(listeners, socket, &event).await;
+    match subscribers.len() {
+        0 => {}
+        1 => {
+            if subscribers[0].send(event).await.is_err() {
+                subscribers.clear();
+            }
         }
+        _ => {
+            let mut live = Vec::with_capacity(subscribers.len());
+            for subscriber in subscribers.drain(..) {
+                if subscriber.send(event.clone()).await.is_ok() {
+                    live.push(subscriber);
+                }
+            }
+            *subscribers = live;
+        }
+    }
+    if let Some(event) = finished {
+        listeners.update_checkpoint(|checkpoint| checkpoint.last = Some(event));
     }
 }
 

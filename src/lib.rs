@@ -63,8 +63,9 @@
 //! Handlers of one socket run one at a time, in arrival order, on a task of
 //! their own, never on the connection's task; a handler that wants concurrency
 //! spawns. Between the connection and the handlers sits a bounded queue
-//! ([`ClientBuilder::event_buffer`], 1024 events by default), and each
-//! [`Socket::events`] stream holds up to 64 more. When the application falls
+//! ([`ClientBuilder::event_buffer`], 1024 events by default, plus up to 32
+//! the dispatcher has taken), and each [`Socket::events`] stream holds up to
+//! 64 more. When the application falls
 //! behind and they fill, the client stops reading from the server until there
 //! is room again: memory stays bounded and nothing is dropped. A stream that is
 //! created but never polled therefore stalls the socket; drop streams you stop
