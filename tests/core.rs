@@ -381,3 +381,58 @@ async fn a_panicking_handler_does_not_silence_the_socket() {
     assert_eq!(next_event(&mut events, "echo").await.args()[0], 1);
     assert_eq!(next_event(&mut events, "echo").await.args()[0], 2);
 }
+
+#[tokio::test]
+async fn a_slow_consumer_meets_backpressure_not_loss() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    let socket = within(
+        TIMEOUT,
+        "connect",
+        ClientBuilder::new(server.url())
+            // A tiny queue, so the handler's slowness reaches the connection.
+            .event_buffer(2)
+            .on("tick", move |event, _socket| {
+                let seen_tx = seen_tx.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    seen_tx.send(event.decode::<u32>().unwrap()).unwrap();
+                }
+            })
+            .connect(),
+    )
+    .await
+    .unwrap();
+    // A slow stream reader too: it loses nothing either.
+    let mut events = socket.events();
+    let streamed = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while got.len() < 300 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            got.push(
+                next_event(&mut events, "tick")
+                    .await
+                    .decode::<u32>()
+                    .unwrap(),
+            );
+        }
+        got
+    });
+    socket
+        .emit("stream", json!({"count": 300, "interval_ms": 0}))
+        .await
+        .unwrap();
+    let mut handled = Vec::new();
+    while handled.len() < 300 {
+        handled.push(within(TIMEOUT, "handled tick", seen.recv()).await.unwrap());
+    }
+    let expected: Vec<u32> = (1..=300).collect();
+    assert_eq!(handled, expected);
+    assert_eq!(
+        within(TIMEOUT, "streamed ticks", streamed).await.unwrap(),
+        expected
+    );
+    // Still alive and well.
+    let n: u32 = socket.emit_with_ack("echo", 1).await.unwrap();
+    assert_eq!(n, 1);
+}
