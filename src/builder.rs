@@ -266,7 +266,7 @@ impl ClientBuilder {
 
     /// Uses this rustls configuration for `wss://` as is (roots, client
     /// certificates, protocol versions), instead of the default one.
-    #[cfg(feature = "rustls-tls-webpki-roots")]
+    #[cfg(feature = "__rustls")]
     pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls.rustls = Some(config);
         self

@@ -162,7 +162,7 @@ pub use bytes;
 #[cfg(feature = "native-tls")]
 pub use native_tls;
 /// The rustls crate, for [`ClientBuilder::tls_config`].
-#[cfg(feature = "rustls-tls-webpki-roots")]
+#[cfg(feature = "__rustls")]
 pub use rustls;
 
 #[doc(hidden)]

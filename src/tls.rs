@@ -10,7 +10,7 @@ pub(crate) struct TlsOptions {
     /// Extra trusted roots, PEM encoded, on top of the default ones.
     pub(crate) root_pems: Vec<Vec<u8>>,
     /// A complete rustls configuration, used as is.
-    #[cfg(feature = "rustls-tls-webpki-roots")]
+    #[cfg(feature = "__rustls")]
     pub(crate) rustls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// A complete native-tls connector, used as is.
     #[cfg(feature = "native-tls")]
@@ -24,15 +24,15 @@ impl TlsOptions {
         if let Some(connector) = &self.native {
             return Ok(Connector::NativeTls(connector.clone()));
         }
-        #[cfg(feature = "rustls-tls-webpki-roots")]
+        #[cfg(feature = "__rustls")]
         {
             rustls_connector(self)
         }
-        #[cfg(all(feature = "native-tls", not(feature = "rustls-tls-webpki-roots")))]
+        #[cfg(all(feature = "native-tls", not(feature = "__rustls")))]
         {
             native_connector(self)
         }
-        #[cfg(not(any(feature = "rustls-tls-webpki-roots", feature = "native-tls")))]
+        #[cfg(not(any(feature = "__rustls", feature = "native-tls")))]
         {
             Err(ConnectError::InvalidOption(
                 "wss:// needs the rustls-tls-webpki-roots or native-tls feature".into(),
@@ -41,7 +41,7 @@ impl TlsOptions {
     }
 }
 
-#[cfg(feature = "rustls-tls-webpki-roots")]
+#[cfg(feature = "__rustls")]
 fn rustls_connector(options: &TlsOptions) -> Result<Connector, ConnectError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
@@ -51,7 +51,16 @@ fn rustls_connector(options: &TlsOptions) -> Result<Connector, ConnectError> {
         return Ok(Connector::Rustls(config.clone()));
     }
     let mut roots = rustls::RootCertStore::empty();
+    #[cfg(feature = "rustls-tls-webpki-roots")]
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    #[cfg(feature = "rustls-tls-native-roots")]
+    {
+        let native = rustls_native_certs::load_native_certs();
+        if !native.errors.is_empty() {
+            tracing::warn!(errors = ?native.errors, "some platform root certificates could not be loaded");
+        }
+        roots.add_parsable_certificates(native.certs);
+    }
     for pem in &options.root_pems {
         let mut found = false;
         for cert in CertificateDer::pem_slice_iter(pem) {
@@ -76,7 +85,7 @@ fn rustls_connector(options: &TlsOptions) -> Result<Connector, ConnectError> {
     Ok(Connector::Rustls(Arc::new(config)))
 }
 
-#[cfg(all(feature = "native-tls", not(feature = "rustls-tls-webpki-roots")))]
+#[cfg(all(feature = "native-tls", not(feature = "__rustls")))]
 fn native_connector(options: &TlsOptions) -> Result<Connector, ConnectError> {
     let mut builder = native_tls::TlsConnector::builder();
     for pem in &options.root_pems {
@@ -90,7 +99,7 @@ fn native_connector(options: &TlsOptions) -> Result<Connector, ConnectError> {
         .map_err(|e| bad_certificate(e.to_string()))
 }
 
-#[cfg(any(feature = "rustls-tls-webpki-roots", feature = "native-tls"))]
+#[cfg(any(feature = "__rustls", feature = "native-tls"))]
 fn bad_certificate(why: String) -> ConnectError {
     ConnectError::InvalidOption(format!("TLS root certificate: {why}"))
 }

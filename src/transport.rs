@@ -128,7 +128,7 @@ async fn open_inner(config: &TransportConfig) -> Result<(Box<WsStream>, OpenInfo
         request.headers_mut().append(name.clone(), value.clone());
     }
     // Nagle off: events are small and latency-bound; the driver already batches writes.
-    #[cfg(any(feature = "rustls-tls-webpki-roots", feature = "native-tls"))]
+    #[cfg(any(feature = "__rustls", feature = "native-tls"))]
     let connected = tokio_tungstenite::connect_async_tls_with_config(
         request,
         Some(websocket_config()),
@@ -136,9 +136,9 @@ async fn open_inner(config: &TransportConfig) -> Result<(Box<WsStream>, OpenInfo
         config.tls.clone(),
     )
     .await;
-    #[cfg(not(any(feature = "rustls-tls-webpki-roots", feature = "native-tls")))]
+    #[cfg(not(any(feature = "__rustls", feature = "native-tls")))]
     debug_assert!(config.tls.is_none(), "wss:// is refused at build time");
-    #[cfg(not(any(feature = "rustls-tls-webpki-roots", feature = "native-tls")))]
+    #[cfg(not(any(feature = "__rustls", feature = "native-tls")))]
     let connected =
         tokio_tungstenite::connect_async_with_config(request, Some(websocket_config()), true).await;
     let (mut ws, _response) = connected.map_err(transport)?;
