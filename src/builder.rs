@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
-use crate::dispatcher::{BoxFuture, Handlers, ListenerId};
+use crate::dispatcher::Handlers;
 use crate::driver::{Driver, DriverConfig};
 use crate::error::ConnectError;
 use crate::event::{Event, SocketEvent};
@@ -126,8 +126,7 @@ impl ClientBuilder {
         F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
-        self.handlers.events.insert(name.to_owned(), handler);
+        self.handlers.on(name, handler);
         self
     }
 
@@ -137,8 +136,7 @@ impl ClientBuilder {
         F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
-        self.handlers.any.push((ListenerId::next(), handler));
+        self.handlers.on_any(handler);
         self
     }
 
@@ -148,8 +146,7 @@ impl ClientBuilder {
         F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
-        self.handlers.outgoing.push((ListenerId::next(), handler));
+        self.handlers.on_any_outgoing(handler);
         self
     }
 
@@ -159,8 +156,7 @@ impl ClientBuilder {
         F: Fn(SocketEvent, Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
-        self.handlers.lifecycle.push(handler);
+        self.handlers.on_lifecycle(handler);
         self
     }
 

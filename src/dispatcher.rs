@@ -37,6 +37,58 @@ pub(crate) struct Handlers {
     pub(crate) lifecycle: Vec<LifecycleHandler>,
 }
 
+impl Handlers {
+    /// Sets the handler of the server event `name`, replacing any earlier one.
+    pub(crate) fn on<F, Fut>(&mut self, name: &str, handler: F)
+    where
+        F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.events.insert(name.to_owned(), boxed(handler));
+    }
+
+    /// Adds a catch-all handler of server events.
+    pub(crate) fn on_any<F, Fut>(&mut self, handler: F) -> ListenerId
+    where
+        F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let id = ListenerId::next();
+        self.any.push((id, boxed(handler)));
+        id
+    }
+
+    /// Adds a handler of emitted events.
+    pub(crate) fn on_any_outgoing<F, Fut>(&mut self, handler: F) -> ListenerId
+    where
+        F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let id = ListenerId::next();
+        self.outgoing.push((id, boxed(handler)));
+        id
+    }
+
+    /// Adds a handler of state changes.
+    pub(crate) fn on_lifecycle<F, Fut>(&mut self, handler: F)
+    where
+        F: Fn(SocketEvent, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.lifecycle.push(boxed(handler));
+    }
+}
+
+/// A user's async closure as a shareable handler with a boxed future.
+fn boxed<E, F, Fut>(handler: F) -> Arc<dyn Fn(E, Socket) -> BoxFuture + Send + Sync>
+where
+    E: 'static,
+    F: Fn(E, Socket) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture)
+}
+
 /// Names a catch-all listener, to remove it with [`Socket::off_any`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ListenerId(u64);

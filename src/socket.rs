@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::dispatcher::{BoxFuture, Handlers, ListenerId, Listeners};
+use crate::dispatcher::{Handlers, ListenerId, Listeners};
 use crate::driver::Control;
 use crate::error::{AckError, ConnectError, EmitError, UnsentEmit};
 use crate::event::{Event, SocketEvent};
@@ -174,8 +174,7 @@ impl Socket {
         F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
-        self.handlers_mut().events.insert(name.to_owned(), handler);
+        self.handlers_mut().on(name, handler);
     }
 
     /// Registers a handler that sees every server event, in arrival order, before
@@ -185,10 +184,7 @@ impl Socket {
         F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let id = ListenerId::next();
-        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
-        self.handlers_mut().any.push((id, handler));
-        id
+        self.handlers_mut().on_any(handler)
     }
 
     /// Removes a catch-all handler registered with [`on_any`](Self::on_any).
@@ -204,10 +200,7 @@ impl Socket {
         F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let id = ListenerId::next();
-        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
-        let mut handlers = self.handlers_mut();
-        handlers.outgoing.push((id, handler));
+        let id = self.handlers_mut().on_any_outgoing(handler);
         self.inner.listeners.set_has_outgoing(true);
         id
     }
@@ -241,8 +234,7 @@ impl Socket {
         F: Fn(SocketEvent, Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler = Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture);
-        self.handlers_mut().lifecycle.push(handler);
+        self.handlers_mut().on_lifecycle(handler);
     }
 
     /// A stream of everything that happens on this socket from now on, in order.
