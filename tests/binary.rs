@@ -4,7 +4,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::client::{connect, next_event, wait_event};
+use common::client::{connect, connected, next_event, wait_event};
 use common::{ev, within, ServerOptions, TestServer, TIMEOUT};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -160,25 +160,21 @@ async fn an_ack_reply_carries_a_buffer() {
 async fn a_handler_answers_an_ack_request_with_a_buffer() {
     let server = TestServer::start(ServerOptions::default()).await;
     let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
-    let socket = within(
-        TIMEOUT,
-        "connect",
-        ClientBuilder::new(server.url())
-            .on("server-ack", move |event, _socket| {
-                let seen_tx = seen_tx.clone();
-                async move {
-                    // The request itself is a binary event asking for an ack.
-                    let asked: Bytes = event.decode().unwrap();
-                    let mut answer = asked.to_vec();
-                    answer.reverse();
-                    event.ack(&("reversed", Bytes::from(answer))).unwrap();
-                    seen_tx.send(asked).unwrap();
-                }
-            })
-            .connect(),
-    )
-    .await
-    .unwrap();
+    let socket = connected(ClientBuilder::new(server.url()).on(
+        "server-ack",
+        move |event, _socket| {
+            let seen_tx = seen_tx.clone();
+            async move {
+                // The request itself is a binary event asking for an ack.
+                let asked: Bytes = event.decode().unwrap();
+                let mut answer = asked.to_vec();
+                answer.reverse();
+                event.ack(&("reversed", Bytes::from(answer))).unwrap();
+                seen_tx.send(asked).unwrap();
+            }
+        },
+    ))
+    .await;
     let mut events = socket.events();
     socket
         .emit("ask-ack", Bytes::from_static(&[1, 2, 3]))

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::client::{connect, next_event};
+use common::client::{connect, connected, next_event};
 use common::{ev, ev_id, within, ServerOptions, TestServer, TIMEOUT};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -120,9 +120,7 @@ async fn several_arguments_decode_into_a_tuple() {
 async fn a_handler_answers_the_servers_ack_request_once() {
     let server = TestServer::start(ServerOptions::default()).await;
     let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
-    let socket = within(
-        TIMEOUT,
-        "connect",
+    let socket = connected(
         ClientBuilder::new(server.url())
             .on("server-ack", move |event, _socket| {
                 let seen_tx = seen_tx.clone();
@@ -135,11 +133,9 @@ async fn a_handler_answers_the_servers_ack_request_once() {
                     seen_tx.send(()).unwrap();
                 }
             })
-            .on("ack-confirmed", |_event, _socket| async {})
-            .connect(),
+            .on("ack-confirmed", |_event, _socket| async {}),
     )
-    .await
-    .unwrap();
+    .await;
     let mut events = socket.events();
     socket.emit("ask-ack", json!({"q": 1})).await.unwrap();
     within(TIMEOUT, "handler", seen_rx.recv()).await.unwrap();
@@ -153,22 +149,17 @@ async fn a_handler_answers_the_servers_ack_request_once() {
 async fn a_handler_can_emit_and_await_acks_without_deadlock() {
     let server = TestServer::start(ServerOptions::default()).await;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let socket = within(
-        TIMEOUT,
-        "connect",
-        ClientBuilder::new(server.url())
-            .on("multi", move |_event, socket| {
-                let done_tx = done_tx.clone();
-                async move {
-                    let n: u32 = socket.emit_with_ack("echo", 9).await.unwrap();
-                    socket.emit("echo", "from handler").await.unwrap();
-                    done_tx.send(n).unwrap();
-                }
-            })
-            .connect(),
+    let socket = connected(
+        ClientBuilder::new(server.url()).on("multi", move |_event, socket| {
+            let done_tx = done_tx.clone();
+            async move {
+                let n: u32 = socket.emit_with_ack("echo", 9).await.unwrap();
+                socket.emit("echo", "from handler").await.unwrap();
+                done_tx.send(n).unwrap();
+            }
+        }),
     )
-    .await
-    .unwrap();
+    .await;
     socket.emit("multi", ()).await.unwrap();
     assert_eq!(within(TIMEOUT, "handler", done_rx.recv()).await, Some(9));
 }
@@ -197,17 +188,13 @@ async fn a_middleware_rejection_is_a_typed_error_with_the_servers_data() {
 #[tokio::test]
 async fn auth_reaches_the_server() {
     let server = TestServer::start(ServerOptions::default()).await;
-    let socket = within(
-        TIMEOUT,
-        "connect",
+    let socket = connected(
         ClientBuilder::new(server.url())
             .auth(json!({"token": "abc"}))
             .query("room", "blue")
-            .header("x-test", "yes")
-            .connect(),
+            .header("x-test", "yes"),
     )
-    .await
-    .unwrap();
+    .await;
     let me: Value = socket.emit_with_ack("whoami", ()).await.unwrap();
     assert_eq!(me["auth"], json!({"token": "abc"}));
     assert_eq!(me["query"]["room"], "blue");
@@ -355,24 +342,19 @@ async fn a_burst_of_events_arrives_complete_and_in_order() {
 async fn a_panicking_handler_does_not_silence_the_socket() {
     let server = TestServer::start(ServerOptions::default()).await;
     let (seen_tx, mut seen) = mpsc::unbounded_channel();
-    let socket = within(
-        TIMEOUT,
-        "connect",
-        ClientBuilder::new(server.url())
-            .on("echo", move |event, _socket| {
-                let seen_tx = seen_tx.clone();
-                async move {
-                    let n: u32 = event.decode().unwrap();
-                    if n == 1 {
-                        panic!("a faulty handler");
-                    }
-                    seen_tx.send(n).unwrap();
+    let socket = connected(
+        ClientBuilder::new(server.url()).on("echo", move |event, _socket| {
+            let seen_tx = seen_tx.clone();
+            async move {
+                let n: u32 = event.decode().unwrap();
+                if n == 1 {
+                    panic!("a faulty handler");
                 }
-            })
-            .connect(),
+                seen_tx.send(n).unwrap();
+            }
+        }),
     )
-    .await
-    .unwrap();
+    .await;
     let mut events = socket.events();
     socket.emit("echo", 1).await.unwrap();
     socket.emit("echo", 2).await.unwrap();
@@ -386,9 +368,7 @@ async fn a_panicking_handler_does_not_silence_the_socket() {
 async fn a_slow_consumer_meets_backpressure_not_loss() {
     let server = TestServer::start(ServerOptions::default()).await;
     let (seen_tx, mut seen) = mpsc::unbounded_channel();
-    let socket = within(
-        TIMEOUT,
-        "connect",
+    let socket = connected(
         ClientBuilder::new(server.url())
             // A tiny queue, so the handler's slowness reaches the connection.
             .event_buffer(2)
@@ -398,11 +378,9 @@ async fn a_slow_consumer_meets_backpressure_not_loss() {
                     tokio::time::sleep(Duration::from_millis(2)).await;
                     seen_tx.send(event.decode::<u32>().unwrap()).unwrap();
                 }
-            })
-            .connect(),
+            }),
     )
-    .await
-    .unwrap();
+    .await;
     // A slow stream reader too: it loses nothing either.
     let mut events = socket.events();
     let streamed = tokio::spawn(async move {

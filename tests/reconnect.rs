@@ -6,22 +6,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::client::{next_connect, next_disconnect, next_event, wait_event};
+use common::client::{connected, next_connect, next_disconnect, next_event, wait_event};
 use common::{ev, within, Proxy, ServerOptions, TestServer, TIMEOUT};
 use serde_json::{json, Value};
-use sioclient::{AckError, ClientBuilder, DisconnectReason, EmitError, Socket, SocketEvent};
+use sioclient::{AckError, ClientBuilder, DisconnectReason, EmitError, SocketEvent};
 
 /// Fast reconnection, so tests do not wait on the default one-second delay.
 fn fast(url: &str) -> ClientBuilder {
     ClientBuilder::new(url)
         .reconnection_delay(Duration::from_millis(50))
         .reconnection_delay_max(Duration::from_millis(200))
-}
-
-async fn connected(builder: ClientBuilder) -> Socket {
-    within(TIMEOUT, "connect", builder.connect())
-        .await
-        .expect("connect")
 }
 
 fn is_connect(event: &SocketEvent) -> bool {

@@ -6,25 +6,19 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::client::{next_connect, next_disconnect, next_event, wait_event};
+use common::client::{connected, next_connect, next_disconnect, next_event, wait_event};
 use common::redis::RedisServer;
 use common::{ev, within, Proxy, ServerOptions, TestServer, TIMEOUT};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{json, Value};
-use sioclient::{ClientBuilder, Event, Socket, SocketEvent};
+use sioclient::{ClientBuilder, Event, SocketEvent};
 use tokio::sync::mpsc;
 
 fn fast(url: &str) -> ClientBuilder {
     ClientBuilder::new(url)
         .reconnection_delay(Duration::from_millis(20))
         .reconnection_delay_max(Duration::from_millis(100))
-}
-
-async fn connected(builder: ClientBuilder) -> Socket {
-    within(TIMEOUT, "connect", builder.connect())
-        .await
-        .expect("connect")
 }
 
 /// Checks a streamed `tick` and returns its number: the arguments are exactly

@@ -6,10 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::client::{next_connect, next_disconnect};
+use common::client::{connected, next_connect, next_disconnect};
 use common::{ev, within, Proxy, ServerOptions, TestServer, TIMEOUT};
 use serde_json::Value;
-use sioclient::{ClientBuilder, EmitError, Socket, SocketEvent};
+use sioclient::{ClientBuilder, EmitError, SocketEvent};
 
 fn logging_server() -> ServerOptions {
     ServerOptions::default().arg("--log-packets")
@@ -31,12 +31,6 @@ fn packets(server: &TestServer) -> Vec<String> {
         .filter_map(|line| line["data"].as_str().map(str::to_owned))
         .filter(|data| !data.starts_with('0'))
         .collect()
-}
-
-async fn connected(builder: ClientBuilder) -> Socket {
-    within(TIMEOUT, "connect", builder.connect())
-        .await
-        .expect("connect")
 }
 
 #[tokio::test]

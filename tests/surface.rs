@@ -6,7 +6,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::client::{next_connect, next_disconnect, next_event};
+use common::client::{connected, next_connect, next_disconnect, next_event};
 use common::{within, ServerOptions, TestServer, TIMEOUT};
 use serde_json::Value;
 use sioclient::ClientBuilder;
@@ -16,9 +16,7 @@ async fn on_any_sees_every_event_in_order_before_the_named_handler() {
     let server = TestServer::start(ServerOptions::default()).await;
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let (any_log, named_log) = (seen.clone(), seen.clone());
-    let socket = within(
-        TIMEOUT,
-        "connect",
+    let socket = connected(
         ClientBuilder::new(server.url())
             .on_any(move |event, _socket| {
                 let log = any_log.clone();
@@ -31,11 +29,9 @@ async fn on_any_sees_every_event_in_order_before_the_named_handler() {
                         .unwrap()
                         .push(format!("named {}", event.args()[0]))
                 }
-            })
-            .connect(),
+            }),
     )
-    .await
-    .unwrap();
+    .await;
     let mut events = socket.events();
     socket.emit("multi", ()).await.unwrap();
     for n in 1..=3 {
@@ -78,18 +74,14 @@ async fn on_any_sees_every_event_in_order_before_the_named_handler() {
 async fn path_query_and_headers_go_with_every_connect() {
     let server =
         TestServer::start(ServerOptions::default().arg("--path").arg("/custom-path/")).await;
-    let socket = within(
-        TIMEOUT,
-        "connect",
+    let socket = connected(
         ClientBuilder::new(format!("{}?from=url", server.url()))
             .path("/custom-path/")
             .query("token", "a b&c")
             .header("x-client", "sioclient-test")
-            .reconnection_delay(Duration::from_millis(20))
-            .connect(),
+            .reconnection_delay(Duration::from_millis(20)),
     )
-    .await
-    .unwrap();
+    .await;
     let check = |me: &Value| {
         assert_eq!(me["query"]["from"], "url");
         assert_eq!(me["query"]["token"], "a b&c");
@@ -107,15 +99,9 @@ async fn path_query_and_headers_go_with_every_connect() {
 async fn an_ack_that_timed_out_in_the_offline_buffer_is_never_sent() {
     let server = TestServer::start(ServerOptions::default().arg("--log-packets")).await;
     let proxy = common::Proxy::start(server.addr()).await;
-    let socket = within(
-        TIMEOUT,
-        "connect",
-        ClientBuilder::new(proxy.url())
-            .reconnection_delay(Duration::from_millis(20))
-            .connect(),
-    )
-    .await
-    .unwrap();
+    let socket =
+        connected(ClientBuilder::new(proxy.url()).reconnection_delay(Duration::from_millis(20)))
+            .await;
     let mut events = socket.events();
     proxy.set_refuse(true);
     proxy.drop_all();
@@ -150,24 +136,17 @@ async fn on_any_outgoing_sees_each_emit_as_it_goes_out() {
     let server = TestServer::start(ServerOptions::default()).await;
     let heard: Arc<Mutex<Vec<String>>> = Arc::default();
     let log = heard.clone();
-    let socket = within(
-        TIMEOUT,
-        "connect",
-        ClientBuilder::new(server.url())
-            .on_any_outgoing(move |event, _socket| {
-                let log = log.clone();
-                async move {
-                    log.lock().unwrap().push(format!(
-                        "{} {}",
-                        event.name(),
-                        Value::from(event.args())
-                    ));
-                }
-            })
-            .connect(),
-    )
-    .await
-    .unwrap();
+    let socket = connected(ClientBuilder::new(server.url()).on_any_outgoing(
+        move |event, _socket| {
+            let log = log.clone();
+            async move {
+                log.lock()
+                    .unwrap()
+                    .push(format!("{} {}", event.name(), Value::from(event.args())));
+            }
+        },
+    ))
+    .await;
     socket.emit("echo", ("a", 1)).await.unwrap();
     let _: u32 = socket.emit_with_ack("echo", 2).await.unwrap();
     socket.emit("echo", ()).await.unwrap();

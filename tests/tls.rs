@@ -5,7 +5,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::client::next_event;
+use common::client::{connected, next_event};
 use common::{within, ServerOptions, TestServer, TIMEOUT};
 use sioclient::{ClientBuilder, ConnectError};
 
@@ -51,15 +51,7 @@ async fn an_unknown_certificate_is_refused_by_default() {
 async fn a_trusted_root_certificate_lets_events_flow() {
     let (pem, cert, key) = self_signed("trusted");
     let server = TestServer::start(ServerOptions::default().tls(cert, key)).await;
-    let socket = within(
-        TIMEOUT,
-        "connect",
-        ClientBuilder::new(server.url())
-            .tls_root_certificate_pem(pem)
-            .connect(),
-    )
-    .await
-    .expect("connect over TLS");
+    let socket = connected(ClientBuilder::new(server.url()).tls_root_certificate_pem(pem)).await;
     let mut events = socket.events();
     let n: u32 = socket.emit_with_ack("echo", 7).await.unwrap();
     assert_eq!(n, 7);

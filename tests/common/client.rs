@@ -7,7 +7,12 @@ use super::{within, TIMEOUT};
 
 /// Connects with default options, failing the test on error or timeout.
 pub async fn connect(url: &str) -> Socket {
-    within(TIMEOUT, "connect", ClientBuilder::new(url).connect())
+    connected(ClientBuilder::new(url)).await
+}
+
+/// Connects as `builder` says, failing the test on error or timeout.
+pub async fn connected(builder: ClientBuilder) -> Socket {
+    within(TIMEOUT, "connect", builder.connect())
         .await
         .expect("connect")
 }
