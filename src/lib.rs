@@ -50,6 +50,15 @@
 //! `maxDisconnectionDuration`, or a `disconnect()` on either side each give a
 //! fresh session instead, with a new [`Socket::id`].
 //!
+//! On a cluster (a Redis or other adapter), a node delivers its own broadcasts
+//! before the ones relayed from other nodes, so events can reach the client in
+//! an order other than the server's log, and the last offset received may lie
+//! before an event already received. The replay then sends that event again;
+//! the client remembers the offsets of its last 128 events and drops such
+//! repeats. The opposite case cannot be repaired on the client: an event
+//! relayed late and still in flight when the link drops lies before the offset
+//! sent, so the server does not replay it.
+//!
 //! The protocol cannot tell a volatile event whose last argument is a string
 //! from an event with an offset, so that string is taken for an offset; turn
 //! [`ClientBuilder::strip_offsets`] off for servers that append none.

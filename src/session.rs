@@ -23,10 +23,12 @@ use crate::socketio::packet::{Packet, PacketKind};
 use crate::status::SocketStatus;
 
 mod incoming;
+mod recent_offsets;
 mod reliable;
 
 use incoming::Partial;
 pub(crate) use incoming::MAX_ATTACHMENT_BYTES;
+use recent_offsets::RecentOffsets;
 use reliable::ReliableQueue;
 pub(crate) use reliable::Retry;
 
@@ -132,6 +134,8 @@ struct Namespace {
     status: Arc<SocketStatus>,
     auth: AuthSource,
     resume: Option<Resume>,
+    /// Offsets of the last events, to drop what a recovery replays twice.
+    recent: RecentOffsets,
     /// Events that came before the CONNECT reply (a recovery replay).
     held: Vec<SocketEvent>,
     acks: HashMap<u64, AckWaiter>,
@@ -216,6 +220,7 @@ impl Session {
             status,
             auth,
             resume,
+            recent: RecentOffsets::default(),
             held: Vec::new(),
             acks: HashMap::new(),
             ack_sweep_at: 64,
@@ -376,6 +381,7 @@ impl Session {
             match &resume.offset {
                 Some(offset) => {
                     auth.insert("offset".into(), Value::String(offset.clone()));
+                    namespace.recent.replay_expected();
                 }
                 None => {
                     auth.remove("offset");

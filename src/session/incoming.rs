@@ -228,6 +228,7 @@ impl Session {
         if !recovered {
             // A fresh session: offsets of the old one mean nothing to it.
             namespace.resume = pid.map(|pid| Resume { pid, offset: None });
+            namespace.recent.clear();
         }
         namespace.state = NsState::Connected;
         namespace.status.set_connected(sid, shared_pid, recovered);
@@ -348,7 +349,8 @@ impl Session {
 
     /// Delivers the event `make` builds with its ack request, or holds it
     /// while the namespace waits for the CONNECT reply of a recovery, and
-    /// records its offset; drops it if the namespace is inactive.
+    /// records its offset; drops it if the namespace is inactive, or if a
+    /// recovery replays an event that was already received.
     fn deliver_event(
         &mut self,
         ns: usize,
@@ -369,6 +371,11 @@ impl Session {
         });
         let event = make(ack);
         if let (Some(offset), Some(resume)) = (event.offset(), &mut namespace.resume) {
+            if namespace.recent.is_repeat(offset) {
+                tracing::debug!(nsp = %namespace.path, offset, "event replayed twice dropped");
+                return;
+            }
+            namespace.recent.record(offset);
             // Reuse the last offset's buffer: one is recorded per event.
             match &mut resume.offset {
                 Some(last) => offset.clone_into(last),

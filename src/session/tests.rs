@@ -1380,6 +1380,47 @@ fn closed_ack_waiters_are_swept_as_the_table_grows() {
 // Connection state recovery
 // ---------------------------------------------------------------------------
 
+/// A cluster node can deliver its own broadcast ("o3") before one relayed
+/// from another node ("o2"), so the offset sent on recovery lies before an
+/// event already received, and the server sends it again, in the replay or
+/// live. Each event reaches the application once.
+#[test]
+fn a_recovery_drops_events_received_before() {
+    let (mut h, ns, _status) = Harness::with_session();
+    h.recv(&[r#"42["tick",3,"o3"]"#, r#"42["tick",2,"o2"]"#]);
+    assert_eq!(h.seen().len(), 2);
+    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.seen();
+
+    h.open();
+    assert_eq!(h.texts(), [r#"40{"offset":"o2","pid":"p1"}"#]);
+    h.recv(&[
+        r#"42["tick",3,"o3"]"#,
+        r#"42["tick",4,"o4"]"#,
+        r#"40{"sid":"s1","pid":"p1"}"#,
+        r#"42["tick",4,"o4"]"#,
+        r#"42["tick",5,"o5"]"#,
+    ]);
+    assert_eq!(
+        h.seen(),
+        [
+            (ns, RECOVERED),
+            (ns, ev_at("tick", json!([4]), "o4")),
+            (ns, ev_at("tick", json!([5]), "o5")),
+        ]
+    );
+    assert!(h.session.resume(ns) == resume("p1", Some("o5")));
+}
+
+/// Without a recovery in between, offsets are not compared: a server whose
+/// adapter reuses them loses nothing.
+#[test]
+fn a_live_event_with_a_known_offset_is_delivered() {
+    let (mut h, ns, _status) = Harness::with_session();
+    h.recv(&[r#"42["tick",1,"o1"]"#]);
+    assert_eq!(h.seen(), [(ns, ev_at("tick", json!([1]), "o1"))]);
+}
+
 #[test]
 fn recovery_replay_is_held_until_the_connect_reply() {
     let (mut h, ns, status) = Harness::with_session();
