@@ -98,17 +98,38 @@ fn type_name(value: &Value) -> &'static str {
 pub(crate) struct Outgoing {
     /// The whole Engine.IO text frame (`42...`).
     pub(crate) text: String,
+    /// Boxed, and only when there is any: every socket's emit queue
+    /// allocates room for a block of `Outgoing`s up front, and a plain emit
+    /// has none of it.
+    pub(crate) extra: Option<Box<OutgoingExtra>>,
+}
+
+/// What some emits carry besides their text frame.
+#[derive(Default)]
+pub(crate) struct OutgoingExtra {
     /// Binary attachments that follow the text frame.
     pub(crate) attachments: Vec<Bytes>,
     /// The ack id and where its reply goes. With `retry`, the id is a
     /// placeholder: each try takes a fresh one.
     pub(crate) ack: Option<(u64, AckWaiter)>,
     /// Set for at-least-once emits (the `retries` option).
-    /// Boxed, as it is rare: every socket's emit queue allocates room for a
-    /// block of these up front.
-    pub(crate) retry: Option<Box<Retry>>,
+    pub(crate) retry: Option<Retry>,
     /// The event as the outgoing listeners see it, when there are any.
     pub(crate) notify: Option<Event>,
+}
+
+impl Outgoing {
+    /// An emit of `text` with `extra`, boxed only if it holds anything.
+    pub(crate) fn new(text: String, extra: OutgoingExtra) -> Self {
+        let empty = extra.attachments.is_empty()
+            && extra.ack.is_none()
+            && extra.retry.is_none()
+            && extra.notify.is_none();
+        Outgoing {
+            text,
+            extra: (!empty).then(|| Box::new(extra)),
+        }
+    }
 }
 
 /// Resumable session of one namespace: the server's private id and the last offset seen.
@@ -238,6 +259,9 @@ impl Session {
             self.namespaces[index] = fresh;
             index
         } else {
+            // Most connections carry one namespace; room for four (what `push`
+            // takes) would cost every idle connection a kilobyte.
+            self.namespaces.reserve_exact(1);
             self.namespaces.push(fresh);
             self.namespaces.len() - 1
         }
@@ -511,19 +535,19 @@ impl Session {
         let Some(namespace) = self.namespaces.get_mut(ns) else {
             return;
         };
-        let Outgoing {
-            text,
+        let Outgoing { text, extra } = outgoing;
+        let OutgoingExtra {
             attachments,
             ack,
             retry,
             notify,
-        } = outgoing;
+        } = extra.map(|extra| *extra).unwrap_or_default();
         let ack = match (retry, ack) {
             (Some(retry), Some((_, waiter))) => {
                 let idle = !namespace.reliable.in_flight();
                 namespace
                     .reliable
-                    .push(text, *retry, attachments, waiter, notify);
+                    .push(text, retry, attachments, waiter, notify);
                 if idle {
                     self.send_reliable(ns);
                 }

@@ -20,7 +20,7 @@ use crate::error::{AckError, ConnectError, EmitError, UnsentEmit};
 use crate::event::{Event, SocketEvent};
 use crate::event_args::ArgsDeserializer;
 use crate::manager::Manager;
-use crate::session::{AckPayload, Outgoing, Retry};
+use crate::session::{AckPayload, Outgoing, OutgoingExtra, Retry};
 use crate::socketio::args::encode_event;
 use crate::socketio::packet::{Packet, RESERVED_EVENTS};
 use crate::status::SocketStatus;
@@ -328,8 +328,8 @@ impl<'a> Emitter<'a> {
                 Err(_) => Err(EmitError::Closed),
             };
         }
-        let (outgoing, _) = self.encode(name, None, &args)?;
-        self.send(outgoing).await
+        let (text, extra, _) = self.encode(name, None, &args)?;
+        self.send(Outgoing::new(text, extra)).await
     }
 
     /// Emits an event and waits for its acknowledgement; see [`Socket::emit_with_ack`].
@@ -360,13 +360,13 @@ impl<'a> Emitter<'a> {
     /// Sends once and waits for the ack within the timeout.
     async fn send_once<A: Serialize>(&self, name: &str, args: &A) -> Result<AckPayload, AckError> {
         let id = self.socket.inner.status.next_ack_id();
-        let (outgoing, _) = self.encode(name, Some(id), args)?;
+        let (text, extra, _) = self.encode(name, Some(id), args)?;
         let (waiter, reply) = oneshot::channel();
-        self.send(Outgoing {
+        let extra = OutgoingExtra {
             ack: Some((id, waiter)),
-            ..outgoing
-        })
-        .await?;
+            ..extra
+        };
+        self.send(Outgoing::new(text, extra)).await?;
         let timeout = self.ack_timeout();
         match tokio::time::timeout(timeout, reply).await {
             Err(_) => Err(AckError::Timeout(timeout)),
@@ -383,18 +383,18 @@ impl<'a> Emitter<'a> {
         name: &str,
         args: &A,
     ) -> Result<AckPayload, AckError> {
-        let (outgoing, id_at) = self.encode(name, None, args)?;
+        let (text, extra, id_at) = self.encode(name, None, args)?;
         let (waiter, reply) = oneshot::channel();
-        self.send(Outgoing {
+        let extra = OutgoingExtra {
             // Each try takes its own id; this one is never sent.
             ack: Some((0, waiter)),
-            retry: Some(Box::new(Retry {
+            retry: Some(Retry {
                 id_at,
                 timeout: self.ack_timeout(),
-            })),
-            ..outgoing
-        })
-        .await?;
+            }),
+            ..extra
+        };
+        self.send(Outgoing::new(text, extra)).await?;
         reply.await.unwrap_or(Err(AckError::Disconnected))
     }
 
@@ -406,7 +406,7 @@ impl<'a> Emitter<'a> {
         name: &str,
         id: Option<u64>,
         args: &A,
-    ) -> Result<(Outgoing, usize), EmitError> {
+    ) -> Result<(String, OutgoingExtra, usize), EmitError> {
         if RESERVED_EVENTS.contains(&name) {
             return Err(EmitError::ReservedName(name.to_owned()));
         }
@@ -440,14 +440,12 @@ impl<'a> Emitter<'a> {
             .listeners
             .has_outgoing()
             .then(|| outgoing_event(&text, &attachments));
-        let outgoing = Outgoing {
-            text,
+        let extra = OutgoingExtra {
             attachments,
-            ack: None,
-            retry: None,
             notify,
+            ..OutgoingExtra::default()
         };
-        Ok((outgoing, id_at))
+        Ok((text, extra, id_at))
     }
 
     async fn send(&self, outgoing: Outgoing) -> Result<(), EmitError> {
@@ -474,10 +472,16 @@ impl<'a> Emitter<'a> {
         match inner.emits.try_send(outgoing) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(EmitError::Closed),
-            Err(mpsc::error::TrySendError::Full(outgoing)) => Err(EmitError::BufferFull {
-                capacity: inner.offline_capacity,
-                unsent: Box::new(unsent(&outgoing.text, outgoing.attachments)),
-            }),
+            Err(mpsc::error::TrySendError::Full(outgoing)) => {
+                let attachments = outgoing
+                    .extra
+                    .map(|extra| extra.attachments)
+                    .unwrap_or_default();
+                Err(EmitError::BufferFull {
+                    capacity: inner.offline_capacity,
+                    unsent: Box::new(unsent(&outgoing.text, attachments)),
+                })
+            }
         }
     }
 }

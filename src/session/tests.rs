@@ -16,7 +16,8 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::{
-    test_open_info, AckPayload, AuthSource, Frame, NsState, Outgoing, Resume, Retry, Session,
+    test_open_info, AckPayload, AuthSource, Frame, NsState, Outgoing, OutgoingExtra, Resume, Retry,
+    Session,
 };
 use crate::driver::Control;
 use crate::error::{AckError, ConnectError, EmitError};
@@ -267,13 +268,13 @@ impl Harness {
         let (tx, rx) = oneshot::channel();
         self.session.send(
             ns,
-            Outgoing {
-                text: text.to_owned(),
-                attachments: Vec::new(),
-                ack: Some((id, tx)),
-                retry: None,
-                notify: None,
-            },
+            Outgoing::new(
+                text.to_owned(),
+                OutgoingExtra {
+                    ack: Some((id, tx)),
+                    ..OutgoingExtra::default()
+                },
+            ),
             self.now,
         );
         rx
@@ -1262,13 +1263,14 @@ fn emit_whose_waiter_gave_up_is_not_sent() {
     drop(rx);
     h.session.send(
         ns,
-        Outgoing {
-            text: r#"422["timed out"]"#.into(),
-            attachments: vec![Bytes::from_static(b"x")],
-            ack: Some((2, tx)),
-            retry: None,
-            notify: None,
-        },
+        Outgoing::new(
+            r#"422["timed out"]"#.into(),
+            OutgoingExtra {
+                attachments: vec![Bytes::from_static(b"x")],
+                ack: Some((2, tx)),
+                ..OutgoingExtra::default()
+            },
+        ),
         h.now,
     );
     assert_eq!(h.frames(), [], "neither the text nor its attachments");
@@ -1281,25 +1283,23 @@ fn emit_without_ack_and_with_attachments_goes_out_in_order() {
     let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
     h.session.send(
         ns,
-        Outgoing {
-            text: r#"452-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
-                .into(),
-            attachments: vec![Bytes::from_static(&[1]), Bytes::from_static(&[2, 3])],
-            ack: None,
-            retry: None,
-            notify: None,
-        },
+        Outgoing::new(
+            r#"452-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#.into(),
+            OutgoingExtra {
+                attachments: vec![Bytes::from_static(&[1]), Bytes::from_static(&[2, 3])],
+                ..OutgoingExtra::default()
+            },
+        ),
         h.now,
     );
     h.session.send(
         ns,
-        Outgoing {
-            text: r#"42["after"]"#.into(),
-            attachments: vec![],
-            ack: None,
-            retry: None,
-            notify: None,
-        },
+        Outgoing::new(
+            r#"42["after"]"#.into(),
+            OutgoingExtra {
+                ..OutgoingExtra::default()
+            },
+        ),
         h.now,
     );
     assert_eq!(
@@ -2522,13 +2522,14 @@ fn send_reliable(h: &mut Harness, ns: usize, text: &str, id_at: usize) -> AckOut
         id_at,
         timeout: Duration::from_millis(50),
     };
-    let outgoing = Outgoing {
-        text: text.to_owned(),
-        attachments: Vec::new(),
-        ack: Some((0, tx)),
-        retry: Some(Box::new(retry)),
-        notify: None,
-    };
+    let outgoing = Outgoing::new(
+        text.to_owned(),
+        OutgoingExtra {
+            ack: Some((0, tx)),
+            retry: Some(retry),
+            ..OutgoingExtra::default()
+        },
+    );
     h.session.send(ns, outgoing, h.now);
     rx
 }
@@ -2604,16 +2605,18 @@ fn outgoing_listeners_hear_of_each_packet_as_it_is_written() {
     let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
     let notify = Event::new("x".into(), vec![json!(1)], Vec::new(), None, None);
     let (tx, _rx) = oneshot::channel();
-    let outgoing = Outgoing {
-        text: r#"42["x",1]"#.into(),
-        attachments: Vec::new(),
-        ack: Some((0, tx)),
-        retry: Some(Box::new(Retry {
-            id_at: 2,
-            timeout: Duration::from_millis(50),
-        })),
-        notify: Some(notify),
-    };
+    let outgoing = Outgoing::new(
+        r#"42["x",1]"#.into(),
+        OutgoingExtra {
+            ack: Some((0, tx)),
+            retry: Some(Retry {
+                id_at: 2,
+                timeout: Duration::from_millis(50),
+            }),
+            notify: Some(notify),
+            ..OutgoingExtra::default()
+        },
+    );
     h.session.send(ns, outgoing, h.now);
     h.session.poll_timers(h.now + Duration::from_millis(50));
     let heard: Vec<String> = h
