@@ -53,35 +53,52 @@ pub(crate) struct Attach {
     pub(crate) deliveries: mpsc::Sender<Dispatch>,
 }
 
-/// Commands from the handles to the driver.
+/// Commands from the handles to the driver. Each is at most a pointer: the
+/// queue allocates room for a block of them up front on every connection, and
+/// commands are rare.
 pub(crate) enum Control {
     /// Register a namespace socket (it stays inactive until `Connect`).
     Attach(Box<Attach>),
     /// Connect the namespace; the waiter learns the outcome.
-    Connect {
-        path: Arc<str>,
-        generation: u64,
-        waiter: Option<ConnectWaiter>,
-    },
+    Connect(Box<ConnectRequest>),
     /// Disconnect the namespace for good.
-    Disconnect { path: Arc<str>, generation: u64 },
-    /// The socket's last handle is gone. `leave` says whether to send DISCONNECT:
-    /// not when the whole connection goes with it, so that the server keeps the
-    /// session for a later recovery, as after a process exit.
-    Dropped {
-        path: Arc<str>,
-        generation: u64,
-        leave: bool,
-    },
-    /// The answer to a server's ack request, sent only on the link that asked:
-    /// its text frame and the binary attachments that follow it.
-    Ack {
-        link: u64,
-        frame: String,
-        attachments: Vec<Bytes>,
-    },
+    Disconnect(Box<SocketRef>),
+    /// The socket's last handle is gone.
+    Dropped(Box<DroppedSocket>),
+    /// The answer to a server's ack request.
+    Ack(Box<AckAnswer>),
     /// Drop the link without a goodbye (`engine().close()`); reconnection follows.
     CloseEngine,
+}
+
+/// A namespace socket as its handles know it: a later socket of the same
+/// path has another generation.
+pub(crate) struct SocketRef {
+    pub(crate) path: Arc<str>,
+    pub(crate) generation: u64,
+}
+
+/// See [`Control::Connect`].
+pub(crate) struct ConnectRequest {
+    pub(crate) socket: SocketRef,
+    pub(crate) waiter: Option<ConnectWaiter>,
+}
+
+/// See [`Control::Dropped`].
+pub(crate) struct DroppedSocket {
+    pub(crate) socket: SocketRef,
+    /// Whether to send DISCONNECT: not when the whole connection goes with
+    /// the socket, so that the server keeps the session for a later recovery,
+    /// as after a process exit.
+    pub(crate) leave: bool,
+}
+
+/// The answer to a server's ack request, sent only on the link that asked:
+/// its text frame and the binary attachments that follow it.
+pub(crate) struct AckAnswer {
+    pub(crate) link: u64,
+    pub(crate) frame: String,
+    pub(crate) attachments: Vec<Bytes>,
 }
 
 /// A socket's channels, by session namespace index.
@@ -449,30 +466,25 @@ impl Driver {
                     self.blocked = None;
                 }
             }
-            Control::Connect {
-                path,
-                generation,
-                waiter,
-            } => match self.slot(&path, generation) {
-                Some(ns) => self.session.connect(ns, waiter),
-                None => {
-                    if let Some(waiter) = waiter {
-                        let _ = waiter.send(Err(ConnectError::Closed));
+            Control::Connect(request) => {
+                let ConnectRequest { socket, waiter } = *request;
+                match self.slot(&socket) {
+                    Some(ns) => self.session.connect(ns, waiter),
+                    None => {
+                        if let Some(waiter) = waiter {
+                            let _ = waiter.send(Err(ConnectError::Closed));
+                        }
                     }
                 }
-            },
-            Control::Disconnect { path, generation } => {
-                if let Some(ns) = self.slot(&path, generation) {
+            }
+            Control::Disconnect(socket) => {
+                if let Some(ns) = self.slot(&socket) {
                     self.session.disconnect(ns);
                 }
             }
-            Control::Dropped {
-                path,
-                generation,
-                leave,
-            } => {
-                if let Some(ns) = self.slot(&path, generation) {
-                    if leave {
+            Control::Dropped(dropped) => {
+                if let Some(ns) = self.slot(&dropped.socket) {
+                    if dropped.leave {
                         self.session.disconnect(ns);
                     } else {
                         self.session.forget(ns);
@@ -483,11 +495,14 @@ impl Driver {
                     }
                 }
             }
-            Control::Ack {
-                link,
-                frame,
-                attachments,
-            } => self.session.send_ack_answer(link, frame, attachments),
+            Control::Ack(answer) => {
+                let AckAnswer {
+                    link,
+                    frame,
+                    attachments,
+                } = *answer;
+                self.session.send_ack_answer(link, frame, attachments);
+            }
             Control::CloseEngine => {
                 if ws.is_some() {
                     // No close frame: the caller drops the WebSocket as a network failure would.
@@ -498,11 +513,11 @@ impl Driver {
         None
     }
 
-    fn slot(&self, path: &str, generation: u64) -> Option<usize> {
-        self.session.find(path).filter(|&ns| {
+    fn slot(&self, socket: &SocketRef) -> Option<usize> {
+        self.session.find(&socket.path).filter(|&ns| {
             self.slots
                 .get(ns)
-                .is_some_and(|slot| slot.generation == generation)
+                .is_some_and(|slot| slot.generation == socket.generation)
         })
     }
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc::WeakUnboundedSender;
 
+use crate::driver::{AckAnswer, Control};
 use crate::error::{ConnectError, EmitError};
 use crate::event_args::{ArgsDeserializer, JsonArgsDeserializer};
 use crate::socketio::args::write_args;
@@ -311,11 +312,11 @@ impl Event {
         frame.push('4');
         write_ack(&mut frame, &ack.nsp, ack.id, &json, attachments.len());
         let sink = ack.sink.upgrade().ok_or(EmitError::Closed)?;
-        sink.send(crate::driver::Control::Ack {
+        sink.send(Control::Ack(Box::new(AckAnswer {
             link: ack.link,
             frame,
             attachments,
-        })
+        })))
         .map_err(|_| EmitError::Closed)
     }
 }

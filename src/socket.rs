@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::dispatcher::{Handlers, ListenerId, Listeners};
-use crate::driver::Control;
+use crate::driver::{ConnectRequest, Control, DroppedSocket, SocketRef};
 use crate::error::{AckError, ConnectError, EmitError, UnsentEmit};
 use crate::event::{Event, SocketEvent};
 use crate::event_args::ArgsDeserializer;
@@ -75,13 +75,23 @@ pub(crate) struct SocketInner {
     pub(crate) retries: u32,
 }
 
-impl Drop for SocketInner {
-    fn drop(&mut self) {
-        self.manager.control(Control::Dropped {
+impl SocketInner {
+    /// How the driver finds this socket.
+    fn socket_ref(&self) -> SocketRef {
+        SocketRef {
             path: self.path.clone(),
             generation: self.generation,
-            leave: !self.manager.is_last_handle(),
-        });
+        }
+    }
+}
+
+impl Drop for SocketInner {
+    fn drop(&mut self) {
+        self.manager
+            .control(Control::Dropped(Box::new(DroppedSocket {
+                socket: self.socket_ref(),
+                leave: !self.manager.is_last_handle(),
+            })));
     }
 }
 
@@ -251,21 +261,21 @@ impl Socket {
     /// refused the namespace). Resolves once the server accepts the namespace.
     pub async fn connect(&self) -> Result<(), ConnectError> {
         let (waiter, outcome) = oneshot::channel();
-        self.inner.manager.control(Control::Connect {
-            path: self.inner.path.clone(),
-            generation: self.inner.generation,
-            waiter: Some(waiter),
-        });
+        self.inner
+            .manager
+            .control(Control::Connect(Box::new(ConnectRequest {
+                socket: self.inner.socket_ref(),
+                waiter: Some(waiter),
+            })));
         outcome.await.unwrap_or(Err(ConnectError::Closed))
     }
 
     /// Leaves the namespace: sends DISCONNECT and stops reconnecting. The
     /// connection closes when no other socket of its manager is active.
     pub fn disconnect(&self) {
-        self.inner.manager.control(Control::Disconnect {
-            path: self.inner.path.clone(),
-            generation: self.inner.generation,
-        });
+        self.inner
+            .manager
+            .control(Control::Disconnect(Box::new(self.inner.socket_ref())));
     }
 
     /// A checkpoint of the session, to resume it in another process with

@@ -19,7 +19,7 @@ use super::{
     test_open_info, AckPayload, AuthSource, Frame, NsState, Outgoing, OutgoingExtra, Resume, Retry,
     Session,
 };
-use crate::driver::Control;
+use crate::driver::{AckAnswer, Control};
 use crate::error::{AckError, ConnectError, EmitError};
 use crate::event::{DisconnectReason, Dispatch, Event, SocketEvent};
 use crate::status::SocketStatus;
@@ -996,14 +996,14 @@ fn server_ack_request_is_answered_on_the_link_it_came_on() {
             Err(EmitError::NoAckPending)
         ));
 
-        let Ok(Control::Ack {
+        let Ok(Control::Ack(sent)) = h.acks.try_recv() else {
+            panic!("no ack answer sent");
+        };
+        let AckAnswer {
             link,
             frame,
             attachments,
-        }) = h.acks.try_recv()
-        else {
-            panic!("no ack answer sent");
-        };
+        } = *sent;
         assert_eq!(frame, answer);
         assert_eq!(link, h.session.link_id);
         assert!(attachments.is_empty());
@@ -1038,9 +1038,10 @@ fn ack_answers_follow_the_emit_argument_rules() {
             panic!("not an event");
         };
         answer(&event).expect("ack queued");
-        let Ok(Control::Ack { frame, .. }) = h.acks.try_recv() else {
+        let Ok(Control::Ack(sent)) = h.acks.try_recv() else {
             panic!("no ack answer sent");
         };
+        let AckAnswer { frame, .. } = *sent;
         assert_eq!(frame, expected);
     }
 }
@@ -1058,9 +1059,10 @@ fn ack_answer_from_an_older_link_is_dropped() {
     // The link drops before the handler answers.
     h.session.on_link_lost(DisconnectReason::TransportClose);
     event.ack(&("late",)).expect("queued to the driver");
-    let Ok(Control::Ack { link, frame, .. }) = h.acks.try_recv() else {
+    let Ok(Control::Ack(sent)) = h.acks.try_recv() else {
         panic!("no ack answer sent");
     };
+    let AckAnswer { link, frame, .. } = *sent;
     assert_eq!(link, old_link);
     h.session.send_ack_answer(link, frame.clone(), Vec::new());
     assert_eq!(h.texts(), Vec::<String>::new(), "no link at all");
@@ -1091,14 +1093,14 @@ fn binary_ack_answer_goes_out_with_its_attachments_in_order() {
     event
         .ack(&("x", json!({"n": 1}), (&a, [&b])))
         .expect("ack queued");
-    let Ok(Control::Ack {
+    let Ok(Control::Ack(sent)) = h.acks.try_recv() else {
+        panic!("no ack answer sent");
+    };
+    let AckAnswer {
         link,
         frame,
         attachments,
-    }) = h.acks.try_recv()
-    else {
-        panic!("no ack answer sent");
-    };
+    } = *sent;
     let text = r#"462-/admin,5["x",{"n":1},[{"_placeholder":true,"num":0},[{"_placeholder":true,"num":1}]]]"#;
     assert_eq!(frame, text);
     h.session.send_ack_answer(link, frame, attachments);
@@ -2028,9 +2030,10 @@ fn binary_event_with_ack_on_admin() {
     assert_eq!(event.offset(), None);
     assert_eq!(event.attachments(), [Bytes::from_static(b"data")]);
     event.ack(&("got it",)).expect("ack queued");
-    let Ok(Control::Ack { frame, .. }) = h.acks.try_recv() else {
+    let Ok(Control::Ack(sent)) = h.acks.try_recv() else {
         panic!("no ack answer");
     };
+    let AckAnswer { frame, .. } = *sent;
     assert_eq!(frame, r#"43/admin,4["got it"]"#);
 }
 
