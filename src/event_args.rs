@@ -2,6 +2,10 @@
 //! a tuple type takes one argument per field, `()` takes none, any other type
 //! takes the single argument.
 //!
+//! The arguments come as `Value`s (binary events and ack replies) or as
+//! slices of a received frame's JSON text (plain events, decoded without
+//! building `Value`s); [`ArgSource`] is what the two have to provide.
+//!
 //! Placeholders of binary attachments decode as the attachment's bytes
 //! wherever the target type asks for bytes or a byte sequence (see
 //! `socketio::binary::BinaryValue`).
@@ -14,41 +18,146 @@ use serde_json::{Error, Value};
 use crate::socketio::binary::{BinaryValue, Seq};
 use crate::socketio::raw::Span;
 
-/// A deserializer over the arguments of one event and their attachments.
-pub(crate) struct ArgsDeserializer<'a> {
+/// Where the arguments of one event come from.
+pub(crate) trait ArgSource<'de> {
+    /// A deserializer of one argument.
+    type One<'a>: Deserializer<'de, Error = Error>
+    where
+        Self: 'a;
+    /// The arguments as a sequence, one per field of a tuple type.
+    type Seq: SeqAccess<'de, Error = Error>;
+
+    /// How many arguments there are.
+    fn count(&self) -> usize;
+
+    /// Runs `f` on a deserializer of the only argument, or fails with
+    /// [`not_one`] if there is not exactly one.
+    fn with_single<T>(
+        self,
+        f: impl for<'a> FnOnce(Self::One<'a>) -> Result<T, Error>,
+    ) -> Result<T, Error>;
+
+    /// The arguments as a sequence.
+    fn seq(self) -> Self::Seq;
+}
+
+/// A deserializer over the arguments of one event.
+pub(crate) struct Args<S>(S);
+
+/// Arguments as `Value`s, whose placeholders index their attachments.
+pub(crate) struct ValueArgs<'a> {
     args: &'a [Value],
     attachments: &'a [Bytes],
 }
 
+/// The deserializer over arguments held as `Value`s.
+pub(crate) type ArgsDeserializer<'a> = Args<ValueArgs<'a>>;
+
 impl<'a> ArgsDeserializer<'a> {
     /// A deserializer over `args`, whose placeholders index `attachments`.
     pub(crate) fn new(args: &'a [Value], attachments: &'a [Bytes]) -> Self {
-        ArgsDeserializer { args, attachments }
+        Args(ValueArgs { args, attachments })
+    }
+}
+
+impl<'de> ArgSource<'de> for ValueArgs<'de> {
+    type One<'a>
+        = BinaryValue<'de>
+    where
+        Self: 'a;
+    type Seq = Seq<'de>;
+
+    fn count(&self) -> usize {
+        self.args.len()
     }
 
-    fn single(&self) -> Result<BinaryValue<'a>, Error> {
+    fn with_single<T>(
+        self,
+        f: impl for<'a> FnOnce(BinaryValue<'de>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         match self.args {
-            [one] => Ok(BinaryValue::new(one, self.attachments)),
-            _ => Err(de::Error::invalid_length(
-                self.args.len(),
-                &"exactly one argument (use a tuple type for several)",
-            )),
+            [one] => f(BinaryValue::new(one, self.attachments)),
+            _ => Err(not_one(self.args.len())),
+        }
+    }
+
+    fn seq(self) -> Seq<'de> {
+        Seq::new(self.args, self.attachments)
+    }
+}
+
+/// Arguments as slices of a received frame's JSON text, each deserialized by
+/// serde_json from its own slice, so no `Value` is built on the way.
+pub(crate) struct TextArgs<'a> {
+    json: &'a str,
+    args: &'a [Span],
+}
+
+/// The deserializer over arguments read straight from the frame's text.
+pub(crate) type JsonArgsDeserializer<'a> = Args<TextArgs<'a>>;
+
+impl<'a> JsonArgsDeserializer<'a> {
+    /// A deserializer over the arguments standing at `args` in `json`.
+    pub(crate) fn new(json: &'a str, args: &'a [Span]) -> Self {
+        Args(TextArgs { json, args })
+    }
+}
+
+impl<'de> ArgSource<'de> for TextArgs<'de> {
+    type One<'a>
+        = &'a mut serde_json::Deserializer<StrRead<'de>>
+    where
+        Self: 'a;
+    type Seq = TextSeq<'de>;
+
+    fn count(&self) -> usize {
+        self.args.len()
+    }
+
+    fn with_single<T>(
+        self,
+        f: impl for<'a> FnOnce(&'a mut serde_json::Deserializer<StrRead<'de>>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match self.args {
+            [one] => whole(json_at(self.json, *one), f),
+            _ => Err(not_one(self.args.len())),
+        }
+    }
+
+    fn seq(self) -> TextSeq<'de> {
+        TextSeq {
+            json: self.json,
+            args: self.args.iter(),
         }
     }
 }
 
-/// Forwards each listed method to the single argument's own deserializer.
+/// The error for a type other than a tuple given other than one argument.
+fn not_one(count: usize) -> Error {
+    de::Error::invalid_length(
+        count,
+        &"exactly one argument (use a tuple type for several)",
+    )
+}
+
+impl<'de, S: ArgSource<'de>> Args<S> {
+    fn single<T>(self, f: impl for<'a> FnOnce(S::One<'a>) -> Result<T, Error>) -> Result<T, Error> {
+        self.0.with_single(f)
+    }
+}
+
+/// Forwards each listed method to the single argument's deserializer.
 macro_rules! forward_to_single {
     ($($method:ident),* $(,)?) => {
         $(
             fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                self.single()?.$method(visitor)
+                self.single(|one| one.$method(visitor))
             }
         )*
     };
 }
 
-impl<'de> Deserializer<'de> for ArgsDeserializer<'de> {
+impl<'de, S: ArgSource<'de>> Deserializer<'de> for Args<S> {
     type Error = Error;
 
     forward_to_single!(
@@ -79,21 +188,22 @@ impl<'de> Deserializer<'de> for ArgsDeserializer<'de> {
     );
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        if self.args.is_empty() {
+        if self.0.count() == 0 {
             visitor.visit_unit()
         } else {
-            self.single()?.deserialize_unit(visitor)
+            self.single(|one| one.deserialize_unit(visitor))
         }
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, Error> {
-        if self.args.len() != len {
+        let count = self.0.count();
+        if count != len {
             return Err(de::Error::invalid_length(
-                self.args.len(),
+                count,
                 &format!("{len} arguments").as_str(),
             ));
         }
-        visitor.visit_seq(Seq::new(self.args, self.attachments))
+        visitor.visit_seq(self.0.seq())
     }
 
     fn deserialize_unit_struct<V: Visitor<'de>>(
@@ -101,7 +211,7 @@ impl<'de> Deserializer<'de> for ArgsDeserializer<'de> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Error> {
-        self.single()?.deserialize_unit_struct(name, visitor)
+        self.single(|one| one.deserialize_unit_struct(name, visitor))
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -109,7 +219,7 @@ impl<'de> Deserializer<'de> for ArgsDeserializer<'de> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Error> {
-        self.single()?.deserialize_newtype_struct(name, visitor)
+        self.single(|one| one.deserialize_newtype_struct(name, visitor))
     }
 
     fn deserialize_tuple_struct<V: Visitor<'de>>(
@@ -118,7 +228,7 @@ impl<'de> Deserializer<'de> for ArgsDeserializer<'de> {
         len: usize,
         visitor: V,
     ) -> Result<V::Value, Error> {
-        self.single()?.deserialize_tuple_struct(name, len, visitor)
+        self.single(|one| one.deserialize_tuple_struct(name, len, visitor))
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -127,7 +237,7 @@ impl<'de> Deserializer<'de> for ArgsDeserializer<'de> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        self.single()?.deserialize_struct(name, fields, visitor)
+        self.single(|one| one.deserialize_struct(name, fields, visitor))
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -136,34 +246,7 @@ impl<'de> Deserializer<'de> for ArgsDeserializer<'de> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        self.single()?.deserialize_enum(name, variants, visitor)
-    }
-}
-
-/// A deserializer over the arguments of a plain received event, read
-/// straight from its JSON text: the same rules as [`ArgsDeserializer`], with
-/// each argument deserialized by serde_json from its own slice of the text,
-/// so no `Value` is built on the way.
-pub(crate) struct JsonArgsDeserializer<'a> {
-    json: &'a str,
-    args: &'a [Span],
-}
-
-impl<'a> JsonArgsDeserializer<'a> {
-    /// A deserializer over the arguments standing at `args` in `json`.
-    pub(crate) fn new(json: &'a str, args: &'a [Span]) -> Self {
-        JsonArgsDeserializer { json, args }
-    }
-
-    /// A serde_json deserializer over the single argument.
-    fn single(&self) -> Result<serde_json::Deserializer<StrRead<'a>>, Error> {
-        match self.args {
-            [one] => Ok(json_at(self.json, *one)),
-            _ => Err(de::Error::invalid_length(
-                self.args.len(),
-                &"exactly one argument (use a tuple type for several)",
-            )),
-        }
+        self.single(|one| one.deserialize_enum(name, variants, visitor))
     }
 }
 
@@ -185,130 +268,13 @@ fn whole<'de, T>(
     Ok(value)
 }
 
-/// Forwards each listed method to the single argument's serde_json deserializer.
-macro_rules! forward_to_single_json {
-    ($($method:ident),* $(,)?) => {
-        $(
-            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-                whole(self.single()?, |de| de.$method(visitor))
-            }
-        )*
-    };
-}
-
-impl<'de> Deserializer<'de> for JsonArgsDeserializer<'de> {
-    type Error = Error;
-
-    forward_to_single_json!(
-        deserialize_any,
-        deserialize_bool,
-        deserialize_i8,
-        deserialize_i16,
-        deserialize_i32,
-        deserialize_i64,
-        deserialize_i128,
-        deserialize_u8,
-        deserialize_u16,
-        deserialize_u32,
-        deserialize_u64,
-        deserialize_u128,
-        deserialize_f32,
-        deserialize_f64,
-        deserialize_char,
-        deserialize_str,
-        deserialize_string,
-        deserialize_bytes,
-        deserialize_byte_buf,
-        deserialize_option,
-        deserialize_seq,
-        deserialize_map,
-        deserialize_identifier,
-        deserialize_ignored_any,
-    );
-
-    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        if self.args.is_empty() {
-            visitor.visit_unit()
-        } else {
-            whole(self.single()?, |de| de.deserialize_unit(visitor))
-        }
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, Error> {
-        if self.args.len() != len {
-            return Err(de::Error::invalid_length(
-                self.args.len(),
-                &format!("{len} arguments").as_str(),
-            ));
-        }
-        visitor.visit_seq(JsonSeq {
-            json: self.json,
-            args: self.args.iter(),
-        })
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        whole(self.single()?, |de| {
-            de.deserialize_unit_struct(name, visitor)
-        })
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        whole(self.single()?, |de| {
-            de.deserialize_newtype_struct(name, visitor)
-        })
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        whole(self.single()?, |de| {
-            de.deserialize_tuple_struct(name, len, visitor)
-        })
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        whole(self.single()?, |de| {
-            de.deserialize_struct(name, fields, visitor)
-        })
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        whole(self.single()?, |de| {
-            de.deserialize_enum(name, variants, visitor)
-        })
-    }
-}
-
-/// The arguments of a plain received event as a sequence, one per field of a
-/// tuple type.
-struct JsonSeq<'a> {
+/// The arguments of a plain received event as a sequence.
+pub(crate) struct TextSeq<'a> {
     json: &'a str,
     args: std::slice::Iter<'a, Span>,
 }
 
-impl<'de> SeqAccess<'de> for JsonSeq<'de> {
+impl<'de> SeqAccess<'de> for TextSeq<'de> {
     type Error = Error;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
@@ -332,11 +298,23 @@ mod tests {
     use serde::Deserialize;
     use serde_json::json;
 
-    fn decode<T: serde::de::DeserializeOwned>(args: Value) -> Result<T, Error> {
+    /// Decodes `args` from both sources, which must agree.
+    fn decode<T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
+        args: Value,
+    ) -> Result<T, Error> {
+        let text = args.to_string();
+        let spans = crate::socketio::raw::split_array(&text).expect("an array");
+        let from_text = T::deserialize(JsonArgsDeserializer::new(&text, spans.as_slice()));
         let Value::Array(args) = args else {
             panic!("test args must be an array")
         };
-        T::deserialize(ArgsDeserializer::new(&args, &[]))
+        let from_values = T::deserialize(ArgsDeserializer::new(&args, &[]));
+        match (&from_values, &from_text) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{text}"),
+            (Err(_), Err(_)) => {}
+            _ => panic!("{text}: the sources disagree: {from_values:?} / {from_text:?}"),
+        }
+        from_values
     }
 
     #[derive(Debug, Deserialize, PartialEq)]
