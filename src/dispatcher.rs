@@ -195,17 +195,33 @@ pub(crate) async fn run(
     // instead of per event.
     let mut batch = Vec::new();
     while incoming.recv_many(&mut batch, DISPATCH_BATCH).await > 0 {
-        for dispatch in batch.drain(..) {
-            match dispatch {
-                Dispatch::Event(event) => {
-                    let event = SocketEvent::Event(event);
-                    deliver(&listeners, &socket, &mut subscribers, event).await;
-                }
-                Dispatch::Lifecycle(event) => {
-                    deliver(&listeners, &socket, &mut subscribers, *event).await;
-                }
-                Dispatch::Outgoing(event) => run_outgoing(&listeners, &socket, event).await,
+        // Boxed, once per batch: the task of an idle socket then holds what
+        // waiting for the queue takes, not room for a handler's future.
+        Box::pin(dispatch_batch(
+            &mut batch,
+            &listeners,
+            &socket,
+            &mut subscribers,
+        ))
+        .await;
+    }
+}
+
+/// Hands each of `batch` on, in order, leaving it empty.
+async fn dispatch_batch(
+    batch: &mut Vec<Dispatch>,
+    listeners: &Listeners,
+    socket: &Weak<SocketInner>,
+    subscribers: &mut Vec<mpsc::Sender<SocketEvent>>,
+) {
+    for dispatch in batch.drain(..) {
+        match dispatch {
+            Dispatch::Event(event) => {
+                let event = SocketEvent::Event(event);
+                deliver(listeners, socket, subscribers, event).await;
             }
+            Dispatch::Lifecycle(event) => deliver(listeners, socket, subscribers, *event).await,
+            Dispatch::Outgoing(event) => run_outgoing(listeners, socket, event).await,
         }
     }
 }
