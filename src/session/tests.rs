@@ -2265,25 +2265,27 @@ fn malformed_frames_table() {
     }
 }
 
+/// Frames captured from a real server, the seeds of the malformed-input tests.
+const REAL_FRAMES: [&str; 14] = [
+    r#"0{"sid":"D2zu","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#,
+    r#"40{"sid":"vweq","pid":"yTIX"}"#,
+    r#"40/admin,{"sid":"a"}"#,
+    r#"44{"message":"rejected by middleware","data":{"code":42}}"#,
+    r#"44/nope,{"message":"Invalid namespace"}"#,
+    r#"42["foo","bar","Q8FtvoZ"]"#,
+    r#"421["withack",1]"#,
+    r#"431["ok"]"#,
+    r#"42/admin,17["ü","é"]"#,
+    r#"451-["bin",{"_placeholder":true,"num":0},"Q8FtvoZ.2"]"#,
+    r#"452-["bin2",{"buf":{"_placeholder":true,"num":0},"s":"t"},{"_placeholder":true,"num":1},"Q8FtvqR"]"#,
+    r#"461-3[{"_placeholder":true,"num":0}]"#,
+    "2probe",
+    "41/admin,",
+];
+
 #[test]
 fn no_prefix_of_a_real_frame_panics() {
-    let frames = [
-        r#"0{"sid":"D2zu","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#,
-        r#"40{"sid":"vweq","pid":"yTIX"}"#,
-        r#"40/admin,{"sid":"a"}"#,
-        r#"44{"message":"rejected by middleware","data":{"code":42}}"#,
-        r#"44/nope,{"message":"Invalid namespace"}"#,
-        r#"42["foo","bar","Q8FtvoZ"]"#,
-        r#"421["withack",1]"#,
-        r#"431["ok"]"#,
-        r#"42/admin,17["ü","é"]"#,
-        r#"451-["bin",{"_placeholder":true,"num":0},"Q8FtvoZ.2"]"#,
-        r#"452-["bin2",{"buf":{"_placeholder":true,"num":0},"s":"t"},{"_placeholder":true,"num":1},"Q8FtvqR"]"#,
-        r#"461-3[{"_placeholder":true,"num":0}]"#,
-        "2probe",
-        "41/admin,",
-    ];
-    for frame in frames {
+    for frame in REAL_FRAMES {
         for (end, _) in frame.char_indices().chain([(frame.len(), ' ')]) {
             let prefix = &frame[..end];
             for strip in [true, false] {
@@ -2297,6 +2299,66 @@ fn no_prefix_of_a_real_frame_panics() {
                 let _ = h.text(prefix);
                 h.events();
             }
+        }
+    }
+}
+
+/// Real frames with random bytes changed, inserted, repeated or cut, fed in
+/// random order with stray binary frames, and every delivered event read in
+/// every way the application can: whatever the server sends gives a value
+/// or an error, never a panic.
+#[test]
+fn mutated_frames_never_panic() {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+
+    const BYTES: &[u8] = b"0123456789-,/[]{}\":_a\\ \x00";
+    let mut rng = StdRng::seed_from_u64(0x5eed);
+    for round in 0..2000 {
+        let mut h = Harness::with_strip(round % 2 == 0);
+        let (ns, _) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
+        let _ = h.connected("/admin", r#"40/admin,{"sid":"a1","pid":"p2"}"#);
+        let _pending = h.send_with_ack(ns, r#"421["x"]"#, 1);
+        for _ in 0..12 {
+            if rng.random_range(0..5) == 0 {
+                let _ = h.binary(&[1, 2, 3]);
+                continue;
+            }
+            let mut frame = REAL_FRAMES[rng.random_range(0..REAL_FRAMES.len())]
+                .as_bytes()
+                .to_vec();
+            for _ in 0..rng.random_range(1..4) {
+                let at = rng.random_range(0..=frame.len());
+                let byte = BYTES[rng.random_range(0..BYTES.len())];
+                match rng.random_range(0..4) {
+                    0 if at < frame.len() => frame[at] = byte,
+                    1 => frame.insert(at, byte),
+                    2 => frame.truncate(at),
+                    _ => {
+                        let tail = frame[at..].to_vec();
+                        frame.extend_from_slice(&tail);
+                    }
+                }
+            }
+            let Ok(text) = String::from_utf8(frame) else {
+                continue;
+            };
+            if let Err(reason) = h.text(&text) {
+                h.session.on_link_lost(reason);
+                h.open();
+            }
+            for (_, event) in h.events() {
+                if let SocketEvent::Event(event) = event {
+                    let _ = event.args();
+                    let _ = event.offset();
+                    let _ = event.decode::<Value>();
+                    let _ = event.decode::<(String, Value)>();
+                    let _ = event.decode::<(u64, u64, u64)>();
+                    let _ = event.ack(&("x", Bytes::from_static(b"y")));
+                }
+            }
+            h.frames();
+            h.session.poll_timers(h.now);
         }
     }
 }
