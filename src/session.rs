@@ -132,7 +132,9 @@ impl Outgoing {
     }
 }
 
-/// Resumable session of one namespace: the server's private id and the last offset seen.
+/// Resumable session of one namespace: the server's private id and the offset
+/// it was restored with, if any. The offsets of events received since are kept
+/// in the namespace's [`RecentOffsets`].
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Resume {
     pub(crate) pid: String,
@@ -167,6 +169,13 @@ struct Namespace {
 }
 
 impl Namespace {
+    /// The offset a recovery starts after: the last event received, or
+    /// before any, the one the session was restored with.
+    fn resume_offset(&self) -> Option<&str> {
+        let restored = self.resume.as_ref()?.offset.as_deref();
+        self.recent.last().or(restored)
+    }
+
     fn fail_acks(&mut self) {
         for (_, waiter) in self.acks.drain() {
             let _ = waiter.send(Err(AckError::Disconnected));
@@ -275,7 +284,12 @@ impl Session {
     /// The pid and last offset received of a namespace.
     #[cfg(test)]
     pub(crate) fn resume(&self, ns: usize) -> Option<Resume> {
-        self.namespaces.get(ns).and_then(|ns| ns.resume.clone())
+        let namespace = self.namespaces.get(ns)?;
+        let resume = namespace.resume.as_ref()?;
+        Some(Resume {
+            pid: resume.pid.clone(),
+            offset: namespace.resume_offset().map(str::to_owned),
+        })
     }
 
     /// Whether the namespace is connected, so emits can go out.
@@ -402,9 +416,9 @@ impl Session {
             // The session keys win over user keys of the same name: the server
             // reads them to decide on recovery.
             auth.insert("pid".into(), Value::String(resume.pid.clone()));
-            match &resume.offset {
+            match namespace.resume_offset().map(str::to_owned) {
                 Some(offset) => {
-                    auth.insert("offset".into(), Value::String(offset.clone()));
+                    auth.insert("offset".into(), Value::String(offset));
                     namespace.recent.replay_expected();
                 }
                 None => {

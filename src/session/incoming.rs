@@ -370,17 +370,12 @@ impl Session {
             answered: AtomicBool::new(false),
         });
         let event = make(ack);
-        if let (Some(offset), Some(resume)) = (event.offset(), &mut namespace.resume) {
+        if let (Some(offset), Some(_)) = (event.offset(), &namespace.resume) {
             if namespace.recent.is_repeat(offset) {
                 tracing::debug!(nsp = %namespace.path, offset, "event replayed twice dropped");
                 return;
             }
             namespace.recent.record(offset);
-            // Reuse the last offset's buffer: one is recorded per event.
-            match &mut resume.offset {
-                Some(last) => offset.clone_into(last),
-                None => resume.offset = Some(offset.to_owned()),
-            }
         }
         let event = SocketEvent::Event(event);
         if namespace.state == NsState::Connecting {

@@ -34,6 +34,16 @@ impl RecentOffsets {
         }
     }
 
+    /// The offset of the last event received.
+    pub(super) fn last(&self) -> Option<&str> {
+        let at = if self.ring.len() < CAPACITY {
+            self.ring.len().checked_sub(1)?
+        } else {
+            (self.next + CAPACITY - 1) % CAPACITY
+        };
+        self.ring.get(at).map(String::as_str)
+    }
+
     /// Whether an event with this offset was received already. Only the first
     /// [`CAPACITY`] events after a recovery request are checked: after them,
     /// the events from before are no longer in the ring.
@@ -76,6 +86,16 @@ mod tests {
         recent.replay_expected();
         assert!(recent.is_repeat("1-0"));
         assert!(!recent.is_repeat("3-0"));
+    }
+
+    #[test]
+    fn the_last_offset_is_the_one_recorded_last() {
+        let mut recent = RecentOffsets::default();
+        assert_eq!(recent.last(), None);
+        for n in 0..CAPACITY * 2 + 3 {
+            recent.record(&n.to_string());
+            assert_eq!(recent.last(), Some(n.to_string().as_str()));
+        }
     }
 
     #[test]
