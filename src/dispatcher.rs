@@ -222,6 +222,9 @@ async fn dispatch_batch(
             }
             Dispatch::Lifecycle(event) => deliver(listeners, socket, subscribers, *event).await,
             Dispatch::Outgoing(event) => run_outgoing(listeners, socket, event).await,
+            Dispatch::Settled(settled) => {
+                let _ = settled.waiter.send(settled.outcome);
+            }
         }
     }
 }

@@ -15,10 +15,13 @@ use tokio::sync::mpsc::{self, error::TrySendError, OwnedPermit, UnboundedReceive
 use tokio::time::{sleep, sleep_until, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::error::ConnectError;
+use crate::engineio::packet::MAX_MESSAGE_BYTES;
+use crate::error::{ConnectError, WsError};
 use crate::event::{DisconnectReason, Dispatch, SocketEvent};
+use crate::packet_trace;
+use crate::protocol_error::ProtocolError;
 use crate::reconnect::ReconnectPolicy;
-use crate::session::{AuthSource, ConnectWaiter, Frame, Outgoing, Resume, Session};
+use crate::session::{AuthSource, ConnectWaiter, Frame, LinkFault, Outgoing, Resume, Session};
 use crate::status::SocketStatus;
 use crate::transport::{self, TransportConfig, WsStream};
 
@@ -111,10 +114,10 @@ struct Slot {
 
 /// How a link ended.
 enum LinkEnd {
-    /// Lost, with the reason the sockets see.
-    Lost(DisconnectReason),
+    /// Lost: the reason the sockets see, and the attempt's error.
+    Lost(LinkFault),
     /// Closed because no namespace wants it any more.
-    Unwanted,
+    Unwanted(LinkFault),
     /// Every handle is gone.
     Shutdown,
 }
@@ -122,7 +125,7 @@ enum LinkEnd {
 /// What woke the driver while a link is open.
 enum Wake {
     Control(Option<Control>),
-    Incoming(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+    Incoming(Option<Result<Message, WsError>>),
     Emit(usize, Option<Outgoing>),
     Delivery(OwnedPermit<Dispatch>),
     Deadline,
@@ -156,7 +159,12 @@ impl Driver {
         sink: mpsc::WeakUnboundedSender<Control>,
     ) -> Self {
         Driver {
-            session: Session::new(config.strip_offsets, config.retries, sink),
+            session: Session::new(
+                config.strip_offsets,
+                config.retries,
+                config.transport.timeout,
+                sink,
+            ),
             config,
             control,
             slots: Vec::new(),
@@ -175,8 +183,9 @@ impl Driver {
     }
 
     async fn serve(&mut self) {
-        // Its attempt count is the number of reconnection attempts since the
-        // last open link: 0 for a first try.
+        // Its attempt count is the number of reconnection attempts since a
+        // namespace last connected: 0 for a first try. An attempt succeeds
+        // when a namespace connects, not when the link opens.
         let mut backoff = self.config.policy.schedule();
         loop {
             if !self.wait_until_wanted().await {
@@ -199,46 +208,50 @@ impl Driver {
                 }
                 Wait::Done(Ok((ws, info))) => {
                     tracing::debug!(sid = %info.sid, "engine open");
-                    self.session.on_open(info, Instant::now());
-                    if attempt > 0 {
-                        self.session.broadcast(SocketEvent::Reconnect(attempt));
-                    }
-                    backoff.reset();
-                    match self.run_link(ws).await {
+                    self.session.on_open(info, attempt, Instant::now());
+                    let (fault, unwanted) = match self.run_link(ws).await {
                         LinkEnd::Shutdown => return,
-                        LinkEnd::Unwanted => continue,
-                        LinkEnd::Lost(reason) => {
-                            tracing::debug!(%reason, "link lost");
-                            self.session.on_link_lost(reason);
-                            if !self.config.reconnection || !reason.reconnects() {
-                                self.session.give_up(ConnectError::Closed);
-                                continue;
-                            }
-                            None
-                        }
-                    }
-                }
-                Wait::Done(Err(error)) => {
-                    tracing::debug!(%error, attempt, "connection attempt failed");
-                    let event = if attempt == 0 {
-                        SocketEvent::ConnectError(error.clone())
-                    } else {
-                        SocketEvent::ReconnectError(error.clone())
+                        LinkEnd::Unwanted(fault) => (fault, true),
+                        LinkEnd::Lost(fault) => (fault, false),
                     };
-                    self.session.broadcast(event);
-                    if !self.config.reconnection {
-                        self.session.give_up(error);
+                    let established = self.session.on_link_lost(&fault);
+                    if established {
+                        backoff.reset();
+                    }
+                    if unwanted {
                         continue;
                     }
-                    Some(error)
+                    if established {
+                        tracing::debug!(reason = %fault.reason, "link lost");
+                        if !self.config.reconnection || !fault.reason.reconnects() {
+                            self.session.give_up(ConnectError::Closed);
+                            continue;
+                        }
+                        None
+                    } else {
+                        Some(fault.error)
+                    }
                 }
+                Wait::Done(Err(error)) => Some(error),
             };
+            if let Some(error) = &failure {
+                self.report_failure(attempt, error);
+                let hopeless = !self.session.ever_connected() && error.retrying_cannot_fix();
+                if !self.config.reconnection || hopeless {
+                    self.session.give_up(error.clone());
+                    backoff.reset();
+                    continue;
+                }
+            }
             let attempt = backoff.attempts();
             if self.config.attempts.is_some_and(|max| attempt >= max) {
                 self.session.broadcast(SocketEvent::ReconnectFailed);
                 let error = match failure {
                     Some(error) if attempt == 0 => error,
-                    _ => ConnectError::ReconnectFailed { attempts: attempt },
+                    last => ConnectError::ReconnectFailed {
+                        attempts: attempt,
+                        last: last.map(Box::new),
+                    },
                 };
                 self.session.give_up(error);
                 backoff.reset();
@@ -256,6 +269,22 @@ impl Driver {
                 Wait::Done(()) => {}
             }
         }
+    }
+
+    /// Tells the log and the waiting sockets that a connection attempt failed.
+    fn report_failure(&mut self, attempt: u32, error: &ConnectError) {
+        tracing::warn!(
+            url = %transport::redacted(&self.config.transport.url),
+            attempt,
+            error = %ErrorChain(error),
+            "connection attempt failed"
+        );
+        let event = if attempt == 0 {
+            SocketEvent::ConnectError(error.clone())
+        } else {
+            SocketEvent::ReconnectError(error.clone())
+        };
+        self.session.broadcast(event);
     }
 
     /// Serves commands until a namespace wants the link. False when every handle is gone.
@@ -301,14 +330,15 @@ impl Driver {
         loop {
             if let Err(error) = self.write(&mut ws).await {
                 tracing::debug!(%error, "write failed");
-                return LinkEnd::Lost(DisconnectReason::TransportError);
+                return LinkEnd::Lost(transport_fault(error));
             }
             self.deliver();
             if !self.session.wants_link() {
                 let _ = Box::pin((*ws).close(None)).await;
-                self.session
-                    .on_link_lost(DisconnectReason::IoClientDisconnect);
-                return LinkEnd::Unwanted;
+                return LinkEnd::Unwanted(LinkFault {
+                    reason: DisconnectReason::IoClientDisconnect,
+                    error: ConnectError::Aborted,
+                });
             }
             let reading = self.blocked.is_none();
             // The heartbeat is not judged while reading is paused for a slow consumer.
@@ -338,14 +368,14 @@ impl Driver {
                         return end;
                     }
                 }
-                Wake::Incoming(None) => return LinkEnd::Lost(DisconnectReason::TransportClose),
+                Wake::Incoming(None) => return LinkEnd::Lost(closed_fault()),
                 Wake::Incoming(Some(Err(error))) => {
                     tracing::debug!(%error, "read failed");
-                    return LinkEnd::Lost(DisconnectReason::TransportError);
+                    return LinkEnd::Lost(transport_fault(error));
                 }
                 Wake::Incoming(Some(Ok(message))) => {
-                    if let Err(reason) = self.read_burst(&mut ws, message) {
-                        return LinkEnd::Lost(reason);
+                    if let Err(fault) = self.read_burst(&mut ws, message) {
+                        return LinkEnd::Lost(fault);
                     }
                 }
                 Wake::Emit(ns, None) => self.slots[ns].emits = None,
@@ -367,11 +397,9 @@ impl Driver {
                 }
                 Wake::Delivery(permit) => self.on_permit(permit),
                 Wake::Deadline => {
-                    let now = Instant::now();
-                    if reading && self.session.ping_expired(now) {
-                        return LinkEnd::Lost(DisconnectReason::PingTimeout);
+                    if let Err(fault) = self.session.handle_timeout(Instant::now(), reading) {
+                        return LinkEnd::Lost(fault);
                     }
-                    self.session.poll_timers(now);
                     let next = self.session.deadline(reading).unwrap_or_else(far_future);
                     timer.as_mut().reset(next);
                 }
@@ -381,14 +409,20 @@ impl Driver {
 
     /// Handles `first` and then whatever else the WebSocket has buffered, up to
     /// a bound, before going back to select over every source.
-    fn read_burst(&mut self, ws: &mut WsStream, first: Message) -> Result<(), DisconnectReason> {
+    fn read_burst(&mut self, ws: &mut WsStream, first: Message) -> Result<(), LinkFault> {
         let now = Instant::now();
         let mut message = first;
         for handled in 1.. {
             match message {
-                Message::Text(text) => self.session.on_text(text.as_str(), now)?,
-                Message::Binary(data) => self.session.on_binary(data, now)?,
-                Message::Close(_) => return Err(DisconnectReason::TransportClose),
+                Message::Text(text) => {
+                    packet_trace::incoming_text(text.as_str());
+                    self.session.on_text(text.as_str(), now)?;
+                }
+                Message::Binary(data) => {
+                    packet_trace::incoming_binary(&data);
+                    self.session.on_binary(data, now)?;
+                }
+                Message::Close(_) => return Err(closed_fault()),
                 _ => {}
             }
             self.deliver();
@@ -398,10 +432,10 @@ impl Driver {
             }
             message = match ws.next().now_or_never() {
                 Some(Some(Ok(next))) => next,
-                Some(None) => return Err(DisconnectReason::TransportClose),
+                Some(None) => return Err(closed_fault()),
                 Some(Some(Err(error))) => {
                     tracing::debug!(%error, "read failed");
-                    return Err(DisconnectReason::TransportError);
+                    return Err(transport_fault(error));
                 }
                 None => break,
             };
@@ -412,15 +446,18 @@ impl Driver {
     /// Writes what the session queued. Flushes when no more emits wait, even
     /// after letting their producers run once, so that a burst of emits leaves
     /// in a few large writes rather than one per emit.
-    async fn write(
-        &mut self,
-        ws: &mut WsStream,
-    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    async fn write(&mut self, ws: &mut WsStream) -> Result<(), WsError> {
         if !self.session.outbox.is_empty() {
             for frame in self.session.outbox.drain(..) {
                 let message = match frame {
-                    Frame::Text(text) => Message::text(text),
-                    Frame::Binary(data) => Message::binary(data),
+                    Frame::Text(text) => {
+                        packet_trace::outgoing_text(&text);
+                        Message::text(text)
+                    }
+                    Frame::Binary(data) => {
+                        packet_trace::outgoing_binary(&data);
+                        Message::binary(data)
+                    }
                 };
                 ws.feed(message).await?;
             }
@@ -477,7 +514,7 @@ impl Driver {
             Control::Connect(request) => {
                 let ConnectRequest { socket, waiter } = *request;
                 match self.slot(&socket) {
-                    Some(ns) => self.session.connect(ns, waiter),
+                    Some(ns) => self.session.connect(ns, waiter, Instant::now()),
                     None => {
                         if let Some(waiter) = waiter {
                             let _ = waiter.send(Err(ConnectError::Closed));
@@ -514,7 +551,10 @@ impl Driver {
             Control::CloseEngine => {
                 if ws.is_some() {
                     // No close frame: the caller drops the WebSocket as a network failure would.
-                    return Some(LinkEnd::Lost(DisconnectReason::ForcedClose));
+                    return Some(LinkEnd::Lost(LinkFault {
+                        reason: DisconnectReason::ForcedClose,
+                        error: ConnectError::Aborted,
+                    }));
                 }
             }
         }
@@ -570,6 +610,43 @@ impl Driver {
             permit.send(event);
         }
         self.deliver();
+    }
+}
+
+/// The server closed the link.
+fn closed_fault() -> LinkFault {
+    LinkFault {
+        reason: DisconnectReason::TransportClose,
+        error: ConnectError::HandshakeClosed,
+    }
+}
+
+/// Reading or writing failed. A message above the size limit is refused
+/// like any other message the client cannot take.
+fn transport_fault(error: WsError) -> LinkFault {
+    if let WsError::Capacity(_) = error {
+        return LinkFault::protocol(ProtocolError::MessageTooLarge {
+            max: MAX_MESSAGE_BYTES,
+        });
+    }
+    LinkFault {
+        reason: DisconnectReason::TransportError,
+        error: ConnectError::Transport(Arc::new(error)),
+    }
+}
+
+/// Shows an error and its sources on one line, each once.
+struct ErrorChain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
     }
 }
 

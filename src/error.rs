@@ -12,11 +12,15 @@ use crate::protocol_error::ProtocolError;
 pub use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// Why a connection, or a namespace on it, could not be established.
+///
+/// Each variant's message says what happened once; the error it stems from,
+/// if any, is its [`source`](std::error::Error::source), so reporters that
+/// walk the chain (anyhow, eyre) print every cause exactly once.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
     /// The URL given to the builder does not parse.
-    #[error("invalid URL {url:?}: {source}")]
+    #[error("invalid URL {url:?}")]
     InvalidUrl {
         /// The URL as given.
         url: String,
@@ -33,17 +37,52 @@ pub enum ConnectError {
     /// The auth payload is not a JSON object.
     #[error("auth must be a JSON object, got {0}")]
     InvalidAuth(String),
-    /// The WebSocket could not be opened or broke during the handshake.
-    #[error("transport error: {0}")]
+    /// The WebSocket could not be opened, or broke before the namespace
+    /// connected: the source says why (refused, reset, TLS, ...).
+    #[error("the WebSocket connection failed")]
     Transport(#[source] Arc<WsError>),
-    /// The server answered the handshake with something this client does not understand.
-    #[error("handshake failed: {0}")]
+    /// The server answered the WebSocket handshake with an HTTP status other
+    /// than 101 Switching Protocols.
+    #[error("{}", http_refusal(url, *status, body, engine_io.as_ref()))]
+    HttpRefused {
+        /// The URL tried, query values redacted.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the response body, as text.
+        body: String,
+        /// The Engine.IO error the body holds, when it is one
+        /// (`{"code":0,"message":"Transport unknown"}`).
+        engine_io: Option<EngineIoError>,
+    },
+    /// Nothing that speaks Engine.IO answered at the URL: no open packet came
+    /// within the connect timeout, or the connection ended before the
+    /// WebSocket handshake completed.
+    #[error("no Engine.IO server answered at {url} ({detail}): check the URL and the `path` option")]
+    NoEngineIo {
+        /// The URL tried, query values redacted.
+        url: String,
+        /// What happened instead.
+        detail: String,
+    },
+    /// The server sent something this client does not understand, before
+    /// the namespace connected.
+    #[error("the server broke the Socket.IO protocol")]
     Protocol(#[source] ProtocolError),
-    /// The server closed the connection during the handshake.
-    #[error("the server closed the connection during the handshake")]
+    /// The server speaks Socket.IO v2 (Engine.IO v3): it answered the
+    /// CONNECT without a session id. This client speaks Socket.IO v5, the
+    /// protocol of socket.io 3 and later servers, and the two cannot talk.
+    #[error(
+        "the server speaks Socket.IO v2 (a socket.io 2.x server), which this Socket.IO v5 \
+         client cannot talk to: upgrade the server to socket.io 3 or later"
+    )]
+    UnsupportedServer,
+    /// The server closed the connection before the namespace connected.
+    #[error("the server closed the connection before the namespace connected")]
     HandshakeClosed,
-    /// No Engine.IO open packet arrived within the connect timeout.
-    #[error("no handshake within {0:?}")]
+    /// The server did not accept or refuse the namespace within the connect
+    /// timeout ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    #[error("the server did not answer the namespace CONNECT within {0:?}")]
     Timeout(Duration),
     /// The server refused the namespace (middleware error or unknown namespace).
     #[error("the server refused the connection: {message}")]
@@ -53,11 +92,14 @@ pub enum ConnectError {
         /// The `data` the server attached to the error, if any.
         data: Option<Value>,
     },
-    /// Every reconnection attempt failed.
+    /// Every reconnection attempt failed; the source is the last attempt's error.
     #[error("gave up after {attempts} reconnection attempts")]
     ReconnectFailed {
         /// How many attempts were made.
         attempts: u32,
+        /// Why the last attempt failed (none when no attempt was made).
+        #[source]
+        last: Option<Box<ConnectError>>,
     },
     /// `disconnect()` was called before the connection was established.
     #[error("disconnected by the client before the connection was established")]
@@ -68,6 +110,98 @@ pub enum ConnectError {
     /// The connection's task is gone (every handle was dropped or the runtime shut down).
     #[error("the connection is closed")]
     Closed,
+}
+
+/// An Engine.IO error, as a server writes it in the body of an HTTP 400:
+/// `{"code":0,"message":"Transport unknown"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineIoError {
+    /// The Engine.IO error code: 0 transport unknown, 1 session id unknown,
+    /// 2 bad handshake method, 3 bad request, 4 forbidden, 5 unsupported
+    /// protocol version.
+    pub code: u64,
+    /// The server's message.
+    pub message: String,
+}
+
+impl EngineIoError {
+    /// Reads an Engine.IO error body; `None` when the body is something else.
+    pub(crate) fn parse(body: &str) -> Option<Self> {
+        #[derive(serde::Deserialize)]
+        struct Wire {
+            code: u64,
+            #[serde(default)]
+            message: String,
+        }
+        let wire: Wire = serde_json::from_str(body.trim()).ok()?;
+        Some(EngineIoError {
+            code: wire.code,
+            message: wire.message,
+        })
+    }
+}
+
+/// The message of [`ConnectError::HttpRefused`]: what the server said, and
+/// what to do about it where that is known.
+fn http_refusal(url: &str, status: u16, body: &str, engine_io: Option<&EngineIoError>) -> String {
+    let mut text = format!("the server answered the WebSocket handshake at {url} with HTTP {status}");
+    match engine_io {
+        Some(error) => {
+            text.push_str(&format!(
+                ", Engine.IO error {} {:?}",
+                error.code, error.message
+            ));
+            match error.code {
+                0 => text.push_str(
+                    ": the server does not allow WebSocket (it runs with transports: [\"polling\"])",
+                ),
+                5 => text.push_str(": the server speaks another Engine.IO protocol version"),
+                _ => {}
+            }
+        }
+        None => {
+            let body = body.trim();
+            if !body.is_empty() {
+                text.push_str(&format!(": {body:?}"));
+            }
+            if status == 404 {
+                text.push_str(": check the `path` option");
+            }
+        }
+    }
+    text
+}
+
+impl ConnectError {
+    /// Whether retrying the same connection cannot help: the server is of
+    /// another kind or version, refuses the transport or the request, or the
+    /// TLS handshake failed. Such a failure ends a first `connect()` at once.
+    pub(crate) fn retrying_cannot_fix(&self) -> bool {
+        match self {
+            ConnectError::UnsupportedServer => true,
+            ConnectError::HttpRefused {
+                status, engine_io, ..
+            } => {
+                engine_io.as_ref().is_some_and(|e| e.code == 0 || e.code == 5)
+                    || ((400..500).contains(status) && *status != 408 && *status != 429)
+            }
+            ConnectError::Transport(error) => is_tls_failure(error),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a WebSocket error is a failed TLS handshake (a refused certificate
+/// among others).
+fn is_tls_failure(error: &WsError) -> bool {
+    match error {
+        WsError::Tls(_) => true,
+        #[cfg(feature = "__rustls")]
+        WsError::Io(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()),
+        _ => false,
+    }
 }
 
 /// An emitted event that could not be queued, handed back to the caller.
@@ -90,7 +224,7 @@ pub enum EmitError {
     #[error("{0:?} is a reserved event name")]
     ReservedName(String),
     /// The arguments could not be serialized to JSON.
-    #[error("cannot serialize the arguments: {0}")]
+    #[error("cannot serialize the arguments")]
     Serialize(#[source] serde_json::Error),
     /// The socket is disconnected and the offline buffer is full; the event is handed back.
     #[error("offline buffer full ({capacity} events); event {:?} not queued", .unsent.name)]
@@ -142,6 +276,6 @@ pub enum AckError {
     #[error("disconnected before the acknowledgement arrived")]
     Disconnected,
     /// The reply does not decode into the requested type.
-    #[error("cannot decode the acknowledgement: {0}")]
+    #[error("cannot decode the acknowledgement")]
     Decode(#[source] serde_json::Error),
 }

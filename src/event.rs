@@ -10,10 +10,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc::WeakUnboundedSender;
+use tokio::sync::oneshot;
 
 use crate::driver::{AckAnswer, Control};
 use crate::error::{ConnectError, EmitError};
 use crate::event_args::{ArgsDeserializer, JsonArgsDeserializer};
+use crate::protocol_error::ProtocolError;
 use crate::socketio::args::write_args;
 use crate::socketio::packet::{write_ack, RawEvent};
 use crate::socketio::raw::{Span, Spans, Text};
@@ -86,6 +88,12 @@ pub enum SocketEvent {
     ReconnectError(ConnectError),
     /// Every reconnection attempt failed; the client stops trying.
     ReconnectFailed,
+    /// The session cannot be recovered and is given up: after a recovery,
+    /// the server replayed the message that ended the previous link (one the
+    /// client refuses: too large, or malformed), and would replay it after
+    /// every reconnect. The next connect starts a fresh session; what the
+    /// server held for the old one from that message on is not received.
+    RecoveryAbandoned(ProtocolError),
     /// An event sent by the server.
     Event(Event),
 }
@@ -93,7 +101,7 @@ pub enum SocketEvent {
 /// What the driver hands a socket's dispatcher. Kept to two words: every
 /// socket's queue allocates room for a block of these up front, and the
 /// rare state changes can afford a box where the frequent events cannot.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum Dispatch {
     /// A server event, for the handlers and the streams.
     Event(Event),
@@ -101,6 +109,17 @@ pub(crate) enum Dispatch {
     Lifecycle(Box<SocketEvent>),
     /// An emitted event just written to the connection, for the outgoing listeners.
     Outgoing(Event),
+    /// The outcome of a `connect()`, answered once everything delivered
+    /// before it was handled: lifecycle handlers see every failed attempt
+    /// before the caller learns that connecting failed.
+    Settled(Box<Settled>),
+}
+
+/// See [`Dispatch::Settled`].
+#[derive(Debug)]
+pub(crate) struct Settled {
+    pub(crate) waiter: oneshot::Sender<Result<(), ConnectError>>,
+    pub(crate) outcome: Result<(), ConnectError>,
 }
 
 impl From<SocketEvent> for Dispatch {

@@ -144,6 +144,7 @@ mod error;
 mod event;
 mod event_args;
 mod manager;
+mod packet_trace;
 mod protocol_error;
 mod reconnect;
 mod session;
@@ -155,7 +156,7 @@ mod transport;
 
 pub use builder::ClientBuilder;
 pub use dispatcher::ListenerId;
-pub use error::{AckError, ConnectError, EmitError, UnsentEmit, WsError};
+pub use error::{AckError, ConnectError, EmitError, EngineIoError, UnsentEmit, WsError};
 pub use event::{DisconnectReason, Event, SocketEvent};
 pub use manager::{Engine, Manager};
 pub use protocol_error::ProtocolError;
@@ -223,10 +224,11 @@ pub mod bench_support {
         /// connection state recovery, so trailing offsets are taken off events.
         pub fn new(strip_offsets: bool) -> Self {
             let (acks, _) = mpsc::unbounded_channel();
-            let mut session = Session::new(strip_offsets, 0, acks.downgrade());
+            let mut session =
+                Session::new(strip_offsets, 0, Duration::from_secs(20), acks.downgrade());
             let status = Arc::new(SocketStatus::default());
             let ns = session.add_namespace("/", AuthSource::None, status, None);
-            session.connect(ns, None);
+            session.connect(ns, None, Instant::now());
             let info = OpenInfo {
                 sid: "bench".into(),
                 upgrades: Vec::new(),
@@ -234,7 +236,7 @@ pub mod bench_support {
                 ping_timeout: Duration::from_secs(20),
                 max_payload: 1_000_000,
             };
-            session.on_open(info, Instant::now());
+            session.on_open(info, 0, Instant::now());
             let _ = session.on_text(r#"40{"sid":"s","pid":"p"}"#, Instant::now());
             let mut receiver = Receiver {
                 session,

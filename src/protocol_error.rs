@@ -69,6 +69,22 @@ pub enum ProtocolError {
         /// The limit, in bytes.
         max: usize,
     },
+    /// A WebSocket message is larger than the client accepts.
+    #[error("a message exceeds the limit of {max} bytes")]
+    MessageTooLarge {
+        /// The limit, in bytes.
+        max: usize,
+    },
+    /// The server sent more events before accepting a namespace than the
+    /// client holds for it (when no recovery was asked for, which would
+    /// explain a replay).
+    #[error("more than {max_events} events or {max_bytes} bytes arrived before the CONNECT reply")]
+    TooMuchBeforeConnect {
+        /// How many events the client holds.
+        max_events: usize,
+        /// How many bytes of events the client holds.
+        max_bytes: usize,
+    },
 }
 
 #[cfg(test)]
@@ -122,6 +138,17 @@ mod tests {
             (
                 ProtocolError::MissingAttachments,
                 "binary packet is missing attachments",
+            ),
+            (
+                ProtocolError::MessageTooLarge { max: 64 },
+                "a message exceeds the limit of 64 bytes",
+            ),
+            (
+                ProtocolError::TooMuchBeforeConnect {
+                    max_events: 2,
+                    max_bytes: 3,
+                },
+                "more than 2 events or 3 bytes arrived before the CONNECT reply",
             ),
         ];
         for (err, want) in table {

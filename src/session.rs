@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -18,7 +19,8 @@ use tokio::time::Instant;
 use crate::driver::Control;
 use crate::engineio::packet::OpenInfo;
 use crate::error::{AckError, ConnectError};
-use crate::event::{DisconnectReason, Dispatch, Event, SocketEvent};
+use crate::event::{DisconnectReason, Dispatch, Event, Settled, SocketEvent};
+use crate::protocol_error::ProtocolError;
 use crate::socketio::packet::{Packet, PacketKind};
 use crate::status::SocketStatus;
 
@@ -27,7 +29,6 @@ mod recent_offsets;
 mod reliable;
 
 use incoming::Partial;
-pub(crate) use incoming::MAX_ATTACHMENT_BYTES;
 use recent_offsets::RecentOffsets;
 use reliable::ReliableQueue;
 pub(crate) use reliable::Retry;
@@ -35,6 +36,34 @@ pub(crate) use reliable::Retry;
 /// How many at-least-once emits a namespace takes in before the driver stops
 /// reading its emit queue: bounds the memory of a producer faster than acks.
 const RELIABLE_WINDOW: usize = 1024;
+
+/// How many events a namespace holds that arrive before its CONNECT reply
+/// when no recovery was asked for (a server may emit from its connection
+/// handler before it replies). More is a protocol error.
+const HELD_MAX_EVENTS: usize = 1024;
+
+/// How many bytes of such events a namespace holds.
+const HELD_MAX_BYTES: usize = 8 << 20;
+
+/// Why a link must end: the reason its sockets are told, and the error of the
+/// connection attempt, which is what counts while no namespace has connected
+/// on the link yet.
+#[derive(Debug, Clone)]
+pub(crate) struct LinkFault {
+    pub(crate) reason: DisconnectReason,
+    pub(crate) error: ConnectError,
+}
+
+impl LinkFault {
+    /// The server sent something this client refuses.
+    pub(crate) fn protocol(error: ProtocolError) -> Self {
+        tracing::warn!(%error, "protocol error from the server");
+        LinkFault {
+            reason: DisconnectReason::ParseError,
+            error: ConnectError::Protocol(error),
+        }
+    }
+}
 
 /// One WebSocket message to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +176,11 @@ enum NsState {
     Inactive,
     /// Wanted; a CONNECT is sent (or will be, once the link opens).
     Connecting,
+    /// A recovery was asked for and the server replays what was missed, which
+    /// it does only when it restores the session: the socket is connected for
+    /// the application and the replay flows to it as it comes, under the usual
+    /// backpressure; emits wait for the CONNECT reply that ends the replay.
+    Replaying,
     /// The server accepted the CONNECT.
     Connected,
 }
@@ -159,8 +193,17 @@ struct Namespace {
     resume: Option<Resume>,
     /// Offsets of the last events, to drop what a recovery replays twice.
     recent: RecentOffsets,
-    /// Events that came before the CONNECT reply (a recovery replay).
+    /// The offset the CONNECT on the current link asked to recover from.
+    recovery_from: Option<String>,
+    /// The sid of the last connect: a recovered session keeps it.
+    last_sid: Option<Arc<str>>,
+    /// When the CONNECT reply is due, while connecting.
+    connect_deadline: Option<Instant>,
+    /// Events that came before the CONNECT reply although no recovery was
+    /// asked for, and their size; bounded by [`HELD_MAX_EVENTS`] and
+    /// [`HELD_MAX_BYTES`].
     held: Vec<SocketEvent>,
+    held_bytes: usize,
     acks: HashMap<u64, AckWaiter>,
     /// Size at which closed ack waiters are next swept out.
     ack_sweep_at: usize,
@@ -182,10 +225,24 @@ impl Namespace {
         }
     }
 
-    fn fail_waiters(&mut self, error: &ConnectError) {
-        for waiter in self.waiters.drain(..) {
-            let _ = waiter.send(Err(error.clone()));
-        }
+}
+
+/// Answers the connect waiters of namespace `ns` through its delivery queue,
+/// behind everything delivered before.
+fn settle(
+    waiters: &mut Vec<ConnectWaiter>,
+    deliveries: &mut VecDeque<(usize, Dispatch)>,
+    ns: usize,
+    outcome: &Result<(), ConnectError>,
+) {
+    for waiter in waiters.drain(..) {
+        deliveries.push_back((
+            ns,
+            Dispatch::Settled(Box::new(Settled {
+                waiter,
+                outcome: outcome.clone(),
+            })),
+        ));
     }
 }
 
@@ -193,6 +250,11 @@ impl Namespace {
 struct Link {
     info: OpenInfo,
     last_seen: Instant,
+    /// Whether a namespace connected on this link, which makes the connection
+    /// attempt a success.
+    established: bool,
+    /// The reconnection attempt that opened this link; 0 for a first try.
+    attempt: u32,
 }
 
 /// The protocol state of one manager and its namespaces.
@@ -204,6 +266,11 @@ pub(crate) struct Session {
     strip_offsets: bool,
     /// How many times an at-least-once emit is sent again.
     retries: u32,
+    /// How long a namespace waits for its CONNECT reply.
+    connect_timeout: Duration,
+    /// Whether a namespace has ever connected: until then, a failure that
+    /// retrying cannot fix ends the first connect at once.
+    ever_connected: bool,
     /// The time given with the frame being handled.
     now: Instant,
     ack_sink: WeakUnboundedSender<Control>,
@@ -219,6 +286,7 @@ impl Session {
     pub(crate) fn new(
         strip_offsets: bool,
         retries: u32,
+        connect_timeout: Duration,
         ack_sink: WeakUnboundedSender<Control>,
     ) -> Self {
         Session {
@@ -227,6 +295,8 @@ impl Session {
             namespaces: Vec::new(),
             strip_offsets,
             retries,
+            connect_timeout,
+            ever_connected: false,
             now: Instant::now(),
             ack_sink,
             partial: None,
@@ -251,7 +321,11 @@ impl Session {
             auth,
             resume,
             recent: RecentOffsets::default(),
+            recovery_from: None,
+            last_sid: None,
+            connect_deadline: None,
             held: Vec::new(),
+            held_bytes: 0,
             acks: HashMap::new(),
             ack_sweep_at: 64,
             waiters: Vec::new(),
@@ -307,12 +381,13 @@ impl Session {
     }
 
     /// The user wants the namespace connected; `waiter` learns the outcome.
-    pub(crate) fn connect(&mut self, ns: usize, waiter: Option<ConnectWaiter>) {
+    pub(crate) fn connect(&mut self, ns: usize, waiter: Option<ConnectWaiter>, now: Instant) {
+        self.now = now;
         let Some(namespace) = self.namespaces.get_mut(ns) else {
             return;
         };
         if let Some(waiter) = waiter {
-            if namespace.state == NsState::Connected {
+            if matches!(namespace.state, NsState::Connected | NsState::Replaying) {
                 let _ = waiter.send(Ok(()));
                 return;
             }
@@ -335,7 +410,8 @@ impl Session {
         namespace.resume = None;
         // A namespace still waiting for its CONNECT reply gets its DISCONNECT when
         // the reply comes: the server may not have a socket to end before that.
-        if namespace.state == NsState::Connected && self.link.is_some() {
+        if matches!(namespace.state, NsState::Connected | NsState::Replaying) && self.link.is_some()
+        {
             self.send_disconnect(ns);
         }
         self.leave(ns, ConnectError::Aborted);
@@ -365,7 +441,7 @@ impl Session {
         let Some(namespace) = self.namespaces.get_mut(ns) else {
             return;
         };
-        if namespace.state == NsState::Connected {
+        if matches!(namespace.state, NsState::Connected | NsState::Replaying) {
             namespace.status.set_disconnected();
             self.deliveries.push_back((
                 ns,
@@ -373,15 +449,18 @@ impl Session {
             ));
         }
         namespace.state = NsState::Inactive;
+        namespace.connect_deadline = None;
         namespace.held.clear();
+        namespace.held_bytes = 0;
         namespace.fail_acks();
-        namespace.fail_waiters(&waiter_error);
+        settle(&mut namespace.waiters, &mut self.deliveries, ns, &Err(waiter_error));
         // Queued at-least-once emits wait for a later connect().
         namespace.reliable.link_lost();
     }
 
-    /// The Engine.IO open packet arrived on a new link: every wanted namespace connects.
-    pub(crate) fn on_open(&mut self, info: OpenInfo, now: Instant) {
+    /// The Engine.IO open packet arrived on a new link, opened by reconnection
+    /// attempt `attempt` (0 for a first try): every wanted namespace connects.
+    pub(crate) fn on_open(&mut self, info: OpenInfo, attempt: u32, now: Instant) {
         self.now = now;
         // The emitting handles check their frames against the server's limit.
         for namespace in &self.namespaces {
@@ -390,6 +469,8 @@ impl Session {
         self.link = Some(Link {
             info,
             last_seen: now,
+            established: false,
+            attempt,
         });
         self.link_id += 1;
         self.partial = None;
@@ -403,6 +484,8 @@ impl Session {
 
     fn send_connect(&mut self, ns: usize) {
         let namespace = &mut self.namespaces[ns];
+        namespace.connect_deadline = Some(self.now + self.connect_timeout);
+        namespace.recovery_from = None;
         let mut auth = match namespace.auth.evaluate() {
             Ok(auth) => auth,
             Err(error) => {
@@ -418,7 +501,8 @@ impl Session {
             auth.insert("pid".into(), Value::String(resume.pid.clone()));
             match namespace.resume_offset().map(str::to_owned) {
                 Some(offset) => {
-                    auth.insert("offset".into(), Value::String(offset));
+                    auth.insert("offset".into(), Value::String(offset.clone()));
+                    namespace.recovery_from = Some(offset);
                     namespace.recent.replay_expected();
                 }
                 None => {
@@ -442,23 +526,68 @@ impl Session {
         self.outbox.push(Frame::Text(text));
     }
 
-    /// The link is gone. Connected namespaces see `reason` and wait to reconnect;
-    /// acks already sent can no longer be answered.
-    pub(crate) fn on_link_lost(&mut self, reason: DisconnectReason) {
-        self.link = None;
+    /// The link is gone. Connected namespaces see the reason and wait to
+    /// reconnect; acks already sent can no longer be answered. Returns whether
+    /// a namespace had connected on the link, which made its attempt a success.
+    pub(crate) fn on_link_lost(&mut self, fault: &LinkFault) -> bool {
+        let established = self.link.take().is_some_and(|link| link.established);
         self.partial = None;
         self.outbox.clear();
+        let refused = match &fault.error {
+            ConnectError::Protocol(error) => Some(error),
+            _ => None,
+        };
         for (ns, namespace) in self.namespaces.iter_mut().enumerate() {
-            if namespace.state == NsState::Connected {
+            if matches!(namespace.state, NsState::Connected | NsState::Replaying) {
                 namespace.status.set_disconnected();
                 self.deliveries
-                    .push_back((ns, SocketEvent::Disconnect(reason).into()));
+                    .push_back((ns, SocketEvent::Disconnect(fault.reason).into()));
             }
             if namespace.state != NsState::Inactive {
                 namespace.state = NsState::Connecting;
             }
+            namespace.connect_deadline = None;
             namespace.fail_acks();
             namespace.reliable.link_lost();
+            // A message the client refuses is replayed by the server after
+            // every recovery: when a recovery ends on a refusal again before
+            // any new event, give the session up rather than loop forever.
+            let recovery_from = namespace.recovery_from.take();
+            if let (Some(error), Some(from)) = (refused, recovery_from) {
+                if namespace.resume_offset() == Some(from.as_str()) {
+                    tracing::warn!(
+                        nsp = %namespace.path,
+                        %error,
+                        "the server replayed a refused message again: giving the session up"
+                    );
+                    namespace.resume = None;
+                    namespace.recent.clear();
+                    self.deliveries
+                        .push_back((ns, SocketEvent::RecoveryAbandoned(error.clone()).into()));
+                }
+            }
+        }
+        established
+    }
+
+    /// Whether a namespace has ever connected on this manager.
+    pub(crate) fn ever_connected(&self) -> bool {
+        self.ever_connected
+    }
+
+    /// A namespace connected on the current link: the connection attempt
+    /// succeeded. Announces a reconnect to every socket that waits for the link.
+    fn establish(&mut self) {
+        let Some(link) = &mut self.link else {
+            return;
+        };
+        self.ever_connected = true;
+        if std::mem::replace(&mut link.established, true) {
+            return;
+        }
+        let attempt = link.attempt;
+        if attempt > 0 {
+            self.broadcast(SocketEvent::Reconnect(attempt));
         }
     }
 
@@ -466,9 +595,11 @@ impl Session {
     pub(crate) fn give_up(&mut self, error: ConnectError) {
         for ns in 0..self.namespaces.len() {
             if self.namespaces[ns].state == NsState::Connecting {
-                // Events held for a recovery that will not complete are still
+                // Events held for a connect that will not complete are still
                 // events the server sent: deliver them rather than lose them.
-                let held = std::mem::take(&mut self.namespaces[ns].held);
+                let namespace = &mut self.namespaces[ns];
+                namespace.held_bytes = 0;
+                let held = std::mem::take(&mut namespace.held);
                 self.deliveries
                     .extend(held.into_iter().map(|ev| (ns, ev.into())));
                 self.leave(ns, error.clone());
@@ -492,32 +623,76 @@ impl Session {
             .map(|link| link.last_seen + link.info.ping_interval + link.info.ping_timeout)
     }
 
-    /// The next instant the session has something to do at: the heartbeat
-    /// deadline (when `heartbeat`; not while reading is paused) or an
-    /// at-least-once emit timing out.
-    pub(crate) fn deadline(&self, heartbeat: bool) -> Option<Instant> {
+    /// Whether the heartbeat deadline has passed at `now`.
+    fn ping_expired(&self, now: Instant) -> bool {
+        self.ping_deadline().is_some_and(|deadline| now >= deadline)
+    }
+
+    /// The next instant [`handle_timeout`](Self::handle_timeout) has
+    /// something to do at: an at-least-once emit timing out, and while
+    /// `reading` (reading paused for a slow consumer stops these clocks) the
+    /// heartbeat deadline and the CONNECT replies due.
+    pub(crate) fn deadline(&self, reading: bool) -> Option<Instant> {
         let retries = self
             .namespaces
             .iter()
             .filter_map(|ns| ns.reliable.deadline());
-        let ping = self.ping_deadline().filter(|_| heartbeat);
-        retries.chain(ping).min()
+        let connects = self
+            .namespaces
+            .iter()
+            .filter_map(|ns| ns.connect_deadline)
+            .filter(|_| reading);
+        let ping = self.ping_deadline().filter(|_| reading);
+        retries.chain(connects).chain(ping).min()
     }
 
-    /// Whether the heartbeat deadline has passed at `now`.
-    pub(crate) fn ping_expired(&self, now: Instant) -> bool {
-        self.ping_deadline().is_some_and(|deadline| now >= deadline)
-    }
-
-    /// Resends at-least-once emits whose ack did not come in time, and fails
-    /// those that used up their retries.
-    pub(crate) fn poll_timers(&mut self, now: Instant) {
+    /// Does what is due at `now`: resends at-least-once emits whose ack did
+    /// not come in time and fails those that used up their retries, and
+    /// judges the heartbeat and the CONNECT replies (when `reading`). `Err`
+    /// means the link must end.
+    ///
+    /// A namespace whose CONNECT reply is overdue fails the connection attempt
+    /// while none has connected on the link; after that, it fails alone.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, reading: bool) -> Result<(), LinkFault> {
         self.now = now;
         for ns in 0..self.namespaces.len() {
             if self.namespaces[ns].reliable.expire(now, self.retries) {
                 self.send_reliable(ns);
             }
         }
+        if !reading {
+            return Ok(());
+        }
+        if let Some(link) = self.link.as_ref().filter(|_| self.ping_expired(now)) {
+            // Only counts as the attempt's error when the server fell
+            // silent before any namespace connected.
+            let silence = link.info.ping_interval + link.info.ping_timeout;
+            return Err(LinkFault {
+                reason: DisconnectReason::PingTimeout,
+                error: ConnectError::Timeout(silence),
+            });
+        }
+        let established = self.link.as_ref().is_some_and(|link| link.established);
+        for ns in 0..self.namespaces.len() {
+            let namespace = &mut self.namespaces[ns];
+            if namespace.state != NsState::Connecting
+                || namespace.connect_deadline.is_none_or(|due| now < due)
+            {
+                continue;
+            }
+            let error = ConnectError::Timeout(self.connect_timeout);
+            if !established {
+                return Err(LinkFault {
+                    reason: DisconnectReason::TransportError,
+                    error,
+                });
+            }
+            tracing::warn!(nsp = %namespace.path, %error, "namespace not connected");
+            self.deliveries
+                .push_back((ns, SocketEvent::ConnectError(error.clone()).into()));
+            self.leave(ns, error);
+        }
+        Ok(())
     }
 
     /// Sends the front at-least-once emit of a connected namespace, if any.

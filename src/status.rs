@@ -41,13 +41,13 @@ impl SocketStatus {
             .clone()
     }
 
-    /// The largest WebSocket message the server accepts, in bytes; `None` until
-    /// the first link opened.
     /// The next ack id of this socket: a counter, so ids never collide.
     pub(crate) fn next_ack_id(&self) -> u64 {
         self.next_ack.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// The largest WebSocket message the server accepts, in bytes; `None` until
+    /// the first link opened.
     pub(crate) fn max_payload(&self) -> Option<u64> {
         match self.max_payload.load(Ordering::Relaxed) {
             0 => None,
@@ -61,8 +61,15 @@ impl SocketStatus {
         self.max_payload.store(max, Ordering::Relaxed);
     }
 
-    pub(crate) fn set_connected(&self, id: Arc<str>, pid: Option<Arc<str>>, recovered: bool) {
-        *self.id.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
+    /// The socket is connected; `id` is `None` while a session restored from
+    /// storage replays, before the server's reply names it.
+    pub(crate) fn set_connected(
+        &self,
+        id: Option<Arc<str>>,
+        pid: Option<Arc<str>>,
+        recovered: bool,
+    ) {
+        *self.id.lock().unwrap_or_else(PoisonError::into_inner) = id;
         *self.pid.lock().unwrap_or_else(PoisonError::into_inner) = pid;
         self.recovered.store(recovered, Ordering::Release);
         self.connected.store(true, Ordering::Release);

@@ -12,8 +12,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use url::Url;
 
-use crate::engineio::packet::{EnginePacket, OpenInfo};
-use crate::error::ConnectError;
+use crate::engineio::packet::{EnginePacket, OpenInfo, MAX_MESSAGE_BYTES};
+use crate::error::{ConnectError, EngineIoError, WsError};
 
 /// The WebSocket a link runs on.
 pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -100,7 +100,10 @@ fn websocket_config() -> WebSocketConfig {
     // its own, so large bursts leave in large writes.
     WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
-        .max_message_size(Some(crate::session::MAX_ATTACHMENT_BYTES))
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+        // Node's `ws` sends each message as one frame: a frame limit below the
+        // message limit would refuse messages the documented limit allows.
+        .max_frame_size(Some(MAX_MESSAGE_BYTES))
         .write_buffer_size(128 * 1024)
 }
 
@@ -113,17 +116,19 @@ pub(crate) async fn open(
 ) -> Result<(Box<WsStream>, OpenInfo), ConnectError> {
     match tokio::time::timeout(config.timeout, open_inner(config)).await {
         Ok(result) => result,
-        Err(_) => Err(ConnectError::Timeout(config.timeout)),
+        Err(_) => Err(ConnectError::NoEngineIo {
+            url: redacted(&config.url),
+            detail: format!("no open packet within {:?}", config.timeout),
+        }),
     }
 }
 
 async fn open_inner(config: &TransportConfig) -> Result<(Box<WsStream>, OpenInfo), ConnectError> {
-    let transport = |error| ConnectError::Transport(Arc::new(error));
     let mut request = config
         .url
         .as_str()
         .into_client_request()
-        .map_err(transport)?;
+        .map_err(|error| handshake_error(config, error))?;
     for (name, value) in &config.headers {
         request.headers_mut().append(name.clone(), value.clone());
     }
@@ -141,10 +146,11 @@ async fn open_inner(config: &TransportConfig) -> Result<(Box<WsStream>, OpenInfo
     #[cfg(not(any(feature = "__rustls", feature = "native-tls")))]
     let connected =
         tokio_tungstenite::connect_async_with_config(request, Some(websocket_config()), true).await;
-    let (mut ws, _response) = connected.map_err(transport)?;
+    let (mut ws, _response) = connected.map_err(|error| handshake_error(config, error))?;
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(text))) => {
+                crate::packet_trace::incoming_text(text.as_str());
                 match EnginePacket::decode(text.as_str()).map_err(ConnectError::Protocol)? {
                     EnginePacket::Open(info) => return Ok((Box::new(ws), info)),
                     EnginePacket::Close => return Err(ConnectError::HandshakeClosed),
@@ -153,9 +159,57 @@ async fn open_inner(config: &TransportConfig) -> Result<(Box<WsStream>, OpenInfo
             }
             Some(Ok(Message::Close(_))) | None => return Err(ConnectError::HandshakeClosed),
             Some(Ok(_)) => {}
-            Some(Err(error)) => return Err(transport(error)),
+            Some(Err(error)) => return Err(ConnectError::Transport(Arc::new(error))),
         }
     }
+}
+
+/// How much of a refusal's body an error keeps.
+const BODY_KEPT: usize = 512;
+
+/// The error of a failed WebSocket handshake, with what the server said when
+/// it answered in HTTP.
+fn handshake_error(config: &TransportConfig, error: WsError) -> ConnectError {
+    use tokio_tungstenite::tungstenite::error::ProtocolError as WsProtocolError;
+    match error {
+        WsError::Http(response) => {
+            let bytes = response.body().as_deref().unwrap_or_default();
+            let bytes = &bytes[..bytes.len().min(BODY_KEPT)];
+            let body = String::from_utf8_lossy(bytes).into_owned();
+            ConnectError::HttpRefused {
+                url: redacted(&config.url),
+                status: response.status().as_u16(),
+                engine_io: EngineIoError::parse(&body),
+                body,
+            }
+        }
+        WsError::Protocol(WsProtocolError::HandshakeIncomplete) => ConnectError::NoEngineIo {
+            url: redacted(&config.url),
+            detail: "the connection closed before the WebSocket handshake completed".into(),
+        },
+        other => ConnectError::Transport(Arc::new(other)),
+    }
+}
+
+/// The URL as logs and errors show it: the values of the user's query
+/// parameters (tokens, often) are replaced by `<redacted>`.
+pub(crate) fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(key, value)| {
+            let value = match &*key {
+                "EIO" | "transport" => value.into_owned(),
+                _ => "<redacted>".to_owned(),
+            };
+            (key.into_owned(), value)
+        })
+        .collect();
+    if !pairs.is_empty() {
+        shown.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    // The brackets of the placeholder read better unescaped.
+    shown.to_string().replace("%3Credacted%3E", "<redacted>")
 }
 
 #[cfg(test)]
@@ -207,6 +261,22 @@ mod tests {
             url.as_str(),
             "ws://h:1/my-path/?a=1&EIO=4&transport=websocket"
         );
+    }
+
+    #[test]
+    fn redacts_the_values_of_user_query_parameters() {
+        let (url, _) = TransportConfig::engine_url(
+            "http://h:1/?token=secret&room=a",
+            "/socket.io/",
+            &[("key".into(), "k".into())],
+        )
+        .unwrap();
+        assert_eq!(
+            redacted(&url),
+            "ws://h:1/socket.io/?token=<redacted>&room=<redacted>&key=<redacted>&EIO=4&transport=websocket"
+        );
+        let (plain, _) = TransportConfig::engine_url("http://h:1", "/socket.io/", &[]).unwrap();
+        assert_eq!(redacted(&plain), "ws://h:1/socket.io/?EIO=4&transport=websocket");
     }
 
     #[test]

@@ -13,6 +13,16 @@ use crate::protocol_error::ProtocolError;
 /// leaves the field out (the reference server's default, 1 MB).
 const DEFAULT_MAX_PAYLOAD: u64 = 1_000_000;
 
+/// The largest message the client accepts from the server, in bytes: one
+/// WebSocket message (text or binary), and the attachments of one binary
+/// packet together. The one size limit on what the client receives.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+/// The longest `pingInterval` and `pingTimeout` taken from an open packet;
+/// longer ones are cut to this, so a silent server is detected within
+/// twice this time whatever it announced.
+pub(crate) const MAX_HEARTBEAT: Duration = Duration::from_secs(5 * 60);
+
 /// Handshake values from the server's open packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OpenInfo {
@@ -86,11 +96,19 @@ impl<'a> EnginePacket<'a> {
             '0' => {
                 let wire: OpenWire = serde_json::from_str(payload)
                     .map_err(|e| ProtocolError::InvalidOpen(e.to_string()))?;
+                // A zero interval would have the link declared dead between
+                // any two pings: the client would flap without end.
+                if wire.ping_interval == 0 {
+                    return Err(ProtocolError::InvalidOpen(
+                        "pingInterval must be positive".into(),
+                    ));
+                }
+                let heartbeat = |ms| Duration::from_millis(ms).min(MAX_HEARTBEAT);
                 EnginePacket::Open(OpenInfo {
                     sid: wire.sid,
                     upgrades: wire.upgrades,
-                    ping_interval: Duration::from_millis(wire.ping_interval),
-                    ping_timeout: Duration::from_millis(wire.ping_timeout),
+                    ping_interval: heartbeat(wire.ping_interval),
+                    ping_timeout: heartbeat(wire.ping_timeout),
                     max_payload: wire.max_payload,
                 })
             }
@@ -166,8 +184,8 @@ mod tests {
                 EnginePacket::Open(open("D2zuAAB", &[], 25000, 20000, 1_000_000)),
             ),
             (
-                r#"0{"sid":"a\"é","upgrades":["websocket"],"pingInterval":0,"pingTimeout":18446744073709551615,"maxPayload":5}"#,
-                EnginePacket::Open(open("a\"é", &["websocket"], 0, u64::MAX, 5)),
+                r#"0{"sid":"a\"é","upgrades":["websocket"],"pingInterval":1,"pingTimeout":0,"maxPayload":5}"#,
+                EnginePacket::Open(open("a\"é", &["websocket"], 1, 0, 5)),
             ),
             ("1", EnginePacket::Close),
             ("2", EnginePacket::Ping("")),
@@ -202,6 +220,19 @@ mod tests {
             (
                 r#"0 {"maxPayload":7,"extra":[1],"pingTimeout":2,"sid":"x","pingInterval":1} "#,
                 EnginePacket::Open(open("x", &[], 1, 2, 7)),
+            ),
+            // Heartbeats past the bound are cut to it.
+            (
+                r#"0{"sid":"x","pingInterval":18446744073709551615,"pingTimeout":300001}"#,
+                EnginePacket::Open(OpenInfo {
+                    ping_interval: MAX_HEARTBEAT,
+                    ping_timeout: MAX_HEARTBEAT,
+                    ..open("x", &[], 0, 0, DEFAULT_MAX_PAYLOAD)
+                }),
+            ),
+            (
+                r#"0{"sid":"x","pingInterval":300000,"pingTimeout":299999}"#,
+                EnginePacket::Open(open("x", &[], 300_000, 299_999, DEFAULT_MAX_PAYLOAD)),
             ),
             ("1ignored", EnginePacket::Close),
             ("5x", EnginePacket::Upgrade),
@@ -240,6 +271,12 @@ mod tests {
                 Want::Open,
             ),
             (r#"0{"sid":1,"pingInterval":1,"pingTimeout":2}"#, Want::Open),
+            (
+                r#"0{"sid":"x","pingInterval":0,"pingTimeout":2}"#,
+                Want::Is(ProtocolError::InvalidOpen(
+                    "pingInterval must be positive".into(),
+                )),
+            ),
         ];
         for (wire, want) in table {
             match (EnginePacket::decode(wire), want) {

@@ -5,19 +5,18 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{AckPayload, Frame, NsState, Resume, Session};
-use crate::engineio::packet::EnginePacket;
+use super::{
+    settle, AckPayload, Frame, LinkFault, NsState, Resume, Session, HELD_MAX_BYTES,
+    HELD_MAX_EVENTS,
+};
+use crate::engineio::packet::{EnginePacket, MAX_MESSAGE_BYTES};
 use crate::error::ConnectError;
 use crate::event::{AckRequest, DisconnectReason, Event, SocketEvent};
 use crate::protocol_error::ProtocolError;
 use crate::socketio::packet::{Packet, PacketKind, RawEvent, Received};
-
-/// The most bytes the attachments of one received packet may add up to:
-/// the largest WebSocket message the client accepts.
-pub(crate) const MAX_ATTACHMENT_BYTES: usize = 64 << 20;
 
 /// A binary packet waiting for its attachments.
 pub(super) struct Partial {
@@ -29,18 +28,18 @@ pub(super) struct Partial {
     offset: Option<String>,
     expected: usize,
     buffers: Vec<Bytes>,
-    /// Bytes of the attachments so far.
+    /// Bytes of the text frame and the attachments so far.
     bytes: usize,
 }
 
 impl Session {
-    /// A text message arrived. `Err` means the link must end with that reason.
-    pub(crate) fn on_text(&mut self, text: &str, now: Instant) -> Result<(), DisconnectReason> {
+    /// A text message arrived. `Err` means the link must end.
+    pub(crate) fn on_text(&mut self, text: &str, now: Instant) -> Result<(), LinkFault> {
         self.now = now;
         if let Some(link) = &mut self.link {
             link.last_seen = now;
         }
-        let packet = EnginePacket::decode(text).map_err(parse_error)?;
+        let packet = EnginePacket::decode(text).map_err(LinkFault::protocol)?;
         match packet {
             EnginePacket::Ping(payload) => {
                 let mut pong = String::with_capacity(1 + payload.len());
@@ -50,17 +49,17 @@ impl Session {
             }
             EnginePacket::Message(message) => {
                 if self.partial.is_some() {
-                    return Err(parse_error(ProtocolError::MissingAttachments));
+                    return Err(LinkFault::protocol(ProtocolError::MissingAttachments));
                 }
-                match Received::decode(message).map_err(parse_error)? {
-                    Received::Event { nsp, id, event } => {
-                        self.on_event(nsp, id, event);
-                        Ok(())
-                    }
-                    Received::Packet(packet) => self.on_packet(packet).map_err(parse_error),
+                match Received::decode(message).map_err(LinkFault::protocol)? {
+                    Received::Event { nsp, id, event } => self.on_event(nsp, id, event, text.len()),
+                    Received::Packet(packet) => self.on_packet(packet, text.len()),
                 }
             }
-            EnginePacket::Close => Err(DisconnectReason::TransportClose),
+            EnginePacket::Close => Err(LinkFault {
+                reason: DisconnectReason::TransportClose,
+                error: ConnectError::HandshakeClosed,
+            }),
             EnginePacket::Pong(_)
             | EnginePacket::Noop
             | EnginePacket::Upgrade
@@ -69,21 +68,21 @@ impl Session {
     }
 
     /// A binary message arrived: the next attachment of the packet being assembled.
-    pub(crate) fn on_binary(&mut self, data: Bytes, now: Instant) -> Result<(), DisconnectReason> {
+    pub(crate) fn on_binary(&mut self, data: Bytes, now: Instant) -> Result<(), LinkFault> {
         self.now = now;
         if let Some(link) = &mut self.link {
             link.last_seen = now;
         }
         let Some(partial) = &mut self.partial else {
-            return Err(parse_error(ProtocolError::UnexpectedBinary));
+            return Err(LinkFault::protocol(ProtocolError::UnexpectedBinary));
         };
         // The count is capped, but each frame may be as large as a WebSocket
         // message: cap the sum too, so a hostile server cannot make one
         // half-received packet hold gigabytes.
         partial.bytes = partial.bytes.saturating_add(data.len());
-        if partial.bytes > MAX_ATTACHMENT_BYTES {
-            return Err(parse_error(ProtocolError::AttachmentsTooLarge {
-                max: MAX_ATTACHMENT_BYTES,
+        if partial.bytes > MAX_MESSAGE_BYTES {
+            return Err(LinkFault::protocol(ProtocolError::AttachmentsTooLarge {
+                max: MAX_MESSAGE_BYTES,
             }));
         }
         partial.buffers.push(data);
@@ -103,18 +102,24 @@ impl Session {
             partial.data,
             partial.offset,
             partial.buffers,
+            partial.bytes,
         )
-        .map_err(parse_error)
     }
 
     /// A plain EVENT (no attachments), its arguments split but not parsed.
     ///
     /// The same steps as an EVENT through [`on_packet`](Self::on_packet) and
     /// `on_complete`, whose checks `Received::decode` already made.
-    fn on_event(&mut self, nsp: &str, id: Option<u64>, mut event: RawEvent<'_>) {
+    fn on_event(
+        &mut self,
+        nsp: &str,
+        id: Option<u64>,
+        mut event: RawEvent<'_>,
+        size: usize,
+    ) -> Result<(), LinkFault> {
         let Some(ns) = self.find(nsp) else {
             tracing::debug!(%nsp, "packet for a namespace this client did not open");
-            return;
+            return Ok(());
         };
         // Only a socket with a session (pid) gets offsets; ack-requesting
         // events keep their last argument.
@@ -123,10 +128,10 @@ impl Session {
         } else {
             None
         };
-        self.deliver_event(ns, id, |ack| Event::from_raw(event, offset, ack));
+        self.deliver_event(ns, id, size, |ack| Event::from_raw(event, offset, ack))
     }
 
-    fn on_packet(&mut self, mut packet: Packet<'_>) -> Result<(), ProtocolError> {
+    fn on_packet(&mut self, mut packet: Packet<'_>, size: usize) -> Result<(), LinkFault> {
         let Some(ns) = self.find(&packet.nsp) else {
             tracing::debug!(nsp = %packet.nsp, "packet for a namespace this client did not open");
             if packet.attachments > 0 {
@@ -139,7 +144,7 @@ impl Session {
                     offset: None,
                     expected: packet.attachments,
                     buffers: Vec::new(),
-                    bytes: 0,
+                    bytes: size,
                 });
             }
             return Ok(());
@@ -159,25 +164,25 @@ impl Session {
             data,
         } = packet;
         match kind {
-            PacketKind::Connect => {
-                self.on_connect_reply(ns, data);
-                Ok(())
-            }
-            PacketKind::ConnectError => {
-                self.on_connect_error(ns, data);
-                Ok(())
-            }
+            PacketKind::Connect => self.on_connect_reply(ns, data),
+            PacketKind::ConnectError => self.on_connect_error(ns, data),
             PacketKind::Disconnect => {
                 self.on_server_disconnect(ns);
                 Ok(())
             }
-            PacketKind::Event | PacketKind::Ack => {
-                self.on_complete(kind, ns, id, data.unwrap_or_default(), offset, Vec::new())
-            }
+            PacketKind::Event | PacketKind::Ack => self.on_complete(
+                kind,
+                ns,
+                id,
+                data.unwrap_or_default(),
+                offset,
+                Vec::new(),
+                size,
+            ),
             PacketKind::BinaryEvent | PacketKind::BinaryAck => {
                 let data = data.unwrap_or_default();
                 if attachments == 0 {
-                    return self.on_complete(kind, ns, id, data, offset, Vec::new());
+                    return self.on_complete(kind, ns, id, data, offset, Vec::new(), size);
                 }
                 self.partial = Some(Partial {
                     kind,
@@ -187,56 +192,63 @@ impl Session {
                     offset,
                     expected: attachments,
                     buffers: Vec::new(),
-                    bytes: 0,
+                    bytes: size,
                 });
                 Ok(())
             }
         }
     }
 
-    fn on_connect_reply(&mut self, ns: usize, data: Option<Value>) {
+    fn on_connect_reply(&mut self, ns: usize, data: Option<Value>) -> Result<(), LinkFault> {
         let namespace = &mut self.namespaces[ns];
-        match namespace.state {
-            NsState::Connecting => {}
+        let replayed = match namespace.state {
+            NsState::Connecting => false,
+            NsState::Replaying => true,
             NsState::Inactive => {
                 // Disconnected by the user while the CONNECT was on its way.
                 self.send_disconnect(ns);
-                return;
+                return Ok(());
             }
             NsState::Connected => {
                 tracing::debug!(nsp = %namespace.path, "duplicate CONNECT reply ignored");
-                return;
+                return Ok(());
             }
-        }
-        let mut data = match data {
-            Some(Value::Object(map)) => map,
-            _ => Map::new(),
         };
-        let sid: Arc<str> = match data.remove("sid") {
-            Some(Value::String(sid)) => sid.into(),
-            _ => Arc::from(""),
-        };
-        let pid = match data.remove("pid") {
-            Some(Value::String(pid)) => Some(pid),
-            _ => None,
-        };
+        let (sid, pid) = connect_reply(data)?;
         let recovered = match (&namespace.resume, &pid) {
             (Some(old), Some(new)) => old.pid == *new,
             _ => false,
         };
         let shared_pid = pid.as_deref().map(Arc::from);
+        namespace.last_sid = Some(sid.clone());
+        namespace.connect_deadline = None;
+        if replayed && recovered {
+            // The replay already announced the connect; the reply ends it.
+            namespace.state = NsState::Connected;
+            namespace.status.set_connected(Some(sid), shared_pid, true);
+            tracing::debug!(nsp = %namespace.path, "replay complete");
+            self.send_reliable(ns);
+            return Ok(());
+        }
+        if replayed {
+            tracing::warn!(
+                nsp = %namespace.path,
+                "the server replayed events, then opened a fresh session"
+            );
+        }
         if !recovered {
             // A fresh session: offsets of the old one mean nothing to it.
             namespace.resume = pid.map(|pid| Resume { pid, offset: None });
             namespace.recent.clear();
         }
         namespace.state = NsState::Connected;
-        namespace.status.set_connected(sid, shared_pid, recovered);
+        namespace.status.set_connected(Some(sid), shared_pid, recovered);
         tracing::debug!(nsp = %namespace.path, recovered, "namespace connected");
-        for waiter in namespace.waiters.drain(..) {
-            let _ = waiter.send(Ok(()));
-        }
+        namespace.held_bytes = 0;
         let held = std::mem::take(&mut namespace.held);
+        self.establish();
+        let namespace = &mut self.namespaces[ns];
+        settle(&mut namespace.waiters, &mut self.deliveries, ns, &Ok(()));
         // At-least-once emits go out again before the application hears of the
         // connect, so that what it emits from its connect handler queues behind.
         self.send_reliable(ns);
@@ -244,9 +256,27 @@ impl Session {
             .push_back((ns, SocketEvent::Connect { recovered }.into()));
         self.deliveries
             .extend(held.into_iter().map(|ev| (ns, ev.into())));
+        Ok(())
     }
 
-    fn on_connect_error(&mut self, ns: usize, data: Option<Value>) {
+    /// The first event of a replay: the server restores the session (it
+    /// replays only then), so the socket is connected for the application.
+    fn start_replay(&mut self, ns: usize) {
+        self.establish();
+        let namespace = &mut self.namespaces[ns];
+        namespace.state = NsState::Replaying;
+        namespace.connect_deadline = None;
+        let pid = namespace.resume.as_ref().map(|resume| Arc::from(resume.pid.as_str()));
+        namespace
+            .status
+            .set_connected(namespace.last_sid.clone(), pid, true);
+        tracing::debug!(nsp = %namespace.path, "the server replays missed events");
+        settle(&mut namespace.waiters, &mut self.deliveries, ns, &Ok(()));
+        self.deliveries
+            .push_back((ns, SocketEvent::Connect { recovered: true }.into()));
+    }
+
+    fn on_connect_error(&mut self, ns: usize, data: Option<Value>) -> Result<(), LinkFault> {
         let (message, data) = match data {
             Some(Value::Object(mut map)) => {
                 let message = match map.remove("message") {
@@ -257,28 +287,33 @@ impl Session {
                 (message, map.remove("data"))
             }
             Some(Value::String(message)) => (message, None),
-            Some(other) => (other.to_string(), None),
-            None => (String::new(), None),
+            _ => {
+                return Err(LinkFault::protocol(ProtocolError::InvalidPayload(
+                    "CONNECT_ERROR payload must be an object or a string",
+                )))
+            }
         };
         if self.namespaces[ns].state == NsState::Inactive {
             tracing::debug!("CONNECT_ERROR for a namespace the client left");
-            return;
+            return Ok(());
         }
         let error = ConnectError::Rejected { message, data };
+        tracing::warn!(nsp = %self.namespaces[ns].path, %error, "namespace refused");
         self.deliveries
             .push_back((ns, SocketEvent::ConnectError(error.clone()).into()));
         // A refusal by the server is final for this namespace: retrying would be refused too.
-        self.end_by_server(ns, &error);
+        self.end_by_server(ns, error);
+        Ok(())
     }
 
     fn on_server_disconnect(&mut self, ns: usize) {
-        self.end_by_server(ns, &ConnectError::ServerDisconnect);
+        self.end_by_server(ns, ConnectError::ServerDisconnect);
     }
 
     /// The server ended the namespace for good: no reconnection, no recovery.
-    fn end_by_server(&mut self, ns: usize, waiter_error: &ConnectError) {
+    fn end_by_server(&mut self, ns: usize, waiter_error: ConnectError) {
         let namespace = &mut self.namespaces[ns];
-        if namespace.state == NsState::Connected {
+        if matches!(namespace.state, NsState::Connected | NsState::Replaying) {
             namespace.status.set_disconnected();
             self.deliveries.push_back((
                 ns,
@@ -287,9 +322,16 @@ impl Session {
         }
         namespace.resume = None;
         namespace.state = NsState::Inactive;
+        namespace.connect_deadline = None;
         namespace.held.clear();
+        namespace.held_bytes = 0;
         namespace.fail_acks();
-        namespace.fail_waiters(waiter_error);
+        settle(
+            &mut namespace.waiters,
+            &mut self.deliveries,
+            ns,
+            &Err(waiter_error),
+        );
         namespace.reliable.link_lost();
     }
 
@@ -302,13 +344,16 @@ impl Session {
         data: Value,
         offset: Option<String>,
         attachments: Vec<Bytes>,
-    ) -> Result<(), ProtocolError> {
+        size: usize,
+    ) -> Result<(), LinkFault> {
         if matches!(kind, PacketKind::BinaryEvent | PacketKind::BinaryAck) {
             // Only binary packets have placeholders; in others they are plain data.
-            check_placeholders(&data, attachments.len())?;
+            check_placeholders(&data, attachments.len()).map_err(LinkFault::protocol)?;
         }
         let Value::Array(mut args) = data else {
-            return Err(ProtocolError::InvalidPayload("expected an array"));
+            return Err(LinkFault::protocol(ProtocolError::InvalidPayload(
+                "expected an array",
+            )));
         };
         let namespace = &mut self.namespaces[ns];
         if matches!(kind, PacketKind::Ack | PacketKind::BinaryAck) {
@@ -335,33 +380,57 @@ impl Session {
             return Ok(());
         }
         if args.is_empty() {
-            return Err(ProtocolError::InvalidPayload("event without a name"));
+            return Err(LinkFault::protocol(ProtocolError::InvalidPayload(
+                "event without a name",
+            )));
         }
         let name = match args.remove(0) {
             Value::String(name) => name,
-            _ => return Err(ProtocolError::InvalidPayload("event name must be a string")),
+            _ => {
+                return Err(LinkFault::protocol(ProtocolError::InvalidPayload(
+                    "event name must be a string",
+                )))
+            }
         };
-        self.deliver_event(ns, id, |ack| {
+        self.deliver_event(ns, id, size, |ack| {
             Event::new(name, args, attachments, offset, ack)
-        });
-        Ok(())
+        })
     }
 
-    /// Delivers the event `make` builds with its ack request, or holds it
-    /// while the namespace waits for the CONNECT reply of a recovery, and
-    /// records its offset; drops it if the namespace is inactive, or if a
-    /// recovery replays an event that was already received.
+    /// Delivers the event `make` builds with its ack request, and records its
+    /// offset; drops it if the namespace is inactive, or if a recovery
+    /// replays an event that was already received.
+    ///
+    /// Before the CONNECT reply, an event starts the replay of a recovery
+    /// when one was asked for; otherwise it is held for the reply, up to a
+    /// bound (`size` is what its frames took).
     fn deliver_event(
         &mut self,
         ns: usize,
         id: Option<u64>,
+        size: usize,
         make: impl FnOnce(Option<AckRequest>) -> Event,
-    ) {
+    ) -> Result<(), LinkFault> {
         let namespace = &mut self.namespaces[ns];
-        if namespace.state == NsState::Inactive {
-            tracing::debug!(nsp = %namespace.path, "event for an inactive namespace dropped");
-            return;
+        match namespace.state {
+            NsState::Inactive => {
+                tracing::debug!(nsp = %namespace.path, "event for an inactive namespace dropped");
+                return Ok(());
+            }
+            NsState::Connecting if namespace.recovery_from.is_some() => self.start_replay(ns),
+            NsState::Connecting => {
+                namespace.held_bytes = namespace.held_bytes.saturating_add(size);
+                if namespace.held.len() >= HELD_MAX_EVENTS || namespace.held_bytes > HELD_MAX_BYTES
+                {
+                    return Err(LinkFault::protocol(ProtocolError::TooMuchBeforeConnect {
+                        max_events: HELD_MAX_EVENTS,
+                        max_bytes: HELD_MAX_BYTES,
+                    }));
+                }
+            }
+            NsState::Replaying | NsState::Connected => {}
         }
+        let namespace = &mut self.namespaces[ns];
         let ack = id.map(|id| AckRequest {
             id,
             nsp: namespace.path.clone(),
@@ -373,7 +442,7 @@ impl Session {
         if let (Some(offset), Some(_)) = (event.offset(), &namespace.resume) {
             if namespace.recent.is_repeat(offset) {
                 tracing::debug!(nsp = %namespace.path, offset, "event replayed twice dropped");
-                return;
+                return Ok(());
             }
             namespace.recent.record(offset);
         }
@@ -383,7 +452,41 @@ impl Session {
         } else {
             self.deliveries.push_back((ns, event.into()));
         }
+        Ok(())
     }
+}
+
+/// The sid and pid of a CONNECT reply. A v5 server always sends an object
+/// with a string sid; a bare reply is what a Socket.IO v2 server sends.
+fn connect_reply(data: Option<Value>) -> Result<(Arc<str>, Option<String>), LinkFault> {
+    let mut data = match data {
+        Some(Value::Object(map)) => map,
+        Some(_) => {
+            return Err(LinkFault::protocol(ProtocolError::InvalidPayload(
+                "CONNECT reply must be an object",
+            )))
+        }
+        None => {
+            tracing::warn!("the server answered the CONNECT without a sid: a Socket.IO v2 server");
+            return Err(LinkFault {
+                reason: DisconnectReason::ParseError,
+                error: ConnectError::UnsupportedServer,
+            });
+        }
+    };
+    let sid = match data.remove("sid") {
+        Some(Value::String(sid)) => Arc::from(sid),
+        _ => {
+            return Err(LinkFault::protocol(ProtocolError::InvalidPayload(
+                "CONNECT reply without a string sid",
+            )))
+        }
+    };
+    let pid = match data.remove("pid") {
+        Some(Value::String(pid)) => Some(pid),
+        _ => None,
+    };
+    Ok((sid, pid))
 }
 
 /// Checks that every placeholder points at an attachment that exists.
@@ -408,9 +511,4 @@ fn check_placeholders(value: &Value, count: usize) -> Result<(), ProtocolError> 
         }
     }
     Ok(())
-}
-
-fn parse_error(error: ProtocolError) -> DisconnectReason {
-    tracing::warn!(%error, "protocol error from the server");
-    DisconnectReason::ParseError
 }

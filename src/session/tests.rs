@@ -16,16 +16,18 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::{
-    test_open_info, AckPayload, AuthSource, Frame, NsState, Outgoing, OutgoingExtra, Resume, Retry,
-    Session,
+    test_open_info, AckPayload, AuthSource, Frame, LinkFault, NsState, Outgoing, OutgoingExtra,
+    Resume, Retry, Session, HELD_MAX_BYTES, HELD_MAX_EVENTS,
 };
 use crate::driver::{AckAnswer, Control};
 use crate::error::{AckError, ConnectError, EmitError};
+use crate::protocol_error::ProtocolError;
 use crate::event::{DisconnectReason, Dispatch, Event, SocketEvent};
 use crate::status::SocketStatus;
 
 const PING_INTERVAL: Duration = Duration::from_secs(25);
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 type ConnectOutcome = oneshot::Receiver<Result<(), ConnectError>>;
 type AckOutcome = oneshot::Receiver<Result<AckPayload, AckError>>;
@@ -43,6 +45,8 @@ enum Seen {
     Reconnect(u32),
     ReconnectError(String),
     ReconnectFailed,
+    /// The error's Display text.
+    RecoveryAbandoned(String),
     Event {
         name: String,
         args: Value,
@@ -64,6 +68,7 @@ impl Seen {
             SocketEvent::Reconnect(n) => Seen::Reconnect(*n),
             SocketEvent::ReconnectError(error) => Seen::ReconnectError(error.to_string()),
             SocketEvent::ReconnectFailed => Seen::ReconnectFailed,
+            SocketEvent::RecoveryAbandoned(error) => Seen::RecoveryAbandoned(error.to_string()),
             SocketEvent::Event(event) => Seen::Event {
                 name: event.name().to_owned(),
                 args: Value::Array(event.args().to_vec()),
@@ -144,7 +149,7 @@ impl Harness {
     fn with_strip(strip_offsets: bool) -> Self {
         let (sink, acks) = mpsc::unbounded_channel();
         Harness {
-            session: Session::new(strip_offsets, 0, sink.downgrade()),
+            session: Session::new(strip_offsets, 0, CONNECT_TIMEOUT, sink.downgrade()),
             acks,
             _sink: sink,
             now: Instant::now(),
@@ -166,17 +171,66 @@ impl Harness {
 
     fn connect(&mut self, ns: usize) -> ConnectOutcome {
         let (tx, rx) = oneshot::channel();
-        self.session.connect(ns, Some(tx));
+        self.session.connect(ns, Some(tx), self.now);
+        self.settle();
         rx
     }
 
     fn open(&mut self) {
-        self.session
-            .on_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), self.now);
+        self.open_attempt(0);
+    }
+
+    /// Opens a link as reconnection attempt `attempt`.
+    fn open_attempt(&mut self, attempt: u32) {
+        self.session.on_open(
+            test_open_info(PING_INTERVAL, PING_TIMEOUT),
+            attempt,
+            self.now,
+        );
     }
 
     fn text(&mut self, frame: &str) -> Result<(), DisconnectReason> {
-        self.session.on_text(frame, self.now)
+        let result = self.session.on_text(frame, self.now);
+        self.settle();
+        result.map_err(|fault| fault.reason)
+    }
+
+    /// Answers the connect waiters whose outcome is queued, as the
+    /// dispatcher does once it reaches them; other deliveries stay.
+    fn settle(&mut self) {
+        let deliveries = std::mem::take(&mut self.session.deliveries);
+        for (ns, dispatch) in deliveries {
+            match dispatch {
+                Dispatch::Settled(settled) => {
+                    let _ = settled.waiter.send(settled.outcome);
+                }
+                other => self.session.deliveries.push_back((ns, other)),
+            }
+        }
+    }
+
+    /// Feeds a frame that must end the link; returns the attempt's error.
+    fn fault(&mut self, frame: &str) -> ConnectError {
+        match self.session.on_text(frame, self.now) {
+            Err(fault) => fault.error,
+            Ok(()) => panic!("{frame:?} was accepted"),
+        }
+    }
+
+    /// Ends the link with `reason`; returns whether it was established.
+    fn lose(&mut self, reason: DisconnectReason) -> bool {
+        let established = self.session.on_link_lost(&LinkFault {
+            reason,
+            error: ConnectError::HandshakeClosed,
+        });
+        self.settle();
+        established
+    }
+
+    /// Gives up connecting with `error`.
+    fn give_up(&mut self, error: ConnectError) {
+        self.session.give_up(error);
+        self.settle();
     }
 
     /// Feeds frames that must all be accepted.
@@ -187,7 +241,9 @@ impl Harness {
     }
 
     fn binary(&mut self, data: &'static [u8]) -> Result<(), DisconnectReason> {
-        self.session.on_binary(Bytes::from_static(data), self.now)
+        let result = self.session.on_binary(Bytes::from_static(data), self.now);
+        self.settle();
+        result.map_err(|fault| fault.reason)
     }
 
     /// Drains the outbox.
@@ -206,15 +262,19 @@ impl Harness {
             .collect()
     }
 
-    /// Drains the deliveries.
+    /// Drains the deliveries, answering connect waiters as the dispatcher does.
     fn events(&mut self) -> Vec<(usize, SocketEvent)> {
         self.session
             .deliveries
             .drain(..)
-            .map(|(ns, dispatch)| match dispatch {
-                Dispatch::Event(event) => (ns, SocketEvent::Event(event)),
-                Dispatch::Lifecycle(event) => (ns, *event),
+            .filter_map(|(ns, dispatch)| match dispatch {
+                Dispatch::Event(event) => Some((ns, SocketEvent::Event(event))),
+                Dispatch::Lifecycle(event) => Some((ns, *event)),
                 Dispatch::Outgoing(event) => panic!("unexpected outgoing {event:?}"),
+                Dispatch::Settled(settled) => {
+                    let _ = settled.waiter.send(settled.outcome);
+                    None
+                }
             })
             .collect()
     }
@@ -242,7 +302,7 @@ impl Harness {
     /// `reply`; outbox and deliveries are drained.
     fn connected(&mut self, path: &str, reply: &str) -> (usize, Arc<SocketStatus>) {
         let (ns, status) = self.add(path, AuthSource::None, None);
-        self.session.connect(ns, None);
+        self.session.connect(ns, None, self.now);
         if self.session.link.is_none() {
             self.open();
         }
@@ -412,7 +472,7 @@ fn connect_frames_are_exact_on_the_wire() {
     for (path, auth, expected) in table {
         let mut h = Harness::new();
         let (ns, _) = h.add(path, auth, None);
-        h.session.connect(ns, None);
+        h.session.connect(ns, None, h.now);
         h.open();
         assert_eq!(h.texts(), [expected]);
     }
@@ -492,7 +552,7 @@ fn connect_while_connecting_sends_one_connect_and_resolves_every_waiter() {
     h.open();
     let mut first = h.connect(ns);
     let mut second = h.connect(ns);
-    h.session.connect(ns, None);
+    h.session.connect(ns, None, h.now);
     assert_eq!(h.texts(), ["40"]);
     h.recv(&[r#"40{"sid":"s1"}"#]);
     assert!(connect_ok(&mut first));
@@ -545,12 +605,12 @@ fn dynamic_auth_is_evaluated_on_every_connect() {
     }));
     let mut h = Harness::new();
     let (ns, _) = h.add("/", auth, None);
-    h.session.connect(ns, None);
+    h.session.connect(ns, None, h.now);
     assert_eq!(calls.load(Ordering::SeqCst), 0, "not before the link opens");
     h.open();
     assert_eq!(h.texts(), [r#"40{"token":"t1"}"#]);
     h.recv(&[r#"40{"sid":"s1"}"#]);
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.open();
     assert_eq!(h.texts(), [r#"40{"token":"t2"}"#]);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
@@ -572,7 +632,7 @@ fn dynamic_auth_that_is_not_an_object_fails_the_namespace() {
             AuthSource::Dynamic(Arc::new(move || value.clone())),
             None,
         );
-        h.session.connect(other, None);
+        h.session.connect(other, None, h.now);
         let mut outcome = h.connect(ns);
         h.open();
         assert_eq!(
@@ -618,7 +678,7 @@ fn link_loss_and_reopen_reconnect_every_wanted_namespace() {
     let (idle, _) = h.add("/idle", AuthSource::None, None);
     h.session.outbox.push(Frame::Text("42[\"unsent\"]".into()));
 
-    h.session.on_link_lost(DisconnectReason::PingTimeout);
+    h.lose(DisconnectReason::PingTimeout);
     assert_eq!(
         h.seen(),
         [
@@ -651,7 +711,10 @@ fn re_adding_a_path_reuses_its_slot_and_aborts_the_old_namespace() {
     let (again, new_status) = h.add("/", AuthSource::None, resume("p9", Some("o9")));
     assert_eq!(again, ns);
     assert_eq!(h.session.find("/"), Some(ns));
-    assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Aborted))));
+    assert!(
+        matches!(outcome.try_recv(), Err(oneshot::error::TryRecvError::Closed)),
+        "the old socket's queue is gone, its waiter with it"
+    );
     assert_eq!(
         h.state(ns),
         NsState::Inactive,
@@ -728,7 +791,7 @@ fn deadline_is_last_seen_plus_ping_interval_plus_ping_timeout() {
         assert_eq!(h.session.ping_expired(now), expired, "{:?}", now - t0);
     }
 
-    h.session.on_link_lost(DisconnectReason::PingTimeout);
+    h.lose(DisconnectReason::PingTimeout);
     assert_eq!(h.session.deadline(true), None);
     assert!(!h.session.ping_expired(deadline));
 }
@@ -765,7 +828,7 @@ fn every_frame_moves_last_seen() {
 fn reopening_restarts_the_deadline_from_the_open() {
     let mut h = Harness::new();
     h.open();
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.now += Duration::from_secs(100);
     h.open();
     assert_eq!(
@@ -1057,7 +1120,7 @@ fn ack_answer_from_an_older_link_is_dropped() {
     let old_link = h.session.link_id;
 
     // The link drops before the handler answers.
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     event.ack(&("late",)).expect("queued to the driver");
     let Ok(Control::Ack(sent)) = h.acks.try_recv() else {
         panic!("no ack answer sent");
@@ -1167,15 +1230,15 @@ fn ack_of_an_event_that_asked_for_none_fails() {
 #[test]
 fn ack_when_the_driver_is_gone_fails_closed() {
     let (sink, _acks) = mpsc::unbounded_channel::<Control>();
-    let mut session = Session::new(true, 0, sink.downgrade());
+    let mut session = Session::new(true, 0, CONNECT_TIMEOUT, sink.downgrade());
     drop(sink);
     let status = Arc::new(SocketStatus::default());
     let ns = session.add_namespace("/", AuthSource::None, status, None);
-    session.connect(ns, None);
     let now = Instant::now();
-    session.on_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), now);
-    assert_eq!(session.on_text(r#"40{"sid":"s1"}"#, now), Ok(()));
-    assert_eq!(session.on_text(r#"421["withack"]"#, now), Ok(()));
+    session.connect(ns, None, now);
+    session.on_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), 0, now);
+    assert!(session.on_text(r#"40{"sid":"s1"}"#, now).is_ok());
+    assert!(session.on_text(r#"421["withack"]"#, now).is_ok());
     let Some((_, Dispatch::Event(event))) = session.deliveries.pop_back() else {
         panic!("no event");
     };
@@ -1352,7 +1415,7 @@ fn link_loss_fails_pending_acks_with_disconnected() {
         h.send_with_ack(root, r#"422["x"]"#, 2),
         h.send_with_ack(admin, r#"42/admin,1["x"]"#, 1),
     ];
-    h.session.on_link_lost(DisconnectReason::TransportError);
+    h.lose(DisconnectReason::TransportError);
     for waiter in &mut waiters {
         assert!(matches!(waiter.try_recv(), Ok(Err(AckError::Disconnected))));
     }
@@ -1391,7 +1454,7 @@ fn a_recovery_drops_events_received_before() {
     let (mut h, ns, _status) = Harness::with_session();
     h.recv(&[r#"42["tick",3,"o3"]"#, r#"42["tick",2,"o2"]"#]);
     assert_eq!(h.seen().len(), 2);
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.seen();
 
     h.open();
@@ -1424,11 +1487,11 @@ fn a_live_event_with_a_known_offset_is_delivered() {
 }
 
 #[test]
-fn recovery_replay_is_held_until_the_connect_reply() {
+fn a_recovery_replay_flows_as_it_comes_and_the_reply_ends_it() {
     let (mut h, ns, status) = Harness::with_session();
     assert_eq!(status.id().as_deref(), Some("s1"));
 
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     assert_eq!(
         h.seen(),
         [(ns, Seen::Disconnect(DisconnectReason::TransportClose))]
@@ -1441,13 +1504,9 @@ fn recovery_replay_is_held_until_the_connect_reply() {
     h.open();
     assert_eq!(h.texts(), [r#"40{"offset":"o1","pid":"p1"}"#]);
 
-    // The server replays what was missed, then replies.
+    // The server replays what was missed: only a restored session is
+    // replayed, so the first replayed event settles the connect.
     h.recv(&[r#"42["tick",1,"o2"]"#, r#"42["tick",2,"o3"]"#]);
-    assert_eq!(h.seen(), [], "held until the reply");
-    assert!(h.session.resume(ns) == resume("p1", Some("o3")));
-    assert!(!status.connected());
-
-    h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
     assert_eq!(
         h.seen(),
         [
@@ -1456,9 +1515,17 @@ fn recovery_replay_is_held_until_the_connect_reply() {
             (ns, ev_at("tick", json!([2]), "o3")),
         ]
     );
+    assert!(h.session.resume(ns) == resume("p1", Some("o3")));
     assert!(status.connected());
     assert!(status.recovered());
-    assert_eq!(status.id().as_deref(), Some("s1"));
+    assert_eq!(status.id().as_deref(), Some("s1"), "a recovered session keeps its sid");
+    assert!(!h.session.is_connected(ns), "emits wait for the reply");
+    assert!(!h.session.accepts_emits(ns));
+
+    h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
+    assert_eq!(h.seen(), [], "the connect was announced already");
+    assert!(h.session.is_connected(ns));
+    assert!(status.recovered());
     assert!(h.session.resume(ns) == resume("p1", Some("o3")));
 
     // Live events after the reply flow straight through.
@@ -1467,11 +1534,74 @@ fn recovery_replay_is_held_until_the_connect_reply() {
 }
 
 #[test]
+fn a_replay_ended_by_a_fresh_session_reply_announces_the_fresh_session() {
+    let (mut h, ns, status) = Harness::with_session();
+    h.lose(DisconnectReason::TransportClose);
+    h.open();
+    h.texts();
+    h.events();
+    h.recv(&[r#"42["tick",1,"o2"]"#]);
+    assert_eq!(
+        h.seen(),
+        [(ns, RECOVERED), (ns, ev_at("tick", json!([1]), "o2"))]
+    );
+    h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
+    assert_eq!(h.seen(), [(ns, CONNECTED)]);
+    assert!(!status.recovered());
+    assert_eq!(status.id().as_deref(), Some("s2"));
+    assert!(h.session.resume(ns) == resume("p2", None));
+}
+
+#[test]
+fn a_long_replay_is_not_held() {
+    let (mut h, ns, _status) = Harness::with_session();
+    h.lose(DisconnectReason::TransportClose);
+    h.open();
+    h.texts();
+    h.events();
+    // Far more than any hold: each event is handed on as it comes.
+    for i in 0..(HELD_MAX_EVENTS * 3) {
+        let frame = format!(r#"42["tick",{i},"r{i}"]"#);
+        assert_eq!(h.text(&frame), Ok(()));
+        assert_eq!(h.events().len(), if i == 0 { 2 } else { 1 });
+    }
+    assert!(h.session.namespaces[ns].held.is_empty());
+}
+
+#[test]
+fn events_before_a_reply_without_recovery_are_held_within_a_bound() {
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/", AuthSource::None, None);
+    h.session.connect(ns, None, h.now);
+    h.open();
+    for i in 0..HELD_MAX_EVENTS {
+        assert_eq!(h.text(&format!(r#"42["early",{i}]"#)), Ok(()));
+    }
+    assert_eq!(h.seen(), [], "held for the reply");
+    assert!(matches!(
+        h.fault(r#"42["early",-1]"#),
+        ConnectError::Protocol(ProtocolError::TooMuchBeforeConnect { .. })
+    ));
+
+    // The bound counts bytes too.
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/", AuthSource::None, None);
+    h.session.connect(ns, None, h.now);
+    h.open();
+    let big = format!(r#"42["early","{}"]"#, "x".repeat(HELD_MAX_BYTES / 2));
+    assert_eq!(h.text(&big), Ok(()));
+    assert!(matches!(
+        h.fault(&big),
+        ConnectError::Protocol(ProtocolError::TooMuchBeforeConnect { .. })
+    ));
+}
+
+#[test]
 fn recovery_connect_merges_user_auth_without_letting_it_override() {
     let mut h = Harness::new();
     let auth = static_auth(json!({"token": "abc", "pid": "mine", "offset": "mine"}));
     let (ns, _) = h.add("/admin", auth, None);
-    h.session.connect(ns, None);
+    h.session.connect(ns, None, h.now);
     h.open();
     assert_eq!(
         split_connect(&h.texts()[0]),
@@ -1485,7 +1615,7 @@ fn recovery_connect_merges_user_auth_without_letting_it_override() {
         r#"40/admin,{"sid":"s1","pid":"p1"}"#,
         r#"42/admin,["tick","Q8Ftvuo"]"#,
     ]);
-    h.session.on_link_lost(DisconnectReason::ForcedClose);
+    h.lose(DisconnectReason::ForcedClose);
     h.open();
     assert_eq!(
         split_connect(&h.texts()[0]),
@@ -1499,7 +1629,7 @@ fn recovery_connect_merges_user_auth_without_letting_it_override() {
 #[test]
 fn failed_recovery_starts_a_fresh_session() {
     let (mut h, ns, status) = Harness::with_session();
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.open();
     assert_eq!(h.texts(), [r#"40{"offset":"o1","pid":"p1"}"#]);
     h.events();
@@ -1516,14 +1646,14 @@ fn failed_recovery_starts_a_fresh_session() {
     );
 
     // Reconnecting before any event: the new pid alone.
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.open();
     assert_eq!(h.texts(), [r#"40{"pid":"p2"}"#]);
     h.recv(&[r#"40{"sid":"s3","pid":"p3"}"#, r#"42["tick","o9"]"#]);
     assert!(h.session.resume(ns) == resume("p3", Some("o9")));
 
     // Once an event came, the offset goes with the pid.
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.open();
     assert_eq!(h.texts(), [r#"40{"offset":"o9","pid":"p3"}"#]);
 }
@@ -1531,7 +1661,7 @@ fn failed_recovery_starts_a_fresh_session() {
 #[test]
 fn recovery_against_a_server_that_lost_recovery_drops_the_session() {
     let (mut h, ns, status) = Harness::with_session();
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.open();
     h.texts();
     h.events();
@@ -1541,7 +1671,7 @@ fn recovery_against_a_server_that_lost_recovery_drops_the_session() {
     assert!(h.session.resume(ns).is_none());
     h.recv(&[r#"42["foo","kept"]"#]);
     assert_eq!(h.seen(), [(ns, ev("foo", json!(["kept"])))]);
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.open();
     assert_eq!(h.texts(), ["40"]);
 }
@@ -1549,11 +1679,11 @@ fn recovery_against_a_server_that_lost_recovery_drops_the_session() {
 #[test]
 fn recovered_flag_resets_on_a_later_fresh_connect() {
     let (mut h, ns, status) = Harness::with_session();
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.open();
     h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
     assert!(status.recovered());
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.open();
     h.recv(&[r#"40{"sid":"s5","pid":"p5"}"#]);
     assert!(!status.recovered());
@@ -1574,7 +1704,7 @@ fn namespace_with_a_pid_but_no_offset_sends_the_pid_alone() {
     let (ns, _) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
     // Ack-requesting events carry no offset: still none recorded.
     h.recv(&[r#"421["ask"]"#]);
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.open();
     assert_eq!(h.texts(), [r#"40{"pid":"p1"}"#]);
     h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
@@ -1582,16 +1712,23 @@ fn namespace_with_a_pid_but_no_offset_sends_the_pid_alone() {
 }
 
 #[test]
-fn link_lost_during_a_replay_keeps_the_held_events_and_the_latest_offset() {
+fn link_lost_during_a_replay_resumes_after_the_last_replayed_event() {
     let (mut h, ns, status) = Harness::with_session();
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.open();
     h.texts();
     h.events();
     h.recv(&[r#"42["tick",1,"o2"]"#]);
     // The link drops mid-replay, before the reply.
-    h.session.on_link_lost(DisconnectReason::TransportClose);
-    assert_eq!(h.seen(), [], "not connected: no second disconnect");
+    assert!(h.lose(DisconnectReason::TransportClose), "the replay made the link a success");
+    assert_eq!(
+        h.seen(),
+        [
+            (ns, RECOVERED),
+            (ns, ev_at("tick", json!([1]), "o2")),
+            (ns, Seen::Disconnect(DisconnectReason::TransportClose)),
+        ]
+    );
     h.open();
     assert_eq!(
         h.texts(),
@@ -1601,11 +1738,7 @@ fn link_lost_during_a_replay_keeps_the_held_events_and_the_latest_offset() {
     h.recv(&[r#"42["tick",2,"o3"]"#, r#"40{"sid":"s1","pid":"p1"}"#]);
     assert_eq!(
         h.seen(),
-        [
-            (ns, RECOVERED),
-            (ns, ev_at("tick", json!([1]), "o2")),
-            (ns, ev_at("tick", json!([2]), "o3")),
-        ]
+        [(ns, RECOVERED), (ns, ev_at("tick", json!([2]), "o3"))]
     );
     assert!(status.recovered());
 }
@@ -1648,7 +1781,7 @@ fn session_restored_from_storage_resumes_on_first_connect() {
 fn events_before_the_first_connect_reply_are_held_then_delivered() {
     let mut h = Harness::new();
     let (ns, _) = h.add("/", AuthSource::None, None);
-    h.session.connect(ns, None);
+    h.session.connect(ns, None, h.now);
     h.open();
     h.recv(&[r#"42["early",1]"#, r#"42["early",2]"#]);
     assert_eq!(h.seen(), []);
@@ -1724,7 +1857,7 @@ fn server_disconnect_ends_the_namespace_for_good() {
         h.recv(&[format!(r#"{head}["e"]"#).as_str()]);
         assert_eq!(h.seen(), []);
         h.texts();
-        h.session.on_link_lost(DisconnectReason::TransportClose);
+        h.lose(DisconnectReason::TransportClose);
         h.open();
         assert_eq!(h.texts(), Vec::<String>::new());
         assert_eq!(h.seen(), []);
@@ -1819,7 +1952,7 @@ fn connect_error_rejects_the_namespace() {
         assert!(!status.connected());
 
         // It stays down across links until connected again.
-        h.session.on_link_lost(DisconnectReason::TransportClose);
+        h.lose(DisconnectReason::TransportClose);
         h.open();
         assert_eq!(h.texts(), Vec::<String>::new(), "{frame}");
     }
@@ -1829,7 +1962,7 @@ fn connect_error_rejects_the_namespace() {
 fn connect_after_a_rejection_tries_again() {
     let mut h = Harness::new();
     let (ns, _) = h.add("/", static_auth(json!({"token": "bad"})), None);
-    h.session.connect(ns, None);
+    h.session.connect(ns, None, h.now);
     h.open();
     h.texts();
     h.recv(&[r#"44{"message":"nope"}"#]);
@@ -1905,7 +2038,7 @@ fn client_disconnect_while_connecting_aborts_the_waiters() {
 fn client_disconnect_while_the_link_is_down_sends_nothing() {
     let mut h = Harness::new();
     let (ns, status) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     assert_eq!(
         h.seen(),
         [(ns, Seen::Disconnect(DisconnectReason::TransportClose))]
@@ -2050,7 +2183,7 @@ fn binary_event_with_no_attachment_is_complete_at_once() {
 fn binary_event_is_held_like_any_event_before_the_reply() {
     let mut h = Harness::new();
     let (ns, _) = h.add("/", AuthSource::None, None);
-    h.session.connect(ns, None);
+    h.session.connect(ns, None, h.now);
     h.open();
     h.recv(&[r#"451-["bin",{"_placeholder":true,"num":0}]"#]);
     assert_eq!(h.binary(&[1]), Ok(()));
@@ -2128,7 +2261,7 @@ fn link_loss_drops_a_half_received_binary_event() {
     let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
     h.recv(&[r#"452-["bin",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#]);
     assert_eq!(h.binary(&[1]), Ok(()));
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.events();
     h.open();
     h.recv(&[r#"40{"sid":"s2"}"#]);
@@ -2344,7 +2477,7 @@ fn mutated_frames_never_panic() {
                 continue;
             };
             if let Err(reason) = h.text(&text) {
-                h.session.on_link_lost(reason);
+                h.lose(reason);
                 h.open();
             }
             for (_, event) in h.events() {
@@ -2358,7 +2491,10 @@ fn mutated_frames_never_panic() {
                 }
             }
             h.frames();
-            h.session.poll_timers(h.now);
+            if let Err(fault) = h.session.handle_timeout(h.now, true) {
+                h.lose(fault.reason);
+                h.open();
+            }
         }
     }
 }
@@ -2387,34 +2523,49 @@ fn deep_nesting_neither_panics_nor_overflows() {
 
 #[test]
 fn give_up_fails_connecting_namespaces_and_delivers_their_held_events() {
-    let (mut h, ns, status) = Harness::with_session();
+    let mut h = Harness::new();
+    let (ns, status) = h.add("/", AuthSource::None, None);
     let (admin, _) = h.add("/admin", AuthSource::None, None);
     let mut admin_outcome = h.connect(admin);
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    let mut outcome = h.connect(ns);
     h.open();
     h.texts();
-    h.events();
-    let mut outcome = h.connect(ns);
-    // Part of a replay came, then the link dropped for good.
-    h.recv(&[r#"42["tick",1,"o2"]"#]);
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    // An event before the reply (no recovery asked for) is held; then the
+    // link drops for good.
+    h.recv(&[r#"42["early",1]"#]);
+    h.lose(DisconnectReason::TransportClose);
 
-    h.session
-        .give_up(ConnectError::ReconnectFailed { attempts: 3 });
-    assert_eq!(h.seen(), [(ns, ev_at("tick", json!([1]), "o2"))]);
+    h.give_up(ConnectError::ReconnectFailed {
+        attempts: 3,
+        last: None,
+    });
+    assert_eq!(h.seen(), [(ns, ev("early", json!([1])))]);
     assert!(matches!(
         outcome.try_recv(),
-        Ok(Err(ConnectError::ReconnectFailed { attempts: 3 }))
+        Ok(Err(ConnectError::ReconnectFailed { attempts: 3, .. }))
     ));
     assert!(matches!(
         admin_outcome.try_recv(),
-        Ok(Err(ConnectError::ReconnectFailed { attempts: 3 }))
+        Ok(Err(ConnectError::ReconnectFailed { attempts: 3, .. }))
     ));
     assert_eq!(h.state(ns), NsState::Inactive);
     assert_eq!(h.state(admin), NsState::Inactive);
     assert!(!h.session.wants_link());
     assert!(!status.connected());
-    // The session survives for a later manual reconnect.
+}
+
+#[test]
+fn give_up_keeps_the_session_for_a_later_connect() {
+    let (mut h, ns, status) = Harness::with_session();
+    h.lose(DisconnectReason::TransportClose);
+    h.open();
+    h.texts();
+    // Part of a replay came, then the link dropped for good.
+    h.recv(&[r#"42["tick",1,"o2"]"#]);
+    h.lose(DisconnectReason::TransportClose);
+    h.events();
+    h.give_up(ConnectError::Closed);
+    assert!(!status.connected());
     assert!(h.session.resume(ns) == resume("p1", Some("o2")));
     h.open();
     assert_eq!(h.texts(), Vec::<String>::new());
@@ -2428,7 +2579,7 @@ fn give_up_leaves_connected_namespaces_alone() {
     let (root, root_status) = h.connected("/", r#"40{"sid":"r"}"#);
     let (admin, _) = h.add("/admin", AuthSource::None, None);
     let mut outcome = h.connect(admin);
-    h.session.give_up(ConnectError::Closed);
+    h.give_up(ConnectError::Closed);
     assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Closed))));
     assert_eq!(h.seen(), []);
     assert!(h.session.is_connected(root));
@@ -2442,7 +2593,7 @@ fn broadcast_reaches_only_namespaces_that_want_the_link() {
     let (connected, _) = h.connected("/", r#"40{"sid":"r"}"#);
     let (_inactive, _) = h.add("/inactive", AuthSource::None, None);
     let (connecting, _) = h.add("/connecting", AuthSource::None, None);
-    h.session.connect(connecting, None);
+    h.session.connect(connecting, None, h.now);
     let (left, _) = h.connected("/left", r#"40/left,{"sid":"l"}"#);
     h.session.disconnect(left);
     h.events();
@@ -2462,7 +2613,7 @@ fn broadcast_reaches_only_namespaces_that_want_the_link() {
             [(connected, expected.clone()), (connecting, expected)]
         );
     }
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.events();
     h.session.broadcast(SocketEvent::ReconnectAttempt(1));
     assert_eq!(
@@ -2563,14 +2714,14 @@ fn status_pid_follows_the_server_session() {
     h.recv(&[r#"42["tick","o1"]"#]);
 
     // The pid outlives the link, so the session can be saved while offline.
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     assert_eq!(status.pid().as_deref(), Some("p1"));
     assert_eq!(status.id(), None);
 
     h.open();
     h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
     assert_eq!(status.pid().as_deref(), Some("p1"));
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.open();
     h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
     assert_eq!(status.pid().as_deref(), Some("p2"));
@@ -2602,7 +2753,7 @@ fn send_reliable(h: &mut Harness, ns: usize, text: &str, id_at: usize) -> AckOut
 fn with_retries(retries: u32) -> Harness {
     let mut h = Harness::new();
     let (sink, acks) = mpsc::unbounded_channel();
-    h.session = Session::new(true, retries, sink.downgrade());
+    h.session = Session::new(true, retries, CONNECT_TIMEOUT, sink.downgrade());
     h.acks = acks;
     h._sink = sink;
     h
@@ -2615,7 +2766,7 @@ fn reliable_emits_resend_first_after_a_reconnect_before_the_connect_event() {
     let mut first = send_reliable(&mut h, ns, r#"42["a"]"#, 2);
     let mut second = send_reliable(&mut h, ns, r#"42["b"]"#, 2);
     assert_eq!(h.texts(), [r#"420["a"]"#], "one in flight");
-    h.session.on_link_lost(DisconnectReason::TransportClose);
+    h.lose(DisconnectReason::TransportClose);
     h.events();
     assert!(!h.session.accepts_emits(ns));
     assert_eq!(
@@ -2649,11 +2800,11 @@ fn reliable_timers_resend_then_give_up_and_the_heartbeat_can_be_left_out() {
         Some(retry_at),
         "sooner than the heartbeat"
     );
-    h.session.poll_timers(retry_at - Duration::from_millis(1));
+    h.session.handle_timeout(retry_at - Duration::from_millis(1), false).expect("no fault");
     assert_eq!(h.texts(), Vec::<String>::new());
-    h.session.poll_timers(retry_at);
+    h.session.handle_timeout(retry_at, false).expect("no fault");
     assert_eq!(h.texts(), [r#"421["x"]"#]);
-    h.session.poll_timers(retry_at + Duration::from_millis(50));
+    h.session.handle_timeout(retry_at + Duration::from_millis(50), false).expect("no fault");
     assert_eq!(h.texts(), Vec::<String>::new());
     match outcome.try_recv().unwrap() {
         Err(AckError::Emit(EmitError::Unacknowledged { tries })) => assert_eq!(tries, 2),
@@ -2683,7 +2834,7 @@ fn outgoing_listeners_hear_of_each_packet_as_it_is_written() {
         },
     );
     h.session.send(ns, outgoing, h.now);
-    h.session.poll_timers(h.now + Duration::from_millis(50));
+    h.session.handle_timeout(h.now + Duration::from_millis(50), false).expect("no fault");
     let heard: Vec<String> = h
         .session
         .deliveries
@@ -2702,10 +2853,12 @@ fn attachments_adding_up_past_the_limit_end_the_link() {
     let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
     h.recv(&[r#"452-["big",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#]);
     // One buffer, shared: the test allocates it once.
-    let half = Bytes::from(vec![0u8; super::MAX_ATTACHMENT_BYTES / 2 + 1]);
-    assert_eq!(h.session.on_binary(half.clone(), h.now), Ok(()));
+    let half = Bytes::from(vec![0u8; crate::engineio::packet::MAX_MESSAGE_BYTES / 2 + 1]);
+    assert!(h.session.on_binary(half.clone(), h.now).is_ok());
     assert_eq!(
-        h.session.on_binary(half, h.now),
+        h.session
+            .on_binary(half, h.now)
+            .map_err(|fault| fault.reason),
         Err(DisconnectReason::ParseError)
     );
     assert_eq!(h.seen(), [], "{ns}: nothing delivered");
