@@ -2863,3 +2863,225 @@ fn attachments_adding_up_past_the_limit_end_the_link() {
     );
     assert_eq!(h.seen(), [], "{ns}: nothing delivered");
 }
+
+// ---------------------------------------------------------------------------
+// The unhappy path: replies that connect nothing, timeouts, poison messages
+// ---------------------------------------------------------------------------
+
+#[test]
+fn connect_replies_that_connect_nothing_fail_the_attempt() {
+    /// What the attempt's error must be.
+    enum Want {
+        UnsupportedServer,
+        Protocol,
+    }
+    let table = [
+        // A Socket.IO v2 server answers with a bare CONNECT.
+        ("40", Want::UnsupportedServer),
+        ("40/admin,", Want::UnsupportedServer),
+        ("40[1]", Want::Protocol),
+        ("40\"sid\"", Want::Protocol),
+        ("40{}", Want::Protocol),
+        (r#"40{"sid":1}"#, Want::Protocol),
+        ("44[1,2,3]", Want::Protocol),
+        ("44null", Want::Protocol),
+        ("4412345", Want::Protocol),
+    ];
+    for (reply, want) in table {
+        let mut h = Harness::new();
+        let path = if reply.contains("/admin") { "/admin" } else { "/" };
+        let (ns, status) = h.add(path, AuthSource::None, None);
+        let mut outcome = h.connect(ns);
+        h.open();
+        h.texts();
+        let error = h.fault(reply);
+        match want {
+            Want::UnsupportedServer => assert!(
+                matches!(error, ConnectError::UnsupportedServer),
+                "{reply}: {error:?}"
+            ),
+            Want::Protocol => {
+                assert!(matches!(error, ConnectError::Protocol(_)), "{reply}: {error:?}")
+            }
+        }
+        assert!(!status.connected(), "{reply}");
+        assert!(connect_pending(&mut outcome), "{reply}: the driver decides");
+        assert!(!h.lose(DisconnectReason::ParseError), "{reply}: never established");
+        assert_eq!(h.state(ns), NsState::Connecting, "{reply}: retried per the policy");
+    }
+}
+
+#[test]
+fn connect_error_payload_table() {
+    let table = [
+        (r#"44{"message":"no","data":{"code":1}}"#, "no"),
+        (r#"44"plain""#, "plain"),
+        (r#"44{"message":7}"#, "7"),
+        ("44{}", ""),
+    ];
+    for (reply, message) in table {
+        let mut h = Harness::new();
+        let (ns, _) = h.add("/", AuthSource::None, None);
+        let mut outcome = h.connect(ns);
+        h.open();
+        h.recv(&[reply]);
+        let seen = h.seen();
+        assert_eq!(
+            seen,
+            [(
+                ns,
+                Seen::ConnectError(format!("the server refused the connection: {message}"))
+            )],
+            "{reply}"
+        );
+        assert!(
+            matches!(outcome.try_recv(), Ok(Err(ConnectError::Rejected { .. }))),
+            "{reply}"
+        );
+        assert_eq!(h.state(ns), NsState::Inactive, "{reply}: final");
+    }
+}
+
+#[test]
+fn an_unanswered_connect_fails_the_attempt_at_the_timeout() {
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/", AuthSource::None, None);
+    let mut outcome = h.connect(ns);
+    let t0 = h.now;
+    h.open();
+    h.texts();
+    // A reply for another namespace is no reply.
+    h.recv(&[r#"40/other,{"sid":"x"}"#]);
+    let due = t0 + CONNECT_TIMEOUT;
+    assert_eq!(h.session.deadline(true), Some(due));
+    assert_eq!(h.session.deadline(false), None, "paused reading stops the clock");
+    assert!(h
+        .session
+        .handle_timeout(due - Duration::from_millis(1), true)
+        .is_ok());
+    let fault = h.session.handle_timeout(due, true).unwrap_err();
+    assert!(matches!(fault.error, ConnectError::Timeout(t) if t == CONNECT_TIMEOUT));
+    assert!(!h.lose(fault.reason));
+    assert!(connect_pending(&mut outcome), "a failed attempt; the driver decides");
+    assert_eq!(h.session.deadline(true), None, "no link, no deadline");
+}
+
+#[test]
+fn on_an_established_link_an_unanswered_namespace_fails_alone() {
+    let mut h = Harness::new();
+    let (root, root_status) = h.connected("/", r#"40{"sid":"r"}"#);
+    let (admin, _) = h.add("/admin", AuthSource::None, None);
+    let mut outcome = h.connect(admin);
+    h.texts();
+    let due = h.now + CONNECT_TIMEOUT;
+    assert!(h.session.handle_timeout(due, true).is_ok());
+    h.settle();
+    assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Timeout(_)))));
+    assert_eq!(
+        h.seen(),
+        [(
+            admin,
+            Seen::ConnectError(ConnectError::Timeout(CONNECT_TIMEOUT).to_string())
+        )]
+    );
+    assert_eq!(h.state(admin), NsState::Inactive);
+    assert!(root_status.connected());
+    assert_eq!(h.state(root), NsState::Connected);
+}
+
+#[test]
+fn a_reconnect_is_announced_when_a_namespace_connects_not_when_the_link_opens() {
+    let (mut h, ns, _) = Harness::with_session();
+    h.lose(DisconnectReason::TransportClose);
+    h.events();
+    // Attempt 1 opens a link that never connects the namespace.
+    h.open_attempt(1);
+    h.texts();
+    assert_eq!(h.seen(), []);
+    assert!(!h.lose(DisconnectReason::TransportClose));
+    // Attempt 2 connects it.
+    h.open_attempt(2);
+    h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
+    assert_eq!(h.seen(), [(ns, Seen::Reconnect(2)), (ns, CONNECTED)]);
+    assert!(h.lose(DisconnectReason::TransportClose));
+}
+
+#[test]
+fn a_connect_outcome_is_answered_behind_what_came_before() {
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/", AuthSource::None, None);
+    let (tx, mut outcome) = oneshot::channel();
+    h.session.connect(ns, Some(tx), h.now);
+    h.session
+        .broadcast(SocketEvent::ConnectError(ConnectError::HandshakeClosed));
+    h.session.broadcast(SocketEvent::ReconnectFailed);
+    h.session.give_up(ConnectError::Closed);
+    let order: Vec<&str> = h
+        .session
+        .deliveries
+        .iter()
+        .map(|(_, dispatch)| match dispatch {
+            Dispatch::Lifecycle(event) => match **event {
+                SocketEvent::ConnectError(_) => "connect_error",
+                SocketEvent::ReconnectFailed => "reconnect_failed",
+                _ => "other",
+            },
+            Dispatch::Settled(_) => "settled",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(order, ["connect_error", "reconnect_failed", "settled"]);
+    assert!(connect_pending(&mut outcome));
+    h.events();
+    assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Closed))));
+}
+
+/// A frame the client refuses: nested deeper than serde_json's limit.
+fn poison_frame() -> String {
+    format!("42[\"deep\",{}{}]", "[".repeat(200), "]".repeat(200))
+}
+
+#[test]
+fn a_refused_message_replayed_after_a_recovery_gives_the_session_up() {
+    let (mut h, ns, status) = Harness::with_session();
+    // Live, the server sends a message the client refuses.
+    let fault = h.session.on_text(&poison_frame(), h.now).unwrap_err();
+    assert!(h.session.on_link_lost(&fault));
+    h.events();
+
+    // The recovery replays it first, and it is refused again before any new
+    // event: recovering would loop forever.
+    h.open();
+    assert_eq!(h.texts(), [r#"40{"offset":"o1","pid":"p1"}"#]);
+    let fault = h.session.on_text(&poison_frame(), h.now).unwrap_err();
+    h.session.on_link_lost(&fault);
+    let seen = h.seen();
+    assert!(
+        matches!(&seen[..], [(n, Seen::RecoveryAbandoned(_))] if *n == ns),
+        "{seen:?}"
+    );
+    h.open();
+    assert_eq!(h.texts(), ["40"], "a fresh session");
+    h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
+    assert!(!status.recovered());
+}
+
+#[test]
+fn a_recovery_that_makes_progress_is_not_given_up() {
+    let (mut h, _ns, _) = Harness::with_session();
+    h.lose(DisconnectReason::TransportClose);
+    h.open();
+    h.texts();
+    // The replay delivers an event, then a refused message ends the link.
+    h.recv(&[r#"42["tick",1,"o2"]"#]);
+    let fault = h.session.on_text(&poison_frame(), h.now).unwrap_err();
+    h.session.on_link_lost(&fault);
+    assert!(
+        !h.seen()
+            .iter()
+            .any(|(_, seen)| matches!(seen, Seen::RecoveryAbandoned(_))),
+        "progress was made"
+    );
+    h.open();
+    assert_eq!(h.texts(), [r#"40{"offset":"o2","pid":"p1"}"#]);
+}
