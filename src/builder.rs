@@ -16,7 +16,7 @@ use crate::event::{Event, SocketEvent};
 use crate::manager::{Manager, SocketSettings};
 use crate::reconnect::ReconnectPolicy;
 use crate::session::{AuthSource, Resume};
-use crate::socket::{RecoveryState, Socket};
+use crate::socket::{EventStream, RecoveryState, Socket};
 use crate::tls::TlsOptions;
 use crate::transport::TransportConfig;
 
@@ -279,10 +279,47 @@ impl ClientBuilder {
     /// Connects and resolves once the server has accepted the namespace.
     ///
     /// With reconnection on (the default) a failed first attempt is retried per the
-    /// reconnection options, and this fails only once the attempts are used up; with
-    /// unlimited attempts it waits until the server is reachable. A refusal by the
-    /// server's middleware fails at once.
+    /// reconnection options, and this fails only once the attempts are used up, with
+    /// [`ConnectError::ReconnectFailed`] whose source is the last attempt's error;
+    /// with unlimited attempts it waits until the server is reachable. An attempt
+    /// succeeds when the namespace connects, not when the link opens: a link that
+    /// closes, or whose CONNECT gets no valid answer within [`timeout`](Self::timeout),
+    /// is a failed attempt.
+    ///
+    /// Some failures end it at once, whatever the attempts: a refusal by the
+    /// server's middleware, and what retrying cannot fix (a socket.io 2.x server, a
+    /// server that does not allow WebSocket, an HTTP 4xx other than 408 and 429 on
+    /// the handshake, a failed TLS handshake). Once a namespace has connected, later
+    /// reconnects follow the policy whatever the failure.
+    ///
+    /// Every failed attempt is logged at `warn` with its cause and the URL tried
+    /// (query values redacted), and reaches the [`on_lifecycle`](Self::on_lifecycle)
+    /// handlers as [`SocketEvent::ConnectError`] or [`SocketEvent::ReconnectError`]
+    /// before this returns.
     pub async fn connect(self) -> Result<Socket, ConnectError> {
+        let socket = self.start()?;
+        socket.connect().await?;
+        Ok(socket)
+    }
+
+    /// Connects like [`connect`](Self::connect), and returns with the socket a
+    /// stream of its events that starts with the connect event: it misses
+    /// nothing the server sends from the first connect on (not even what the
+    /// server emits on connection, which a stream taken with
+    /// [`Socket::events`] after `connect()` may miss).
+    ///
+    /// The stream applies backpressure as every [`EventStream`] does: poll it,
+    /// or drop it.
+    pub async fn connect_with_events(self) -> Result<(Socket, EventStream), ConnectError> {
+        let socket = self.start()?;
+        // Before the connect command: no connect event can be past yet.
+        let events = socket.events_from_connect();
+        socket.connect().await?;
+        Ok((socket, events))
+    }
+
+    /// Starts the connection's task and its first socket, not connected yet.
+    fn start(self) -> Result<Socket, ConnectError> {
         let factor = self.policy.randomization_factor;
         if !(0.0..=1.0).contains(&factor) {
             return Err(ConnectError::InvalidOption(format!(
@@ -333,8 +370,6 @@ impl ClientBuilder {
             pid: state.pid,
             offset: state.offset,
         });
-        let socket = manager.attach(&namespace, self.handlers, resume);
-        socket.connect().await?;
-        Ok(socket)
+        Ok(manager.attach(&namespace, self.handlers, resume))
     }
 }

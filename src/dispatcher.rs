@@ -107,6 +107,9 @@ pub(crate) struct Listeners {
     /// event; a list rather than a channel, which would cost memory up front.
     new_subscribers: Mutex<Vec<mpsc::Sender<SocketEvent>>>,
     has_new_subscribers: AtomicBool,
+    /// A stream that starts at the next connect event (see
+    /// `ClientBuilder::connect_with_events`).
+    from_connect: Mutex<Option<mpsc::Sender<SocketEvent>>>,
     status: Arc<SocketStatus>,
     checkpoint: Mutex<Checkpoint>,
     /// Whether outgoing listeners exist, so emits without any skip building
@@ -135,6 +138,7 @@ impl Listeners {
             handlers: RwLock::new(handlers),
             new_subscribers: Mutex::new(Vec::new()),
             has_new_subscribers: AtomicBool::new(false),
+            from_connect: Mutex::new(None),
             status,
             checkpoint: Mutex::new(checkpoint),
         }
@@ -147,6 +151,14 @@ impl Listeners {
             .unwrap_or_else(PoisonError::into_inner)
             .push(subscriber);
         self.has_new_subscribers.store(true, Ordering::Release);
+    }
+
+    /// Adds a stream that sees the next connect event and everything after it.
+    pub(crate) fn subscribe_from_connect(&self, subscriber: mpsc::Sender<SocketEvent>) {
+        *self
+            .from_connect
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(subscriber);
     }
 
     pub(crate) fn has_outgoing(&self) -> bool {
@@ -244,6 +256,14 @@ async fn deliver(
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
+    }
+    if let SocketEvent::Connect { .. } = &event {
+        let starting = listeners
+            .from_connect
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        subscribers.extend(starting);
     }
     if let SocketEvent::Connect { recovered: false } = &event {
         // A fresh session: the old checkpoint cannot resume it.

@@ -116,6 +116,11 @@ impl Socket {
     }
 
     /// The session id the server gave this socket, while connected.
+    ///
+    /// A session restored with
+    /// [`ClientBuilder::recovery_state`](crate::ClientBuilder::recovery_state)
+    /// is connected from the first replayed event on, but learns its id only
+    /// from the server's reply that ends the replay: until then this is `None`.
     pub fn id(&self) -> Option<String> {
         self.inner.status.id().map(|id| id.to_string())
     }
@@ -249,11 +254,26 @@ impl Socket {
 
     /// A stream of everything that happens on this socket from now on, in order.
     ///
+    /// "From now on" means: every socket event that the socket's handlers have
+    /// not started on yet when this is called. Events arrive and are handed to
+    /// the handlers on a task of their own, so what the server sends while
+    /// `connect().await` returns (the events a server emits on connection)
+    /// may already be past. To miss nothing from the first connect on, take
+    /// the stream from
+    /// [`ClientBuilder::connect_with_events`](crate::ClientBuilder::connect_with_events).
+    ///
     /// The stream applies backpressure: while it is not polled, the socket stops
     /// reading from the server once the buffers between them fill. Drop it when done.
     pub fn events(&self) -> EventStream {
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         self.inner.listeners.subscribe(sender);
+        EventStream { receiver }
+    }
+
+    /// A stream that starts with the next connect event of this socket.
+    pub(crate) fn events_from_connect(&self) -> EventStream {
+        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+        self.inner.listeners.subscribe_from_connect(sender);
         EventStream { receiver }
     }
 

@@ -37,8 +37,11 @@ pub struct ServerOptions {
     /// `--tls-cert`, `--tls-key`: serve https/wss.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Any further raw arguments for server.js (e.g. `--path /x/`,
-    /// `--max-http-buffer-size 1000`).
+    /// `--max-http-buffer-size 1000`, `--transports polling`).
     pub extra_args: Vec<String>,
+    /// Run the socket.io 2.x server of `tests/server-v2` instead (it takes
+    /// `port` alone).
+    pub v2: bool,
 }
 
 impl ServerOptions {
@@ -73,6 +76,16 @@ impl ServerOptions {
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.extra_args.push(arg.into());
         self
+    }
+    pub fn socketio_v2(mut self) -> Self {
+        self.v2 = true;
+        self
+    }
+
+    /// The directory of the server to run.
+    fn dir(&self) -> PathBuf {
+        let name = if self.v2 { "server-v2" } else { "server" };
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(name)
     }
 
     fn to_args(&self) -> Vec<String> {
@@ -133,22 +146,21 @@ pub struct TestServer {
 
 /// Path of `tests/server`.
 pub fn server_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("server")
+    ServerOptions::default().dir()
 }
 
 impl TestServer {
     /// Starts a server and waits until it listens.
     pub async fn start(opts: ServerOptions) -> TestServer {
         ensure_node();
-        ensure_node_modules();
+        let dir = opts.dir();
+        ensure_node_modules(&dir);
 
         let verbose = std::env::var_os("SIOCLIENT_TEST_VERBOSE").is_some();
         let mut cmd = Command::new("node");
         cmd.arg("server.js")
             .args(opts.to_args())
-            .current_dir(server_dir())
+            .current_dir(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -433,18 +445,17 @@ fn node_modules_ok(dir: &Path) -> bool {
     })
 }
 
-/// Runs `npm ci` in tests/server when node_modules is missing or stale.
-/// Guarded within the process by a mutex and across processes by a lock
-/// file created with `create_new`.
-fn ensure_node_modules() {
-    static INSTALLED: Mutex<bool> = Mutex::new(false);
+/// Runs `npm ci` in a server's directory when node_modules is missing or
+/// stale. Guarded within the process by a mutex and across processes by a
+/// lock file created with `create_new`.
+fn ensure_node_modules(dir: &Path) {
+    static INSTALLED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
     let mut done = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
-    if *done {
+    if done.iter().any(|installed| installed == dir) {
         return;
     }
-    let dir = server_dir();
-    if node_modules_ok(&dir) {
-        *done = true;
+    if node_modules_ok(dir) {
+        done.push(dir.to_owned());
         return;
     }
 
@@ -481,11 +492,11 @@ fn ensure_node_modules() {
         }
     };
     // Someone else may have finished the install while we waited.
-    if !node_modules_ok(&dir) {
+    if !node_modules_ok(dir) {
         eprintln!("sioclient tests: running `npm ci` in {}", dir.display());
         let out = std::process::Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
+            .current_dir(dir)
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("{NODE_MISSING} (running `npm ci` failed: {e})"));
@@ -499,11 +510,11 @@ fn ensure_node_modules() {
             );
         }
         assert!(
-            node_modules_ok(&dir),
+            node_modules_ok(dir),
             "`npm ci` succeeded but node_modules does not match package-lock.json"
         );
     }
-    *done = true;
+    done.push(dir.to_owned());
 }
 
 /// Removes the lock file when dropped (also on panic).

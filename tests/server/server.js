@@ -4,7 +4,8 @@
 // Usage: node server.js [--port N] [--ping-interval MS] [--ping-timeout MS]
 //                       [--recovery] [--max-disconnection MS] [--redis URL]
 //                       [--tls-cert FILE --tls-key FILE] [--path PATH]
-//                       [--max-http-buffer-size BYTES] [--no-stdin]
+//                       [--max-http-buffer-size BYTES] [--transports LIST]
+//                       [--no-stdin]
 //
 // Prints exactly one line `LISTENING <port>` on stdout once it accepts
 // connections, then one JSON object per line for every notable server-side
@@ -35,6 +36,7 @@ function parseArgs(argv) {
     tlsKey: null,
     path: "/socket.io/",
     maxHttpBufferSize: 1e6,
+    transports: null,
     watchStdin: true,
   };
   const int = (name, v) => {
@@ -80,6 +82,9 @@ function parseArgs(argv) {
         break;
       case "--max-http-buffer-size":
         opts.maxHttpBufferSize = int(a, argv[++i]);
+        break;
+      case "--transports":
+        opts.transports = str(a, argv[++i]).split(",");
         break;
       case "--no-stdin":
         opts.watchStdin = false;
@@ -149,6 +154,18 @@ function setupNamespace(io, name) {
 
     socket.on("disconnect", (reason) => {
       log({ ev: "disconnect", nsp: name, id: socket.id, reason });
+    });
+
+    // `auth.welcome = N`: N events right on connection, before the client
+    // can have asked for anything.
+    const welcome = Number(auth.welcome) || 0;
+    for (let i = 1; i <= welcome; i++) {
+      socket.emit("welcome", i);
+    }
+
+    // `big` with a length: answered with an event holding a string that long.
+    socket.on("big", (length) => {
+      socket.emit("big", "x".repeat(Number(length) || 0));
     });
 
     socket.on("echo", (...raw) => {
@@ -269,6 +286,9 @@ async function main() {
     pingTimeout: opts.pingTimeout,
     maxHttpBufferSize: opts.maxHttpBufferSize,
   };
+  if (opts.transports) {
+    serverOpts.transports = opts.transports;
+  }
   if (opts.recovery) {
     serverOpts.connectionStateRecovery = {
       maxDisconnectionDuration: opts.maxDisconnection,
