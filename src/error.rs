@@ -38,9 +38,11 @@ pub enum ConnectError {
     #[error("auth must be a JSON object, got {0}")]
     InvalidAuth(String),
     /// The WebSocket could not be opened, or broke before the namespace
-    /// connected: the source says why (refused, reset, TLS, ...).
-    #[error("the WebSocket connection failed")]
-    Transport(#[source] Arc<WsError>),
+    /// connected (refused, reset, TLS, ...). The message includes the
+    /// WebSocket error's, which is not repeated as a source: its own message
+    /// already includes its cause.
+    #[error("the WebSocket connection failed: {0}")]
+    Transport(Arc<WsError>),
     /// The server answered the WebSocket handshake with an HTTP status other
     /// than 101 Switching Protocols.
     #[error("{}", http_refusal(url, *status, body, engine_io.as_ref()))]
@@ -58,7 +60,9 @@ pub enum ConnectError {
     /// Nothing that speaks Engine.IO answered at the URL: no open packet came
     /// within the connect timeout, or the connection ended before the
     /// WebSocket handshake completed.
-    #[error("no Engine.IO server answered at {url} ({detail}): check the URL and the `path` option")]
+    #[error(
+        "no Engine.IO server answered at {url} ({detail}): check the URL and the `path` option"
+    )]
     NoEngineIo {
         /// The URL tried, query values redacted.
         url: String,
@@ -126,6 +130,8 @@ pub struct EngineIoError {
 
 impl EngineIoError {
     /// Reads an Engine.IO error body; `None` when the body is something else.
+    /// The JSON object is looked for inside the body, which the reference
+    /// server sends with chunked transfer encoding (sizes around it).
     pub(crate) fn parse(body: &str) -> Option<Self> {
         #[derive(serde::Deserialize)]
         struct Wire {
@@ -133,7 +139,8 @@ impl EngineIoError {
             #[serde(default)]
             message: String,
         }
-        let wire: Wire = serde_json::from_str(body.trim()).ok()?;
+        let json = body.get(body.find('{')?..=body.rfind('}')?)?;
+        let wire: Wire = serde_json::from_str(json).ok()?;
         Some(EngineIoError {
             code: wire.code,
             message: wire.message,
@@ -141,10 +148,64 @@ impl EngineIoError {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_io_error_bodies() {
+        let table = [
+            (
+                r#"{"code":0,"message":"Transport unknown"}"#,
+                Some((0, "Transport unknown")),
+            ),
+            (
+                "28\r\n{\"code\":0,\"message\":\"Transport unknown\"}\r\n0\r\n\r\n",
+                Some((0, "Transport unknown")),
+            ),
+            (r#"{"code":5}"#, Some((5, ""))),
+            ("Cannot GET /", None),
+            (r#"{"message":"no code"}"#, None),
+            ("}{", None),
+            ("", None),
+        ];
+        for (body, want) in table {
+            let got = EngineIoError::parse(body);
+            let want = want.map(|(code, message)| EngineIoError {
+                code,
+                message: message.to_owned(),
+            });
+            assert_eq!(got, want, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_say_what_to_do() {
+        let refusal = |status, body: &str| ConnectError::HttpRefused {
+            url: "ws://h/socket.io/?EIO=4&transport=websocket".into(),
+            status,
+            body: body.into(),
+            engine_io: EngineIoError::parse(body),
+        };
+        let polling = refusal(400, r#"{"code":0,"message":"Transport unknown"}"#).to_string();
+        assert!(polling.contains(r#"transports: ["polling"]"#), "{polling}");
+        let missing = refusal(404, "Cannot GET").to_string();
+        assert!(missing.contains("`path`"), "{missing}");
+        assert!(missing.contains("\"Cannot GET\""), "{missing}");
+        assert!(refusal(403, "").retrying_cannot_fix());
+        assert!(!refusal(429, "").retrying_cannot_fix());
+        assert!(!refusal(408, "").retrying_cannot_fix());
+        assert!(!refusal(503, "").retrying_cannot_fix());
+        assert!(ConnectError::UnsupportedServer.retrying_cannot_fix());
+        assert!(!ConnectError::Timeout(Duration::from_secs(1)).retrying_cannot_fix());
+    }
+}
+
 /// The message of [`ConnectError::HttpRefused`]: what the server said, and
 /// what to do about it where that is known.
 fn http_refusal(url: &str, status: u16, body: &str, engine_io: Option<&EngineIoError>) -> String {
-    let mut text = format!("the server answered the WebSocket handshake at {url} with HTTP {status}");
+    let mut text =
+        format!("the server answered the WebSocket handshake at {url} with HTTP {status}");
     match engine_io {
         Some(error) => {
             text.push_str(&format!(
@@ -182,7 +243,9 @@ impl ConnectError {
             ConnectError::HttpRefused {
                 status, engine_io, ..
             } => {
-                engine_io.as_ref().is_some_and(|e| e.code == 0 || e.code == 5)
+                engine_io
+                    .as_ref()
+                    .is_some_and(|e| e.code == 0 || e.code == 5)
                     || ((400..500).contains(status) && *status != 408 && *status != 429)
             }
             ConnectError::Transport(error) => is_tls_failure(error),

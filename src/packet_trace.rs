@@ -180,7 +180,11 @@ mod tests {
             ),
             (In, "2", "ping "),
             (Out, "3", "pong "),
-            (In, "9x", "undecodable (unknown Engine.IO packet type '9'): 9x"),
+            (
+                In,
+                "9x",
+                "undecodable (unknown Engine.IO packet type '9'): 9x",
+            ),
         ];
         for (direction, frame, want) in table {
             assert_eq!(describe(frame, direction), want, "{frame}");

@@ -224,7 +224,6 @@ impl Namespace {
             let _ = waiter.send(Err(AckError::Disconnected));
         }
     }
-
 }
 
 /// Answers the connect waiters of namespace `ns` through its delivery queue,
@@ -453,7 +452,12 @@ impl Session {
         namespace.held.clear();
         namespace.held_bytes = 0;
         namespace.fail_acks();
-        settle(&mut namespace.waiters, &mut self.deliveries, ns, &Err(waiter_error));
+        settle(
+            &mut namespace.waiters,
+            &mut self.deliveries,
+            ns,
+            &Err(waiter_error),
+        );
         // Queued at-least-once emits wait for a later connect().
         namespace.reliable.link_lost();
     }

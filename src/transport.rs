@@ -276,7 +276,10 @@ mod tests {
             "ws://h:1/socket.io/?token=<redacted>&room=<redacted>&key=<redacted>&EIO=4&transport=websocket"
         );
         let (plain, _) = TransportConfig::engine_url("http://h:1", "/socket.io/", &[]).unwrap();
-        assert_eq!(redacted(&plain), "ws://h:1/socket.io/?EIO=4&transport=websocket");
+        assert_eq!(
+            redacted(&plain),
+            "ws://h:1/socket.io/?EIO=4&transport=websocket"
+        );
     }
 
     #[test]

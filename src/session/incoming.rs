@@ -9,8 +9,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{
-    settle, AckPayload, Frame, LinkFault, NsState, Resume, Session, HELD_MAX_BYTES,
-    HELD_MAX_EVENTS,
+    settle, AckPayload, Frame, LinkFault, NsState, Resume, Session, HELD_MAX_BYTES, HELD_MAX_EVENTS,
 };
 use crate::engineio::packet::{EnginePacket, MAX_MESSAGE_BYTES};
 use crate::error::ConnectError;
@@ -242,7 +241,9 @@ impl Session {
             namespace.recent.clear();
         }
         namespace.state = NsState::Connected;
-        namespace.status.set_connected(Some(sid), shared_pid, recovered);
+        namespace
+            .status
+            .set_connected(Some(sid), shared_pid, recovered);
         tracing::debug!(nsp = %namespace.path, recovered, "namespace connected");
         namespace.held_bytes = 0;
         let held = std::mem::take(&mut namespace.held);
@@ -266,7 +267,10 @@ impl Session {
         let namespace = &mut self.namespaces[ns];
         namespace.state = NsState::Replaying;
         namespace.connect_deadline = None;
-        let pid = namespace.resume.as_ref().map(|resume| Arc::from(resume.pid.as_str()));
+        let pid = namespace
+            .resume
+            .as_ref()
+            .map(|resume| Arc::from(resume.pid.as_str()));
         namespace
             .status
             .set_connected(namespace.last_sid.clone(), pid, true);

@@ -21,8 +21,8 @@ use super::{
 };
 use crate::driver::{AckAnswer, Control};
 use crate::error::{AckError, ConnectError, EmitError};
-use crate::protocol_error::ProtocolError;
 use crate::event::{DisconnectReason, Dispatch, Event, SocketEvent};
+use crate::protocol_error::ProtocolError;
 use crate::status::SocketStatus;
 
 const PING_INTERVAL: Duration = Duration::from_secs(25);
@@ -712,7 +712,10 @@ fn re_adding_a_path_reuses_its_slot_and_aborts_the_old_namespace() {
     assert_eq!(again, ns);
     assert_eq!(h.session.find("/"), Some(ns));
     assert!(
-        matches!(outcome.try_recv(), Err(oneshot::error::TryRecvError::Closed)),
+        matches!(
+            outcome.try_recv(),
+            Err(oneshot::error::TryRecvError::Closed)
+        ),
         "the old socket's queue is gone, its waiter with it"
     );
     assert_eq!(
@@ -1518,7 +1521,11 @@ fn a_recovery_replay_flows_as_it_comes_and_the_reply_ends_it() {
     assert!(h.session.resume(ns) == resume("p1", Some("o3")));
     assert!(status.connected());
     assert!(status.recovered());
-    assert_eq!(status.id().as_deref(), Some("s1"), "a recovered session keeps its sid");
+    assert_eq!(
+        status.id().as_deref(),
+        Some("s1"),
+        "a recovered session keeps its sid"
+    );
     assert!(!h.session.is_connected(ns), "emits wait for the reply");
     assert!(!h.session.accepts_emits(ns));
 
@@ -1720,7 +1727,10 @@ fn link_lost_during_a_replay_resumes_after_the_last_replayed_event() {
     h.events();
     h.recv(&[r#"42["tick",1,"o2"]"#]);
     // The link drops mid-replay, before the reply.
-    assert!(h.lose(DisconnectReason::TransportClose), "the replay made the link a success");
+    assert!(
+        h.lose(DisconnectReason::TransportClose),
+        "the replay made the link a success"
+    );
     assert_eq!(
         h.seen(),
         [
@@ -2800,11 +2810,15 @@ fn reliable_timers_resend_then_give_up_and_the_heartbeat_can_be_left_out() {
         Some(retry_at),
         "sooner than the heartbeat"
     );
-    h.session.handle_timeout(retry_at - Duration::from_millis(1), false).expect("no fault");
+    h.session
+        .handle_timeout(retry_at - Duration::from_millis(1), false)
+        .expect("no fault");
     assert_eq!(h.texts(), Vec::<String>::new());
     h.session.handle_timeout(retry_at, false).expect("no fault");
     assert_eq!(h.texts(), [r#"421["x"]"#]);
-    h.session.handle_timeout(retry_at + Duration::from_millis(50), false).expect("no fault");
+    h.session
+        .handle_timeout(retry_at + Duration::from_millis(50), false)
+        .expect("no fault");
     assert_eq!(h.texts(), Vec::<String>::new());
     match outcome.try_recv().unwrap() {
         Err(AckError::Emit(EmitError::Unacknowledged { tries })) => assert_eq!(tries, 2),
@@ -2834,7 +2848,9 @@ fn outgoing_listeners_hear_of_each_packet_as_it_is_written() {
         },
     );
     h.session.send(ns, outgoing, h.now);
-    h.session.handle_timeout(h.now + Duration::from_millis(50), false).expect("no fault");
+    h.session
+        .handle_timeout(h.now + Duration::from_millis(50), false)
+        .expect("no fault");
     let heard: Vec<String> = h
         .session
         .deliveries
@@ -2853,7 +2869,10 @@ fn attachments_adding_up_past_the_limit_end_the_link() {
     let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
     h.recv(&[r#"452-["big",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#]);
     // One buffer, shared: the test allocates it once.
-    let half = Bytes::from(vec![0u8; crate::engineio::packet::MAX_MESSAGE_BYTES / 2 + 1]);
+    let half = Bytes::from(vec![
+        0u8;
+        crate::engineio::packet::MAX_MESSAGE_BYTES / 2 + 1
+    ]);
     assert!(h.session.on_binary(half.clone(), h.now).is_ok());
     assert_eq!(
         h.session
@@ -2889,7 +2908,11 @@ fn connect_replies_that_connect_nothing_fail_the_attempt() {
     ];
     for (reply, want) in table {
         let mut h = Harness::new();
-        let path = if reply.contains("/admin") { "/admin" } else { "/" };
+        let path = if reply.contains("/admin") {
+            "/admin"
+        } else {
+            "/"
+        };
         let (ns, status) = h.add(path, AuthSource::None, None);
         let mut outcome = h.connect(ns);
         h.open();
@@ -2901,13 +2924,23 @@ fn connect_replies_that_connect_nothing_fail_the_attempt() {
                 "{reply}: {error:?}"
             ),
             Want::Protocol => {
-                assert!(matches!(error, ConnectError::Protocol(_)), "{reply}: {error:?}")
+                assert!(
+                    matches!(error, ConnectError::Protocol(_)),
+                    "{reply}: {error:?}"
+                )
             }
         }
         assert!(!status.connected(), "{reply}");
         assert!(connect_pending(&mut outcome), "{reply}: the driver decides");
-        assert!(!h.lose(DisconnectReason::ParseError), "{reply}: never established");
-        assert_eq!(h.state(ns), NsState::Connecting, "{reply}: retried per the policy");
+        assert!(
+            !h.lose(DisconnectReason::ParseError),
+            "{reply}: never established"
+        );
+        assert_eq!(
+            h.state(ns),
+            NsState::Connecting,
+            "{reply}: retried per the policy"
+        );
     }
 }
 
@@ -2954,7 +2987,11 @@ fn an_unanswered_connect_fails_the_attempt_at_the_timeout() {
     h.recv(&[r#"40/other,{"sid":"x"}"#]);
     let due = t0 + CONNECT_TIMEOUT;
     assert_eq!(h.session.deadline(true), Some(due));
-    assert_eq!(h.session.deadline(false), None, "paused reading stops the clock");
+    assert_eq!(
+        h.session.deadline(false),
+        None,
+        "paused reading stops the clock"
+    );
     assert!(h
         .session
         .handle_timeout(due - Duration::from_millis(1), true)
@@ -2962,7 +2999,10 @@ fn an_unanswered_connect_fails_the_attempt_at_the_timeout() {
     let fault = h.session.handle_timeout(due, true).unwrap_err();
     assert!(matches!(fault.error, ConnectError::Timeout(t) if t == CONNECT_TIMEOUT));
     assert!(!h.lose(fault.reason));
-    assert!(connect_pending(&mut outcome), "a failed attempt; the driver decides");
+    assert!(
+        connect_pending(&mut outcome),
+        "a failed attempt; the driver decides"
+    );
     assert_eq!(h.session.deadline(true), None, "no link, no deadline");
 }
 
@@ -2976,7 +3016,10 @@ fn on_an_established_link_an_unanswered_namespace_fails_alone() {
     let due = h.now + CONNECT_TIMEOUT;
     assert!(h.session.handle_timeout(due, true).is_ok());
     h.settle();
-    assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Timeout(_)))));
+    assert!(matches!(
+        outcome.try_recv(),
+        Ok(Err(ConnectError::Timeout(_)))
+    ));
     assert_eq!(
         h.seen(),
         [(

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod proxy;
 pub mod redis;
+pub mod scripted;
 pub mod server;
 
 use std::future::Future;

@@ -85,7 +85,9 @@ impl ServerOptions {
     /// The directory of the server to run.
     fn dir(&self) -> PathBuf {
         let name = if self.v2 { "server-v2" } else { "server" };
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join(name)
     }
 
     fn to_args(&self) -> Vec<String> {
