@@ -160,7 +160,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Time allowed to open the connection (TCP, TLS, upgrade, handshake). Default 20 s.
+    /// Time allowed to open the connection (TCP, TLS, upgrade, Engine.IO
+    /// handshake), and then for the server to answer a namespace's CONNECT.
+    /// Default 20 s. A replay of missed events stops the second clock: it is
+    /// the server's answer, however long it takes.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self

@@ -43,9 +43,12 @@
 //! offset as its last argument. The client strips that offset (handlers,
 //! streams and [`Event::decode`] never see it; [`Event::offset`] has it) and
 //! remembers the last one. After a lost link it sends both back; the server
-//! replays every missed event before its CONNECT reply, and the client hands
-//! them to the application after the connect event, in order, before any live
-//! event. [`Socket::recovered`] and [`SocketEvent::Connect`] say whether it
+//! replays every missed event before its CONNECT reply. It replays only when
+//! it restores the session, so the first replayed event connects the socket
+//! (the connect event, `recovered: true`) and the replay flows to the
+//! application as it comes, in order, under the usual backpressure: memory
+//! stays bounded however long the replay. Emits wait for the reply that ends
+//! it. [`Socket::recovered`] and [`SocketEvent::Connect`] say whether it
 //! worked: no offset received yet, a session older than the server's
 //! `maxDisconnectionDuration`, or a `disconnect()` on either side each give a
 //! fresh session instead, with a new [`Socket::id`].
@@ -62,6 +65,13 @@
 //! The protocol cannot tell a volatile event whose last argument is a string
 //! from an event with an offset, so that string is taken for an offset; turn
 //! [`ClientBuilder::strip_offsets`] off for servers that append none.
+//!
+//! A message the client refuses (larger than 64 MiB, nested deeper than the
+//! JSON limit, malformed) ends the link with "parse error", and a recovering
+//! server replays it after the reconnect. When a recovery ends on a refusal
+//! again before any new event, the client gives the session up
+//! ([`SocketEvent::RecoveryAbandoned`]) and the next connect starts a fresh
+//! one, instead of looping forever.
 //!
 //! To survive a process restart, checkpoint [`Socket::recovery_state`] (the
 //! pid and the offset of the last event the handlers finished) and start the
@@ -119,8 +129,10 @@
 //! `serde_json::Value` cannot hold bytes: it receives the placeholder.)
 //!
 //! Limits:
-//! - A received packet may announce at most 256 attachments, of at most 64 MiB
-//!   together (the largest WebSocket message accepted); more, a
+//! - A message from the server may be up to 64 MiB: one WebSocket message,
+//!   text or binary, in one frame or several. A received packet may announce
+//!   at most 256 attachments, of at most 64 MiB together; a larger message,
+//!   more attachments, a
 //!   placeholder without its attachment, a binary frame that nobody announced
 //!   or a text packet before all announced attachments came is a protocol
 //!   error: the link ends with "parse error" and reconnects per the policy.

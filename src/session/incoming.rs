@@ -17,7 +17,7 @@ use crate::event::{AckRequest, DisconnectReason, Event, SocketEvent};
 use crate::protocol_error::ProtocolError;
 use crate::socketio::packet::{Packet, PacketKind, RawEvent, Received};
 
-/// A binary packet waiting for its attachments.
+/// An EVENT or ACK packet, and its attachments as they come.
 pub(super) struct Partial {
     kind: PacketKind,
     /// None for a namespace this client did not open: assembled, then dropped.
@@ -94,15 +94,7 @@ impl Session {
         let Some(ns) = partial.ns else {
             return Ok(());
         };
-        self.on_complete(
-            partial.kind,
-            ns,
-            partial.id,
-            partial.data,
-            partial.offset,
-            partial.buffers,
-            partial.bytes,
-        )
+        self.on_complete(ns, partial)
     }
 
     /// A plain EVENT (no attachments), its arguments split but not parsed.
@@ -169,30 +161,25 @@ impl Session {
                 self.on_server_disconnect(ns);
                 Ok(())
             }
-            PacketKind::Event | PacketKind::Ack => self.on_complete(
-                kind,
-                ns,
-                id,
-                data.unwrap_or_default(),
-                offset,
-                Vec::new(),
-                size,
-            ),
-            PacketKind::BinaryEvent | PacketKind::BinaryAck => {
-                let data = data.unwrap_or_default();
-                if attachments == 0 {
-                    return self.on_complete(kind, ns, id, data, offset, Vec::new(), size);
-                }
-                self.partial = Some(Partial {
+            PacketKind::Event
+            | PacketKind::Ack
+            | PacketKind::BinaryEvent
+            | PacketKind::BinaryAck => {
+                let packet = Partial {
                     kind,
                     ns: Some(ns),
                     id,
-                    data,
+                    data: data.unwrap_or_default(),
                     offset,
                     expected: attachments,
                     buffers: Vec::new(),
                     bytes: size,
-                });
+                };
+                // Only the binary kinds announce attachments.
+                if attachments == 0 {
+                    return self.on_complete(ns, packet);
+                }
+                self.partial = Some(packet);
                 Ok(())
             }
         }
@@ -340,16 +327,16 @@ impl Session {
     }
 
     /// An EVENT or ACK with all of its attachments.
-    fn on_complete(
-        &mut self,
-        kind: PacketKind,
-        ns: usize,
-        id: Option<u64>,
-        data: Value,
-        offset: Option<String>,
-        attachments: Vec<Bytes>,
-        size: usize,
-    ) -> Result<(), LinkFault> {
+    fn on_complete(&mut self, ns: usize, packet: Partial) -> Result<(), LinkFault> {
+        let Partial {
+            kind,
+            id,
+            data,
+            offset,
+            buffers: attachments,
+            bytes: size,
+            ..
+        } = packet;
         if matches!(kind, PacketKind::BinaryEvent | PacketKind::BinaryAck) {
             // Only binary packets have placeholders; in others they are plain data.
             check_placeholders(&data, attachments.len()).map_err(LinkFault::protocol)?;
