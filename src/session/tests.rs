@@ -323,6 +323,17 @@ impl Harness {
         (h, ns, status)
     }
 
+    /// [`with_session`](Self::with_session) after a lost link, with the
+    /// recovery CONNECT sent on a new one; outbox and deliveries are drained.
+    fn recovering() -> (Self, usize, Arc<SocketStatus>) {
+        let (mut h, ns, status) = Harness::with_session();
+        h.lose(DisconnectReason::TransportClose);
+        h.open();
+        assert_eq!(h.texts(), [r#"40{"offset":"o1","pid":"p1"}"#]);
+        h.events();
+        (h, ns, status)
+    }
+
     /// Queues an emit asking for an ack.
     fn send_with_ack(&mut self, ns: usize, text: &str, id: u64) -> AckOutcome {
         let (tx, rx) = oneshot::channel();
@@ -1542,11 +1553,7 @@ fn a_recovery_replay_flows_as_it_comes_and_the_reply_ends_it() {
 
 #[test]
 fn a_replay_ended_by_a_fresh_session_reply_announces_the_fresh_session() {
-    let (mut h, ns, status) = Harness::with_session();
-    h.lose(DisconnectReason::TransportClose);
-    h.open();
-    h.texts();
-    h.events();
+    let (mut h, ns, status) = Harness::recovering();
     h.recv(&[r#"42["tick",1,"o2"]"#]);
     assert_eq!(
         h.seen(),
@@ -1561,11 +1568,7 @@ fn a_replay_ended_by_a_fresh_session_reply_announces_the_fresh_session() {
 
 #[test]
 fn a_long_replay_is_not_held() {
-    let (mut h, ns, _status) = Harness::with_session();
-    h.lose(DisconnectReason::TransportClose);
-    h.open();
-    h.texts();
-    h.events();
+    let (mut h, ns, _status) = Harness::recovering();
     // Far more than any hold: each event is handed on as it comes.
     for i in 0..(HELD_MAX_EVENTS * 3) {
         let frame = format!(r#"42["tick",{i},"r{i}"]"#);
@@ -1667,11 +1670,7 @@ fn failed_recovery_starts_a_fresh_session() {
 
 #[test]
 fn recovery_against_a_server_that_lost_recovery_drops_the_session() {
-    let (mut h, ns, status) = Harness::with_session();
-    h.lose(DisconnectReason::TransportClose);
-    h.open();
-    h.texts();
-    h.events();
+    let (mut h, ns, status) = Harness::recovering();
     h.recv(&[r#"40{"sid":"s2"}"#]);
     assert_eq!(h.seen(), [(ns, CONNECTED)]);
     assert!(!status.recovered());
@@ -1720,11 +1719,7 @@ fn namespace_with_a_pid_but_no_offset_sends_the_pid_alone() {
 
 #[test]
 fn link_lost_during_a_replay_resumes_after_the_last_replayed_event() {
-    let (mut h, ns, status) = Harness::with_session();
-    h.lose(DisconnectReason::TransportClose);
-    h.open();
-    h.texts();
-    h.events();
+    let (mut h, ns, status) = Harness::recovering();
     h.recv(&[r#"42["tick",1,"o2"]"#]);
     // The link drops mid-replay, before the reply.
     assert!(
