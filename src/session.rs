@@ -185,6 +185,13 @@ enum NsState {
     Connected,
 }
 
+impl NsState {
+    /// Whether the application was told that the socket is connected.
+    fn announced(self) -> bool {
+        matches!(self, NsState::Connected | NsState::Replaying)
+    }
+}
+
 struct Namespace {
     path: Arc<str>,
     state: NsState,
@@ -217,6 +224,12 @@ impl Namespace {
     fn resume_offset(&self) -> Option<&str> {
         let restored = self.resume.as_ref()?.offset.as_deref();
         self.recent.last().or(restored)
+    }
+
+    /// Takes the events held for the CONNECT reply.
+    fn take_held(&mut self) -> Vec<SocketEvent> {
+        self.held_bytes = 0;
+        std::mem::take(&mut self.held)
     }
 
     fn fail_acks(&mut self) {
@@ -386,7 +399,7 @@ impl Session {
             return;
         };
         if let Some(waiter) = waiter {
-            if matches!(namespace.state, NsState::Connected | NsState::Replaying) {
+            if namespace.state.announced() {
                 let _ = waiter.send(Ok(()));
                 return;
             }
@@ -409,8 +422,7 @@ impl Session {
         namespace.resume = None;
         // A namespace still waiting for its CONNECT reply gets its DISCONNECT when
         // the reply comes: the server may not have a socket to end before that.
-        if matches!(namespace.state, NsState::Connected | NsState::Replaying) && self.link.is_some()
-        {
+        if namespace.state.announced() && self.link.is_some() {
             self.send_disconnect(ns);
         }
         self.leave(ns, ConnectError::Aborted);
@@ -434,23 +446,25 @@ impl Session {
         self.leave(ns, ConnectError::Closed);
     }
 
-    /// Ends a namespace: its socket sees a disconnect if it was connected, pending
-    /// acks and connect waiters fail.
+    /// Ends a namespace on the client's side; see [`end`](Self::end).
     fn leave(&mut self, ns: usize, waiter_error: ConnectError) {
+        self.end(ns, DisconnectReason::IoClientDisconnect, waiter_error);
+    }
+
+    /// Ends a namespace: its socket sees a disconnect with `reason` if it was
+    /// connected, pending acks and connect waiters fail.
+    fn end(&mut self, ns: usize, reason: DisconnectReason, waiter_error: ConnectError) {
         let Some(namespace) = self.namespaces.get_mut(ns) else {
             return;
         };
-        if matches!(namespace.state, NsState::Connected | NsState::Replaying) {
+        if namespace.state.announced() {
             namespace.status.set_disconnected();
-            self.deliveries.push_back((
-                ns,
-                SocketEvent::Disconnect(DisconnectReason::IoClientDisconnect).into(),
-            ));
+            self.deliveries
+                .push_back((ns, SocketEvent::Disconnect(reason).into()));
         }
         namespace.state = NsState::Inactive;
         namespace.connect_deadline = None;
-        namespace.held.clear();
-        namespace.held_bytes = 0;
+        namespace.take_held();
         namespace.fail_acks();
         settle(
             &mut namespace.waiters,
@@ -542,7 +556,7 @@ impl Session {
             _ => None,
         };
         for (ns, namespace) in self.namespaces.iter_mut().enumerate() {
-            if matches!(namespace.state, NsState::Connected | NsState::Replaying) {
+            if namespace.state.announced() {
                 namespace.status.set_disconnected();
                 self.deliveries
                     .push_back((ns, SocketEvent::Disconnect(fault.reason).into()));
@@ -601,9 +615,7 @@ impl Session {
             if self.namespaces[ns].state == NsState::Connecting {
                 // Events held for a connect that will not complete are still
                 // events the server sent: deliver them rather than lose them.
-                let namespace = &mut self.namespaces[ns];
-                namespace.held_bytes = 0;
-                let held = std::mem::take(&mut namespace.held);
+                let held = self.namespaces[ns].take_held();
                 self.deliveries
                     .extend(held.into_iter().map(|ev| (ns, ev.into())));
                 self.leave(ns, error.clone());

@@ -232,8 +232,7 @@ impl Session {
             .status
             .set_connected(Some(sid), shared_pid, recovered);
         tracing::debug!(nsp = %namespace.path, recovered, "namespace connected");
-        namespace.held_bytes = 0;
-        let held = std::mem::take(&mut namespace.held);
+        let held = namespace.take_held();
         self.establish();
         let namespace = &mut self.namespaces[ns];
         settle(&mut namespace.waiters, &mut self.deliveries, ns, &Ok(()));
@@ -303,27 +302,8 @@ impl Session {
 
     /// The server ended the namespace for good: no reconnection, no recovery.
     fn end_by_server(&mut self, ns: usize, waiter_error: ConnectError) {
-        let namespace = &mut self.namespaces[ns];
-        if matches!(namespace.state, NsState::Connected | NsState::Replaying) {
-            namespace.status.set_disconnected();
-            self.deliveries.push_back((
-                ns,
-                SocketEvent::Disconnect(DisconnectReason::IoServerDisconnect).into(),
-            ));
-        }
-        namespace.resume = None;
-        namespace.state = NsState::Inactive;
-        namespace.connect_deadline = None;
-        namespace.held.clear();
-        namespace.held_bytes = 0;
-        namespace.fail_acks();
-        settle(
-            &mut namespace.waiters,
-            &mut self.deliveries,
-            ns,
-            &Err(waiter_error),
-        );
-        namespace.reliable.link_lost();
+        self.namespaces[ns].resume = None;
+        self.end(ns, DisconnectReason::IoServerDisconnect, waiter_error);
     }
 
     /// An EVENT or ACK with all of its attachments.
