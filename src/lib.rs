@@ -148,31 +148,20 @@
 //!   is queued; before that the limit is unknown and not checked.
 #![deny(missing_docs)]
 
-mod builder;
-mod dispatcher;
+mod client;
+mod codec;
 mod driver;
-mod engineio;
+mod engine;
 mod error;
-mod event;
-mod event_args;
-mod manager;
-mod packet_trace;
-mod protocol_error;
-mod reconnect;
-mod session;
-mod socket;
-mod socketio;
-mod status;
-mod tls;
-mod transport;
+mod proto;
 
-pub use builder::ClientBuilder;
-pub use dispatcher::ListenerId;
+pub use client::builder::ClientBuilder;
+pub use client::dispatcher::ListenerId;
+pub use client::manager::{Engine, Manager};
+pub use client::socket::{Emitter, EventStream, RecoveryState, Socket};
+pub use error::protocol::ProtocolError;
 pub use error::{AckError, ConnectError, EmitError, EngineIoError, UnsentEmit, WsError};
-pub use event::{DisconnectReason, Event, SocketEvent};
-pub use manager::{Engine, Manager};
-pub use protocol_error::ProtocolError;
-pub use socket::{Emitter, EventStream, RecoveryState, Socket};
+pub use proto::event::{DisconnectReason, Event, SocketEvent};
 pub use tokio_tungstenite::tungstenite;
 
 /// The bytes crate: [`bytes::Bytes`] is the type of binary attachments (its
@@ -203,12 +192,12 @@ pub mod bench_support {
     use tokio::sync::mpsc::{self, UnboundedSender};
     use tokio::time::Instant;
 
+    use crate::codec::args;
+    use crate::codec::engine::OpenInfo;
     use crate::driver::Control;
-    use crate::engineio::packet::OpenInfo;
-    use crate::event::{Dispatch, Event};
-    use crate::session::{AuthSource, Session};
-    use crate::socketio::args;
-    use crate::status::SocketStatus;
+    use crate::proto::connection::{AuthSource, Session};
+    use crate::proto::event::{Dispatch, Event};
+    use crate::proto::status::SocketStatus;
 
     /// Encodes an emit as `Socket::emit` does: the Engine.IO text frame is
     /// appended to `out`, the binary attachments to `attachments`.

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::dispatcher::{self, Checkpoint, Handlers, Listeners};
+use crate::client::dispatcher::{self, Checkpoint, Handlers, Listeners};
+use crate::client::socket::{Socket, SocketInner};
 use crate::driver::{Attach, Control};
 use crate::error::ConnectError;
-use crate::session::{AuthSource, Resume};
-use crate::socket::{Socket, SocketInner};
-use crate::status::SocketStatus;
+use crate::proto::connection::{AuthSource, Resume};
+use crate::proto::status::SocketStatus;
 
 /// Tells sockets of the same path apart across drops and re-creations.
 static GENERATION: AtomicU64 = AtomicU64::new(1);

@@ -15,15 +15,17 @@ use tokio::sync::mpsc::{self, error::TrySendError, OwnedPermit, UnboundedReceive
 use tokio::time::{sleep, sleep_until, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::engineio::packet::MAX_MESSAGE_BYTES;
+use crate::codec::engine::MAX_MESSAGE_BYTES;
+use crate::engine::trace;
+use crate::engine::websocket::{self, TransportConfig, WsStream};
+use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, WsError};
-use crate::event::{DisconnectReason, Dispatch, SocketEvent};
-use crate::packet_trace;
-use crate::protocol_error::ProtocolError;
-use crate::reconnect::ReconnectPolicy;
-use crate::session::{AuthSource, ConnectWaiter, Frame, LinkFault, Outgoing, Resume, Session};
-use crate::status::SocketStatus;
-use crate::transport::{self, TransportConfig, WsStream};
+use crate::proto::connection::{
+    AuthSource, ConnectWaiter, Frame, LinkFault, Outgoing, Resume, Session,
+};
+use crate::proto::event::{DisconnectReason, Dispatch, SocketEvent};
+use crate::proto::reconnect::ReconnectPolicy;
+use crate::proto::status::SocketStatus;
 
 /// How many queued emits the driver takes in one go before writing; bounds
 /// the latency a burst adds to incoming traffic.
@@ -199,7 +201,7 @@ impl Driver {
             let config = self.config.transport.clone();
             // Boxed: the connect future is large and only lives while connecting;
             // unboxed it would make every idle driver task that much bigger.
-            let open = Box::pin(async move { transport::open(&config).await });
+            let open = Box::pin(async move { websocket::open(&config).await });
             let failure = match self.wait(open).await {
                 Wait::Shutdown => return,
                 Wait::WantChanged => {
@@ -274,7 +276,7 @@ impl Driver {
     /// Tells the log and the waiting sockets that a connection attempt failed.
     fn report_failure(&mut self, attempt: u32, error: &ConnectError) {
         tracing::warn!(
-            url = %transport::redacted(&self.config.transport.url),
+            url = %websocket::redacted(&self.config.transport.url),
             attempt,
             error = %ErrorChain(error),
             "connection attempt failed"
@@ -415,11 +417,11 @@ impl Driver {
         for handled in 1.. {
             match message {
                 Message::Text(text) => {
-                    packet_trace::incoming_text(text.as_str());
+                    trace::incoming_text(text.as_str());
                     self.session.on_text(text.as_str(), now)?;
                 }
                 Message::Binary(data) => {
-                    packet_trace::incoming_binary(&data);
+                    trace::incoming_binary(&data);
                     self.session.on_binary(data, now)?;
                 }
                 Message::Close(_) => return Err(closed_fault()),
@@ -451,11 +453,11 @@ impl Driver {
             for frame in self.session.outbox.drain(..) {
                 let message = match frame {
                     Frame::Text(text) => {
-                        packet_trace::outgoing_text(&text);
+                        trace::outgoing_text(&text);
                         Message::text(text)
                     }
                     Frame::Binary(data) => {
-                        packet_trace::outgoing_binary(&data);
+                        trace::outgoing_binary(&data);
                         Message::binary(data)
                     }
                 };

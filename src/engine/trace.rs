@@ -10,8 +10,8 @@
 
 use serde_json::Value;
 
-use crate::engineio::packet::EnginePacket;
-use crate::socketio::packet::{Packet, PacketKind};
+use crate::codec::engine::EnginePacket;
+use crate::codec::packet::{Packet, PacketKind};
 
 /// How much of a payload a line shows, in bytes.
 const SHOWN: usize = 96;

@@ -20,10 +20,10 @@ use super::{
     Resume, Retry, Session, HELD_MAX_BYTES, HELD_MAX_EVENTS,
 };
 use crate::driver::{AckAnswer, Control};
+use crate::error::protocol::ProtocolError;
 use crate::error::{AckError, ConnectError, EmitError};
-use crate::event::{DisconnectReason, Dispatch, Event, SocketEvent};
-use crate::protocol_error::ProtocolError;
-use crate::status::SocketStatus;
+use crate::proto::event::{DisconnectReason, Dispatch, Event, SocketEvent};
+use crate::proto::status::SocketStatus;
 
 const PING_INTERVAL: Duration = Duration::from_secs(25);
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
@@ -2864,10 +2864,7 @@ fn attachments_adding_up_past_the_limit_end_the_link() {
     let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
     h.recv(&[r#"452-["big",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#]);
     // One buffer, shared: the test allocates it once.
-    let half = Bytes::from(vec![
-        0u8;
-        crate::engineio::packet::MAX_MESSAGE_BYTES / 2 + 1
-    ]);
+    let half = Bytes::from(vec![0u8; crate::codec::engine::MAX_MESSAGE_BYTES / 2 + 1]);
     assert!(h.session.on_binary(half.clone(), h.now).is_ok());
     assert_eq!(
         h.session

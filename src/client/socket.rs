@@ -14,16 +14,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::dispatcher::{Handlers, ListenerId, Listeners};
+use crate::client::dispatcher::{Handlers, ListenerId, Listeners};
+use crate::client::manager::Manager;
+use crate::codec::arg_deserializer::ArgsDeserializer;
+use crate::codec::args::encode_event;
+use crate::codec::packet::{Packet, RESERVED_EVENTS};
 use crate::driver::{ConnectRequest, Control, DroppedSocket, SocketRef};
 use crate::error::{AckError, ConnectError, EmitError, UnsentEmit};
-use crate::event::{Event, SocketEvent};
-use crate::event_args::ArgsDeserializer;
-use crate::manager::Manager;
-use crate::session::{AckPayload, Outgoing, OutgoingExtra, Retry};
-use crate::socketio::args::encode_event;
-use crate::socketio::packet::{Packet, RESERVED_EVENTS};
-use crate::status::SocketStatus;
+use crate::proto::connection::{AckPayload, Outgoing, OutgoingExtra, Retry};
+use crate::proto::event::{Event, SocketEvent};
+use crate::proto::status::SocketStatus;
 
 /// How many events each `events()` stream buffers before the socket waits for it.
 const STREAM_BUFFER: usize = 64;

@@ -8,9 +8,9 @@ use std::fmt::{self, Write as _};
 
 use serde_json::Value;
 
-use crate::protocol_error::ProtocolError;
-use crate::socketio::args::write_json;
-use crate::socketio::raw::{self, Spans, Text};
+use crate::codec::args::write_json;
+use crate::codec::raw::{self, Spans, Text};
+use crate::error::protocol::ProtocolError;
 
 /// Socket.IO packet type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1343,15 +1343,14 @@ mod tests {
     fn write_args_then_event() {
         let mut args = String::new();
         let mut attachments = Vec::new();
-        crate::socketio::args::write_args(&mut args, &("bar", 1), &mut attachments).expect("args");
+        crate::codec::args::write_args(&mut args, &("bar", 1), &mut attachments).expect("args");
         let mut out = String::new();
         write_event(&mut out, "/", Some(3), "foo", &args, attachments.len());
         assert_eq!(out, r#"23["foo","bar",1]"#);
 
         let mut args = String::new();
         let blob = bytes::Bytes::from_static(&[1, 2]);
-        crate::socketio::args::write_args(&mut args, &("bar", &blob), &mut attachments)
-            .expect("args");
+        crate::codec::args::write_args(&mut args, &("bar", &blob), &mut attachments).expect("args");
         let mut out = String::new();
         write_event(&mut out, "/", None, "foo", &args, attachments.len());
         assert_eq!(out, r#"51-["foo","bar",{"_placeholder":true,"num":0}]"#);

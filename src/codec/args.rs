@@ -19,8 +19,8 @@ use bytes::Bytes;
 use serde::ser::{self, Serialize, SerializeTuple};
 use serde_json::ser::Compound;
 
-use crate::socketio::binary::AttachmentFormatter;
-use crate::socketio::packet::write_event_open;
+use crate::codec::binary::AttachmentFormatter;
+use crate::codec::packet::write_event_open;
 
 /// Appends each argument of `args` to `out` as `,<json>` (nothing for
 /// `()`), following the module's rule, and each byte value in them to

@@ -11,11 +11,11 @@ use tokio::time::Instant;
 use super::{
     settle, AckPayload, Frame, LinkFault, NsState, Resume, Session, HELD_MAX_BYTES, HELD_MAX_EVENTS,
 };
-use crate::engineio::packet::{EnginePacket, MAX_MESSAGE_BYTES};
+use crate::codec::engine::{EnginePacket, MAX_MESSAGE_BYTES};
+use crate::codec::packet::{Packet, PacketKind, RawEvent, Received};
+use crate::error::protocol::ProtocolError;
 use crate::error::ConnectError;
-use crate::event::{AckRequest, DisconnectReason, Event, SocketEvent};
-use crate::protocol_error::ProtocolError;
-use crate::socketio::packet::{Packet, PacketKind, RawEvent, Received};
+use crate::proto::event::{AckRequest, DisconnectReason, Event, SocketEvent};
 
 /// An EVENT or ACK packet, and its attachments as they come.
 pub(super) struct Partial {

@@ -12,13 +12,13 @@ use serde_json::Value;
 use tokio::sync::mpsc::WeakUnboundedSender;
 use tokio::sync::oneshot;
 
+use crate::codec::arg_deserializer::{ArgsDeserializer, JsonArgsDeserializer};
+use crate::codec::args::write_args;
+use crate::codec::packet::{write_ack, RawEvent};
+use crate::codec::raw::{Span, Spans, Text};
 use crate::driver::{AckAnswer, Control};
+use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, EmitError};
-use crate::event_args::{ArgsDeserializer, JsonArgsDeserializer};
-use crate::protocol_error::ProtocolError;
-use crate::socketio::args::write_args;
-use crate::socketio::packet::{write_ack, RawEvent};
-use crate::socketio::raw::{Span, Spans, Text};
 
 /// Why a socket was disconnected. Displays as the reference client's reason string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -360,7 +360,7 @@ fn raw_args(elements: &Spans) -> &[Span] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::socketio::packet::{Packet, Received};
+    use crate::codec::packet::{Packet, Received};
     use serde::Deserialize;
     use serde_json::json;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol_error::ProtocolError;
+use crate::error::protocol::ProtocolError;
 
 /// `maxPayload` the server is assumed to announce when its open packet
 /// leaves the field out (the reference server's default, 1 MB).

@@ -15,8 +15,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::de::StrRead;
 use serde_json::{Error, Value};
 
-use crate::socketio::binary::{BinaryValue, Seq};
-use crate::socketio::raw::Span;
+use crate::codec::binary::{BinaryValue, Seq};
+use crate::codec::raw::Span;
 
 /// Where the arguments of one event come from.
 pub(crate) trait ArgSource<'de> {
@@ -303,7 +303,7 @@ mod tests {
         args: Value,
     ) -> Result<T, Error> {
         let text = args.to_string();
-        let spans = crate::socketio::raw::split_array(&text).expect("an array");
+        let spans = crate::codec::raw::split_array(&text).expect("an array");
         let from_text = T::deserialize(JsonArgsDeserializer::new(&text, spans.as_slice()));
         let Value::Array(args) = args else {
             panic!("test args must be an array")

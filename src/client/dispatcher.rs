@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use futures::FutureExt;
 use tokio::sync::mpsc;
 
-use crate::event::{Dispatch, Event, SocketEvent};
-use crate::socket::{RecoveryState, Socket, SocketInner};
-use crate::status::SocketStatus;
+use crate::client::socket::{RecoveryState, Socket, SocketInner};
+use crate::proto::event::{Dispatch, Event, SocketEvent};
+use crate::proto::status::SocketStatus;
 
 /// A boxed handler future.
 pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;

@@ -1,12 +1,14 @@
 //! Typed errors, one enum per kind of operation.
 
+pub(crate) mod protocol;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::protocol_error::ProtocolError;
+use crate::error::protocol::ProtocolError;
 
 /// The error type of the WebSocket layer, re-exported so callers can match on it.
 pub use tokio_tungstenite::tungstenite::Error as WsError;

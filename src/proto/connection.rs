@@ -16,13 +16,13 @@ use tokio::sync::mpsc::WeakUnboundedSender;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use crate::codec::engine::OpenInfo;
+use crate::codec::packet::{Packet, PacketKind};
 use crate::driver::Control;
-use crate::engineio::packet::OpenInfo;
+use crate::error::protocol::ProtocolError;
 use crate::error::{AckError, ConnectError};
-use crate::event::{DisconnectReason, Dispatch, Event, Settled, SocketEvent};
-use crate::protocol_error::ProtocolError;
-use crate::socketio::packet::{Packet, PacketKind};
-use crate::status::SocketStatus;
+use crate::proto::event::{DisconnectReason, Dispatch, Event, Settled, SocketEvent};
+use crate::proto::status::SocketStatus;
 
 mod incoming;
 mod recent_offsets;

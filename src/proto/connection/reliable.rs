@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::{AckPayload, AckWaiter, Frame};
 use crate::error::{AckError, EmitError};
-use crate::event::Event;
+use crate::proto::event::Event;
 
 /// How an emit is retried: where its ack id goes and how long each try waits.
 #[derive(Debug, Clone, Copy)]

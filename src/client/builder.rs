@@ -9,16 +9,16 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
-use crate::dispatcher::Handlers;
+use crate::client::dispatcher::Handlers;
+use crate::client::manager::{Manager, SocketSettings};
+use crate::client::socket::{EventStream, RecoveryState, Socket};
 use crate::driver::{Driver, DriverConfig};
+use crate::engine::tls::TlsOptions;
+use crate::engine::websocket::TransportConfig;
 use crate::error::ConnectError;
-use crate::event::{Event, SocketEvent};
-use crate::manager::{Manager, SocketSettings};
-use crate::reconnect::ReconnectPolicy;
-use crate::session::{AuthSource, Resume};
-use crate::socket::{EventStream, RecoveryState, Socket};
-use crate::tls::TlsOptions;
-use crate::transport::TransportConfig;
+use crate::proto::connection::{AuthSource, Resume};
+use crate::proto::event::{Event, SocketEvent};
+use crate::proto::reconnect::ReconnectPolicy;
 
 /// Builds a connection to a Socket.IO server and its first namespace socket.
 ///

@@ -492,9 +492,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::event_args::ArgsDeserializer;
-    use crate::socketio::args::write_args;
-    use crate::socketio::packet::MAX_ATTACHMENTS;
+    use crate::codec::arg_deserializer::ArgsDeserializer;
+    use crate::codec::args::write_args;
+    use crate::codec::packet::MAX_ATTACHMENTS;
 
     /// `{"_placeholder":true,"num":N}`.
     fn ph(num: u64) -> Value {

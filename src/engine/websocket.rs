@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use url::Url;
 
-use crate::engineio::packet::{EnginePacket, OpenInfo, MAX_MESSAGE_BYTES};
+use crate::codec::engine::{EnginePacket, OpenInfo, MAX_MESSAGE_BYTES};
 use crate::error::{ConnectError, EngineIoError, WsError};
 
 /// The WebSocket a link runs on.
@@ -150,7 +150,7 @@ async fn open_inner(config: &TransportConfig) -> Result<(Box<WsStream>, OpenInfo
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(text))) => {
-                crate::packet_trace::incoming_text(text.as_str());
+                crate::engine::trace::incoming_text(text.as_str());
                 match EnginePacket::decode(text.as_str()).map_err(ConnectError::Protocol)? {
                     EnginePacket::Open(info) => return Ok((Box::new(ws), info)),
                     EnginePacket::Close => return Err(ConnectError::HandshakeClosed),

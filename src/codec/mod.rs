@@ -1,0 +1,10 @@
+//! The wire formats, pure: Engine.IO and Socket.IO packets, event arguments
+//! and binary attachments. Nothing here does IO or knows about the layers
+//! above; every wire limit is in [`limits`].
+
+pub(crate) mod arg_deserializer;
+pub(crate) mod args;
+pub(crate) mod binary;
+pub(crate) mod engine;
+pub(crate) mod packet;
+pub(crate) mod raw;

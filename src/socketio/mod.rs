@@ -1,4 +1,0 @@
-pub(crate) mod args;
-pub(crate) mod binary;
-pub(crate) mod packet;
-pub(crate) mod raw;
