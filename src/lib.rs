@@ -189,14 +189,13 @@ pub mod bench_support {
 
     use bytes::Bytes;
     use serde::Serialize;
-    use tokio::sync::mpsc::{self, UnboundedSender};
     use tokio::time::Instant;
 
     use crate::codec::args;
     use crate::codec::engine::OpenInfo;
-    use crate::driver::Control;
-    use crate::proto::connection::{AuthSource, Session};
-    use crate::proto::event::{Dispatch, Event};
+    use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
+    use crate::proto::connection::{AuthSource, Connection};
+    use crate::proto::event::{Delivery, Event};
     use crate::proto::status::SocketStatus;
 
     /// Encodes an emit as `Socket::emit` does: the Engine.IO text frame is
@@ -215,21 +214,31 @@ pub mod bench_support {
     /// The client's receive path for namespace `/`, already connected: WebSocket
     /// frames in, events out.
     pub struct Receiver {
-        session: Session,
-        /// Keeps the session's weak ack sink alive.
-        _acks: UnboundedSender<Control>,
+        conn: Connection,
+    }
+
+    /// Benchmarks answer no ack request.
+    struct NoAnswers;
+
+    impl AckSink for NoAnswers {
+        fn send(&self, _: AckAnswer) -> Result<(), SinkClosed> {
+            Err(SinkClosed)
+        }
     }
 
     impl Receiver {
         /// A session connected to `/`. With `strip_offsets` the server offers
         /// connection state recovery, so trailing offsets are taken off events.
         pub fn new(strip_offsets: bool) -> Self {
-            let (acks, _) = mpsc::unbounded_channel();
-            let mut session =
-                Session::new(strip_offsets, 0, Duration::from_secs(20), acks.downgrade());
+            let mut conn = Connection::new(
+                strip_offsets,
+                0,
+                Duration::from_secs(20),
+                Arc::new(NoAnswers),
+            );
             let status = Arc::new(SocketStatus::default());
-            let ns = session.add_namespace("/", AuthSource::None, status, None);
-            session.connect(ns, None, Instant::now());
+            let ns = conn.add_namespace("/", AuthSource::None, status, None);
+            conn.connect(ns, None, Instant::now());
             let info = OpenInfo {
                 sid: "bench".into(),
                 upgrades: Vec::new(),
@@ -237,12 +246,9 @@ pub mod bench_support {
                 ping_timeout: Duration::from_secs(20),
                 max_payload: 1_000_000,
             };
-            session.on_open(info, 0, Instant::now());
-            let _ = session.on_text(r#"40{"sid":"s","pid":"p"}"#, Instant::now());
-            let mut receiver = Receiver {
-                session,
-                _acks: acks,
-            };
+            conn.on_open(info, 0, Instant::now());
+            let _ = conn.on_text(r#"40{"sid":"s","pid":"p"}"#, Instant::now());
+            let mut receiver = Receiver { conn };
             receiver.take();
             receiver
         }
@@ -250,22 +256,22 @@ pub mod bench_support {
         /// Feeds a text frame (Engine.IO type digit included); returns the event
         /// it completed, if any.
         pub fn text(&mut self, frame: &str) -> Option<Event> {
-            self.session.on_text(frame, Instant::now()).ok()?;
+            self.conn.on_text(frame, Instant::now()).ok()?;
             self.take()
         }
 
         /// Feeds a binary frame; returns the event it completed, if any.
         pub fn binary(&mut self, data: Bytes) -> Option<Event> {
-            self.session.on_binary(data, Instant::now()).ok()?;
+            self.conn.on_binary(data, Instant::now()).ok()?;
             self.take()
         }
 
         /// The last event delivered, dropping everything else queued.
         fn take(&mut self) -> Option<Event> {
-            self.session.outbox.clear();
+            self.conn.outbox.clear();
             let mut last = None;
-            for (_, delivered) in self.session.deliveries.drain(..) {
-                if let Dispatch::Event(event) = delivered {
+            for (_, delivered) in self.conn.deliveries.drain(..) {
+                if let Delivery::Event(event) = delivered {
                     last = Some(event);
                 }
             }

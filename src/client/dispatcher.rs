@@ -14,7 +14,7 @@ use futures::FutureExt;
 use tokio::sync::mpsc;
 
 use crate::client::socket::{RecoveryState, Socket, SocketInner};
-use crate::proto::event::{Dispatch, Event, SocketEvent};
+use crate::proto::event::{Delivery, Event, SocketEvent};
 use crate::proto::status::SocketStatus;
 
 /// A boxed handler future.
@@ -198,7 +198,7 @@ const DISPATCH_BATCH: usize = 32;
 
 /// Runs the dispatcher of one socket until the driver drops its sender.
 pub(crate) async fn run(
-    mut incoming: mpsc::Receiver<Dispatch>,
+    mut incoming: mpsc::Receiver<Delivery>,
     listeners: Arc<Listeners>,
     socket: Weak<SocketInner>,
 ) {
@@ -221,20 +221,20 @@ pub(crate) async fn run(
 
 /// Hands each of `batch` on, in order, leaving it empty.
 async fn dispatch_batch(
-    batch: &mut Vec<Dispatch>,
+    batch: &mut Vec<Delivery>,
     listeners: &Listeners,
     socket: &Weak<SocketInner>,
     subscribers: &mut Vec<mpsc::Sender<SocketEvent>>,
 ) {
     for dispatch in batch.drain(..) {
         match dispatch {
-            Dispatch::Event(event) => {
+            Delivery::Event(event) => {
                 let event = SocketEvent::Event(event);
                 deliver(listeners, socket, subscribers, event).await;
             }
-            Dispatch::Lifecycle(event) => deliver(listeners, socket, subscribers, *event).await,
-            Dispatch::Outgoing(event) => run_outgoing(listeners, socket, event).await,
-            Dispatch::Settled(settled) => {
+            Delivery::Lifecycle(event) => deliver(listeners, socket, subscribers, *event).await,
+            Delivery::Outgoing(event) => run_outgoing(listeners, socket, event).await,
+            Delivery::Settled(settled) => {
                 let _ = settled.waiter.send(settled.outcome);
             }
         }

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::client::dispatcher::{self, Checkpoint, Handlers, Listeners};
 use crate::client::socket::{Socket, SocketInner};
-use crate::driver::{Attach, Control};
+use crate::driver::command::{Attach, Command};
 use crate::error::ConnectError;
 use crate::proto::connection::{AuthSource, Resume};
 use crate::proto::status::SocketStatus;
@@ -29,7 +29,7 @@ pub struct Manager {
 }
 
 struct ManagerInner {
-    control: mpsc::UnboundedSender<Control>,
+    command: mpsc::UnboundedSender<Command>,
     settings: SocketSettings,
     sockets: Mutex<HashMap<String, Weak<SocketInner>>>,
 }
@@ -51,10 +51,10 @@ impl fmt::Debug for Manager {
 }
 
 impl Manager {
-    pub(crate) fn new(control: mpsc::UnboundedSender<Control>, settings: SocketSettings) -> Self {
+    pub(crate) fn new(command: mpsc::UnboundedSender<Command>, settings: SocketSettings) -> Self {
         Manager {
             inner: Arc::new(ManagerInner {
-                control,
+                command,
                 settings,
                 sockets: Mutex::new(HashMap::new()),
             }),
@@ -67,9 +67,9 @@ impl Manager {
         Arc::strong_count(&self.inner) == 1
     }
 
-    pub(crate) fn control(&self, control: Control) {
+    pub(crate) fn command(&self, command: Command) {
         // Fails only when the driver is gone, and then there is nothing left to command.
-        let _ = self.inner.control.send(control);
+        let _ = self.inner.command.send(command);
     }
 
     /// The Engine.IO connection itself.
@@ -128,7 +128,7 @@ impl Manager {
             listeners,
             Arc::downgrade(&inner),
         ));
-        self.control(Control::Attach(Box::new(Attach {
+        self.command(Command::Attach(Box::new(Attach {
             path: path.clone(),
             generation,
             auth: settings.auth.clone(),
@@ -163,6 +163,6 @@ impl Engine {
     /// their session when the server offers connection state recovery): this is
     /// the way to test recovery.
     pub fn close(&self) {
-        self.manager.control(Control::CloseEngine);
+        self.manager.command(Command::CloseEngine);
     }
 }

@@ -16,10 +16,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::client::dispatcher::{Handlers, ListenerId, Listeners};
 use crate::client::manager::Manager;
-use crate::codec::arg_deserializer::ArgsDeserializer;
+use crate::codec::arg_deserializer::ValueArgsDeserializer;
 use crate::codec::args::encode_event;
 use crate::codec::packet::{Packet, RESERVED_EVENTS};
-use crate::driver::{ConnectRequest, Control, DroppedSocket, SocketRef};
+use crate::driver::command::{Command, ConnectRequest, DroppedSocket, SocketRef};
 use crate::error::{AckError, ConnectError, EmitError, UnsentEmit};
 use crate::proto::connection::{AckPayload, Outgoing, OutgoingExtra, Retry};
 use crate::proto::event::{Event, SocketEvent};
@@ -88,7 +88,7 @@ impl SocketInner {
 impl Drop for SocketInner {
     fn drop(&mut self) {
         self.manager
-            .control(Control::Dropped(Box::new(DroppedSocket {
+            .command(Command::Dropped(Box::new(DroppedSocket {
                 socket: self.socket_ref(),
                 leave: !self.manager.is_last_handle(),
             })));
@@ -283,7 +283,7 @@ impl Socket {
         let (waiter, outcome) = oneshot::channel();
         self.inner
             .manager
-            .control(Control::Connect(Box::new(ConnectRequest {
+            .command(Command::Connect(Box::new(ConnectRequest {
                 socket: self.inner.socket_ref(),
                 waiter: Some(waiter),
             })));
@@ -295,7 +295,7 @@ impl Socket {
     pub fn disconnect(&self) {
         self.inner
             .manager
-            .control(Control::Disconnect(Box::new(self.inner.socket_ref())));
+            .command(Command::Disconnect(Box::new(self.inner.socket_ref())));
     }
 
     /// A checkpoint of the session, to resume it in another process with
@@ -373,8 +373,11 @@ impl<'a> Emitter<'a> {
         } else {
             self.send_once(name, &args).await?
         };
-        R::deserialize(ArgsDeserializer::new(&payload.args, &payload.attachments))
-            .map_err(AckError::Decode)
+        R::deserialize(ValueArgsDeserializer::new(
+            &payload.args,
+            &payload.attachments,
+        ))
+        .map_err(AckError::Decode)
     }
 
     /// With the `retries` option, every emit but a volatile one is delivered at

@@ -42,7 +42,7 @@ pub(crate) trait ArgSource<'de> {
 }
 
 /// A deserializer over the arguments of one event.
-pub(crate) struct Args<S>(S);
+pub(crate) struct ArgsDeserializer<S>(S);
 
 /// Arguments as `Value`s, whose placeholders index their attachments.
 pub(crate) struct ValueArgs<'a> {
@@ -51,12 +51,12 @@ pub(crate) struct ValueArgs<'a> {
 }
 
 /// The deserializer over arguments held as `Value`s.
-pub(crate) type ArgsDeserializer<'a> = Args<ValueArgs<'a>>;
+pub(crate) type ValueArgsDeserializer<'a> = ArgsDeserializer<ValueArgs<'a>>;
 
-impl<'a> ArgsDeserializer<'a> {
+impl<'a> ValueArgsDeserializer<'a> {
     /// A deserializer over `args`, whose placeholders index `attachments`.
     pub(crate) fn new(args: &'a [Value], attachments: &'a [Bytes]) -> Self {
-        Args(ValueArgs { args, attachments })
+        ArgsDeserializer(ValueArgs { args, attachments })
     }
 }
 
@@ -94,12 +94,12 @@ pub(crate) struct TextArgs<'a> {
 }
 
 /// The deserializer over arguments read straight from the frame's text.
-pub(crate) type JsonArgsDeserializer<'a> = Args<TextArgs<'a>>;
+pub(crate) type TextArgsDeserializer<'a> = ArgsDeserializer<TextArgs<'a>>;
 
-impl<'a> JsonArgsDeserializer<'a> {
+impl<'a> TextArgsDeserializer<'a> {
     /// A deserializer over the arguments standing at `args` in `json`.
     pub(crate) fn new(json: &'a str, args: &'a [Span]) -> Self {
-        Args(TextArgs { json, args })
+        ArgsDeserializer(TextArgs { json, args })
     }
 }
 
@@ -140,7 +140,7 @@ fn not_one(count: usize) -> Error {
     )
 }
 
-impl<'de, S: ArgSource<'de>> Args<S> {
+impl<'de, S: ArgSource<'de>> ArgsDeserializer<S> {
     fn single<T>(self, f: impl for<'a> FnOnce(S::One<'a>) -> Result<T, Error>) -> Result<T, Error> {
         self.0.with_single(f)
     }
@@ -157,7 +157,7 @@ macro_rules! forward_to_single {
     };
 }
 
-impl<'de, S: ArgSource<'de>> Deserializer<'de> for Args<S> {
+impl<'de, S: ArgSource<'de>> Deserializer<'de> for ArgsDeserializer<S> {
     type Error = Error;
 
     forward_to_single!(
@@ -304,11 +304,11 @@ mod tests {
     ) -> Result<T, Error> {
         let text = args.to_string();
         let spans = crate::codec::raw::split_array(&text).expect("an array");
-        let from_text = T::deserialize(JsonArgsDeserializer::new(&text, spans.as_slice()));
+        let from_text = T::deserialize(TextArgsDeserializer::new(&text, spans.as_slice()));
         let Value::Array(args) = args else {
             panic!("test args must be an array")
         };
-        let from_values = T::deserialize(ArgsDeserializer::new(&args, &[]));
+        let from_values = T::deserialize(ValueArgsDeserializer::new(&args, &[]));
         match (&from_values, &from_text) {
             (Ok(a), Ok(b)) => assert_eq!(a, b, "{text}"),
             (Err(_), Err(_)) => {}

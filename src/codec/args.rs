@@ -40,7 +40,7 @@ pub(crate) fn write_args<T: Serialize + ?Sized>(
             ByteWriter::new(bytes, &comma),
             AttachmentFormatter::new(attachments),
         );
-        args.serialize(Args {
+        args.serialize(ArgsSerializer {
             json: &mut json,
             comma: &comma,
         })
@@ -185,12 +185,12 @@ type Nested<'a, 's, 'c, 'b> = Compound<'a, ByteWriter<'s, 'c>, AttachmentFormatt
 
 /// The top-level serializer: spreads tuples, drops `()`, and hands every
 /// other value to serde_json as one argument.
-struct Args<'a, 's, 'c, 'b> {
+struct ArgsSerializer<'a, 's, 'c, 'b> {
     json: &'a mut Json<'s, 'c, 'b>,
     comma: &'c Cell<bool>,
 }
 
-impl<'a, 's, 'c, 'b> Args<'a, 's, 'c, 'b> {
+impl<'a, 's, 'c, 'b> ArgsSerializer<'a, 's, 'c, 'b> {
     /// Prepares for one argument: the `,` goes out with its first byte.
     fn one(self) -> &'a mut Json<'s, 'c, 'b> {
         self.comma.set(true);
@@ -218,7 +218,7 @@ impl SerializeTuple for Spread<'_, '_, '_, '_> {
     }
 }
 
-impl<'a, 's, 'c, 'b> ser::Serializer for Args<'a, 's, 'c, 'b> {
+impl<'a, 's, 'c, 'b> ser::Serializer for ArgsSerializer<'a, 's, 'c, 'b> {
     type Ok = ();
     type Error = serde_json::Error;
     type SerializeSeq = Nested<'a, 's, 'c, 'b>;

@@ -492,7 +492,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::codec::arg_deserializer::ArgsDeserializer;
+    use crate::codec::arg_deserializer::ValueArgsDeserializer;
     use crate::codec::args::write_args;
     use crate::codec::packet::MAX_ATTACHMENTS;
 
@@ -720,7 +720,8 @@ mod tests {
         assert_eq!(attachments.len(), 6);
         let args: Vec<Value> = serde_json::from_str(&json).expect("JSON");
         let (back, blob): (File, Blob) =
-            Deserialize::deserialize(ArgsDeserializer::new(&args, &attachments)).expect("decodes");
+            Deserialize::deserialize(ValueArgsDeserializer::new(&args, &attachments))
+                .expect("decodes");
         assert_eq!(back, file);
         assert_eq!(blob, Blob::One(Bytes::from_static(b"one")));
     }

@@ -3,13 +3,14 @@
 //! queues and the next deadline, and feeds everything through the session.
 //! Nothing else touches the WebSocket, so the IO path needs no lock.
 
+pub(crate) mod command;
+
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc::{self, error::TrySendError, OwnedPermit, UnboundedReceiver};
 use tokio::time::{sleep, sleep_until, Instant};
@@ -20,12 +21,11 @@ use crate::engine::trace;
 use crate::engine::websocket::{self, TransportConfig, WsStream};
 use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, WsError};
-use crate::proto::connection::{
-    AuthSource, ConnectWaiter, Frame, LinkFault, Outgoing, Resume, Session,
-};
-use crate::proto::event::{DisconnectReason, Dispatch, SocketEvent};
+use crate::proto::ack_sink::AckAnswer;
+use crate::proto::connection::{Connection, Frame, LinkFault, Outgoing};
+use crate::proto::event::{Delivery, DisconnectReason, SocketEvent};
 use crate::proto::reconnect::ReconnectPolicy;
-use crate::proto::status::SocketStatus;
+use command::{Command, ConnectRequest, SocketRef};
 
 /// How many queued emits the driver takes in one go before writing; bounds
 /// the latency a burst adds to incoming traffic.
@@ -47,71 +47,12 @@ pub(crate) struct DriverConfig {
     pub(crate) retries: u32,
 }
 
-/// A namespace socket handed to the driver.
-pub(crate) struct Attach {
-    pub(crate) path: Arc<str>,
-    pub(crate) generation: u64,
-    pub(crate) auth: AuthSource,
-    pub(crate) status: Arc<SocketStatus>,
-    pub(crate) resume: Option<Resume>,
-    pub(crate) emits: mpsc::Receiver<Outgoing>,
-    pub(crate) deliveries: mpsc::Sender<Dispatch>,
-}
-
-/// Commands from the handles to the driver. Each is at most a pointer: the
-/// queue allocates room for a block of them up front on every connection, and
-/// commands are rare.
-pub(crate) enum Control {
-    /// Register a namespace socket (it stays inactive until `Connect`).
-    Attach(Box<Attach>),
-    /// Connect the namespace; the waiter learns the outcome.
-    Connect(Box<ConnectRequest>),
-    /// Disconnect the namespace for good.
-    Disconnect(Box<SocketRef>),
-    /// The socket's last handle is gone.
-    Dropped(Box<DroppedSocket>),
-    /// The answer to a server's ack request.
-    Ack(Box<AckAnswer>),
-    /// Drop the link without a goodbye (`engine().close()`); reconnection follows.
-    CloseEngine,
-}
-
-/// A namespace socket as its handles know it: a later socket of the same
-/// path has another generation.
-pub(crate) struct SocketRef {
-    pub(crate) path: Arc<str>,
-    pub(crate) generation: u64,
-}
-
-/// See [`Control::Connect`].
-pub(crate) struct ConnectRequest {
-    pub(crate) socket: SocketRef,
-    pub(crate) waiter: Option<ConnectWaiter>,
-}
-
-/// See [`Control::Dropped`].
-pub(crate) struct DroppedSocket {
-    pub(crate) socket: SocketRef,
-    /// Whether to send DISCONNECT: not when the whole connection goes with
-    /// the socket, so that the server keeps the session for a later recovery,
-    /// as after a process exit.
-    pub(crate) leave: bool,
-}
-
-/// The answer to a server's ack request, sent only on the link that asked:
-/// its text frame and the binary attachments that follow it.
-pub(crate) struct AckAnswer {
-    pub(crate) link: u64,
-    pub(crate) frame: String,
-    pub(crate) attachments: Vec<Bytes>,
-}
-
 /// A socket's channels, by session namespace index.
 #[derive(Default)]
 struct Slot {
     generation: u64,
     emits: Option<mpsc::Receiver<Outgoing>>,
-    deliveries: Option<mpsc::Sender<Dispatch>>,
+    deliveries: Option<mpsc::Sender<Delivery>>,
 }
 
 /// How a link ended.
@@ -126,10 +67,10 @@ enum LinkEnd {
 
 /// What woke the driver while a link is open.
 enum Wake {
-    Control(Option<Control>),
+    Command(Option<Command>),
     Incoming(Option<Result<Message, WsError>>),
     Emit(usize, Option<Outgoing>),
-    Delivery(OwnedPermit<Dispatch>),
+    Delivery(OwnedPermit<Delivery>),
     Deadline,
 }
 
@@ -144,8 +85,8 @@ enum Wait<T> {
 /// The task that owns one manager's connection.
 pub(crate) struct Driver {
     config: DriverConfig,
-    session: Session,
-    control: UnboundedReceiver<Control>,
+    conn: Connection,
+    commands: UnboundedReceiver<Command>,
     slots: Vec<Slot>,
     /// A namespace whose dispatcher is full: incoming traffic waits for it.
     blocked: Option<usize>,
@@ -154,21 +95,21 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    /// A driver fed by `control`; `sink` is a weak sender on the same channel for ack answers.
+    /// A driver fed by `commands`; `sink` is a weak sender on the same channel for ack answers.
     pub(crate) fn new(
         config: DriverConfig,
-        control: UnboundedReceiver<Control>,
-        sink: mpsc::WeakUnboundedSender<Control>,
+        commands: UnboundedReceiver<Command>,
+        sink: mpsc::WeakUnboundedSender<Command>,
     ) -> Self {
         Driver {
-            session: Session::new(
+            conn: Connection::new(
                 config.strip_offsets,
                 config.retries,
                 config.transport.timeout,
-                sink,
+                Arc::new(sink),
             ),
             config,
-            control,
+            commands,
             slots: Vec::new(),
             blocked: None,
             unflushed: false,
@@ -195,8 +136,7 @@ impl Driver {
             }
             let attempt = backoff.attempts();
             if attempt > 0 {
-                self.session
-                    .broadcast(SocketEvent::ReconnectAttempt(attempt));
+                self.conn.broadcast(SocketEvent::ReconnectAttempt(attempt));
             }
             let config = self.config.transport.clone();
             // Boxed: the connect future is large and only lives while connecting;
@@ -210,13 +150,13 @@ impl Driver {
                 }
                 Wait::Done(Ok((ws, info))) => {
                     tracing::debug!(sid = %info.sid, "engine open");
-                    self.session.on_open(info, attempt, Instant::now());
+                    self.conn.on_open(info, attempt, Instant::now());
                     let (fault, unwanted) = match self.run_link(ws).await {
                         LinkEnd::Shutdown => return,
                         LinkEnd::Unwanted(fault) => (fault, true),
                         LinkEnd::Lost(fault) => (fault, false),
                     };
-                    let established = self.session.on_link_lost(&fault);
+                    let established = self.conn.on_link_lost(&fault);
                     if established {
                         backoff.reset();
                     }
@@ -226,7 +166,7 @@ impl Driver {
                     if established {
                         tracing::debug!(reason = %fault.reason, "link lost");
                         if !self.config.reconnection || !fault.reason.reconnects() {
-                            self.session.give_up(ConnectError::Closed);
+                            self.conn.give_up(ConnectError::Closed);
                             continue;
                         }
                         None
@@ -238,16 +178,16 @@ impl Driver {
             };
             if let Some(error) = &failure {
                 self.report_failure(attempt, error);
-                let hopeless = !self.session.ever_connected() && error.retrying_cannot_fix();
+                let hopeless = !self.conn.ever_connected() && error.retrying_cannot_fix();
                 if !self.config.reconnection || hopeless {
-                    self.session.give_up(error.clone());
+                    self.conn.give_up(error.clone());
                     backoff.reset();
                     continue;
                 }
             }
             let attempt = backoff.attempts();
             if self.config.attempts.is_some_and(|max| attempt >= max) {
-                self.session.broadcast(SocketEvent::ReconnectFailed);
+                self.conn.broadcast(SocketEvent::ReconnectFailed);
                 let error = match failure {
                     Some(error) if attempt == 0 => error,
                     last => ConnectError::ReconnectFailed {
@@ -255,7 +195,7 @@ impl Driver {
                         last: last.map(Box::new),
                     },
                 };
-                self.session.give_up(error);
+                self.conn.give_up(error);
                 backoff.reset();
                 continue;
             }
@@ -286,12 +226,12 @@ impl Driver {
         } else {
             SocketEvent::ReconnectError(error.clone())
         };
-        self.session.broadcast(event);
+        self.conn.broadcast(event);
     }
 
     /// Serves commands until a namespace wants the link. False when every handle is gone.
     async fn wait_until_wanted(&mut self) -> bool {
-        while !self.session.wants_link() {
+        while !self.conn.wants_link() {
             if let Wait::Shutdown = self.wait(std::future::pending::<()>()).await {
                 return false;
             }
@@ -304,18 +244,18 @@ impl Driver {
     /// a reconnection nobody wants stops, and an idle driver wakes for a connect.
     async fn wait<F: Future>(&mut self, fut: F) -> Wait<F::Output> {
         let mut fut = pin!(fut);
-        let wanted_at_start = self.session.wants_link();
+        let wanted_at_start = self.conn.wants_link();
         loop {
             self.deliver();
-            if self.session.wants_link() != wanted_at_start {
+            if self.conn.wants_link() != wanted_at_start {
                 return Wait::WantChanged;
             }
             let blocked = self.blocked_permit();
             tokio::select! {
                 output = &mut fut => return Wait::Done(output),
-                control = self.control.recv() => match control {
-                    Some(control) => {
-                        self.on_control(control, None);
+                command = self.commands.recv() => match command {
+                    Some(command) => {
+                        self.on_command(command, None);
                     }
                     None => return Wait::Shutdown,
                 },
@@ -335,7 +275,7 @@ impl Driver {
                 return LinkEnd::Lost(transport_fault(error));
             }
             self.deliver();
-            if !self.session.wants_link() {
+            if !self.conn.wants_link() {
                 let _ = Box::pin((*ws).close(None)).await;
                 return LinkEnd::Unwanted(LinkFault {
                     reason: DisconnectReason::IoClientDisconnect,
@@ -346,27 +286,27 @@ impl Driver {
             // The heartbeat is not judged while reading is paused for a slow consumer.
             // A later deadline needs no reset: the timer fires, finds nothing due,
             // and moves on.
-            let deadline = self.session.deadline(reading).unwrap_or_else(far_future);
+            let deadline = self.conn.deadline(reading).unwrap_or_else(far_future);
             if deadline < timer.deadline() {
                 timer.as_mut().reset(deadline);
             }
             let blocked = self.blocked_permit();
-            let session = &self.session;
+            let conn = &self.conn;
             let slots = &mut self.slots;
             let wake = tokio::select! {
-                control = self.control.recv() => Wake::Control(control),
+                command = self.commands.recv() => Wake::Command(command),
                 message = ws.next(), if reading => Wake::Incoming(message),
-                (ns, outgoing) = next_emit(slots, session) => Wake::Emit(ns, outgoing),
+                (ns, outgoing) = next_emit(slots, conn) => Wake::Emit(ns, outgoing),
                 Some(permit) = blocked => Wake::Delivery(permit),
                 () = &mut timer => Wake::Deadline,
             };
             match wake {
-                Wake::Control(None) => {
+                Wake::Command(None) => {
                     Box::pin(self.shut_down(&mut ws)).await;
                     return LinkEnd::Shutdown;
                 }
-                Wake::Control(Some(control)) => {
-                    if let Some(end) = self.on_control(control, Some(&mut *ws)) {
+                Wake::Command(Some(command)) => {
+                    if let Some(end) = self.on_command(command, Some(&mut *ws)) {
                         return end;
                     }
                 }
@@ -383,15 +323,15 @@ impl Driver {
                 Wake::Emit(ns, None) => self.slots[ns].emits = None,
                 Wake::Emit(ns, Some(outgoing)) => {
                     let now = Instant::now();
-                    self.session.send(ns, outgoing, now);
+                    self.conn.send(ns, outgoing, now);
                     // Take whatever else is queued, so one flush carries the burst.
                     if let Some(emits) = &mut self.slots[ns].emits {
                         for _ in 1..EMIT_BATCH {
-                            if !self.session.accepts_emits(ns) {
+                            if !self.conn.accepts_emits(ns) {
                                 break;
                             }
                             match emits.try_recv() {
-                                Ok(outgoing) => self.session.send(ns, outgoing, now),
+                                Ok(outgoing) => self.conn.send(ns, outgoing, now),
                                 Err(_) => break,
                             }
                         }
@@ -399,10 +339,10 @@ impl Driver {
                 }
                 Wake::Delivery(permit) => self.on_permit(permit),
                 Wake::Deadline => {
-                    if let Err(fault) = self.session.handle_timeout(Instant::now(), reading) {
+                    if let Err(fault) = self.conn.handle_timeout(Instant::now(), reading) {
                         return LinkEnd::Lost(fault);
                     }
-                    let next = self.session.deadline(reading).unwrap_or_else(far_future);
+                    let next = self.conn.deadline(reading).unwrap_or_else(far_future);
                     timer.as_mut().reset(next);
                 }
             }
@@ -418,11 +358,11 @@ impl Driver {
             match message {
                 Message::Text(text) => {
                     trace::incoming_text(text.as_str());
-                    self.session.on_text(text.as_str(), now)?;
+                    self.conn.on_text(text.as_str(), now)?;
                 }
                 Message::Binary(data) => {
                     trace::incoming_binary(&data);
-                    self.session.on_binary(data, now)?;
+                    self.conn.on_binary(data, now)?;
                 }
                 Message::Close(_) => return Err(closed_fault()),
                 _ => {}
@@ -449,8 +389,8 @@ impl Driver {
     /// after letting their producers run once, so that a burst of emits leaves
     /// in a few large writes rather than one per emit.
     async fn write(&mut self, ws: &mut WsStream) -> Result<(), WsError> {
-        if !self.session.outbox.is_empty() {
-            for frame in self.session.outbox.drain(..) {
+        if !self.conn.outbox.is_empty() {
+            for frame in self.conn.outbox.drain(..) {
                 let message = match frame {
                     Frame::Text(text) => {
                         trace::outgoing_text(&text);
@@ -479,7 +419,7 @@ impl Driver {
     /// Whether a connected namespace has emits queued for the driver.
     fn emits_waiting(&self) -> bool {
         self.slots.iter().enumerate().any(|(ns, slot)| {
-            self.session.accepts_emits(ns) && slot.emits.as_ref().is_some_and(|rx| !rx.is_empty())
+            self.conn.accepts_emits(ns) && slot.emits.as_ref().is_some_and(|rx| !rx.is_empty())
         })
     }
 
@@ -491,11 +431,11 @@ impl Driver {
     }
 
     /// Applies one command. Returns how the link ends, if it does.
-    fn on_control(&mut self, control: Control, ws: Option<&mut WsStream>) -> Option<LinkEnd> {
-        match control {
-            Control::Attach(attach) => {
+    fn on_command(&mut self, command: Command, ws: Option<&mut WsStream>) -> Option<LinkEnd> {
+        match command {
+            Command::Attach(attach) => {
                 let attach = *attach;
-                let ns = self.session.add_namespace(
+                let ns = self.conn.add_namespace(
                     &attach.path,
                     attach.auth,
                     attach.status,
@@ -513,10 +453,10 @@ impl Driver {
                     self.blocked = None;
                 }
             }
-            Control::Connect(request) => {
+            Command::Connect(request) => {
                 let ConnectRequest { socket, waiter } = *request;
                 match self.slot(&socket) {
-                    Some(ns) => self.session.connect(ns, waiter, Instant::now()),
+                    Some(ns) => self.conn.connect(ns, waiter, Instant::now()),
                     None => {
                         if let Some(waiter) = waiter {
                             let _ = waiter.send(Err(ConnectError::Closed));
@@ -524,17 +464,17 @@ impl Driver {
                     }
                 }
             }
-            Control::Disconnect(socket) => {
+            Command::Disconnect(socket) => {
                 if let Some(ns) = self.slot(&socket) {
-                    self.session.disconnect(ns);
+                    self.conn.disconnect(ns);
                 }
             }
-            Control::Dropped(dropped) => {
+            Command::Dropped(dropped) => {
                 if let Some(ns) = self.slot(&dropped.socket) {
                     if dropped.leave {
-                        self.session.disconnect(ns);
+                        self.conn.disconnect(ns);
                     } else {
-                        self.session.forget(ns);
+                        self.conn.forget(ns);
                     }
                     self.slots[ns] = Slot::default();
                     if self.blocked == Some(ns) {
@@ -542,15 +482,15 @@ impl Driver {
                     }
                 }
             }
-            Control::Ack(answer) => {
+            Command::Ack(answer) => {
                 let AckAnswer {
                     link,
                     frame,
                     attachments,
                 } = *answer;
-                self.session.send_ack_answer(link, frame, attachments);
+                self.conn.send_ack_answer(link, frame, attachments);
             }
-            Control::CloseEngine => {
+            Command::CloseEngine => {
                 if ws.is_some() {
                     // No close frame: the caller drops the WebSocket as a network failure would.
                     return Some(LinkEnd::Lost(LinkFault {
@@ -564,7 +504,7 @@ impl Driver {
     }
 
     fn slot(&self, socket: &SocketRef) -> Option<usize> {
-        self.session.find(&socket.path).filter(|&ns| {
+        self.conn.find(&socket.path).filter(|&ns| {
             self.slots
                 .get(ns)
                 .is_some_and(|slot| slot.generation == socket.generation)
@@ -576,14 +516,14 @@ impl Driver {
         if self.blocked.is_some() {
             return;
         }
-        while let Some((ns, event)) = self.session.deliveries.pop_front() {
+        while let Some((ns, event)) = self.conn.deliveries.pop_front() {
             let Some(sender) = self.slots.get(ns).and_then(|slot| slot.deliveries.as_ref()) else {
                 continue;
             };
             match sender.try_send(event) {
                 Ok(()) => {}
                 Err(TrySendError::Full(event)) => {
-                    self.session.deliveries.push_front((ns, event));
+                    self.conn.deliveries.push_front((ns, event));
                     self.blocked = Some(ns);
                     return;
                 }
@@ -593,7 +533,7 @@ impl Driver {
     }
 
     /// A future that resolves when the blocked dispatcher has room again.
-    fn blocked_permit(&self) -> impl Future<Output = Option<OwnedPermit<Dispatch>>> + 'static {
+    fn blocked_permit(&self) -> impl Future<Output = Option<OwnedPermit<Delivery>>> + 'static {
         let sender = self
             .blocked
             .and_then(|ns| self.slots.get(ns))
@@ -606,9 +546,9 @@ impl Driver {
         }
     }
 
-    fn on_permit(&mut self, permit: OwnedPermit<Dispatch>) {
+    fn on_permit(&mut self, permit: OwnedPermit<Delivery>) {
         self.blocked = None;
-        if let Some((_, event)) = self.session.deliveries.pop_front() {
+        if let Some((_, event)) = self.conn.deliveries.pop_front() {
             permit.send(event);
         }
         self.deliver();
@@ -653,10 +593,10 @@ impl std::fmt::Display for ErrorChain<'_> {
 }
 
 /// The next queued emit of any connected namespace.
-async fn next_emit(slots: &mut [Slot], session: &Session) -> (usize, Option<Outgoing>) {
+async fn next_emit(slots: &mut [Slot], conn: &Connection) -> (usize, Option<Outgoing>) {
     std::future::poll_fn(|cx| {
         for (ns, slot) in slots.iter_mut().enumerate() {
-            if !session.accepts_emits(ns) {
+            if !conn.accepts_emits(ns) {
                 continue;
             }
             if let Some(emits) = &mut slot.emits {
@@ -696,8 +636,8 @@ mod tests {
             strip_offsets: true,
             retries: 0,
         };
-        let (sink, control) = mpsc::unbounded_channel();
-        let driver = Driver::new(config, control, sink.downgrade());
+        let (sink, command) = mpsc::unbounded_channel();
+        let driver = Driver::new(config, command, sink.downgrade());
         let run = driver.run();
         let size = std::mem::size_of_val(&run);
         assert!(size <= 2 * 1024, "the driver future grew to {size} bytes");

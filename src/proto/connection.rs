@@ -12,16 +12,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
-use tokio::sync::mpsc::WeakUnboundedSender;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::codec::engine::OpenInfo;
 use crate::codec::packet::{Packet, PacketKind};
-use crate::driver::Control;
 use crate::error::protocol::ProtocolError;
 use crate::error::{AckError, ConnectError};
-use crate::proto::event::{DisconnectReason, Dispatch, Event, Settled, SocketEvent};
+use crate::proto::ack_sink::AckSink;
+use crate::proto::event::{Delivery, DisconnectReason, Event, Settled, SocketEvent};
 use crate::proto::status::SocketStatus;
 
 mod incoming;
@@ -243,14 +242,14 @@ impl Namespace {
 /// behind everything delivered before.
 fn settle(
     waiters: &mut Vec<ConnectWaiter>,
-    deliveries: &mut VecDeque<(usize, Dispatch)>,
+    deliveries: &mut VecDeque<(usize, Delivery)>,
     ns: usize,
     outcome: &Result<(), ConnectError>,
 ) {
     for waiter in waiters.drain(..) {
         deliveries.push_back((
             ns,
-            Dispatch::Settled(Box::new(Settled {
+            Delivery::Settled(Box::new(Settled {
                 waiter,
                 outcome: outcome.clone(),
             })),
@@ -270,7 +269,7 @@ struct Link {
 }
 
 /// The protocol state of one manager and its namespaces.
-pub(crate) struct Session {
+pub(crate) struct Connection {
     link: Option<Link>,
     /// Counts links, so an ack answer is never sent on a later link than its request.
     link_id: u64,
@@ -285,23 +284,23 @@ pub(crate) struct Session {
     ever_connected: bool,
     /// The time given with the frame being handled.
     now: Instant,
-    ack_sink: WeakUnboundedSender<Control>,
+    ack_sink: Arc<dyn AckSink>,
     partial: Option<Partial>,
     /// Frames to write, in order.
     pub(crate) outbox: Vec<Frame>,
     /// Socket events to hand to each namespace's dispatcher, in order.
-    pub(crate) deliveries: VecDeque<(usize, Dispatch)>,
+    pub(crate) deliveries: VecDeque<(usize, Delivery)>,
 }
 
-impl Session {
+impl Connection {
     /// A session with no link and no namespace yet.
     pub(crate) fn new(
         strip_offsets: bool,
         retries: u32,
         connect_timeout: Duration,
-        ack_sink: WeakUnboundedSender<Control>,
+        ack_sink: Arc<dyn AckSink>,
     ) -> Self {
-        Session {
+        Connection {
             link: None,
             link_id: 0,
             namespaces: Vec::new(),
@@ -725,7 +724,7 @@ impl Session {
             .reliable
             .send_front(id, self.now, &mut self.outbox)
         {
-            self.deliveries.push_back((ns, Dispatch::Outgoing(event)));
+            self.deliveries.push_back((ns, Delivery::Outgoing(event)));
         }
     }
 
@@ -776,7 +775,7 @@ impl Session {
         self.outbox
             .extend(attachments.into_iter().map(Frame::Binary));
         if let Some(event) = notify {
-            self.deliveries.push_back((ns, Dispatch::Outgoing(event)));
+            self.deliveries.push_back((ns, Delivery::Outgoing(event)));
         }
     }
 

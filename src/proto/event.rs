@@ -9,16 +9,15 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::mpsc::WeakUnboundedSender;
 use tokio::sync::oneshot;
 
-use crate::codec::arg_deserializer::{ArgsDeserializer, JsonArgsDeserializer};
+use crate::codec::arg_deserializer::{TextArgsDeserializer, ValueArgsDeserializer};
 use crate::codec::args::write_args;
 use crate::codec::packet::{write_ack, RawEvent};
 use crate::codec::raw::{Span, Spans, Text};
-use crate::driver::{AckAnswer, Control};
 use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, EmitError};
+use crate::proto::ack_sink::{AckAnswer, AckSink};
 
 /// Why a socket was disconnected. Displays as the reference client's reason string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,7 +101,7 @@ pub enum SocketEvent {
 /// socket's queue allocates room for a block of these up front, and the
 /// rare state changes can afford a box where the frequent events cannot.
 #[derive(Debug)]
-pub(crate) enum Dispatch {
+pub(crate) enum Delivery {
     /// A server event, for the handlers and the streams.
     Event(Event),
     /// Any other socket event (connect, disconnect, reconnect...).
@@ -115,18 +114,18 @@ pub(crate) enum Dispatch {
     Settled(Box<Settled>),
 }
 
-/// See [`Dispatch::Settled`].
+/// See [`Delivery::Settled`].
 #[derive(Debug)]
 pub(crate) struct Settled {
     pub(crate) waiter: oneshot::Sender<Result<(), ConnectError>>,
     pub(crate) outcome: Result<(), ConnectError>,
 }
 
-impl From<SocketEvent> for Dispatch {
+impl From<SocketEvent> for Delivery {
     fn from(event: SocketEvent) -> Self {
         match event {
-            SocketEvent::Event(event) => Dispatch::Event(event),
-            other => Dispatch::Lifecycle(Box::new(other)),
+            SocketEvent::Event(event) => Delivery::Event(event),
+            other => Delivery::Lifecycle(Box::new(other)),
         }
     }
 }
@@ -145,14 +144,14 @@ struct EventInner {
     /// data array of a plain received event, empty otherwise.
     json: Box<str>,
     name: Text,
-    args: Args,
+    args: EventArgs,
     attachments: Vec<Bytes>,
     offset: Option<Text>,
     ack: Option<AckRequest>,
 }
 
 /// The arguments of an event.
-enum Args {
+enum EventArgs {
     /// Parsed: binary events (their placeholders are checked against the
     /// attachments on arrival) and the client's own emits.
     Values(Vec<Value>),
@@ -173,7 +172,7 @@ pub(crate) struct AckRequest {
     pub(crate) nsp: Arc<str>,
     /// Which link the request came on: an answer on a later link would reach the wrong socket.
     pub(crate) link: u64,
-    pub(crate) sink: WeakUnboundedSender<crate::driver::Control>,
+    pub(crate) sink: Arc<dyn AckSink>,
     pub(crate) answered: AtomicBool,
 }
 
@@ -190,7 +189,7 @@ impl Event {
             inner: Arc::new(EventInner {
                 json: Box::default(),
                 name: Text::Owned(name.into_boxed_str()),
-                args: Args::Values(args),
+                args: EventArgs::Values(args),
                 attachments,
                 offset: offset.map(|offset| Text::Owned(offset.into_boxed_str())),
                 ack,
@@ -213,7 +212,7 @@ impl Event {
             inner: Arc::new(EventInner {
                 json: Box::from(event.json),
                 name: event.name,
-                args: Args::Raw {
+                args: EventArgs::Raw {
                     elements: event.elements,
                     values: OnceLock::new(),
                 },
@@ -240,8 +239,8 @@ impl Event {
     /// [`decode`](Self::decode)d never builds them.
     pub fn args(&self) -> &[Value] {
         match &self.inner.args {
-            Args::Values(values) => values,
-            Args::Raw { elements, values } => values.get_or_init(|| {
+            EventArgs::Values(values) => values,
+            EventArgs::Raw { elements, values } => values.get_or_init(|| {
                 raw_args(elements)
                     .iter()
                     .map(|&(start, end)| {
@@ -278,10 +277,10 @@ impl Event {
     /// untagged enums. [`attachments`](Self::attachments) has the bytes.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         match &self.inner.args {
-            Args::Values(values) => {
-                T::deserialize(ArgsDeserializer::new(values, &self.inner.attachments))
+            EventArgs::Values(values) => {
+                T::deserialize(ValueArgsDeserializer::new(values, &self.inner.attachments))
             }
-            Args::Raw { elements, .. } => T::deserialize(JsonArgsDeserializer::new(
+            EventArgs::Raw { elements, .. } => T::deserialize(TextArgsDeserializer::new(
                 &self.inner.json,
                 raw_args(elements),
             )),
@@ -330,13 +329,13 @@ impl Event {
         let mut frame = String::with_capacity(json.len() + ack.nsp.len() + 24);
         frame.push('4');
         write_ack(&mut frame, &ack.nsp, ack.id, &json, attachments.len());
-        let sink = ack.sink.upgrade().ok_or(EmitError::Closed)?;
-        sink.send(Control::Ack(Box::new(AckAnswer {
-            link: ack.link,
-            frame,
-            attachments,
-        })))
-        .map_err(|_| EmitError::Closed)
+        ack.sink
+            .send(AckAnswer {
+                link: ack.link,
+                frame,
+                attachments,
+            })
+            .map_err(|_| EmitError::Closed)
     }
 }
 

@@ -2,6 +2,7 @@
 //! and recovery, the reconnection schedule, and the events they produce.
 //! Inputs are calls that take the current time; outputs are pulled.
 
+pub(crate) mod ack_sink;
 pub(crate) mod connection;
 pub(crate) mod event;
 pub(crate) mod reconnect;

@@ -9,7 +9,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{
-    settle, AckPayload, Frame, LinkFault, NsState, Resume, Session, HELD_MAX_BYTES, HELD_MAX_EVENTS,
+    settle, AckPayload, Connection, Frame, LinkFault, NsState, Resume, HELD_MAX_BYTES,
+    HELD_MAX_EVENTS,
 };
 use crate::codec::engine::{EnginePacket, MAX_MESSAGE_BYTES};
 use crate::codec::packet::{Packet, PacketKind, RawEvent, Received};
@@ -31,7 +32,7 @@ pub(super) struct Partial {
     bytes: usize,
 }
 
-impl Session {
+impl Connection {
     /// A text message arrived. `Err` means the link must end.
     pub(crate) fn on_text(&mut self, text: &str, now: Instant) -> Result<(), LinkFault> {
         self.now = now;

@@ -5,24 +5,25 @@
 //! included (`42[...]` is an Engine.IO message carrying a Socket.IO EVENT).
 //! Time is `Instant::now()` plus durations; nothing sleeps and nothing does IO.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
-use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::{
-    test_open_info, AckPayload, AuthSource, Frame, LinkFault, NsState, Outgoing, OutgoingExtra,
-    Resume, Retry, Session, HELD_MAX_BYTES, HELD_MAX_EVENTS,
+    test_open_info, AckPayload, AuthSource, Connection, Frame, LinkFault, NsState, Outgoing,
+    OutgoingExtra, Resume, Retry, HELD_MAX_BYTES, HELD_MAX_EVENTS,
 };
-use crate::driver::{AckAnswer, Control};
 use crate::error::protocol::ProtocolError;
 use crate::error::{AckError, ConnectError, EmitError};
-use crate::proto::event::{DisconnectReason, Dispatch, Event, SocketEvent};
+use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
+use crate::proto::event::{Delivery, DisconnectReason, Event, SocketEvent};
 use crate::proto::status::SocketStatus;
 
 const PING_INTERVAL: Duration = Duration::from_secs(25);
@@ -131,13 +132,37 @@ fn split_connect(frame: &str) -> (&str, Option<Value>) {
     }
 }
 
-/// A session with a live ack sink and a clock.
+/// Ack answers collected in memory, in the order they were sent.
+#[derive(Default)]
+struct CollectedAnswers(Mutex<VecDeque<AckAnswer>>);
+
+impl CollectedAnswers {
+    fn take(&self) -> Option<AckAnswer> {
+        self.0.lock().unwrap().pop_front()
+    }
+}
+
+impl AckSink for CollectedAnswers {
+    fn send(&self, answer: AckAnswer) -> Result<(), SinkClosed> {
+        self.0.lock().unwrap().push_back(answer);
+        Ok(())
+    }
+}
+
+/// The sink of a connection whose driver is gone.
+struct ClosedSink;
+
+impl AckSink for ClosedSink {
+    fn send(&self, _: AckAnswer) -> Result<(), SinkClosed> {
+        Err(SinkClosed)
+    }
+}
+
+/// A connection state machine with an ack sink and a clock.
 struct Harness {
-    session: Session,
+    conn: Connection,
     /// Where `Event::ack` sends its answers.
-    acks: UnboundedReceiver<Control>,
-    /// Keeps the session's weak ack sink alive.
-    _sink: UnboundedSender<Control>,
+    acks: Arc<CollectedAnswers>,
     now: Instant,
 }
 
@@ -147,11 +172,10 @@ impl Harness {
     }
 
     fn with_strip(strip_offsets: bool) -> Self {
-        let (sink, acks) = mpsc::unbounded_channel();
+        let acks = Arc::new(CollectedAnswers::default());
         Harness {
-            session: Session::new(strip_offsets, 0, CONNECT_TIMEOUT, sink.downgrade()),
+            conn: Connection::new(strip_offsets, 0, CONNECT_TIMEOUT, acks.clone()),
             acks,
-            _sink: sink,
             now: Instant::now(),
         }
     }
@@ -163,15 +187,13 @@ impl Harness {
         resume: Option<Resume>,
     ) -> (usize, Arc<SocketStatus>) {
         let status = Arc::new(SocketStatus::default());
-        let ns = self
-            .session
-            .add_namespace(path, auth, status.clone(), resume);
+        let ns = self.conn.add_namespace(path, auth, status.clone(), resume);
         (ns, status)
     }
 
     fn connect(&mut self, ns: usize) -> ConnectOutcome {
         let (tx, rx) = oneshot::channel();
-        self.session.connect(ns, Some(tx), self.now);
+        self.conn.connect(ns, Some(tx), self.now);
         self.settle();
         rx
     }
@@ -182,7 +204,7 @@ impl Harness {
 
     /// Opens a link as reconnection attempt `attempt`.
     fn open_attempt(&mut self, attempt: u32) {
-        self.session.on_open(
+        self.conn.on_open(
             test_open_info(PING_INTERVAL, PING_TIMEOUT),
             attempt,
             self.now,
@@ -190,7 +212,7 @@ impl Harness {
     }
 
     fn text(&mut self, frame: &str) -> Result<(), DisconnectReason> {
-        let result = self.session.on_text(frame, self.now);
+        let result = self.conn.on_text(frame, self.now);
         self.settle();
         result.map_err(|fault| fault.reason)
     }
@@ -198,20 +220,20 @@ impl Harness {
     /// Answers the connect waiters whose outcome is queued, as the
     /// dispatcher does once it reaches them; other deliveries stay.
     fn settle(&mut self) {
-        let deliveries = std::mem::take(&mut self.session.deliveries);
+        let deliveries = std::mem::take(&mut self.conn.deliveries);
         for (ns, dispatch) in deliveries {
             match dispatch {
-                Dispatch::Settled(settled) => {
+                Delivery::Settled(settled) => {
                     let _ = settled.waiter.send(settled.outcome);
                 }
-                other => self.session.deliveries.push_back((ns, other)),
+                other => self.conn.deliveries.push_back((ns, other)),
             }
         }
     }
 
     /// Feeds a frame that must end the link; returns the attempt's error.
     fn fault(&mut self, frame: &str) -> ConnectError {
-        match self.session.on_text(frame, self.now) {
+        match self.conn.on_text(frame, self.now) {
             Err(fault) => fault.error,
             Ok(()) => panic!("{frame:?} was accepted"),
         }
@@ -219,7 +241,7 @@ impl Harness {
 
     /// Ends the link with `reason`; returns whether it was established.
     fn lose(&mut self, reason: DisconnectReason) -> bool {
-        let established = self.session.on_link_lost(&LinkFault {
+        let established = self.conn.on_link_lost(&LinkFault {
             reason,
             error: ConnectError::HandshakeClosed,
         });
@@ -229,7 +251,7 @@ impl Harness {
 
     /// Gives up connecting with `error`.
     fn give_up(&mut self, error: ConnectError) {
-        self.session.give_up(error);
+        self.conn.give_up(error);
         self.settle();
     }
 
@@ -241,14 +263,14 @@ impl Harness {
     }
 
     fn binary(&mut self, data: &'static [u8]) -> Result<(), DisconnectReason> {
-        let result = self.session.on_binary(Bytes::from_static(data), self.now);
+        let result = self.conn.on_binary(Bytes::from_static(data), self.now);
         self.settle();
         result.map_err(|fault| fault.reason)
     }
 
     /// Drains the outbox.
     fn frames(&mut self) -> Vec<Frame> {
-        self.session.outbox.drain(..).collect()
+        self.conn.outbox.drain(..).collect()
     }
 
     /// Drains the outbox, which must hold only text frames.
@@ -264,14 +286,14 @@ impl Harness {
 
     /// Drains the deliveries, answering connect waiters as the dispatcher does.
     fn events(&mut self) -> Vec<(usize, SocketEvent)> {
-        self.session
+        self.conn
             .deliveries
             .drain(..)
             .filter_map(|(ns, dispatch)| match dispatch {
-                Dispatch::Event(event) => Some((ns, SocketEvent::Event(event))),
-                Dispatch::Lifecycle(event) => Some((ns, *event)),
-                Dispatch::Outgoing(event) => panic!("unexpected outgoing {event:?}"),
-                Dispatch::Settled(settled) => {
+                Delivery::Event(event) => Some((ns, SocketEvent::Event(event))),
+                Delivery::Lifecycle(event) => Some((ns, *event)),
+                Delivery::Outgoing(event) => panic!("unexpected outgoing {event:?}"),
+                Delivery::Settled(settled) => {
                     let _ = settled.waiter.send(settled.outcome);
                     None
                 }
@@ -295,15 +317,15 @@ impl Harness {
     }
 
     fn state(&self, ns: usize) -> NsState {
-        self.session.namespaces[ns].state
+        self.conn.namespaces[ns].state
     }
 
     /// Adds a namespace, opens the link, and has the server accept it with
     /// `reply`; outbox and deliveries are drained.
     fn connected(&mut self, path: &str, reply: &str) -> (usize, Arc<SocketStatus>) {
         let (ns, status) = self.add(path, AuthSource::None, None);
-        self.session.connect(ns, None, self.now);
-        if self.session.link.is_none() {
+        self.conn.connect(ns, None, self.now);
+        if self.conn.link.is_none() {
             self.open();
         }
         self.recv(&[reply]);
@@ -337,7 +359,7 @@ impl Harness {
     /// Queues an emit asking for an ack.
     fn send_with_ack(&mut self, ns: usize, text: &str, id: u64) -> AckOutcome {
         let (tx, rx) = oneshot::channel();
-        self.session.send(
+        self.conn.send(
             ns,
             Outgoing::new(
                 text.to_owned(),
@@ -483,7 +505,7 @@ fn connect_frames_are_exact_on_the_wire() {
     for (path, auth, expected) in table {
         let mut h = Harness::new();
         let (ns, _) = h.add(path, auth, None);
-        h.session.connect(ns, None, h.now);
+        h.conn.connect(ns, None, h.now);
         h.open();
         assert_eq!(h.texts(), [expected]);
     }
@@ -497,7 +519,7 @@ fn connect_reply_connects_the_namespace() {
     h.open();
     assert_eq!(h.texts(), ["40"]);
     assert!(!status.connected());
-    assert!(!h.session.is_connected(ns));
+    assert!(!h.conn.is_connected(ns));
     assert!(connect_pending(&mut outcome));
 
     h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
@@ -505,10 +527,10 @@ fn connect_reply_connects_the_namespace() {
     assert!(status.connected());
     assert!(!status.recovered());
     assert_eq!(status.id().as_deref(), Some("s1"));
-    assert!(h.session.is_connected(ns));
+    assert!(h.conn.is_connected(ns));
     assert!(connect_ok(&mut outcome));
     assert_eq!(h.texts(), Vec::<String>::new());
-    assert!(h.session.resume(ns) == resume("p1", None));
+    assert!(h.conn.resume(ns) == resume("p1", None));
 }
 
 #[test]
@@ -516,7 +538,7 @@ fn connect_reply_without_pid_leaves_no_session() {
     let mut h = Harness::new();
     let (ns, status) = h.connected("/", r#"40{"sid":"s1"}"#);
     assert_eq!(status.id().as_deref(), Some("s1"));
-    assert!(h.session.resume(ns).is_none());
+    assert!(h.conn.resume(ns).is_none());
 }
 
 #[test]
@@ -525,10 +547,10 @@ fn namespace_connected_before_the_link_opens_sends_on_open() {
     let (root, _) = h.add("/", AuthSource::None, None);
     let (admin, _) = h.add("/admin", static_auth(json!({"token": "abc"})), None);
     let (_idle, _) = h.add("/idle", AuthSource::None, None);
-    assert!(!h.session.wants_link());
+    assert!(!h.conn.wants_link());
     let mut root_outcome = h.connect(root);
     let mut admin_outcome = h.connect(admin);
-    assert!(h.session.wants_link());
+    assert!(h.conn.wants_link());
     assert_eq!(h.texts(), Vec::<String>::new(), "no link yet");
 
     h.open();
@@ -563,7 +585,7 @@ fn connect_while_connecting_sends_one_connect_and_resolves_every_waiter() {
     h.open();
     let mut first = h.connect(ns);
     let mut second = h.connect(ns);
-    h.session.connect(ns, None, h.now);
+    h.conn.connect(ns, None, h.now);
     assert_eq!(h.texts(), ["40"]);
     h.recv(&[r#"40{"sid":"s1"}"#]);
     assert!(connect_ok(&mut first));
@@ -590,10 +612,10 @@ fn connect_of_an_unknown_index_is_ignored() {
         outcome.try_recv(),
         Err(oneshot::error::TryRecvError::Closed)
     ));
-    h.session.disconnect(7);
+    h.conn.disconnect(7);
     assert_eq!(h.texts(), Vec::<String>::new());
-    assert!(!h.session.is_connected(7));
-    assert!(h.session.resume(7).is_none());
+    assert!(!h.conn.is_connected(7));
+    assert!(h.conn.resume(7).is_none());
 }
 
 #[test]
@@ -603,7 +625,7 @@ fn duplicate_connect_reply_is_ignored() {
     h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
     assert_eq!(h.seen(), []);
     assert_eq!(status.id().as_deref(), Some("s1"));
-    assert!(h.session.resume(ns) == resume("p1", None));
+    assert!(h.conn.resume(ns) == resume("p1", None));
 }
 
 #[test]
@@ -616,7 +638,7 @@ fn dynamic_auth_is_evaluated_on_every_connect() {
     }));
     let mut h = Harness::new();
     let (ns, _) = h.add("/", auth, None);
-    h.session.connect(ns, None, h.now);
+    h.conn.connect(ns, None, h.now);
     assert_eq!(calls.load(Ordering::SeqCst), 0, "not before the link opens");
     h.open();
     assert_eq!(h.texts(), [r#"40{"token":"t1"}"#]);
@@ -643,7 +665,7 @@ fn dynamic_auth_that_is_not_an_object_fails_the_namespace() {
             AuthSource::Dynamic(Arc::new(move || value.clone())),
             None,
         );
-        h.session.connect(other, None, h.now);
+        h.conn.connect(other, None, h.now);
         let mut outcome = h.connect(ns);
         h.open();
         assert_eq!(
@@ -678,7 +700,7 @@ fn dynamic_auth_failing_while_the_link_is_open_fails_at_once() {
         outcome.try_recv(),
         Ok(Err(ConnectError::InvalidAuth(_)))
     ));
-    assert!(!h.session.wants_link());
+    assert!(!h.conn.wants_link());
 }
 
 #[test]
@@ -687,7 +709,7 @@ fn link_loss_and_reopen_reconnect_every_wanted_namespace() {
     let (root, root_status) = h.connected("/", r#"40{"sid":"r1"}"#);
     let (admin, admin_status) = h.connected("/admin", r#"40/admin,{"sid":"a1"}"#);
     let (idle, _) = h.add("/idle", AuthSource::None, None);
-    h.session.outbox.push(Frame::Text("42[\"unsent\"]".into()));
+    h.conn.outbox.push(Frame::Text("42[\"unsent\"]".into()));
 
     h.lose(DisconnectReason::PingTimeout);
     assert_eq!(
@@ -701,7 +723,7 @@ fn link_loss_and_reopen_reconnect_every_wanted_namespace() {
     assert!(!root_status.connected());
     assert_eq!(root_status.id(), None);
     assert!(!admin_status.connected());
-    assert!(h.session.wants_link());
+    assert!(h.conn.wants_link());
     assert_eq!(h.state(idle), NsState::Inactive);
 
     h.open();
@@ -721,7 +743,7 @@ fn re_adding_a_path_reuses_its_slot_and_aborts_the_old_namespace() {
     h.texts();
     let (again, new_status) = h.add("/", AuthSource::None, resume("p9", Some("o9")));
     assert_eq!(again, ns);
-    assert_eq!(h.session.find("/"), Some(ns));
+    assert_eq!(h.conn.find("/"), Some(ns));
     assert!(
         matches!(
             outcome.try_recv(),
@@ -734,7 +756,7 @@ fn re_adding_a_path_reuses_its_slot_and_aborts_the_old_namespace() {
         NsState::Inactive,
         "the new socket starts inactive"
     );
-    assert!(h.session.resume(ns) == resume("p9", Some("o9")));
+    assert!(h.conn.resume(ns) == resume("p9", Some("o9")));
     h.recv(&[r#"40{"sid":"s1"}"#]);
     assert!(!old_status.connected());
     assert!(!new_status.connected(), "reply for the old socket ignored");
@@ -780,7 +802,7 @@ fn engine_packet_table() {
         assert_eq!(h.text(frame), result, "{frame:?}");
         assert_eq!(h.texts(), written, "{frame:?}");
         assert_eq!(h.seen(), [], "{frame:?}");
-        assert!(h.session.is_connected(ns), "{frame:?}");
+        assert!(h.conn.is_connected(ns), "{frame:?}");
     }
 }
 
@@ -788,12 +810,12 @@ fn engine_packet_table() {
 fn deadline_is_last_seen_plus_ping_interval_plus_ping_timeout() {
     let mut h = Harness::new();
     let t0 = h.now;
-    assert_eq!(h.session.deadline(true), None, "no link, no deadline");
-    assert!(!h.session.ping_expired(t0 + Duration::from_secs(3600)));
+    assert_eq!(h.conn.deadline(true), None, "no link, no deadline");
+    assert!(!h.conn.ping_expired(t0 + Duration::from_secs(3600)));
 
     h.open();
     let deadline = t0 + PING_INTERVAL + PING_TIMEOUT;
-    assert_eq!(h.session.deadline(true), Some(deadline));
+    assert_eq!(h.conn.deadline(true), Some(deadline));
     let table = [
         (t0, false),
         (deadline - Duration::from_millis(1), false),
@@ -802,12 +824,12 @@ fn deadline_is_last_seen_plus_ping_interval_plus_ping_timeout() {
         (deadline + Duration::from_secs(600), true),
     ];
     for (now, expired) in table {
-        assert_eq!(h.session.ping_expired(now), expired, "{:?}", now - t0);
+        assert_eq!(h.conn.ping_expired(now), expired, "{:?}", now - t0);
     }
 
     h.lose(DisconnectReason::PingTimeout);
-    assert_eq!(h.session.deadline(true), None);
-    assert!(!h.session.ping_expired(deadline));
+    assert_eq!(h.conn.deadline(true), None);
+    assert!(!h.conn.ping_expired(deadline));
 }
 
 #[test]
@@ -820,9 +842,9 @@ fn every_frame_moves_last_seen() {
         h.now = t0 + Duration::from_secs(30);
         assert_eq!(h.text(frame), Ok(()), "{frame}");
         let deadline = t0 + Duration::from_secs(30) + PING_INTERVAL + PING_TIMEOUT;
-        assert_eq!(h.session.deadline(true), Some(deadline), "{frame}");
-        assert!(!h.session.ping_expired(t0 + PING_INTERVAL + PING_TIMEOUT));
-        assert!(h.session.ping_expired(deadline));
+        assert_eq!(h.conn.deadline(true), Some(deadline), "{frame}");
+        assert!(!h.conn.ping_expired(t0 + PING_INTERVAL + PING_TIMEOUT));
+        assert!(h.conn.ping_expired(deadline));
     }
 
     // A binary attachment counts too.
@@ -833,7 +855,7 @@ fn every_frame_moves_last_seen() {
     h.now = t0 + Duration::from_secs(40);
     assert_eq!(h.binary(&[1]), Ok(()));
     assert_eq!(
-        h.session.deadline(true),
+        h.conn.deadline(true),
         Some(t0 + Duration::from_secs(40) + PING_INTERVAL + PING_TIMEOUT)
     );
 }
@@ -846,7 +868,7 @@ fn reopening_restarts_the_deadline_from_the_open() {
     h.now += Duration::from_secs(100);
     h.open();
     assert_eq!(
-        h.session.deadline(true),
+        h.conn.deadline(true),
         Some(h.now + PING_INTERVAL + PING_TIMEOUT)
     );
 }
@@ -993,19 +1015,19 @@ fn event_offset_table() {
             pid: "p1".into(),
             offset: offset.map(str::to_owned),
         });
-        assert!(h.session.resume(ns) == pid, "{frame} strip={strip} {reply}");
+        assert!(h.conn.resume(ns) == pid, "{frame} strip={strip} {reply}");
     }
 }
 
 #[test]
 fn resume_reports_the_latest_offset() {
     let (mut h, ns, _) = Harness::with_session();
-    assert!(h.session.resume(ns) == resume("p1", Some("o1")));
+    assert!(h.conn.resume(ns) == resume("p1", Some("o1")));
     // Events without an offset leave the last one in place.
     h.recv(&[r#"42["foo"]"#, r#"421["ask","x"]"#, r#"42["foo",7]"#]);
-    assert!(h.session.resume(ns) == resume("p1", Some("o1")));
+    assert!(h.conn.resume(ns) == resume("p1", Some("o1")));
     h.recv(&[r#"42["foo","a","o2"]"#, r#"42["foo","b","o3"]"#]);
-    assert!(h.session.resume(ns) == resume("p1", Some("o3")));
+    assert!(h.conn.resume(ns) == resume("p1", Some("o3")));
     assert_eq!(h.seen().len(), 5);
 }
 
@@ -1036,8 +1058,8 @@ fn events_of_other_namespaces_go_to_their_own_slot() {
             ),
         ]
     );
-    assert!(h.session.resume(admin) == resume("pa", Some("oa1")));
-    assert!(h.session.resume(root) == resume("pr", Some("or1")));
+    assert!(h.conn.resume(admin) == resume("pa", Some("oa1")));
+    assert!(h.conn.resume(root) == resume("pr", Some("or1")));
 }
 
 #[test]
@@ -1073,20 +1095,20 @@ fn server_ack_request_is_answered_on_the_link_it_came_on() {
             Err(EmitError::NoAckPending)
         ));
 
-        let Ok(Control::Ack(sent)) = h.acks.try_recv() else {
+        let Some(sent) = h.acks.take() else {
             panic!("no ack answer sent");
         };
         let AckAnswer {
             link,
             frame,
             attachments,
-        } = *sent;
+        } = sent;
         assert_eq!(frame, answer);
-        assert_eq!(link, h.session.link_id);
+        assert_eq!(link, h.conn.link_id);
         assert!(attachments.is_empty());
-        assert!(h.acks.try_recv().is_err(), "only one answer");
+        assert!(h.acks.take().is_none(), "only one answer");
 
-        h.session.send_ack_answer(link, frame, attachments);
+        h.conn.send_ack_answer(link, frame, attachments);
         assert_eq!(h.texts(), [answer]);
     }
 }
@@ -1115,10 +1137,10 @@ fn ack_answers_follow_the_emit_argument_rules() {
             panic!("not an event");
         };
         answer(&event).expect("ack queued");
-        let Ok(Control::Ack(sent)) = h.acks.try_recv() else {
+        let Some(sent) = h.acks.take() else {
             panic!("no ack answer sent");
         };
-        let AckAnswer { frame, .. } = *sent;
+        let AckAnswer { frame, .. } = sent;
         assert_eq!(frame, expected);
     }
 }
@@ -1131,30 +1153,30 @@ fn ack_answer_from_an_older_link_is_dropped() {
     let (_, SocketEvent::Event(event)) = h.one_event() else {
         panic!("not an event");
     };
-    let old_link = h.session.link_id;
+    let old_link = h.conn.link_id;
 
     // The link drops before the handler answers.
     h.lose(DisconnectReason::TransportClose);
     event.ack(&("late",)).expect("queued to the driver");
-    let Ok(Control::Ack(sent)) = h.acks.try_recv() else {
+    let Some(sent) = h.acks.take() else {
         panic!("no ack answer sent");
     };
-    let AckAnswer { link, frame, .. } = *sent;
+    let AckAnswer { link, frame, .. } = sent;
     assert_eq!(link, old_link);
-    h.session.send_ack_answer(link, frame.clone(), Vec::new());
+    h.conn.send_ack_answer(link, frame.clone(), Vec::new());
     assert_eq!(h.texts(), Vec::<String>::new(), "no link at all");
 
     // Nor does it go out on the next link.
     h.open();
     h.recv(&[r#"40{"sid":"s2"}"#]);
     h.texts();
-    assert_ne!(h.session.link_id, old_link);
-    h.session.send_ack_answer(link, frame, Vec::new());
+    assert_ne!(h.conn.link_id, old_link);
+    h.conn.send_ack_answer(link, frame, Vec::new());
     assert_eq!(h.texts(), Vec::<String>::new());
 
     // An answer from the current link still goes out.
-    h.session
-        .send_ack_answer(h.session.link_id, r#"432["now"]"#.into(), Vec::new());
+    h.conn
+        .send_ack_answer(h.conn.link_id, r#"432["now"]"#.into(), Vec::new());
     assert_eq!(h.texts(), [r#"432["now"]"#]);
 }
 
@@ -1170,17 +1192,17 @@ fn binary_ack_answer_goes_out_with_its_attachments_in_order() {
     event
         .ack(&("x", json!({"n": 1}), (&a, [&b])))
         .expect("ack queued");
-    let Ok(Control::Ack(sent)) = h.acks.try_recv() else {
+    let Some(sent) = h.acks.take() else {
         panic!("no ack answer sent");
     };
     let AckAnswer {
         link,
         frame,
         attachments,
-    } = *sent;
+    } = sent;
     let text = r#"462-/admin,5["x",{"n":1},[{"_placeholder":true,"num":0},[{"_placeholder":true,"num":1}]]]"#;
     assert_eq!(frame, text);
-    h.session.send_ack_answer(link, frame, attachments);
+    h.conn.send_ack_answer(link, frame, attachments);
     assert_eq!(
         h.frames(),
         [Frame::Text(text.into()), Frame::Binary(a), Frame::Binary(b)]
@@ -1191,21 +1213,21 @@ fn binary_ack_answer_goes_out_with_its_attachments_in_order() {
 fn ack_answer_above_max_payload_is_dropped() {
     let mut h = Harness::new();
     h.connected("/", r#"40{"sid":"s1"}"#);
-    let link = h.session.link_id;
+    let link = h.conn.link_id;
     // test_open_info announces 1_000_000 bytes.
     let big = Bytes::from(vec![0; 1_000_001]);
-    h.session.send_ack_answer(
+    h.conn.send_ack_answer(
         link,
         r#"461-1[{"_placeholder":true,"num":0}]"#.into(),
         vec![big],
     );
     assert_eq!(h.frames(), [], "neither the text nor its attachment");
     let text = format!("431[\"{}\"]", "x".repeat(1_000_000));
-    h.session.send_ack_answer(link, text, Vec::new());
+    h.conn.send_ack_answer(link, text, Vec::new());
     assert_eq!(h.frames(), []);
     // At the limit is fine.
     let fits = Bytes::from(vec![0; 1_000_000]);
-    h.session.send_ack_answer(
+    h.conn.send_ack_answer(
         link,
         r#"461-1[{"_placeholder":true,"num":0}]"#.into(),
         vec![fits],
@@ -1238,22 +1260,20 @@ fn ack_of_an_event_that_asked_for_none_fails() {
     };
     assert!(!event.wants_ack());
     assert!(matches!(event.ack(&("x",)), Err(EmitError::NoAckPending)));
-    assert!(h.acks.try_recv().is_err());
+    assert!(h.acks.take().is_none());
 }
 
 #[test]
 fn ack_when_the_driver_is_gone_fails_closed() {
-    let (sink, _acks) = mpsc::unbounded_channel::<Control>();
-    let mut session = Session::new(true, 0, CONNECT_TIMEOUT, sink.downgrade());
-    drop(sink);
+    let mut conn = Connection::new(true, 0, CONNECT_TIMEOUT, Arc::new(ClosedSink));
     let status = Arc::new(SocketStatus::default());
-    let ns = session.add_namespace("/", AuthSource::None, status, None);
+    let ns = conn.add_namespace("/", AuthSource::None, status, None);
     let now = Instant::now();
-    session.connect(ns, None, now);
-    session.on_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), 0, now);
-    assert!(session.on_text(r#"40{"sid":"s1"}"#, now).is_ok());
-    assert!(session.on_text(r#"421["withack"]"#, now).is_ok());
-    let Some((_, Dispatch::Event(event))) = session.deliveries.pop_back() else {
+    conn.connect(ns, None, now);
+    conn.on_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), 0, now);
+    assert!(conn.on_text(r#"40{"sid":"s1"}"#, now).is_ok());
+    assert!(conn.on_text(r#"421["withack"]"#, now).is_ok());
+    let Some((_, Delivery::Event(event))) = conn.deliveries.pop_back() else {
         panic!("no event");
     };
     assert!(matches!(event.ack(&("ok",)), Err(EmitError::Closed)));
@@ -1289,7 +1309,7 @@ fn ack_reply_resolves_its_waiter() {
     };
     assert_eq!(reply.args, [json!("second"), json!("Q8FtvoZ")]);
     assert!(
-        h.session.resume(ns) == resume("p1", None),
+        h.conn.resume(ns) == resume("p1", None),
         "no offset recorded"
     );
 
@@ -1340,7 +1360,7 @@ fn emit_whose_waiter_gave_up_is_not_sent() {
 
     let (tx, rx) = oneshot::channel();
     drop(rx);
-    h.session.send(
+    h.conn.send(
         ns,
         Outgoing::new(
             r#"422["timed out"]"#.into(),
@@ -1353,14 +1373,14 @@ fn emit_whose_waiter_gave_up_is_not_sent() {
         h.now,
     );
     assert_eq!(h.frames(), [], "neither the text nor its attachments");
-    assert!(!h.session.namespaces[ns].acks.contains_key(&2));
+    assert!(!h.conn.namespaces[ns].acks.contains_key(&2));
 }
 
 #[test]
 fn emit_without_ack_and_with_attachments_goes_out_in_order() {
     let mut h = Harness::new();
     let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
-    h.session.send(
+    h.conn.send(
         ns,
         Outgoing::new(
             r#"452-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#.into(),
@@ -1371,7 +1391,7 @@ fn emit_without_ack_and_with_attachments_goes_out_in_order() {
         ),
         h.now,
     );
-    h.session.send(
+    h.conn.send(
         ns,
         Outgoing::new(
             r#"42["after"]"#.into(),
@@ -1447,7 +1467,7 @@ fn closed_ack_waiters_are_swept_as_the_table_grows() {
         drop(h.send_with_ack(ns, r#"42["x"]"#, id));
     }
     let mut live = h.send_with_ack(ns, r#"42["x"]"#, 1000);
-    let acks = &h.session.namespaces[ns].acks;
+    let acks = &h.conn.namespaces[ns].acks;
     assert_eq!(acks.len(), 1, "the closed waiters were swept");
     assert!(acks.contains_key(&1000));
     assert_eq!(h.texts().len(), 65);
@@ -1488,7 +1508,7 @@ fn a_recovery_drops_events_received_before() {
             (ns, ev_at("tick", json!([5]), "o5")),
         ]
     );
-    assert!(h.session.resume(ns) == resume("p1", Some("o5")));
+    assert!(h.conn.resume(ns) == resume("p1", Some("o5")));
 }
 
 /// Without a recovery in between, offsets are not compared: a server whose
@@ -1511,8 +1531,8 @@ fn a_recovery_replay_flows_as_it_comes_and_the_reply_ends_it() {
         [(ns, Seen::Disconnect(DisconnectReason::TransportClose))]
     );
     assert!(!status.connected());
-    assert!(!h.session.is_connected(ns));
-    assert!(h.session.wants_link());
+    assert!(!h.conn.is_connected(ns));
+    assert!(h.conn.wants_link());
 
     h.now += Duration::from_secs(3);
     h.open();
@@ -1529,7 +1549,7 @@ fn a_recovery_replay_flows_as_it_comes_and_the_reply_ends_it() {
             (ns, ev_at("tick", json!([2]), "o3")),
         ]
     );
-    assert!(h.session.resume(ns) == resume("p1", Some("o3")));
+    assert!(h.conn.resume(ns) == resume("p1", Some("o3")));
     assert!(status.connected());
     assert!(status.recovered());
     assert_eq!(
@@ -1537,14 +1557,14 @@ fn a_recovery_replay_flows_as_it_comes_and_the_reply_ends_it() {
         Some("s1"),
         "a recovered session keeps its sid"
     );
-    assert!(!h.session.is_connected(ns), "emits wait for the reply");
-    assert!(!h.session.accepts_emits(ns));
+    assert!(!h.conn.is_connected(ns), "emits wait for the reply");
+    assert!(!h.conn.accepts_emits(ns));
 
     h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
     assert_eq!(h.seen(), [], "the connect was announced already");
-    assert!(h.session.is_connected(ns));
+    assert!(h.conn.is_connected(ns));
     assert!(status.recovered());
-    assert!(h.session.resume(ns) == resume("p1", Some("o3")));
+    assert!(h.conn.resume(ns) == resume("p1", Some("o3")));
 
     // Live events after the reply flow straight through.
     h.recv(&[r#"42["tick",3,"o4"]"#]);
@@ -1563,7 +1583,7 @@ fn a_replay_ended_by_a_fresh_session_reply_announces_the_fresh_session() {
     assert_eq!(h.seen(), [(ns, CONNECTED)]);
     assert!(!status.recovered());
     assert_eq!(status.id().as_deref(), Some("s2"));
-    assert!(h.session.resume(ns) == resume("p2", None));
+    assert!(h.conn.resume(ns) == resume("p2", None));
 }
 
 #[test]
@@ -1575,14 +1595,14 @@ fn a_long_replay_is_not_held() {
         assert_eq!(h.text(&frame), Ok(()));
         assert_eq!(h.events().len(), if i == 0 { 2 } else { 1 });
     }
-    assert!(h.session.namespaces[ns].held.is_empty());
+    assert!(h.conn.namespaces[ns].held.is_empty());
 }
 
 #[test]
 fn events_before_a_reply_without_recovery_are_held_within_a_bound() {
     let mut h = Harness::new();
     let (ns, _) = h.add("/", AuthSource::None, None);
-    h.session.connect(ns, None, h.now);
+    h.conn.connect(ns, None, h.now);
     h.open();
     for i in 0..HELD_MAX_EVENTS {
         assert_eq!(h.text(&format!(r#"42["early",{i}]"#)), Ok(()));
@@ -1596,7 +1616,7 @@ fn events_before_a_reply_without_recovery_are_held_within_a_bound() {
     // The bound counts bytes too.
     let mut h = Harness::new();
     let (ns, _) = h.add("/", AuthSource::None, None);
-    h.session.connect(ns, None, h.now);
+    h.conn.connect(ns, None, h.now);
     h.open();
     let big = format!(r#"42["early","{}"]"#, "x".repeat(HELD_MAX_BYTES / 2));
     assert_eq!(h.text(&big), Ok(()));
@@ -1611,7 +1631,7 @@ fn recovery_connect_merges_user_auth_without_letting_it_override() {
     let mut h = Harness::new();
     let auth = static_auth(json!({"token": "abc", "pid": "mine", "offset": "mine"}));
     let (ns, _) = h.add("/admin", auth, None);
-    h.session.connect(ns, None, h.now);
+    h.conn.connect(ns, None, h.now);
     h.open();
     assert_eq!(
         split_connect(&h.texts()[0]),
@@ -1651,7 +1671,7 @@ fn failed_recovery_starts_a_fresh_session() {
     assert!(!status.recovered());
     assert_eq!(status.id().as_deref(), Some("s2"));
     assert!(
-        h.session.resume(ns) == resume("p2", None),
+        h.conn.resume(ns) == resume("p2", None),
         "the old offset means nothing to the new session"
     );
 
@@ -1660,7 +1680,7 @@ fn failed_recovery_starts_a_fresh_session() {
     h.open();
     assert_eq!(h.texts(), [r#"40{"pid":"p2"}"#]);
     h.recv(&[r#"40{"sid":"s3","pid":"p3"}"#, r#"42["tick","o9"]"#]);
-    assert!(h.session.resume(ns) == resume("p3", Some("o9")));
+    assert!(h.conn.resume(ns) == resume("p3", Some("o9")));
 
     // Once an event came, the offset goes with the pid.
     h.lose(DisconnectReason::TransportClose);
@@ -1674,7 +1694,7 @@ fn recovery_against_a_server_that_lost_recovery_drops_the_session() {
     h.recv(&[r#"40{"sid":"s2"}"#]);
     assert_eq!(h.seen(), [(ns, CONNECTED)]);
     assert!(!status.recovered());
-    assert!(h.session.resume(ns).is_none());
+    assert!(h.conn.resume(ns).is_none());
     h.recv(&[r#"42["foo","kept"]"#]);
     assert_eq!(h.seen(), [(ns, ev("foo", json!(["kept"])))]);
     h.lose(DisconnectReason::TransportClose);
@@ -1714,7 +1734,7 @@ fn namespace_with_a_pid_but_no_offset_sends_the_pid_alone() {
     h.open();
     assert_eq!(h.texts(), [r#"40{"pid":"p1"}"#]);
     h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
-    assert!(h.session.resume(ns) == resume("p2", None));
+    assert!(h.conn.resume(ns) == resume("p2", None));
 }
 
 #[test]
@@ -1786,7 +1806,7 @@ fn session_restored_from_storage_resumes_on_first_connect() {
 fn events_before_the_first_connect_reply_are_held_then_delivered() {
     let mut h = Harness::new();
     let (ns, _) = h.add("/", AuthSource::None, None);
-    h.session.connect(ns, None, h.now);
+    h.conn.connect(ns, None, h.now);
     h.open();
     h.recv(&[r#"42["early",1]"#, r#"42["early",2]"#]);
     assert_eq!(h.seen(), []);
@@ -1808,7 +1828,7 @@ fn strip_offsets_off_records_no_offset() {
     let (ns, _) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
     h.recv(&[r#"42["tick","o1"]"#]);
     assert_eq!(h.seen(), [(ns, ev("tick", json!(["o1"])))]);
-    assert!(h.session.resume(ns) == resume("p1", None));
+    assert!(h.conn.resume(ns) == resume("p1", None));
 }
 
 // ---------------------------------------------------------------------------
@@ -1838,7 +1858,7 @@ fn server_disconnect_ends_the_namespace_for_good() {
         let mut h = Harness::new();
         let (ns, status) = h.connected(path, reply);
         h.recv(&[format!(r#"{head}["e","o1"]"#).as_str()]);
-        assert!(h.session.resume(ns).is_some(), "{frame}");
+        assert!(h.conn.resume(ns).is_some(), "{frame}");
         h.events();
         let mut pending = h.send_with_ack(ns, "42[\"x\"]", 1);
 
@@ -1851,8 +1871,8 @@ fn server_disconnect_ends_the_namespace_for_good() {
         assert!(!status.connected());
         assert_eq!(status.id(), None);
         assert_eq!(h.state(ns), NsState::Inactive);
-        assert!(!h.session.wants_link(), "{frame}: it was the only one");
-        assert!(h.session.resume(ns).is_none(), "{frame}: session gone");
+        assert!(!h.conn.wants_link(), "{frame}: it was the only one");
+        assert!(h.conn.resume(ns).is_none(), "{frame}: session gone");
         assert!(matches!(
             pending.try_recv(),
             Ok(Err(AckError::Disconnected))
@@ -1882,8 +1902,8 @@ fn server_disconnect_of_one_namespace_leaves_the_others() {
             Seen::Disconnect(DisconnectReason::IoServerDisconnect)
         )]
     );
-    assert!(h.session.wants_link());
-    assert!(h.session.is_connected(root));
+    assert!(h.conn.wants_link());
+    assert!(h.conn.is_connected(root));
     assert!(root_status.connected());
 }
 
@@ -1899,7 +1919,7 @@ fn server_disconnect_while_connecting_fails_the_waiter() {
         outcome.try_recv(),
         Ok(Err(ConnectError::ServerDisconnect))
     ));
-    assert!(!h.session.wants_link());
+    assert!(!h.conn.wants_link());
 }
 
 #[test]
@@ -1953,7 +1973,7 @@ fn connect_error_rejects_the_namespace() {
         };
         assert_eq!((m.as_str(), d), (message, data), "{frame}");
         assert_eq!(h.state(ns), NsState::Inactive);
-        assert!(!h.session.wants_link());
+        assert!(!h.conn.wants_link());
         assert!(!status.connected());
 
         // It stays down across links until connected again.
@@ -1967,7 +1987,7 @@ fn connect_error_rejects_the_namespace() {
 fn connect_after_a_rejection_tries_again() {
     let mut h = Harness::new();
     let (ns, _) = h.add("/", static_auth(json!({"token": "bad"})), None);
-    h.session.connect(ns, None, h.now);
+    h.conn.connect(ns, None, h.now);
     h.open();
     h.texts();
     h.recv(&[r#"44{"message":"nope"}"#]);
@@ -1993,7 +2013,7 @@ fn client_disconnect_of_a_connected_namespace() {
         let (ns, status) = h.connected(path, reply);
         let mut pending = h.send_with_ack(ns, "42[\"x\"]", 1);
         h.texts();
-        h.session.disconnect(ns);
+        h.conn.disconnect(ns);
         assert_eq!(h.texts(), [goodbye]);
         assert_eq!(
             h.seen(),
@@ -2001,15 +2021,15 @@ fn client_disconnect_of_a_connected_namespace() {
         );
         assert!(!status.connected());
         assert_eq!(status.id(), None);
-        assert!(!h.session.is_connected(ns));
-        assert!(!h.session.wants_link());
+        assert!(!h.conn.is_connected(ns));
+        assert!(!h.conn.wants_link());
         assert!(matches!(
             pending.try_recv(),
             Ok(Err(AckError::Disconnected))
         ));
 
         // Disconnecting again does nothing.
-        h.session.disconnect(ns);
+        h.conn.disconnect(ns);
         assert_eq!(h.texts(), Vec::<String>::new());
         assert_eq!(h.seen(), []);
     }
@@ -2024,19 +2044,19 @@ fn client_disconnect_while_connecting_aborts_the_waiters() {
     h.open();
     assert_eq!(h.texts(), ["40/admin,"]);
     h.recv(&[r#"42/admin,["early"]"#]);
-    h.session.disconnect(ns);
+    h.conn.disconnect(ns);
     // The server may have no socket to end yet: the DISCONNECT waits for its reply.
     assert_eq!(h.texts(), Vec::<String>::new());
     assert_eq!(h.seen(), [], "never connected, held events dropped");
     assert!(matches!(first.try_recv(), Ok(Err(ConnectError::Aborted))));
     assert!(matches!(second.try_recv(), Ok(Err(ConnectError::Aborted))));
-    assert!(!h.session.wants_link());
+    assert!(!h.conn.wants_link());
 
     // The server's reply to the abandoned CONNECT is answered with a DISCONNECT.
     h.recv(&[r#"40/admin,{"sid":"s1"}"#, r#"42/admin,["late"]"#]);
     assert_eq!(h.texts(), ["41/admin,"]);
     assert_eq!(h.seen(), []);
-    assert!(!h.session.is_connected(ns));
+    assert!(!h.conn.is_connected(ns));
 }
 
 #[test]
@@ -2049,12 +2069,12 @@ fn client_disconnect_while_the_link_is_down_sends_nothing() {
         [(ns, Seen::Disconnect(DisconnectReason::TransportClose))]
     );
     let mut outcome = h.connect(ns);
-    h.session.disconnect(ns);
+    h.conn.disconnect(ns);
     assert_eq!(h.texts(), Vec::<String>::new());
     assert_eq!(h.seen(), [], "the socket already saw its disconnect");
     assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Aborted))));
     assert!(!status.connected());
-    assert!(!h.session.wants_link());
+    assert!(!h.conn.wants_link());
     h.open();
     assert_eq!(h.texts(), Vec::<String>::new());
 }
@@ -2064,7 +2084,7 @@ fn client_disconnect_of_an_inactive_namespace_does_nothing() {
     let mut h = Harness::new();
     h.open();
     let (ns, _) = h.add("/", AuthSource::None, None);
-    h.session.disconnect(ns);
+    h.conn.disconnect(ns);
     assert_eq!(h.texts(), Vec::<String>::new());
     assert_eq!(h.seen(), []);
 }
@@ -2073,7 +2093,7 @@ fn client_disconnect_of_an_inactive_namespace_does_nothing() {
 fn disconnect_then_connect_on_the_same_link() {
     let mut h = Harness::new();
     let (ns, status) = h.connected("/", r#"40{"sid":"s1"}"#);
-    h.session.disconnect(ns);
+    h.conn.disconnect(ns);
     let mut outcome = h.connect(ns);
     assert_eq!(h.texts(), ["41", "40"]);
     h.recv(&[r#"40{"sid":"s2"}"#]);
@@ -2112,7 +2132,7 @@ fn binary_event_with_one_attachment() {
             }
         )]
     );
-    assert!(h.session.resume(ns) == resume("p1", Some("Q8FtvoZ.2")));
+    assert!(h.conn.resume(ns) == resume("p1", Some("Q8FtvoZ.2")));
 }
 
 #[test]
@@ -2168,10 +2188,10 @@ fn binary_event_with_ack_on_admin() {
     assert_eq!(event.offset(), None);
     assert_eq!(event.attachments(), [Bytes::from_static(b"data")]);
     event.ack(&("got it",)).expect("ack queued");
-    let Ok(Control::Ack(sent)) = h.acks.try_recv() else {
+    let Some(sent) = h.acks.take() else {
         panic!("no ack answer");
     };
-    let AckAnswer { frame, .. } = *sent;
+    let AckAnswer { frame, .. } = sent;
     assert_eq!(frame, r#"43/admin,4["got it"]"#);
 }
 
@@ -2188,7 +2208,7 @@ fn binary_event_with_no_attachment_is_complete_at_once() {
 fn binary_event_is_held_like_any_event_before_the_reply() {
     let mut h = Harness::new();
     let (ns, _) = h.add("/", AuthSource::None, None);
-    h.session.connect(ns, None, h.now);
+    h.conn.connect(ns, None, h.now);
     h.open();
     h.recv(&[r#"451-["bin",{"_placeholder":true,"num":0}]"#]);
     assert_eq!(h.binary(&[1]), Ok(()));
@@ -2396,7 +2416,7 @@ fn malformed_frames_table() {
             assert_eq!(h.seen(), [], "{frame:?}");
         }
         assert!(
-            h.session.is_connected(ns),
+            h.conn.is_connected(ns),
             "{frame:?}: only the driver ends the link"
         );
         assert!(status.connected());
@@ -2496,7 +2516,7 @@ fn mutated_frames_never_panic() {
                 }
             }
             h.frames();
-            if let Err(fault) = h.session.handle_timeout(h.now, true) {
+            if let Err(fault) = h.conn.handle_timeout(h.now, true) {
                 h.lose(fault.reason);
                 h.open();
             }
@@ -2519,7 +2539,7 @@ fn deep_nesting_neither_panics_nor_overflows() {
     assert_eq!(h.text(&frame), Err(DisconnectReason::ParseError));
     let frame = format!("42[\"deep\",{}", "{\"a\":".repeat(depth));
     assert_eq!(h.text(&frame), Err(DisconnectReason::ParseError));
-    assert!(h.session.is_connected(ns));
+    assert!(h.conn.is_connected(ns));
 }
 
 // ---------------------------------------------------------------------------
@@ -2555,7 +2575,7 @@ fn give_up_fails_connecting_namespaces_and_delivers_their_held_events() {
     ));
     assert_eq!(h.state(ns), NsState::Inactive);
     assert_eq!(h.state(admin), NsState::Inactive);
-    assert!(!h.session.wants_link());
+    assert!(!h.conn.wants_link());
     assert!(!status.connected());
 }
 
@@ -2571,7 +2591,7 @@ fn give_up_keeps_the_session_for_a_later_connect() {
     h.events();
     h.give_up(ConnectError::Closed);
     assert!(!status.connected());
-    assert!(h.session.resume(ns) == resume("p1", Some("o2")));
+    assert!(h.conn.resume(ns) == resume("p1", Some("o2")));
     h.open();
     assert_eq!(h.texts(), Vec::<String>::new());
     h.connect(ns);
@@ -2587,9 +2607,9 @@ fn give_up_leaves_connected_namespaces_alone() {
     h.give_up(ConnectError::Closed);
     assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Closed))));
     assert_eq!(h.seen(), []);
-    assert!(h.session.is_connected(root));
+    assert!(h.conn.is_connected(root));
     assert!(root_status.connected());
-    assert!(h.session.wants_link());
+    assert!(h.conn.wants_link());
 }
 
 #[test]
@@ -2598,9 +2618,9 @@ fn broadcast_reaches_only_namespaces_that_want_the_link() {
     let (connected, _) = h.connected("/", r#"40{"sid":"r"}"#);
     let (_inactive, _) = h.add("/inactive", AuthSource::None, None);
     let (connecting, _) = h.add("/connecting", AuthSource::None, None);
-    h.session.connect(connecting, None, h.now);
+    h.conn.connect(connecting, None, h.now);
     let (left, _) = h.connected("/left", r#"40/left,{"sid":"l"}"#);
-    h.session.disconnect(left);
+    h.conn.disconnect(left);
     h.events();
 
     let table = [
@@ -2612,7 +2632,7 @@ fn broadcast_reaches_only_namespaces_that_want_the_link() {
     ];
     for event in table {
         let expected = Seen::of(&event);
-        h.session.broadcast(event);
+        h.conn.broadcast(event);
         assert_eq!(
             h.seen(),
             [(connected, expected.clone()), (connecting, expected)]
@@ -2620,7 +2640,7 @@ fn broadcast_reaches_only_namespaces_that_want_the_link() {
     }
     h.lose(DisconnectReason::TransportClose);
     h.events();
-    h.session.broadcast(SocketEvent::ReconnectAttempt(1));
+    h.conn.broadcast(SocketEvent::ReconnectAttempt(1));
     assert_eq!(
         h.seen(),
         [
@@ -2647,12 +2667,9 @@ fn events_for_a_namespace_never_added_are_ignored() {
     ]);
     assert_eq!(h.seen(), []);
     assert_eq!(h.texts(), Vec::<String>::new());
-    assert!(h.session.find("/nope").is_none());
+    assert!(h.conn.find("/nope").is_none());
     assert!(status.connected());
-    assert!(
-        h.session.resume(ns) == resume("p1", None),
-        "no offset taken"
-    );
+    assert!(h.conn.resume(ns) == resume("p1", None), "no offset taken");
 }
 
 #[test]
@@ -2662,8 +2679,8 @@ fn events_for_an_inactive_namespace_are_dropped() {
     let (admin, _) = h.add("/admin", AuthSource::None, resume("p1", Some("o1")));
     h.recv(&[r#"42/admin,["x","o2"]"#, r#"40/admin,{"sid":"a"}"#]);
     assert_eq!(h.seen(), []);
-    assert!(h.session.resume(admin) == resume("p1", Some("o1")));
-    assert!(!h.session.is_connected(admin));
+    assert!(h.conn.resume(admin) == resume("p1", Some("o1")));
+    assert!(!h.conn.is_connected(admin));
 }
 
 // ---------------------------------------------------------------------------
@@ -2675,7 +2692,7 @@ fn forget_leaves_without_telling_the_server_and_keeps_the_session() {
     let (mut h, ns, status) = Harness::with_session();
     let mut pending = h.send_with_ack(ns, r#"421["x"]"#, 1);
     h.texts();
-    h.session.forget(ns);
+    h.conn.forget(ns);
     assert_eq!(
         h.texts(),
         Vec::<String>::new(),
@@ -2686,12 +2703,12 @@ fn forget_leaves_without_telling_the_server_and_keeps_the_session() {
         [(ns, Seen::Disconnect(DisconnectReason::IoClientDisconnect))]
     );
     assert!(!status.connected());
-    assert!(!h.session.wants_link());
+    assert!(!h.conn.wants_link());
     assert!(matches!(
         pending.try_recv(),
         Ok(Err(AckError::Disconnected))
     ));
-    assert!(h.session.resume(ns) == resume("p1", Some("o1")));
+    assert!(h.conn.resume(ns) == resume("p1", Some("o1")));
     assert_eq!(status.pid().as_deref(), Some("p1"));
 }
 
@@ -2702,7 +2719,7 @@ fn forget_while_connecting_fails_the_waiters_with_closed() {
     let mut outcome = h.connect(ns);
     h.open();
     h.texts();
-    h.session.forget(ns);
+    h.conn.forget(ns);
     assert_eq!(h.texts(), Vec::<String>::new());
     assert_eq!(h.seen(), []);
     assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Closed))));
@@ -2730,7 +2747,7 @@ fn status_pid_follows_the_server_session() {
     h.open();
     h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
     assert_eq!(status.pid().as_deref(), Some("p2"));
-    assert!(h.session.resume(ns) == resume("p2", None));
+    assert!(h.conn.resume(ns) == resume("p2", None));
 }
 
 // ---------------------------------------------------------------------------
@@ -2751,16 +2768,13 @@ fn send_reliable(h: &mut Harness, ns: usize, text: &str, id_at: usize) -> AckOut
             ..OutgoingExtra::default()
         },
     );
-    h.session.send(ns, outgoing, h.now);
+    h.conn.send(ns, outgoing, h.now);
     rx
 }
 
 fn with_retries(retries: u32) -> Harness {
     let mut h = Harness::new();
-    let (sink, acks) = mpsc::unbounded_channel();
-    h.session = Session::new(true, retries, CONNECT_TIMEOUT, sink.downgrade());
-    h.acks = acks;
-    h._sink = sink;
+    h.conn = Connection::new(true, retries, CONNECT_TIMEOUT, h.acks.clone());
     h
 }
 
@@ -2773,9 +2787,9 @@ fn reliable_emits_resend_first_after_a_reconnect_before_the_connect_event() {
     assert_eq!(h.texts(), [r#"420["a"]"#], "one in flight");
     h.lose(DisconnectReason::TransportClose);
     h.events();
-    assert!(!h.session.accepts_emits(ns));
+    assert!(!h.conn.accepts_emits(ns));
     assert_eq!(
-        h.session.deadline(false),
+        h.conn.deadline(false),
         None,
         "no retry timer without a link"
     );
@@ -2799,19 +2813,19 @@ fn reliable_timers_resend_then_give_up_and_the_heartbeat_can_be_left_out() {
     let mut outcome = send_reliable(&mut h, ns, r#"42["x"]"#, 2);
     assert_eq!(h.texts(), [r#"420["x"]"#]);
     let retry_at = h.now + Duration::from_millis(50);
-    assert_eq!(h.session.deadline(false), Some(retry_at));
+    assert_eq!(h.conn.deadline(false), Some(retry_at));
     assert_eq!(
-        h.session.deadline(true),
+        h.conn.deadline(true),
         Some(retry_at),
         "sooner than the heartbeat"
     );
-    h.session
+    h.conn
         .handle_timeout(retry_at - Duration::from_millis(1), false)
         .expect("no fault");
     assert_eq!(h.texts(), Vec::<String>::new());
-    h.session.handle_timeout(retry_at, false).expect("no fault");
+    h.conn.handle_timeout(retry_at, false).expect("no fault");
     assert_eq!(h.texts(), [r#"421["x"]"#]);
-    h.session
+    h.conn
         .handle_timeout(retry_at + Duration::from_millis(50), false)
         .expect("no fault");
     assert_eq!(h.texts(), Vec::<String>::new());
@@ -2820,8 +2834,8 @@ fn reliable_timers_resend_then_give_up_and_the_heartbeat_can_be_left_out() {
         other => panic!("{other:?}"),
     }
     // Only the heartbeat is left, and only when asked for.
-    assert_eq!(h.session.deadline(false), None);
-    assert!(h.session.deadline(true).is_some());
+    assert_eq!(h.conn.deadline(false), None);
+    assert!(h.conn.deadline(true).is_some());
 }
 
 #[test]
@@ -2842,16 +2856,16 @@ fn outgoing_listeners_hear_of_each_packet_as_it_is_written() {
             ..OutgoingExtra::default()
         },
     );
-    h.session.send(ns, outgoing, h.now);
-    h.session
+    h.conn.send(ns, outgoing, h.now);
+    h.conn
         .handle_timeout(h.now + Duration::from_millis(50), false)
         .expect("no fault");
     let heard: Vec<String> = h
-        .session
+        .conn
         .deliveries
         .drain(..)
         .map(|(_, dispatch)| match dispatch {
-            Dispatch::Outgoing(event) => format!("{} {:?}", event.name(), event.args()),
+            Delivery::Outgoing(event) => format!("{} {:?}", event.name(), event.args()),
             other => panic!("unexpected {other:?}"),
         })
         .collect();
@@ -2865,11 +2879,9 @@ fn attachments_adding_up_past_the_limit_end_the_link() {
     h.recv(&[r#"452-["big",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#]);
     // One buffer, shared: the test allocates it once.
     let half = Bytes::from(vec![0u8; crate::codec::engine::MAX_MESSAGE_BYTES / 2 + 1]);
-    assert!(h.session.on_binary(half.clone(), h.now).is_ok());
+    assert!(h.conn.on_binary(half.clone(), h.now).is_ok());
     assert_eq!(
-        h.session
-            .on_binary(half, h.now)
-            .map_err(|fault| fault.reason),
+        h.conn.on_binary(half, h.now).map_err(|fault| fault.reason),
         Err(DisconnectReason::ParseError)
     );
     assert_eq!(h.seen(), [], "{ns}: nothing delivered");
@@ -2978,24 +2990,24 @@ fn an_unanswered_connect_fails_the_attempt_at_the_timeout() {
     // A reply for another namespace is no reply.
     h.recv(&[r#"40/other,{"sid":"x"}"#]);
     let due = t0 + CONNECT_TIMEOUT;
-    assert_eq!(h.session.deadline(true), Some(due));
+    assert_eq!(h.conn.deadline(true), Some(due));
     assert_eq!(
-        h.session.deadline(false),
+        h.conn.deadline(false),
         None,
         "paused reading stops the clock"
     );
     assert!(h
-        .session
+        .conn
         .handle_timeout(due - Duration::from_millis(1), true)
         .is_ok());
-    let fault = h.session.handle_timeout(due, true).unwrap_err();
+    let fault = h.conn.handle_timeout(due, true).unwrap_err();
     assert!(matches!(fault.error, ConnectError::Timeout(t) if t == CONNECT_TIMEOUT));
     assert!(!h.lose(fault.reason));
     assert!(
         connect_pending(&mut outcome),
         "a failed attempt; the driver decides"
     );
-    assert_eq!(h.session.deadline(true), None, "no link, no deadline");
+    assert_eq!(h.conn.deadline(true), None, "no link, no deadline");
 }
 
 #[test]
@@ -3006,7 +3018,7 @@ fn on_an_established_link_an_unanswered_namespace_fails_alone() {
     let mut outcome = h.connect(admin);
     h.texts();
     let due = h.now + CONNECT_TIMEOUT;
-    assert!(h.session.handle_timeout(due, true).is_ok());
+    assert!(h.conn.handle_timeout(due, true).is_ok());
     h.settle();
     assert!(matches!(
         outcome.try_recv(),
@@ -3046,22 +3058,22 @@ fn a_connect_outcome_is_answered_behind_what_came_before() {
     let mut h = Harness::new();
     let (ns, _) = h.add("/", AuthSource::None, None);
     let (tx, mut outcome) = oneshot::channel();
-    h.session.connect(ns, Some(tx), h.now);
-    h.session
+    h.conn.connect(ns, Some(tx), h.now);
+    h.conn
         .broadcast(SocketEvent::ConnectError(ConnectError::HandshakeClosed));
-    h.session.broadcast(SocketEvent::ReconnectFailed);
-    h.session.give_up(ConnectError::Closed);
+    h.conn.broadcast(SocketEvent::ReconnectFailed);
+    h.conn.give_up(ConnectError::Closed);
     let order: Vec<&str> = h
-        .session
+        .conn
         .deliveries
         .iter()
         .map(|(_, dispatch)| match dispatch {
-            Dispatch::Lifecycle(event) => match **event {
+            Delivery::Lifecycle(event) => match **event {
                 SocketEvent::ConnectError(_) => "connect_error",
                 SocketEvent::ReconnectFailed => "reconnect_failed",
                 _ => "other",
             },
-            Dispatch::Settled(_) => "settled",
+            Delivery::Settled(_) => "settled",
             _ => "other",
         })
         .collect();
@@ -3080,16 +3092,16 @@ fn poison_frame() -> String {
 fn a_refused_message_replayed_after_a_recovery_gives_the_session_up() {
     let (mut h, ns, status) = Harness::with_session();
     // Live, the server sends a message the client refuses.
-    let fault = h.session.on_text(&poison_frame(), h.now).unwrap_err();
-    assert!(h.session.on_link_lost(&fault));
+    let fault = h.conn.on_text(&poison_frame(), h.now).unwrap_err();
+    assert!(h.conn.on_link_lost(&fault));
     h.events();
 
     // The recovery replays it first, and it is refused again before any new
     // event: recovering would loop forever.
     h.open();
     assert_eq!(h.texts(), [r#"40{"offset":"o1","pid":"p1"}"#]);
-    let fault = h.session.on_text(&poison_frame(), h.now).unwrap_err();
-    h.session.on_link_lost(&fault);
+    let fault = h.conn.on_text(&poison_frame(), h.now).unwrap_err();
+    h.conn.on_link_lost(&fault);
     let seen = h.seen();
     assert!(
         matches!(&seen[..], [(n, Seen::RecoveryAbandoned(_))] if *n == ns),
@@ -3109,8 +3121,8 @@ fn a_recovery_that_makes_progress_is_not_given_up() {
     h.texts();
     // The replay delivers an event, then a refused message ends the link.
     h.recv(&[r#"42["tick",1,"o2"]"#]);
-    let fault = h.session.on_text(&poison_frame(), h.now).unwrap_err();
-    h.session.on_link_lost(&fault);
+    let fault = h.conn.on_text(&poison_frame(), h.now).unwrap_err();
+    h.conn.on_link_lost(&fault);
     assert!(
         !h.seen()
             .iter()
