@@ -246,8 +246,8 @@ pub mod bench_support {
                 ping_timeout: Duration::from_secs(20),
                 max_payload: 1_000_000,
             };
-            conn.on_open(info, 0, Instant::now());
-            let _ = conn.on_text(r#"40{"sid":"s","pid":"p"}"#, Instant::now());
+            conn.handle_open(info, 0, Instant::now());
+            let _ = conn.handle_text(r#"40{"sid":"s","pid":"p"}"#, Instant::now());
             let mut receiver = Receiver { conn };
             receiver.take();
             receiver
@@ -256,21 +256,21 @@ pub mod bench_support {
         /// Feeds a text frame (Engine.IO type digit included); returns the event
         /// it completed, if any.
         pub fn text(&mut self, frame: &str) -> Option<Event> {
-            self.conn.on_text(frame, Instant::now()).ok()?;
+            self.conn.handle_text(frame, Instant::now()).ok()?;
             self.take()
         }
 
         /// Feeds a binary frame; returns the event it completed, if any.
         pub fn binary(&mut self, data: Bytes) -> Option<Event> {
-            self.conn.on_binary(data, Instant::now()).ok()?;
+            self.conn.handle_binary(data, Instant::now()).ok()?;
             self.take()
         }
 
         /// The last event delivered, dropping everything else queued.
         fn take(&mut self) -> Option<Event> {
-            self.conn.outbox.clear();
+            while self.conn.poll_transmit().is_some() {}
             let mut last = None;
-            for (_, delivered) in self.conn.deliveries.drain(..) {
+            while let Some((_, delivered)) = self.conn.poll_delivery() {
                 if let Delivery::Event(event) = delivered {
                     last = Some(event);
                 }

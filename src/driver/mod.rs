@@ -88,8 +88,9 @@ pub(crate) struct Driver {
     conn: Connection,
     commands: UnboundedReceiver<Command>,
     slots: Vec<Slot>,
-    /// A namespace whose dispatcher is full: incoming traffic waits for it.
-    blocked: Option<usize>,
+    /// The delivery a full dispatcher could not take yet, and its namespace:
+    /// reading waits until it is handed on. The one place backpressure lives.
+    pending: Option<(usize, Delivery)>,
     /// Frames were fed to the WebSocket but not flushed yet.
     unflushed: bool,
 }
@@ -111,7 +112,7 @@ impl Driver {
             config,
             commands,
             slots: Vec::new(),
-            blocked: None,
+            pending: None,
             unflushed: false,
         }
     }
@@ -150,13 +151,13 @@ impl Driver {
                 }
                 Wait::Done(Ok((ws, info))) => {
                     tracing::debug!(sid = %info.sid, "engine open");
-                    self.conn.on_open(info, attempt, Instant::now());
+                    self.conn.handle_open(info, attempt, Instant::now());
                     let (fault, unwanted) = match self.run_link(ws).await {
                         LinkEnd::Shutdown => return,
                         LinkEnd::Unwanted(fault) => (fault, true),
                         LinkEnd::Lost(fault) => (fault, false),
                     };
-                    let established = self.conn.on_link_lost(&fault);
+                    let established = self.conn.handle_link_lost(&fault);
                     if established {
                         backoff.reset();
                     }
@@ -282,11 +283,10 @@ impl Driver {
                     error: ConnectError::Aborted,
                 });
             }
-            let reading = self.blocked.is_none();
-            // The heartbeat is not judged while reading is paused for a slow consumer.
-            // A later deadline needs no reset: the timer fires, finds nothing due,
-            // and moves on.
-            let deadline = self.conn.deadline(reading).unwrap_or_else(far_future);
+            let reading = self.pending.is_none();
+            // A later deadline needs no reset: the timer fires, finds nothing
+            // due, and moves on.
+            let deadline = self.conn.poll_timeout().unwrap_or_else(far_future);
             if deadline < timer.deadline() {
                 timer.as_mut().reset(deadline);
             }
@@ -339,10 +339,10 @@ impl Driver {
                 }
                 Wake::Delivery(permit) => self.on_permit(permit),
                 Wake::Deadline => {
-                    if let Err(fault) = self.conn.handle_timeout(Instant::now(), reading) {
+                    if let Err(fault) = self.conn.handle_timeout(Instant::now()) {
                         return LinkEnd::Lost(fault);
                     }
-                    let next = self.conn.deadline(reading).unwrap_or_else(far_future);
+                    let next = self.conn.poll_timeout().unwrap_or_else(far_future);
                     timer.as_mut().reset(next);
                 }
             }
@@ -358,18 +358,18 @@ impl Driver {
             match message {
                 Message::Text(text) => {
                     trace::incoming_text(text.as_str());
-                    self.conn.on_text(text.as_str(), now)?;
+                    self.conn.handle_text(text.as_str(), now)?;
                 }
                 Message::Binary(data) => {
                     trace::incoming_binary(&data);
-                    self.conn.on_binary(data, now)?;
+                    self.conn.handle_binary(data, now)?;
                 }
                 Message::Close(_) => return Err(closed_fault()),
                 _ => {}
             }
             self.deliver();
             // Stop before taking the next message: one taken is one to handle.
-            if handled == READ_BURST || self.blocked.is_some() {
+            if handled == READ_BURST || self.pending.is_some() {
                 break;
             }
             message = match ws.next().now_or_never() {
@@ -389,8 +389,9 @@ impl Driver {
     /// after letting their producers run once, so that a burst of emits leaves
     /// in a few large writes rather than one per emit.
     async fn write(&mut self, ws: &mut WsStream) -> Result<(), WsError> {
-        if !self.conn.outbox.is_empty() {
-            for frame in self.conn.outbox.drain(..) {
+        if let Some(first) = self.conn.poll_transmit() {
+            let mut next = Some(first);
+            while let Some(frame) = next {
                 let message = match frame {
                     Frame::Text(text) => {
                         trace::outgoing_text(&text);
@@ -402,6 +403,7 @@ impl Driver {
                     }
                 };
                 ws.feed(message).await?;
+                next = self.conn.poll_transmit();
             }
             self.unflushed = true;
         }
@@ -449,9 +451,7 @@ impl Driver {
                     emits: Some(attach.emits),
                     deliveries: Some(attach.deliveries),
                 };
-                if self.blocked == Some(ns) {
-                    self.blocked = None;
-                }
+                self.drop_pending(ns);
             }
             Command::Connect(request) => {
                 let ConnectRequest { socket, waiter } = *request;
@@ -477,9 +477,7 @@ impl Driver {
                         self.conn.forget(ns);
                     }
                     self.slots[ns] = Slot::default();
-                    if self.blocked == Some(ns) {
-                        self.blocked = None;
-                    }
+                    self.drop_pending(ns);
                 }
             }
             Command::Ack(answer) => {
@@ -513,18 +511,18 @@ impl Driver {
 
     /// Hands queued socket events to their dispatchers until one is full.
     fn deliver(&mut self) {
-        if self.blocked.is_some() {
+        if self.pending.is_some() {
             return;
         }
-        while let Some((ns, event)) = self.conn.deliveries.pop_front() {
+        while let Some((ns, delivery)) = self.conn.poll_delivery() {
             let Some(sender) = self.slots.get(ns).and_then(|slot| slot.deliveries.as_ref()) else {
                 continue;
             };
-            match sender.try_send(event) {
+            match sender.try_send(delivery) {
                 Ok(()) => {}
-                Err(TrySendError::Full(event)) => {
-                    self.conn.deliveries.push_front((ns, event));
-                    self.blocked = Some(ns);
+                Err(TrySendError::Full(delivery)) => {
+                    self.pending = Some((ns, delivery));
+                    self.conn.handle_reading(false, Instant::now());
                     return;
                 }
                 Err(TrySendError::Closed(_)) => {}
@@ -532,11 +530,24 @@ impl Driver {
         }
     }
 
-    /// A future that resolves when the blocked dispatcher has room again.
+    /// Drops the pending delivery of namespace `ns`, whose socket is gone.
+    fn drop_pending(&mut self, ns: usize) {
+        if self
+            .pending
+            .as_ref()
+            .is_some_and(|(pending, _)| *pending == ns)
+        {
+            self.pending = None;
+            self.conn.handle_reading(true, Instant::now());
+        }
+    }
+
+    /// A future that resolves when the full dispatcher has room again.
     fn blocked_permit(&self) -> impl Future<Output = Option<OwnedPermit<Delivery>>> + 'static {
         let sender = self
-            .blocked
-            .and_then(|ns| self.slots.get(ns))
+            .pending
+            .as_ref()
+            .and_then(|(ns, _)| self.slots.get(*ns))
             .and_then(|slot| slot.deliveries.clone());
         async move {
             match sender {
@@ -547,10 +558,10 @@ impl Driver {
     }
 
     fn on_permit(&mut self, permit: OwnedPermit<Delivery>) {
-        self.blocked = None;
-        if let Some((_, event)) = self.conn.deliveries.pop_front() {
-            permit.send(event);
+        if let Some((_, delivery)) = self.pending.take() {
+            permit.send(delivery);
         }
+        self.conn.handle_reading(true, Instant::now());
         self.deliver();
     }
 }

@@ -286,10 +286,13 @@ pub(crate) struct Connection {
     now: Instant,
     ack_sink: Arc<dyn AckSink>,
     partial: Option<Partial>,
-    /// Frames to write, in order.
-    pub(crate) outbox: Vec<Frame>,
-    /// Socket events to hand to each namespace's dispatcher, in order.
-    pub(crate) deliveries: VecDeque<(usize, Delivery)>,
+    /// Since when reading has been paused for a slow consumer, if it is.
+    paused_since: Option<Instant>,
+    /// Frames to write, in order; see [`poll_transmit`](Self::poll_transmit).
+    outbox: VecDeque<Frame>,
+    /// Socket events for each namespace's dispatcher, in order; see
+    /// [`poll_delivery`](Self::poll_delivery).
+    deliveries: VecDeque<(usize, Delivery)>,
 }
 
 impl Connection {
@@ -311,7 +314,8 @@ impl Connection {
             now: Instant::now(),
             ack_sink,
             partial: None,
-            outbox: Vec::new(),
+            paused_since: None,
+            outbox: VecDeque::new(),
             deliveries: VecDeque::new(),
         }
     }
@@ -437,7 +441,7 @@ impl Connection {
             data: None,
         }
         .encode(&mut text);
-        self.outbox.push(Frame::Text(text));
+        self.outbox.push_back(Frame::Text(text));
     }
 
     /// Drops a namespace without telling the server, which keeps its session.
@@ -477,8 +481,13 @@ impl Connection {
 
     /// The Engine.IO open packet arrived on a new link, opened by reconnection
     /// attempt `attempt` (0 for a first try): every wanted namespace connects.
-    pub(crate) fn on_open(&mut self, info: OpenInfo, attempt: u32, now: Instant) {
+    /// Call once per link, when the transport has read the open packet.
+    pub(crate) fn handle_open(&mut self, info: OpenInfo, attempt: u32, now: Instant) {
         self.now = now;
+        if self.paused_since.is_some() {
+            // The heartbeat of the new link starts unjudged.
+            self.paused_since = Some(now);
+        }
         // The emitting handles check their frames against the server's limit.
         for namespace in &self.namespaces {
             namespace.status.set_max_payload(info.max_payload);
@@ -540,13 +549,16 @@ impl Connection {
             data: (!auth.is_empty()).then_some(Value::Object(auth)),
         }
         .encode(&mut text);
-        self.outbox.push(Frame::Text(text));
+        self.outbox.push_back(Frame::Text(text));
     }
 
     /// The link is gone. Connected namespaces see the reason and wait to
     /// reconnect; acks already sent can no longer be answered. Returns whether
     /// a namespace had connected on the link, which made its attempt a success.
-    pub(crate) fn on_link_lost(&mut self, fault: &LinkFault) -> bool {
+    /// Call once when the link ends, whatever ended it: a fault returned by a
+    /// `handle_*` call, a read or write error, the server closing it, or the
+    /// caller closing it.
+    pub(crate) fn handle_link_lost(&mut self, fault: &LinkFault) -> bool {
         let established = self.link.take().is_some_and(|link| link.established);
         self.partial = None;
         self.outbox.clear();
@@ -631,6 +643,43 @@ impl Connection {
         }
     }
 
+    /// The next frame to write on the link, in order. Call after every
+    /// `handle_*` call and command, until it returns `None`.
+    pub(crate) fn poll_transmit(&mut self) -> Option<Frame> {
+        self.outbox.pop_front()
+    }
+
+    /// The next socket event for the dispatcher of namespace `.0`, in order.
+    /// Call after every `handle_*` call and command, until it returns `None`
+    /// or a dispatcher is full; what was taken is the caller's to hand on.
+    pub(crate) fn poll_delivery(&mut self) -> Option<(usize, Delivery)> {
+        self.deliveries.pop_front()
+    }
+
+    /// The caller paused reading the link (`reading == false`: a
+    /// dispatcher is full) or resumed it. Call on every change. While
+    /// paused, the heartbeat and the CONNECT replies are not judged, since
+    /// what the server sent waits unread; their clocks resume where they
+    /// stopped.
+    pub(crate) fn handle_reading(&mut self, reading: bool, now: Instant) {
+        match (reading, self.paused_since) {
+            (false, None) => self.paused_since = Some(now),
+            (true, Some(since)) => {
+                self.paused_since = None;
+                let paused = now.saturating_duration_since(since);
+                if let Some(link) = &mut self.link {
+                    link.last_seen += paused;
+                }
+                for namespace in &mut self.namespaces {
+                    if let Some(due) = &mut namespace.connect_deadline {
+                        *due += paused;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// When the link must be declared dead unless something arrives.
     fn ping_deadline(&self) -> Option<Instant> {
         self.link
@@ -643,11 +692,14 @@ impl Connection {
         self.ping_deadline().is_some_and(|deadline| now >= deadline)
     }
 
-    /// The next instant [`handle_timeout`](Self::handle_timeout) has
-    /// something to do at: an at-least-once emit timing out, and while
-    /// `reading` (reading paused for a slow consumer stops these clocks) the
-    /// heartbeat deadline and the CONNECT replies due.
-    pub(crate) fn deadline(&self, reading: bool) -> Option<Instant> {
+    /// The next instant [`handle_timeout`](Self::handle_timeout) must be
+    /// called at: an at-least-once emit timing out, and while reading (see
+    /// [`handle_reading`](Self::handle_reading)) the heartbeat deadline and
+    /// the CONNECT replies due. Call after every `handle_*` call and command;
+    /// a later instant than before needs no new timer, as an early
+    /// `handle_timeout` does nothing.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let reading = self.paused_since.is_none();
         let retries = self
             .namespaces
             .iter()
@@ -663,19 +715,19 @@ impl Connection {
 
     /// Does what is due at `now`: resends at-least-once emits whose ack did
     /// not come in time and fails those that used up their retries, and
-    /// judges the heartbeat and the CONNECT replies (when `reading`). `Err`
-    /// means the link must end.
+    /// judges the heartbeat and the CONNECT replies (while reading). `Err`
+    /// means the link must end: call [`handle_link_lost`](Self::handle_link_lost).
     ///
     /// A namespace whose CONNECT reply is overdue fails the connection attempt
     /// while none has connected on the link; after that, it fails alone.
-    pub(crate) fn handle_timeout(&mut self, now: Instant, reading: bool) -> Result<(), LinkFault> {
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<(), LinkFault> {
         self.now = now;
         for ns in 0..self.namespaces.len() {
             if self.namespaces[ns].reliable.expire(now, self.retries) {
                 self.send_reliable(ns);
             }
         }
-        if !reading {
+        if self.paused_since.is_some() {
             return Ok(());
         }
         if let Some(link) = self.link.as_ref().filter(|_| self.ping_expired(now)) {
@@ -771,7 +823,7 @@ impl Connection {
             }
             namespace.acks.insert(id, waiter);
         }
-        self.outbox.push(Frame::Text(text));
+        self.outbox.push_back(Frame::Text(text));
         self.outbox
             .extend(attachments.into_iter().map(Frame::Binary));
         if let Some(event) = notify {
@@ -805,7 +857,7 @@ impl Connection {
             );
             return;
         }
-        self.outbox.push(Frame::Text(frame));
+        self.outbox.push_back(Frame::Text(frame));
         self.outbox
             .extend(attachments.into_iter().map(Frame::Binary));
     }

@@ -33,8 +33,10 @@ pub(super) struct Partial {
 }
 
 impl Connection {
-    /// A text message arrived. `Err` means the link must end.
-    pub(crate) fn on_text(&mut self, text: &str, now: Instant) -> Result<(), LinkFault> {
+    /// A text message arrived. Call for each, in the order they arrived.
+    /// `Err` means the link must end: call
+    /// [`handle_link_lost`](Connection::handle_link_lost).
+    pub(crate) fn handle_text(&mut self, text: &str, now: Instant) -> Result<(), LinkFault> {
         self.now = now;
         if let Some(link) = &mut self.link {
             link.last_seen = now;
@@ -44,7 +46,7 @@ impl Connection {
             EnginePacket::Ping(payload) => {
                 let mut pong = String::with_capacity(1 + payload.len());
                 EnginePacket::Pong(payload).encode(&mut pong);
-                self.outbox.push(Frame::Text(pong));
+                self.outbox.push_back(Frame::Text(pong));
                 Ok(())
             }
             EnginePacket::Message(message) => {
@@ -67,8 +69,10 @@ impl Connection {
         }
     }
 
-    /// A binary message arrived: the next attachment of the packet being assembled.
-    pub(crate) fn on_binary(&mut self, data: Bytes, now: Instant) -> Result<(), LinkFault> {
+    /// A binary message arrived: the next attachment of the packet being
+    /// assembled. Call for each, in order with the text messages; `Err` as
+    /// for [`handle_text`](Connection::handle_text).
+    pub(crate) fn handle_binary(&mut self, data: Bytes, now: Instant) -> Result<(), LinkFault> {
         self.now = now;
         if let Some(link) = &mut self.link {
             link.last_seen = now;

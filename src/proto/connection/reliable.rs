@@ -82,7 +82,7 @@ impl ReliableQueue {
         &mut self,
         id: u64,
         now: Instant,
-        outbox: &mut Vec<Frame>,
+        outbox: &mut VecDeque<Frame>,
     ) -> Option<Option<Event>> {
         while self.pending.front().is_some_and(|p| p.waiter.is_closed()) {
             self.pending.pop_front();
@@ -98,7 +98,7 @@ impl ReliableQueue {
         text.push_str(head);
         text.push_str(&id_text);
         text.push_str(body);
-        outbox.push(Frame::Text(text));
+        outbox.push_back(Frame::Text(text));
         outbox.extend(front.attachments.iter().cloned().map(Frame::Binary));
         self.in_flight = Some((id, now + front.retry.timeout));
         Some(front.notify.clone())
@@ -150,7 +150,7 @@ mod tests {
     use super::*;
     use tokio::sync::oneshot;
 
-    fn texts(outbox: &mut Vec<Frame>) -> Vec<String> {
+    fn texts(outbox: &mut VecDeque<Frame>) -> Vec<String> {
         outbox
             .drain(..)
             .map(|frame| match frame {
@@ -185,7 +185,7 @@ mod tests {
     fn one_in_flight_in_order_with_fresh_ids() {
         let now = Instant::now();
         let mut queue = ReliableQueue::default();
-        let mut outbox = Vec::new();
+        let mut outbox = VecDeque::new();
         let mut first = push(&mut queue, r#"42["echo",1]"#, 2);
         let mut second = push(&mut queue, r#"42/admin,["echo",2]"#, 9);
         assert!(queue.send_front(0, now, &mut outbox).is_some());
@@ -207,7 +207,7 @@ mod tests {
     fn a_timed_out_try_is_resent_until_the_retries_are_used_up() {
         let start = Instant::now();
         let mut queue = ReliableQueue::default();
-        let mut outbox = Vec::new();
+        let mut outbox = VecDeque::new();
         let mut reply = push(&mut queue, r#"42["never"]"#, 2);
         let retries = 3;
         let mut now = start;
@@ -243,7 +243,7 @@ mod tests {
     fn a_lost_link_resends_the_front_and_cancelled_emits_are_skipped() {
         let now = Instant::now();
         let mut queue = ReliableQueue::default();
-        let mut outbox = Vec::new();
+        let mut outbox = VecDeque::new();
         let _first = push(&mut queue, r#"42["a"]"#, 2);
         let cancelled = push(&mut queue, r#"42["b"]"#, 2);
         let _third = push(&mut queue, r#"42["c"]"#, 2);
@@ -262,7 +262,7 @@ mod tests {
     fn attachments_follow_every_try() {
         let now = Instant::now();
         let mut queue = ReliableQueue::default();
-        let mut outbox = Vec::new();
+        let mut outbox = VecDeque::new();
         let (waiter, _reply) = oneshot::channel();
         let retry = Retry {
             id_at: 4,

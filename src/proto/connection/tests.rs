@@ -204,7 +204,7 @@ impl Harness {
 
     /// Opens a link as reconnection attempt `attempt`.
     fn open_attempt(&mut self, attempt: u32) {
-        self.conn.on_open(
+        self.conn.handle_open(
             test_open_info(PING_INTERVAL, PING_TIMEOUT),
             attempt,
             self.now,
@@ -212,7 +212,7 @@ impl Harness {
     }
 
     fn text(&mut self, frame: &str) -> Result<(), DisconnectReason> {
-        let result = self.conn.on_text(frame, self.now);
+        let result = self.conn.handle_text(frame, self.now);
         self.settle();
         result.map_err(|fault| fault.reason)
     }
@@ -233,7 +233,7 @@ impl Harness {
 
     /// Feeds a frame that must end the link; returns the attempt's error.
     fn fault(&mut self, frame: &str) -> ConnectError {
-        match self.conn.on_text(frame, self.now) {
+        match self.conn.handle_text(frame, self.now) {
             Err(fault) => fault.error,
             Ok(()) => panic!("{frame:?} was accepted"),
         }
@@ -241,7 +241,7 @@ impl Harness {
 
     /// Ends the link with `reason`; returns whether it was established.
     fn lose(&mut self, reason: DisconnectReason) -> bool {
-        let established = self.conn.on_link_lost(&LinkFault {
+        let established = self.conn.handle_link_lost(&LinkFault {
             reason,
             error: ConnectError::HandshakeClosed,
         });
@@ -263,7 +263,7 @@ impl Harness {
     }
 
     fn binary(&mut self, data: &'static [u8]) -> Result<(), DisconnectReason> {
-        let result = self.conn.on_binary(Bytes::from_static(data), self.now);
+        let result = self.conn.handle_binary(Bytes::from_static(data), self.now);
         self.settle();
         result.map_err(|fault| fault.reason)
     }
@@ -709,7 +709,9 @@ fn link_loss_and_reopen_reconnect_every_wanted_namespace() {
     let (root, root_status) = h.connected("/", r#"40{"sid":"r1"}"#);
     let (admin, admin_status) = h.connected("/admin", r#"40/admin,{"sid":"a1"}"#);
     let (idle, _) = h.add("/idle", AuthSource::None, None);
-    h.conn.outbox.push(Frame::Text("42[\"unsent\"]".into()));
+    h.conn
+        .outbox
+        .push_back(Frame::Text("42[\"unsent\"]".into()));
 
     h.lose(DisconnectReason::PingTimeout);
     assert_eq!(
@@ -810,12 +812,12 @@ fn engine_packet_table() {
 fn deadline_is_last_seen_plus_ping_interval_plus_ping_timeout() {
     let mut h = Harness::new();
     let t0 = h.now;
-    assert_eq!(h.conn.deadline(true), None, "no link, no deadline");
+    assert_eq!(h.conn.poll_timeout(), None, "no link, no deadline");
     assert!(!h.conn.ping_expired(t0 + Duration::from_secs(3600)));
 
     h.open();
     let deadline = t0 + PING_INTERVAL + PING_TIMEOUT;
-    assert_eq!(h.conn.deadline(true), Some(deadline));
+    assert_eq!(h.conn.poll_timeout(), Some(deadline));
     let table = [
         (t0, false),
         (deadline - Duration::from_millis(1), false),
@@ -828,7 +830,7 @@ fn deadline_is_last_seen_plus_ping_interval_plus_ping_timeout() {
     }
 
     h.lose(DisconnectReason::PingTimeout);
-    assert_eq!(h.conn.deadline(true), None);
+    assert_eq!(h.conn.poll_timeout(), None);
     assert!(!h.conn.ping_expired(deadline));
 }
 
@@ -842,7 +844,7 @@ fn every_frame_moves_last_seen() {
         h.now = t0 + Duration::from_secs(30);
         assert_eq!(h.text(frame), Ok(()), "{frame}");
         let deadline = t0 + Duration::from_secs(30) + PING_INTERVAL + PING_TIMEOUT;
-        assert_eq!(h.conn.deadline(true), Some(deadline), "{frame}");
+        assert_eq!(h.conn.poll_timeout(), Some(deadline), "{frame}");
         assert!(!h.conn.ping_expired(t0 + PING_INTERVAL + PING_TIMEOUT));
         assert!(h.conn.ping_expired(deadline));
     }
@@ -855,7 +857,7 @@ fn every_frame_moves_last_seen() {
     h.now = t0 + Duration::from_secs(40);
     assert_eq!(h.binary(&[1]), Ok(()));
     assert_eq!(
-        h.conn.deadline(true),
+        h.conn.poll_timeout(),
         Some(t0 + Duration::from_secs(40) + PING_INTERVAL + PING_TIMEOUT)
     );
 }
@@ -868,9 +870,33 @@ fn reopening_restarts_the_deadline_from_the_open() {
     h.now += Duration::from_secs(100);
     h.open();
     assert_eq!(
-        h.conn.deadline(true),
+        h.conn.poll_timeout(),
         Some(h.now + PING_INTERVAL + PING_TIMEOUT)
     );
+}
+
+#[test]
+fn the_heartbeat_is_not_judged_while_reading_is_paused() {
+    let mut h = Harness::new();
+    h.connected("/", r#"40{"sid":"s1"}"#);
+    let t0 = h.now;
+    let deadline = t0 + PING_INTERVAL + PING_TIMEOUT;
+    h.conn.handle_reading(false, t0 + Duration::from_secs(10));
+    assert_eq!(h.conn.poll_timeout(), None);
+    assert!(h
+        .conn
+        .handle_timeout(deadline + Duration::from_secs(60))
+        .is_ok());
+    // Resumed 100 s later: the 10 s already counted stay counted.
+    h.conn.handle_reading(true, t0 + Duration::from_secs(110));
+    let resumed = deadline + Duration::from_secs(100);
+    assert_eq!(h.conn.poll_timeout(), Some(resumed));
+    assert!(h
+        .conn
+        .handle_timeout(resumed - Duration::from_millis(1))
+        .is_ok());
+    let fault = h.conn.handle_timeout(resumed).unwrap_err();
+    assert_eq!(fault.reason, DisconnectReason::PingTimeout);
 }
 
 // ---------------------------------------------------------------------------
@@ -1270,9 +1296,9 @@ fn ack_when_the_driver_is_gone_fails_closed() {
     let ns = conn.add_namespace("/", AuthSource::None, status, None);
     let now = Instant::now();
     conn.connect(ns, None, now);
-    conn.on_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), 0, now);
-    assert!(conn.on_text(r#"40{"sid":"s1"}"#, now).is_ok());
-    assert!(conn.on_text(r#"421["withack"]"#, now).is_ok());
+    conn.handle_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), 0, now);
+    assert!(conn.handle_text(r#"40{"sid":"s1"}"#, now).is_ok());
+    assert!(conn.handle_text(r#"421["withack"]"#, now).is_ok());
     let Some((_, Delivery::Event(event))) = conn.deliveries.pop_back() else {
         panic!("no event");
     };
@@ -2516,7 +2542,7 @@ fn mutated_frames_never_panic() {
                 }
             }
             h.frames();
-            if let Err(fault) = h.conn.handle_timeout(h.now, true) {
+            if let Err(fault) = h.conn.handle_timeout(h.now) {
                 h.lose(fault.reason);
                 h.open();
             }
@@ -2788,11 +2814,7 @@ fn reliable_emits_resend_first_after_a_reconnect_before_the_connect_event() {
     h.lose(DisconnectReason::TransportClose);
     h.events();
     assert!(!h.conn.accepts_emits(ns));
-    assert_eq!(
-        h.conn.deadline(false),
-        None,
-        "no retry timer without a link"
-    );
+    assert_eq!(h.conn.poll_timeout(), None, "no retry timer without a link");
     h.open();
     assert_eq!(h.texts(), ["40"]);
     h.recv(&[r#"40{"sid":"s2"}"#]);
@@ -2807,35 +2829,37 @@ fn reliable_emits_resend_first_after_a_reconnect_before_the_connect_event() {
 }
 
 #[test]
-fn reliable_timers_resend_then_give_up_and_the_heartbeat_can_be_left_out() {
+fn reliable_timers_resend_then_give_up_even_while_reading_is_paused() {
     let mut h = with_retries(1);
     let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
     let mut outcome = send_reliable(&mut h, ns, r#"42["x"]"#, 2);
     assert_eq!(h.texts(), [r#"420["x"]"#]);
     let retry_at = h.now + Duration::from_millis(50);
-    assert_eq!(h.conn.deadline(false), Some(retry_at));
     assert_eq!(
-        h.conn.deadline(true),
+        h.conn.poll_timeout(),
         Some(retry_at),
         "sooner than the heartbeat"
     );
+    h.conn.handle_reading(false, h.now);
+    assert_eq!(h.conn.poll_timeout(), Some(retry_at));
     h.conn
-        .handle_timeout(retry_at - Duration::from_millis(1), false)
+        .handle_timeout(retry_at - Duration::from_millis(1))
         .expect("no fault");
     assert_eq!(h.texts(), Vec::<String>::new());
-    h.conn.handle_timeout(retry_at, false).expect("no fault");
+    h.conn.handle_timeout(retry_at).expect("no fault");
     assert_eq!(h.texts(), [r#"421["x"]"#]);
     h.conn
-        .handle_timeout(retry_at + Duration::from_millis(50), false)
+        .handle_timeout(retry_at + Duration::from_millis(50))
         .expect("no fault");
     assert_eq!(h.texts(), Vec::<String>::new());
     match outcome.try_recv().unwrap() {
         Err(AckError::Emit(EmitError::Unacknowledged { tries })) => assert_eq!(tries, 2),
         other => panic!("{other:?}"),
     }
-    // Only the heartbeat is left, and only when asked for.
-    assert_eq!(h.conn.deadline(false), None);
-    assert!(h.conn.deadline(true).is_some());
+    // Only the heartbeat is left, and it waits for reading to resume.
+    assert_eq!(h.conn.poll_timeout(), None);
+    h.conn.handle_reading(true, retry_at);
+    assert!(h.conn.poll_timeout().is_some());
 }
 
 #[test]
@@ -2858,7 +2882,7 @@ fn outgoing_listeners_hear_of_each_packet_as_it_is_written() {
     );
     h.conn.send(ns, outgoing, h.now);
     h.conn
-        .handle_timeout(h.now + Duration::from_millis(50), false)
+        .handle_timeout(h.now + Duration::from_millis(50))
         .expect("no fault");
     let heard: Vec<String> = h
         .conn
@@ -2879,9 +2903,11 @@ fn attachments_adding_up_past_the_limit_end_the_link() {
     h.recv(&[r#"452-["big",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#]);
     // One buffer, shared: the test allocates it once.
     let half = Bytes::from(vec![0u8; crate::codec::engine::MAX_MESSAGE_BYTES / 2 + 1]);
-    assert!(h.conn.on_binary(half.clone(), h.now).is_ok());
+    assert!(h.conn.handle_binary(half.clone(), h.now).is_ok());
     assert_eq!(
-        h.conn.on_binary(half, h.now).map_err(|fault| fault.reason),
+        h.conn
+            .handle_binary(half, h.now)
+            .map_err(|fault| fault.reason),
         Err(DisconnectReason::ParseError)
     );
     assert_eq!(h.seen(), [], "{ns}: nothing delivered");
@@ -2990,24 +3016,30 @@ fn an_unanswered_connect_fails_the_attempt_at_the_timeout() {
     // A reply for another namespace is no reply.
     h.recv(&[r#"40/other,{"sid":"x"}"#]);
     let due = t0 + CONNECT_TIMEOUT;
-    assert_eq!(h.conn.deadline(true), Some(due));
-    assert_eq!(
-        h.conn.deadline(false),
-        None,
-        "paused reading stops the clock"
+    assert_eq!(h.conn.poll_timeout(), Some(due));
+    // Paused reading stops the clock, and it resumes where it stopped.
+    let pause = Duration::from_secs(7);
+    h.conn.handle_reading(false, t0);
+    assert_eq!(h.conn.poll_timeout(), None, "paused");
+    assert!(
+        h.conn.handle_timeout(due).is_ok(),
+        "not judged while paused"
     );
+    h.conn.handle_reading(true, t0 + pause);
+    let due = due + pause;
+    assert_eq!(h.conn.poll_timeout(), Some(due));
     assert!(h
         .conn
-        .handle_timeout(due - Duration::from_millis(1), true)
+        .handle_timeout(due - Duration::from_millis(1))
         .is_ok());
-    let fault = h.conn.handle_timeout(due, true).unwrap_err();
+    let fault = h.conn.handle_timeout(due).unwrap_err();
     assert!(matches!(fault.error, ConnectError::Timeout(t) if t == CONNECT_TIMEOUT));
     assert!(!h.lose(fault.reason));
     assert!(
         connect_pending(&mut outcome),
         "a failed attempt; the driver decides"
     );
-    assert_eq!(h.conn.deadline(true), None, "no link, no deadline");
+    assert_eq!(h.conn.poll_timeout(), None, "no link, no deadline");
 }
 
 #[test]
@@ -3018,7 +3050,7 @@ fn on_an_established_link_an_unanswered_namespace_fails_alone() {
     let mut outcome = h.connect(admin);
     h.texts();
     let due = h.now + CONNECT_TIMEOUT;
-    assert!(h.conn.handle_timeout(due, true).is_ok());
+    assert!(h.conn.handle_timeout(due).is_ok());
     h.settle();
     assert!(matches!(
         outcome.try_recv(),
@@ -3092,16 +3124,16 @@ fn poison_frame() -> String {
 fn a_refused_message_replayed_after_a_recovery_gives_the_session_up() {
     let (mut h, ns, status) = Harness::with_session();
     // Live, the server sends a message the client refuses.
-    let fault = h.conn.on_text(&poison_frame(), h.now).unwrap_err();
-    assert!(h.conn.on_link_lost(&fault));
+    let fault = h.conn.handle_text(&poison_frame(), h.now).unwrap_err();
+    assert!(h.conn.handle_link_lost(&fault));
     h.events();
 
     // The recovery replays it first, and it is refused again before any new
     // event: recovering would loop forever.
     h.open();
     assert_eq!(h.texts(), [r#"40{"offset":"o1","pid":"p1"}"#]);
-    let fault = h.conn.on_text(&poison_frame(), h.now).unwrap_err();
-    h.conn.on_link_lost(&fault);
+    let fault = h.conn.handle_text(&poison_frame(), h.now).unwrap_err();
+    h.conn.handle_link_lost(&fault);
     let seen = h.seen();
     assert!(
         matches!(&seen[..], [(n, Seen::RecoveryAbandoned(_))] if *n == ns),
@@ -3121,8 +3153,8 @@ fn a_recovery_that_makes_progress_is_not_given_up() {
     h.texts();
     // The replay delivers an event, then a refused message ends the link.
     h.recv(&[r#"42["tick",1,"o2"]"#]);
-    let fault = h.conn.on_text(&poison_frame(), h.now).unwrap_err();
-    h.conn.on_link_lost(&fault);
+    let fault = h.conn.handle_text(&poison_frame(), h.now).unwrap_err();
+    h.conn.handle_link_lost(&fault);
     assert!(
         !h.seen()
             .iter()
