@@ -23,8 +23,8 @@ use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, WsError};
 use crate::proto::ack_sink::AckAnswer;
 use crate::proto::connection::{Connection, Frame, LinkFault, Outgoing};
-use crate::proto::event::{Delivery, DisconnectReason, SocketEvent};
-use crate::proto::reconnect::ReconnectPolicy;
+use crate::proto::event::{Delivery, DisconnectReason};
+use crate::proto::reconnect::{Decision, Next, ReconnectPolicy, Reconnection};
 use command::{Command, ConnectRequest, SocketRef};
 
 /// How many queued emits the driver takes in one go before writing; bounds
@@ -86,6 +86,7 @@ enum Wait<T> {
 pub(crate) struct Driver {
     config: DriverConfig,
     conn: Connection,
+    reconnection: Reconnection,
     commands: UnboundedReceiver<Command>,
     slots: Vec<Slot>,
     /// The delivery a full dispatcher could not take yet, and its namespace:
@@ -109,6 +110,7 @@ impl Driver {
                 config.transport.timeout,
                 Arc::new(sink),
             ),
+            reconnection: Reconnection::new(config.reconnection, config.attempts, config.policy),
             config,
             commands,
             slots: Vec::new(),
@@ -127,26 +129,22 @@ impl Driver {
     }
 
     async fn serve(&mut self) {
-        // Its attempt count is the number of reconnection attempts since a
-        // namespace last connected: 0 for a first try. An attempt succeeds
-        // when a namespace connects, not when the link opens.
-        let mut backoff = self.config.policy.schedule();
         loop {
             if !self.wait_until_wanted().await {
                 return;
             }
-            let attempt = backoff.attempts();
-            if attempt > 0 {
-                self.conn.broadcast(SocketEvent::ReconnectAttempt(attempt));
+            let (attempt, announce) = self.reconnection.start_attempt();
+            if let Some(event) = announce {
+                self.conn.broadcast(event);
             }
             let config = self.config.transport.clone();
             // Boxed: the connect future is large and only lives while connecting;
             // unboxed it would make every idle driver task that much bigger.
             let open = Box::pin(async move { websocket::open(&config).await });
-            let failure = match self.wait(open).await {
+            let decision = match self.wait(open).await {
                 Wait::Shutdown => return,
                 Wait::WantChanged => {
-                    backoff.reset();
+                    self.reconnection.reset();
                     continue;
                 }
                 Wait::Done(Ok((ws, info))) => {
@@ -159,75 +157,50 @@ impl Driver {
                     };
                     let established = self.conn.handle_link_lost(&fault);
                     if established {
-                        backoff.reset();
+                        self.reconnection.reset();
                     }
                     if unwanted {
                         continue;
                     }
                     if established {
                         tracing::debug!(reason = %fault.reason, "link lost");
-                        if !self.config.reconnection || !fault.reason.reconnects() {
-                            self.conn.give_up(ConnectError::Closed);
-                            continue;
-                        }
-                        None
+                        self.reconnection.link_lost(fault.reason)
                     } else {
-                        Some(fault.error)
+                        self.attempt_failed(attempt, fault.error)
                     }
                 }
-                Wait::Done(Err(error)) => Some(error),
+                Wait::Done(Err(error)) => self.attempt_failed(attempt, error),
             };
-            if let Some(error) = &failure {
-                self.report_failure(attempt, error);
-                let hopeless = !self.conn.ever_connected() && error.retrying_cannot_fix();
-                if !self.config.reconnection || hopeless {
-                    self.conn.give_up(error.clone());
-                    backoff.reset();
+            for event in decision.announce {
+                self.conn.broadcast(event);
+            }
+            let delay = match decision.next {
+                Next::GiveUp(error) => {
+                    self.conn.give_up(error);
                     continue;
                 }
-            }
-            let attempt = backoff.attempts();
-            if self.config.attempts.is_some_and(|max| attempt >= max) {
-                self.conn.broadcast(SocketEvent::ReconnectFailed);
-                let error = match failure {
-                    Some(error) if attempt == 0 => error,
-                    last => ConnectError::ReconnectFailed {
-                        attempts: attempt,
-                        last: last.map(Box::new),
-                    },
-                };
-                self.conn.give_up(error);
-                backoff.reset();
-                continue;
-            }
-            let delay = backoff.next_delay();
-            tracing::debug!(
-                ?delay,
-                attempt = backoff.attempts(),
-                "reconnecting after a delay"
-            );
+                Next::RetryAfter(delay) => delay,
+            };
+            tracing::debug!(?delay, "reconnecting after a delay");
             match self.wait(sleep(delay)).await {
                 Wait::Shutdown => return,
-                Wait::WantChanged => backoff.reset(),
+                Wait::WantChanged => self.reconnection.reset(),
                 Wait::Done(()) => {}
             }
         }
     }
 
-    /// Tells the log and the waiting sockets that a connection attempt failed.
-    fn report_failure(&mut self, attempt: u32, error: &ConnectError) {
+    /// Logs a failed connection attempt and decides what follows.
+    fn attempt_failed(&mut self, attempt: u32, error: ConnectError) -> Decision {
         tracing::warn!(
             url = %websocket::redacted(&self.config.transport.url),
             attempt,
-            error = %ErrorChain(error),
+            error = %ErrorChain(&error),
             "connection attempt failed"
         );
-        let event = if attempt == 0 {
-            SocketEvent::ConnectError(error.clone())
-        } else {
-            SocketEvent::ReconnectError(error.clone())
-        };
-        self.conn.broadcast(event);
+        let ever_connected = self.conn.ever_connected();
+        self.reconnection
+            .attempt_failed(attempt, error, ever_connected)
     }
 
     /// Serves commands until a namespace wants the link. False when every handle is gone.

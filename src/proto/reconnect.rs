@@ -1,5 +1,9 @@
-//! Delay policy between reconnection attempts.
+//! Reconnection, sans IO: attempt counting, which lifecycle event to
+//! announce, the delay before the next attempt, and when to give up with
+//! which error ([`Reconnection`]), after the rules of the reference JS
+//! client. The driver only acts on its decisions.
 //!
+//! The delay policy:
 //! Mirrors the reference JS client (socket.io-client's `backo2`): attempt `n`
 //! (from 0) waits `delay·2ⁿ`, randomly moved by up to `factor·delay·2ⁿ` in
 //! either direction, and never more than `delay_max`. The schedule starts over
@@ -10,6 +14,9 @@
 //! Callers see nothing of `backoff`, so the engine can be swapped freely.
 
 use std::time::Duration;
+
+use crate::error::ConnectError;
+use crate::proto::event::{DisconnectReason, SocketEvent};
 
 // Imported for its methods only: its name clashes with our own `Backoff`.
 use backoff::backoff::Backoff as _;
@@ -132,6 +139,129 @@ impl Backoff {
         // its unused elapsed-time clock).
         self.engine.reset();
         self.attempts = 0;
+    }
+}
+
+/// What follows a lost link or a failed attempt.
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// Wait this long, then make the next attempt.
+    RetryAfter(Duration),
+    /// No further attempt: the namespaces waiting for the link give up with
+    /// this error, until one is connected again.
+    GiveUp(ConnectError),
+}
+
+/// A decision: the lifecycle events to tell every waiting socket, in order,
+/// then what follows.
+#[derive(Debug)]
+pub(crate) struct Decision {
+    pub(crate) announce: Vec<SocketEvent>,
+    pub(crate) next: Next,
+}
+
+/// The reconnection rules of one manager. The attempt count is the number
+/// of reconnection attempts since a namespace last connected: 0 for a first
+/// try. An attempt succeeds when a namespace connects, not when the link
+/// opens; the connection state machine announces that success
+/// ([`SocketEvent::Reconnect`]) since it sees the CONNECT reply.
+#[derive(Debug)]
+pub(crate) struct Reconnection {
+    /// The `reconnection` option: off, a failure or a lost link is final.
+    enabled: bool,
+    /// The `reconnection_attempts` option; `None` is unlimited.
+    max_attempts: Option<u32>,
+    backoff: Backoff,
+}
+
+impl Reconnection {
+    /// The rules for these options, at attempt 0.
+    pub(crate) fn new(enabled: bool, max_attempts: Option<u32>, policy: ReconnectPolicy) -> Self {
+        Reconnection {
+            enabled,
+            max_attempts,
+            backoff: policy.schedule(),
+        }
+    }
+
+    /// An attempt starts: its number, and the event that announces it (none
+    /// for a first try). Call before opening each link.
+    pub(crate) fn start_attempt(&self) -> (u32, Option<SocketEvent>) {
+        let attempt = self.backoff.attempts();
+        (
+            attempt,
+            (attempt > 0).then_some(SocketEvent::ReconnectAttempt(attempt)),
+        )
+    }
+
+    /// Starts over at attempt 0. Call when a namespace connected on the
+    /// link that just ended, and when whether a namespace wants the link
+    /// changed (a run of attempts nobody wants stops; a new one starts fresh).
+    pub(crate) fn reset(&mut self) {
+        self.backoff.reset();
+    }
+
+    /// A link on which a namespace had connected was lost for `reason`.
+    /// Call after [`reset`](Self::reset).
+    pub(crate) fn link_lost(&mut self, reason: DisconnectReason) -> Decision {
+        if !self.enabled || !reason.reconnects() {
+            return Decision {
+                announce: Vec::new(),
+                next: Next::GiveUp(ConnectError::Closed),
+            };
+        }
+        self.after(Vec::new(), None)
+    }
+
+    /// The attempt `attempt` failed with `error`, before any namespace
+    /// connected on its link. `ever_connected`: whether a namespace of this
+    /// manager ever connected; until then, a failure that retrying cannot
+    /// fix ends the first `connect()` at once, whatever the attempt limit.
+    pub(crate) fn attempt_failed(
+        &mut self,
+        attempt: u32,
+        error: ConnectError,
+        ever_connected: bool,
+    ) -> Decision {
+        let announce = vec![if attempt == 0 {
+            SocketEvent::ConnectError(error.clone())
+        } else {
+            SocketEvent::ReconnectError(error.clone())
+        }];
+        let hopeless = !ever_connected && error.retrying_cannot_fix();
+        if !self.enabled || hopeless {
+            self.reset();
+            return Decision {
+                announce,
+                next: Next::GiveUp(error),
+            };
+        }
+        self.after(announce, Some(error))
+    }
+
+    /// The next attempt, or giving up once the attempts are used up.
+    fn after(&mut self, mut announce: Vec<SocketEvent>, failure: Option<ConnectError>) -> Decision {
+        let attempts = self.backoff.attempts();
+        if self.max_attempts.is_some_and(|max| attempts >= max) {
+            announce.push(SocketEvent::ReconnectFailed);
+            let error = match failure {
+                // No reconnection allowed at all: the first failure is the answer.
+                Some(error) if attempts == 0 => error,
+                last => ConnectError::ReconnectFailed {
+                    attempts,
+                    last: last.map(Box::new),
+                },
+            };
+            self.reset();
+            return Decision {
+                announce,
+                next: Next::GiveUp(error),
+            };
+        }
+        Decision {
+            announce,
+            next: Next::RetryAfter(self.backoff.next_delay()),
+        }
     }
 }
 
@@ -308,5 +438,204 @@ mod tests {
     #[test]
     fn default_matches_reference_client() {
         assert_eq!(ReconnectPolicy::default(), policy(1000, 5000, 0.5));
+    }
+
+    // -----------------------------------------------------------------------
+    // The rules of `Reconnection`
+    // -----------------------------------------------------------------------
+
+    const NO_JITTER: ReconnectPolicy = ReconnectPolicy {
+        delay: Duration::from_millis(1000),
+        delay_max: Duration::from_millis(5000),
+        randomization_factor: 0.0,
+    };
+
+    fn refused() -> ConnectError {
+        ConnectError::HttpRefused {
+            url: "http://h/socket.io/".into(),
+            status: 403,
+            body: String::new(),
+            engine_io: None,
+        }
+    }
+
+    fn names(events: &[SocketEvent]) -> Vec<String> {
+        events
+            .iter()
+            .map(|event| match event {
+                SocketEvent::ReconnectAttempt(n) => format!("attempt {n}"),
+                SocketEvent::ConnectError(_) => "connect_error".into(),
+                SocketEvent::ReconnectError(_) => "reconnect_error".into(),
+                SocketEvent::ReconnectFailed => "reconnect_failed".into(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    fn retry_after(decision: &Decision) -> Duration {
+        match decision.next {
+            Next::RetryAfter(delay) => delay,
+            Next::GiveUp(ref error) => panic!("gave up: {error}"),
+        }
+    }
+
+    fn given_up(decision: Decision) -> ConnectError {
+        match decision.next {
+            Next::GiveUp(error) => error,
+            Next::RetryAfter(delay) => panic!("retries after {delay:?}"),
+        }
+    }
+
+    /// Fails `n` attempts in a row, as the driver does, returning the delays.
+    fn fail(r: &mut Reconnection, n: u32, ever_connected: bool) -> Vec<Duration> {
+        (0..n)
+            .map(|_| {
+                let (attempt, _) = r.start_attempt();
+                retry_after(&r.attempt_failed(attempt, ConnectError::Aborted, ever_connected))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_first_try_is_attempt_0_and_is_not_announced() {
+        let r = Reconnection::new(true, None, NO_JITTER);
+        let (attempt, announce) = r.start_attempt();
+        assert_eq!(attempt, 0);
+        assert!(announce.is_none());
+    }
+
+    #[test]
+    fn failures_are_announced_and_retried_with_a_growing_delay() {
+        let mut r = Reconnection::new(true, None, NO_JITTER);
+        let first = r.attempt_failed(0, ConnectError::Aborted, false);
+        assert_eq!(names(&first.announce), ["connect_error"]);
+        assert_eq!(retry_after(&first), ms(1000));
+        for (n, delay) in [(1, 2000), (2, 4000), (3, 5000), (4, 5000)] {
+            let (attempt, announce) = r.start_attempt();
+            assert_eq!(attempt, n);
+            assert_eq!(
+                names(&announce.into_iter().collect::<Vec<_>>()),
+                [format!("attempt {n}")]
+            );
+            let decision = r.attempt_failed(attempt, ConnectError::Aborted, false);
+            assert_eq!(names(&decision.announce), ["reconnect_error"]);
+            assert_eq!(retry_after(&decision), ms(delay), "attempt {n}");
+        }
+    }
+
+    #[test]
+    fn a_lost_link_is_retried_from_attempt_1_after_the_first_delay() {
+        let mut r = Reconnection::new(true, None, NO_JITTER);
+        fail(&mut r, 3, true);
+        // A namespace connected on the next link: the driver resets.
+        r.reset();
+        let decision = r.link_lost(DisconnectReason::TransportClose);
+        assert!(decision.announce.is_empty());
+        assert_eq!(retry_after(&decision), ms(1000));
+        assert_eq!(r.start_attempt().0, 1);
+    }
+
+    #[test]
+    fn only_a_lost_link_the_client_did_not_choose_reconnects() {
+        let table = [
+            (DisconnectReason::TransportClose, true),
+            (DisconnectReason::TransportError, true),
+            (DisconnectReason::PingTimeout, true),
+            (DisconnectReason::ParseError, true),
+            (DisconnectReason::ForcedClose, true),
+            (DisconnectReason::IoServerDisconnect, false),
+            (DisconnectReason::IoClientDisconnect, false),
+        ];
+        for (reason, reconnects) in table {
+            let mut r = Reconnection::new(true, None, NO_JITTER);
+            let decision = r.link_lost(reason);
+            match decision.next {
+                Next::RetryAfter(_) => assert!(reconnects, "{reason}"),
+                Next::GiveUp(ConnectError::Closed) => assert!(!reconnects, "{reason}"),
+                Next::GiveUp(other) => panic!("{reason}: {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn with_reconnection_off_the_first_failure_or_loss_is_final() {
+        let mut r = Reconnection::new(false, None, NO_JITTER);
+        let decision = r.attempt_failed(0, ConnectError::Aborted, false);
+        assert_eq!(names(&decision.announce), ["connect_error"]);
+        assert!(matches!(given_up(decision), ConnectError::Aborted));
+        let lost = r.link_lost(DisconnectReason::TransportClose);
+        assert!(matches!(given_up(lost), ConnectError::Closed));
+        assert_eq!(r.start_attempt().0, 0, "a later connect() starts over");
+    }
+
+    #[test]
+    fn what_retrying_cannot_fix_ends_a_first_connect_at_once() {
+        let mut r = Reconnection::new(true, None, NO_JITTER);
+        fail(&mut r, 2, false);
+        let (attempt, _) = r.start_attempt();
+        let decision = r.attempt_failed(attempt, refused(), false);
+        assert_eq!(names(&decision.announce), ["reconnect_error"]);
+        assert!(matches!(
+            given_up(decision),
+            ConnectError::HttpRefused { status: 403, .. }
+        ));
+        assert_eq!(r.start_attempt().0, 0);
+
+        // Once a namespace has connected, the same failure is retried.
+        let decision = r.attempt_failed(0, refused(), true);
+        assert_eq!(retry_after(&decision), ms(1000));
+    }
+
+    #[test]
+    fn the_attempt_limit_ends_with_reconnect_failed_and_the_last_error() {
+        let mut r = Reconnection::new(true, Some(3), NO_JITTER);
+        r.attempt_failed(0, ConnectError::Aborted, true);
+        fail(&mut r, 2, true);
+        let (attempt, announce) = r.start_attempt();
+        assert_eq!(attempt, 3);
+        assert!(announce.is_some());
+        let decision = r.attempt_failed(attempt, refused(), true);
+        assert_eq!(
+            names(&decision.announce),
+            ["reconnect_error", "reconnect_failed"]
+        );
+        match given_up(decision) {
+            ConnectError::ReconnectFailed {
+                attempts: 3,
+                last: Some(last),
+            } => assert!(matches!(*last, ConnectError::HttpRefused { .. })),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(r.start_attempt().0, 0, "a later connect() starts over");
+    }
+
+    #[test]
+    fn a_limit_of_0_gives_up_with_the_first_error_or_after_a_loss() {
+        let mut r = Reconnection::new(true, Some(0), NO_JITTER);
+        let decision = r.attempt_failed(0, ConnectError::Aborted, false);
+        assert_eq!(
+            names(&decision.announce),
+            ["connect_error", "reconnect_failed"]
+        );
+        assert!(matches!(given_up(decision), ConnectError::Aborted));
+
+        let decision = r.link_lost(DisconnectReason::PingTimeout);
+        assert_eq!(names(&decision.announce), ["reconnect_failed"]);
+        assert!(matches!(
+            given_up(decision),
+            ConnectError::ReconnectFailed {
+                attempts: 0,
+                last: None
+            }
+        ));
+    }
+
+    #[test]
+    fn a_reset_starts_the_delays_over() {
+        let mut r = Reconnection::new(true, None, NO_JITTER);
+        assert_eq!(fail(&mut r, 3, true), [ms(1000), ms(2000), ms(4000)]);
+        r.reset();
+        assert_eq!(r.start_attempt().0, 0);
+        assert_eq!(fail(&mut r, 1, true), [ms(1000)]);
     }
 }
