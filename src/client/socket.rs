@@ -7,21 +7,17 @@ use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::Stream;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::client::dispatcher::{Handlers, ListenerId, Listeners};
 use crate::client::manager::Manager;
 use crate::codec::arg_deserializer::ValueArgsDeserializer;
-use crate::codec::args::encode_event;
-use crate::codec::packet::{Packet, RESERVED_EVENTS};
 use crate::driver::command::{Command, ConnectRequest, DroppedSocket, SocketRef};
-use crate::error::{AckError, ConnectError, EmitError, UnsentEmit};
-use crate::proto::connection::{AckPayload, Outgoing, OutgoingExtra, Retry};
+use crate::error::{AckError, ConnectError, EmitError};
+use crate::proto::emit::{AckPayload, AckedEmit, Emit, EncodedEvent};
 use crate::proto::event::{Event, SocketEvent};
 use crate::proto::status::SocketStatus;
 
@@ -68,7 +64,7 @@ pub(crate) struct SocketInner {
     pub(crate) manager: Manager,
     pub(crate) status: Arc<SocketStatus>,
     pub(crate) listeners: Arc<Listeners>,
-    pub(crate) emits: mpsc::Sender<Outgoing>,
+    pub(crate) emits: mpsc::Sender<Emit>,
     pub(crate) offline_capacity: usize,
     pub(crate) ack_timeout: Duration,
     /// Resends of an at-least-once emit; 0 sends every emit once.
@@ -358,8 +354,8 @@ impl<'a> Emitter<'a> {
                 Err(_) => Err(EmitError::Closed),
             };
         }
-        let (text, extra, _) = self.encode(name, None, &args)?;
-        self.send(Outgoing::new(text, extra)).await
+        let event = self.encode(name, &args, false)?;
+        self.send(Emit::Plain(event)).await
     }
 
     /// Emits an event and waits for its acknowledgement; see [`Socket::emit_with_ack`].
@@ -392,14 +388,10 @@ impl<'a> Emitter<'a> {
 
     /// Sends once and waits for the ack within the timeout.
     async fn send_once<A: Serialize>(&self, name: &str, args: &A) -> Result<AckPayload, AckError> {
-        let id = self.socket.inner.status.next_ack_id();
-        let (text, extra, _) = self.encode(name, Some(id), args)?;
+        let event = self.encode(name, args, true)?;
         let (waiter, reply) = oneshot::channel();
-        let extra = OutgoingExtra {
-            ack: Some((id, waiter)),
-            ..extra
-        };
-        self.send(Outgoing::new(text, extra)).await?;
+        self.send(Emit::WithAck(Box::new(AckedEmit { event, waiter })))
+            .await?;
         let timeout = self.ack_timeout();
         match tokio::time::timeout(timeout, reply).await {
             Err(_) => Err(AckError::Timeout(timeout)),
@@ -416,72 +408,36 @@ impl<'a> Emitter<'a> {
         name: &str,
         args: &A,
     ) -> Result<AckPayload, AckError> {
-        let (text, extra, id_at) = self.encode(name, None, args)?;
+        let event = self.encode(name, args, true)?;
         let (waiter, reply) = oneshot::channel();
-        let extra = OutgoingExtra {
-            // Each try takes its own id; this one is never sent.
-            ack: Some((0, waiter)),
-            retry: Some(Retry {
-                id_at,
-                timeout: self.ack_timeout(),
-            }),
-            ..extra
-        };
-        self.send(Outgoing::new(text, extra)).await?;
+        let emit = Box::new(AckedEmit { event, waiter });
+        self.send(Emit::AtLeastOnce(emit, self.ack_timeout()))
+            .await?;
         reply.await.unwrap_or(Err(AckError::Disconnected))
     }
 
-    /// The event as it goes out (text frame, binary attachments, and what the
-    /// outgoing listeners see), checked against the server's maxPayload, and
-    /// where its ack id stands in the text.
+    /// The event as it goes out, checked against the server's maxPayload.
     fn encode<A: Serialize>(
         &self,
         name: &str,
-        id: Option<u64>,
         args: &A,
-    ) -> Result<(String, OutgoingExtra, usize), EmitError> {
-        if RESERVED_EVENTS.contains(&name) {
-            return Err(EmitError::ReservedName(name.to_owned()));
-        }
-        let mut text = String::with_capacity(64 + name.len());
-        let mut attachments = Vec::new();
-        let id_at = encode_event(
-            &mut text,
-            &mut attachments,
-            &self.socket.inner.path,
-            id,
-            name,
-            args,
-        )
-        .map_err(EmitError::Serialize)?;
+        acked: bool,
+    ) -> Result<EncodedEvent, EmitError> {
+        let inner = &self.socket.inner;
+        let notify = inner.listeners.has_outgoing();
+        let event = EncodedEvent::encode(&inner.path, name, args, acked, notify)?;
         // Engine.IO over WebSocket limits each message, and the server drops the
         // whole connection over one that is too large; refuse it here instead.
-        if let Some(max) = self.socket.inner.status.max_payload() {
-            let size = attachments
-                .iter()
-                .map(Bytes::len)
-                .chain([text.len()])
-                .max()
-                .unwrap_or_default() as u64;
+        if let Some(max) = inner.status.max_payload() {
+            let size = event.largest_message() as u64;
             if size > max {
                 return Err(EmitError::PayloadTooLarge { size, max });
             }
         }
-        let notify = self
-            .socket
-            .inner
-            .listeners
-            .has_outgoing()
-            .then(|| outgoing_event(&text, &attachments));
-        let extra = OutgoingExtra {
-            attachments,
-            notify,
-            ..OutgoingExtra::default()
-        };
-        Ok((text, extra, id_at))
+        Ok(event)
     }
 
-    async fn send(&self, outgoing: Outgoing) -> Result<(), EmitError> {
+    async fn send(&self, emit: Emit) -> Result<(), EmitError> {
         let inner = &self.socket.inner;
         if self.volatile {
             // Dropped rather than queued, offline or while the connection is
@@ -489,67 +445,23 @@ impl<'a> Emitter<'a> {
             if !inner.status.connected() {
                 return Err(EmitError::VolatileDropped);
             }
-            return match inner.emits.try_send(outgoing) {
+            return match inner.emits.try_send(emit) {
                 Ok(()) => Ok(()),
                 Err(mpsc::error::TrySendError::Closed(_)) => Err(EmitError::Closed),
                 Err(mpsc::error::TrySendError::Full(_)) => Err(EmitError::VolatileDropped),
             };
         }
         if inner.status.connected() {
-            return inner
-                .emits
-                .send(outgoing)
-                .await
-                .map_err(|_| EmitError::Closed);
+            return inner.emits.send(emit).await.map_err(|_| EmitError::Closed);
         }
-        match inner.emits.try_send(outgoing) {
+        match inner.emits.try_send(emit) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(EmitError::Closed),
-            Err(mpsc::error::TrySendError::Full(outgoing)) => {
-                let attachments = outgoing
-                    .extra
-                    .map(|extra| extra.attachments)
-                    .unwrap_or_default();
-                Err(EmitError::BufferFull {
-                    capacity: inner.offline_capacity,
-                    unsent: Box::new(unsent(&outgoing.text, attachments)),
-                })
-            }
+            Err(mpsc::error::TrySendError::Full(emit)) => Err(EmitError::BufferFull {
+                capacity: inner.offline_capacity,
+                unsent: Box::new(emit.into_unsent()),
+            }),
         }
-    }
-}
-
-/// The event the outgoing listeners see, from its encoded frame.
-fn outgoing_event(text: &str, attachments: &[Bytes]) -> Event {
-    let (name, args) = decode_emit(text);
-    Event::new(name, args, attachments.to_vec(), None, None)
-}
-
-/// The name and arguments of an encoded emit (`42["name",...]`). The frame was
-/// just encoded here, so it decodes; anything else gives an empty event.
-fn decode_emit(text: &str) -> (String, Vec<Value>) {
-    let data = text
-        .get(1..)
-        .and_then(|packet| Packet::decode(packet).ok())
-        .and_then(|packet| packet.data);
-    let mut args = match data {
-        Some(Value::Array(args)) => args,
-        _ => Vec::new(),
-    };
-    let name = match (!args.is_empty()).then(|| args.remove(0)) {
-        Some(Value::String(name)) => name,
-        _ => String::new(),
-    };
-    (name, args)
-}
-
-/// Decodes an encoded emit back into name and arguments, to hand it back to the caller.
-fn unsent(text: &str, attachments: Vec<Bytes>) -> UnsentEmit {
-    let (name, args) = decode_emit(text);
-    UnsentEmit {
-        name,
-        args,
-        attachments,
     }
 }
 

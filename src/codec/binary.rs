@@ -494,7 +494,7 @@ mod tests {
     use super::*;
     use crate::codec::arg_deserializer::ValueArgsDeserializer;
     use crate::codec::args::write_args;
-    use crate::codec::packet::MAX_ATTACHMENTS;
+    use crate::codec::limits::MAX_ATTACHMENTS;
 
     /// `{"_placeholder":true,"num":N}`.
     fn ph(num: u64) -> Value {

@@ -7,21 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::limits::{DEFAULT_MAX_PAYLOAD, MAX_HEARTBEAT};
 use crate::error::protocol::ProtocolError;
-
-/// `maxPayload` the server is assumed to announce when its open packet
-/// leaves the field out (the reference server's default, 1 MB).
-const DEFAULT_MAX_PAYLOAD: u64 = 1_000_000;
-
-/// The largest message the client accepts from the server, in bytes: one
-/// WebSocket message (text or binary), and the attachments of one binary
-/// packet together. The one size limit on what the client receives.
-pub(crate) const MAX_MESSAGE_BYTES: usize = 64 << 20;
-
-/// The longest `pingInterval` and `pingTimeout` taken from an open packet;
-/// longer ones are cut to this, so a silent server is detected within
-/// twice this time whatever it announced.
-pub(crate) const MAX_HEARTBEAT: Duration = Duration::from_secs(5 * 60);
 
 /// Handshake values from the server's open packet.
 #[derive(Debug, Clone, PartialEq, Eq)]

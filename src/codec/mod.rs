@@ -6,5 +6,9 @@ pub(crate) mod arg_deserializer;
 pub(crate) mod args;
 pub(crate) mod binary;
 pub(crate) mod engine;
+mod frame;
+pub(crate) mod limits;
 pub(crate) mod packet;
 pub(crate) mod raw;
+
+pub(crate) use frame::Frame;

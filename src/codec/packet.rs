@@ -9,6 +9,7 @@ use std::fmt::{self, Write as _};
 use serde_json::Value;
 
 use crate::codec::args::write_json;
+use crate::codec::limits::{MAX_ATTACHMENTS, RESERVED_EVENTS};
 use crate::codec::raw::{self, Spans, Text};
 use crate::error::protocol::ProtocolError;
 
@@ -68,25 +69,6 @@ impl PacketKind {
 /// The most binary attachments one packet may announce; more is a protocol
 /// error.
 ///
-/// The client must hold a binary packet, and every attachment received so
-/// far, until the last announced attachment arrives. Capping the count
-/// bounds the memory a hostile server can make the client hold for a
-/// half-received packet (at most this many frames, each itself bounded by
-/// the WebSocket message size limit). Real packets carry a handful.
-pub(crate) const MAX_ATTACHMENTS: usize = 256;
-
-/// Event names Socket.IO keeps for itself: the reference parser refuses to
-/// decode them, since its event emitters give them special meanings, and
-/// emitting one is refused too.
-pub(crate) const RESERVED_EVENTS: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
-
 /// A decoded or to-be-encoded Socket.IO packet.
 ///
 /// `Debug` hides the value of a `pid` key in CONNECT data: the private

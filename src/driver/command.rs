@@ -6,7 +6,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc::{self, WeakUnboundedSender};
 
 use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
-use crate::proto::connection::{AuthSource, ConnectWaiter, Outgoing, Resume};
+use crate::proto::connection::{AuthSource, ConnectWaiter, Resume};
+use crate::proto::emit::Emit;
 use crate::proto::event::Delivery;
 use crate::proto::status::SocketStatus;
 
@@ -17,7 +18,7 @@ pub(crate) struct Attach {
     pub(crate) auth: AuthSource,
     pub(crate) status: Arc<SocketStatus>,
     pub(crate) resume: Option<Resume>,
-    pub(crate) emits: mpsc::Receiver<Outgoing>,
+    pub(crate) emits: mpsc::Receiver<Emit>,
     pub(crate) deliveries: mpsc::Sender<Delivery>,
 }
 

@@ -16,13 +16,15 @@ use tokio::sync::mpsc::{self, error::TrySendError, OwnedPermit, UnboundedReceive
 use tokio::time::{sleep, sleep_until, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::codec::engine::MAX_MESSAGE_BYTES;
+use crate::codec::limits::MAX_MESSAGE_BYTES;
+use crate::codec::Frame;
 use crate::engine::trace;
 use crate::engine::websocket::{self, TransportConfig, WsStream};
 use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, WsError};
 use crate::proto::ack_sink::AckAnswer;
-use crate::proto::connection::{Connection, Frame, LinkFault, Outgoing};
+use crate::proto::connection::{Connection, LinkFault};
+use crate::proto::emit::Emit;
 use crate::proto::event::{Delivery, DisconnectReason};
 use crate::proto::reconnect::{Decision, Next, ReconnectPolicy, Reconnection};
 use command::{Command, ConnectRequest, SocketRef};
@@ -51,7 +53,7 @@ pub(crate) struct DriverConfig {
 #[derive(Default)]
 struct Slot {
     generation: u64,
-    emits: Option<mpsc::Receiver<Outgoing>>,
+    emits: Option<mpsc::Receiver<Emit>>,
     deliveries: Option<mpsc::Sender<Delivery>>,
 }
 
@@ -69,7 +71,7 @@ enum LinkEnd {
 enum Wake {
     Command(Option<Command>),
     Incoming(Option<Result<Message, WsError>>),
-    Emit(usize, Option<Outgoing>),
+    Emit(usize, Option<Emit>),
     Delivery(OwnedPermit<Delivery>),
     Deadline,
 }
@@ -269,7 +271,7 @@ impl Driver {
             let wake = tokio::select! {
                 command = self.commands.recv() => Wake::Command(command),
                 message = ws.next(), if reading => Wake::Incoming(message),
-                (ns, outgoing) = next_emit(slots, conn) => Wake::Emit(ns, outgoing),
+                (ns, emit) = next_emit(slots, conn) => Wake::Emit(ns, emit),
                 Some(permit) = blocked => Wake::Delivery(permit),
                 () = &mut timer => Wake::Deadline,
             };
@@ -294,9 +296,9 @@ impl Driver {
                     }
                 }
                 Wake::Emit(ns, None) => self.slots[ns].emits = None,
-                Wake::Emit(ns, Some(outgoing)) => {
+                Wake::Emit(ns, Some(emit)) => {
                     let now = Instant::now();
-                    self.conn.send(ns, outgoing, now);
+                    self.conn.send(ns, emit, now);
                     // Take whatever else is queued, so one flush carries the burst.
                     if let Some(emits) = &mut self.slots[ns].emits {
                         for _ in 1..EMIT_BATCH {
@@ -304,7 +306,7 @@ impl Driver {
                                 break;
                             }
                             match emits.try_recv() {
-                                Ok(outgoing) => self.conn.send(ns, outgoing, now),
+                                Ok(emit) => self.conn.send(ns, emit, now),
                                 Err(_) => break,
                             }
                         }
@@ -577,15 +579,15 @@ impl std::fmt::Display for ErrorChain<'_> {
 }
 
 /// The next queued emit of any connected namespace.
-async fn next_emit(slots: &mut [Slot], conn: &Connection) -> (usize, Option<Outgoing>) {
+async fn next_emit(slots: &mut [Slot], conn: &Connection) -> (usize, Option<Emit>) {
     std::future::poll_fn(|cx| {
         for (ns, slot) in slots.iter_mut().enumerate() {
             if !conn.accepts_emits(ns) {
                 continue;
             }
             if let Some(emits) = &mut slot.emits {
-                if let Poll::Ready(outgoing) = emits.poll_recv(cx) {
-                    return Poll::Ready((ns, outgoing));
+                if let Poll::Ready(emit) = emits.poll_recv(cx) {
+                    return Poll::Ready((ns, emit));
                 }
             }
         }

@@ -12,7 +12,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use url::Url;
 
-use crate::codec::engine::{EnginePacket, OpenInfo, MAX_MESSAGE_BYTES};
+use crate::codec::engine::{EnginePacket, OpenInfo};
+use crate::codec::limits::MAX_MESSAGE_BYTES;
 use crate::error::{ConnectError, EngineIoError, WsError};
 
 /// The WebSocket a link runs on.

@@ -17,10 +17,12 @@ use tokio::time::Instant;
 
 use crate::codec::engine::OpenInfo;
 use crate::codec::packet::{Packet, PacketKind};
+use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
 use crate::error::{AckError, ConnectError};
 use crate::proto::ack_sink::AckSink;
-use crate::proto::event::{Delivery, DisconnectReason, Event, Settled, SocketEvent};
+use crate::proto::emit::{AckWaiter, Emit};
+use crate::proto::event::{Delivery, DisconnectReason, Settled, SocketEvent};
 use crate::proto::status::SocketStatus;
 
 mod incoming;
@@ -30,7 +32,6 @@ mod reliable;
 use incoming::Partial;
 use recent_offsets::RecentOffsets;
 use reliable::ReliableQueue;
-pub(crate) use reliable::Retry;
 
 /// How many at-least-once emits a namespace takes in before the driver stops
 /// reading its emit queue: bounds the memory of a producer faster than acks.
@@ -63,25 +64,6 @@ impl LinkFault {
         }
     }
 }
-
-/// One WebSocket message to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Frame {
-    /// A text message (an Engine.IO packet).
-    Text(String),
-    /// A binary message (a Socket.IO attachment).
-    Binary(Bytes),
-}
-
-/// What an acknowledgement carried.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct AckPayload {
-    pub(crate) args: Vec<Value>,
-    pub(crate) attachments: Vec<Bytes>,
-}
-
-/// Where the reply to an emit_with_ack goes.
-pub(crate) type AckWaiter = oneshot::Sender<Result<AckPayload, AckError>>;
 
 /// Where the outcome of a namespace connect goes.
 pub(crate) type ConnectWaiter = oneshot::Sender<Result<(), ConnectError>>;
@@ -119,44 +101,6 @@ fn type_name(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
-    }
-}
-
-/// An event on its way out, encoded by the emitting handle.
-pub(crate) struct Outgoing {
-    /// The whole Engine.IO text frame (`42...`).
-    pub(crate) text: String,
-    /// Boxed, and only when there is any: every socket's emit queue
-    /// allocates room for a block of `Outgoing`s up front, and a plain emit
-    /// has none of it.
-    pub(crate) extra: Option<Box<OutgoingExtra>>,
-}
-
-/// What some emits carry besides their text frame.
-#[derive(Default)]
-pub(crate) struct OutgoingExtra {
-    /// Binary attachments that follow the text frame.
-    pub(crate) attachments: Vec<Bytes>,
-    /// The ack id and where its reply goes. With `retry`, the id is a
-    /// placeholder: each try takes a fresh one.
-    pub(crate) ack: Option<(u64, AckWaiter)>,
-    /// Set for at-least-once emits (the `retries` option).
-    pub(crate) retry: Option<Retry>,
-    /// The event as the outgoing listeners see it, when there are any.
-    pub(crate) notify: Option<Event>,
-}
-
-impl Outgoing {
-    /// An emit of `text` with `extra`, boxed only if it holds anything.
-    pub(crate) fn new(text: String, extra: OutgoingExtra) -> Self {
-        let empty = extra.attachments.is_empty()
-            && extra.ack.is_none()
-            && extra.retry.is_none()
-            && extra.notify.is_none();
-        Outgoing {
-            text,
-            extra: (!empty).then(|| Box::new(extra)),
-        }
     }
 }
 
@@ -211,6 +155,8 @@ struct Namespace {
     held: Vec<SocketEvent>,
     held_bytes: usize,
     acks: HashMap<u64, AckWaiter>,
+    /// The ack id of the next emit that asks for one.
+    next_ack_id: u64,
     /// Size at which closed ack waiters are next swept out.
     ack_sweep_at: usize,
     waiters: Vec<ConnectWaiter>,
@@ -229,6 +175,13 @@ impl Namespace {
     fn take_held(&mut self) -> Vec<SocketEvent> {
         self.held_bytes = 0;
         std::mem::take(&mut self.held)
+    }
+
+    /// Allocates the ack id of an emit: the one place ids are made.
+    fn take_ack_id(&mut self) -> u64 {
+        let id = self.next_ack_id;
+        self.next_ack_id = self.next_ack_id.wrapping_add(1);
+        id
     }
 
     fn fail_acks(&mut self) {
@@ -342,6 +295,7 @@ impl Connection {
             held: Vec::new(),
             held_bytes: 0,
             acks: HashMap::new(),
+            next_ack_id: 0,
             ack_sweep_at: 64,
             waiters: Vec::new(),
             reliable: ReliableQueue::default(),
@@ -771,7 +725,7 @@ impl Connection {
         if namespace.reliable.len() == 0 {
             return;
         }
-        let id = namespace.status.next_ack_id();
+        let id = namespace.take_ack_id();
         if let Some(Some(event)) = namespace
             .reliable
             .send_front(id, self.now, &mut self.outbox)
@@ -785,47 +739,43 @@ impl Connection {
         self.is_connected(ns) && self.namespaces[ns].reliable.len() < RELIABLE_WINDOW
     }
 
-    /// Queues an emit on a connected namespace.
-    pub(crate) fn send(&mut self, ns: usize, outgoing: Outgoing, now: Instant) {
+    /// Queues an emit on a connected namespace. Call for each emit taken
+    /// from the namespace's queue while [`accepts_emits`](Self::accepts_emits).
+    pub(crate) fn send(&mut self, ns: usize, emit: Emit, now: Instant) {
         self.now = now;
         let Some(namespace) = self.namespaces.get_mut(ns) else {
             return;
         };
-        let Outgoing { text, extra } = outgoing;
-        let OutgoingExtra {
-            attachments,
-            ack,
-            retry,
-            notify,
-        } = extra.map(|extra| *extra).unwrap_or_default();
-        let ack = match (retry, ack) {
-            (Some(retry), Some((_, waiter))) => {
+        let notify = match emit {
+            Emit::Plain(event) => {
+                let notify = event.notify();
+                event.write_plain(&mut self.outbox);
+                notify
+            }
+            Emit::WithAck(acked) => {
+                if acked.waiter.is_closed() {
+                    // The caller stopped waiting (its timeout ran out while the emit was
+                    // queued offline): sending it now would surprise the server and nobody.
+                    return;
+                }
+                if namespace.acks.len() >= namespace.ack_sweep_at {
+                    namespace.acks.retain(|_, waiter| !waiter.is_closed());
+                    namespace.ack_sweep_at = (namespace.acks.len() * 2).max(64);
+                }
+                let id = namespace.take_ack_id();
+                acked.event.write(Some(id), &mut self.outbox);
+                namespace.acks.insert(id, acked.waiter);
+                acked.event.notify()
+            }
+            Emit::AtLeastOnce(acked, timeout) => {
                 let idle = !namespace.reliable.in_flight();
-                namespace
-                    .reliable
-                    .push(text, retry, attachments, waiter, notify);
+                namespace.reliable.push(acked, timeout);
                 if idle {
                     self.send_reliable(ns);
                 }
                 return;
             }
-            (_, ack) => ack,
         };
-        if let Some((id, waiter)) = ack {
-            if waiter.is_closed() {
-                // The caller stopped waiting (its timeout ran out while the emit was
-                // queued offline): sending it now would surprise the server and nobody.
-                return;
-            }
-            if namespace.acks.len() >= namespace.ack_sweep_at {
-                namespace.acks.retain(|_, waiter| !waiter.is_closed());
-                namespace.ack_sweep_at = (namespace.acks.len() * 2).max(64);
-            }
-            namespace.acks.insert(id, waiter);
-        }
-        self.outbox.push_back(Frame::Text(text));
-        self.outbox
-            .extend(attachments.into_iter().map(Frame::Binary));
         if let Some(event) = notify {
             self.deliveries.push_back((ns, Delivery::Outgoing(event)));
         }

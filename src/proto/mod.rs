@@ -4,6 +4,7 @@
 
 pub(crate) mod ack_sink;
 pub(crate) mod connection;
+pub(crate) mod emit;
 pub(crate) mod event;
 pub(crate) mod reconnect;
 pub(crate) mod status;

@@ -14,7 +14,6 @@ pub(crate) struct SocketStatus {
     /// The server's maxPayload from the last Engine.IO open packet; 0 until a
     /// link opened.
     max_payload: AtomicU64,
-    next_ack: AtomicU64,
 }
 
 impl SocketStatus {
@@ -39,11 +38,6 @@ impl SocketStatus {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-    }
-
-    /// The next ack id of this socket: a counter, so ids never collide.
-    pub(crate) fn next_ack_id(&self) -> u64 {
-        self.next_ack.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The largest WebSocket message the server accepts, in bytes; `None` until

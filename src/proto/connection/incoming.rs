@@ -8,14 +8,14 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{
-    settle, AckPayload, Connection, Frame, LinkFault, NsState, Resume, HELD_MAX_BYTES,
-    HELD_MAX_EVENTS,
-};
-use crate::codec::engine::{EnginePacket, MAX_MESSAGE_BYTES};
+use super::{settle, Connection, LinkFault, NsState, Resume, HELD_MAX_BYTES, HELD_MAX_EVENTS};
+use crate::codec::engine::EnginePacket;
+use crate::codec::limits::MAX_MESSAGE_BYTES;
 use crate::codec::packet::{Packet, PacketKind, RawEvent, Received};
+use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
 use crate::error::ConnectError;
+use crate::proto::emit::AckPayload;
 use crate::proto::event::{AckRequest, DisconnectReason, Event, SocketEvent};
 
 /// An EVENT or ACK packet, and its attachments as they come.

@@ -4,32 +4,19 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::{AckPayload, AckWaiter, Frame};
+use crate::codec::Frame;
 use crate::error::{AckError, EmitError};
+use crate::proto::emit::{AckPayload, AckedEmit};
 use crate::proto::event::Event;
 
-/// How an emit is retried: where its ack id goes and how long each try waits.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Retry {
-    /// Byte index in the text frame where the ack id is inserted.
-    pub(crate) id_at: usize,
-    /// How long one try waits for its ack.
-    pub(crate) timeout: Duration,
-}
-
 struct Pending {
-    /// The text frame without an ack id.
-    text: String,
-    retry: Retry,
-    attachments: Vec<Bytes>,
+    emit: Box<AckedEmit>,
+    /// How long one try waits for its ack.
+    timeout: Duration,
     /// Sends so far.
     tries: u32,
-    waiter: AckWaiter,
-    /// What the outgoing listeners see of each try.
-    notify: Option<Event>,
 }
 
 /// The queue of one namespace.
@@ -42,21 +29,11 @@ pub(crate) struct ReliableQueue {
 
 impl ReliableQueue {
     /// Queues an emit behind the others.
-    pub(crate) fn push(
-        &mut self,
-        text: String,
-        retry: Retry,
-        attachments: Vec<Bytes>,
-        waiter: AckWaiter,
-        notify: Option<Event>,
-    ) {
+    pub(crate) fn push(&mut self, emit: Box<AckedEmit>, timeout: Duration) {
         self.pending.push_back(Pending {
-            text,
-            retry,
-            attachments,
+            emit,
+            timeout,
             tries: 0,
-            waiter,
-            notify,
         });
     }
 
@@ -84,7 +61,11 @@ impl ReliableQueue {
         now: Instant,
         outbox: &mut VecDeque<Frame>,
     ) -> Option<Option<Event>> {
-        while self.pending.front().is_some_and(|p| p.waiter.is_closed()) {
+        while self
+            .pending
+            .front()
+            .is_some_and(|p| p.emit.waiter.is_closed())
+        {
             self.pending.pop_front();
         }
         let Some(front) = self.pending.front_mut() else {
@@ -92,16 +73,9 @@ impl ReliableQueue {
             return None;
         };
         front.tries += 1;
-        let id_text = id.to_string();
-        let mut text = String::with_capacity(front.text.len() + id_text.len());
-        let (head, body) = front.text.split_at(front.retry.id_at.min(front.text.len()));
-        text.push_str(head);
-        text.push_str(&id_text);
-        text.push_str(body);
-        outbox.push_back(Frame::Text(text));
-        outbox.extend(front.attachments.iter().cloned().map(Frame::Binary));
-        self.in_flight = Some((id, now + front.retry.timeout));
-        Some(front.notify.clone())
+        front.emit.event.write(Some(id), outbox);
+        self.in_flight = Some((id, now + front.timeout));
+        Some(front.emit.event.notify())
     }
 
     /// An ack arrived: when it answers the packet in flight, that packet is done.
@@ -111,7 +85,7 @@ impl ReliableQueue {
             Some((current, _)) if current == id => {
                 self.in_flight = None;
                 if let Some(done) = self.pending.pop_front() {
-                    let _ = done.waiter.send(Ok(payload));
+                    let _ = done.emit.waiter.send(Ok(payload));
                 }
                 Ok(())
             }
@@ -132,7 +106,7 @@ impl ReliableQueue {
             if front.tries > retries {
                 if let Some(done) = self.pending.pop_front() {
                     let error = EmitError::Unacknowledged { tries: done.tries };
-                    let _ = done.waiter.send(Err(AckError::Emit(error)));
+                    let _ = done.emit.waiter.send(Err(AckError::Emit(error)));
                 }
             }
         }
@@ -148,7 +122,10 @@ impl ReliableQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use tokio::sync::oneshot;
+
+    use crate::proto::emit::EncodedEvent;
 
     fn texts(outbox: &mut VecDeque<Frame>) -> Vec<String> {
         outbox
@@ -166,11 +143,9 @@ mod tests {
         id_at: usize,
     ) -> oneshot::Receiver<Result<AckPayload, AckError>> {
         let (waiter, reply) = oneshot::channel();
-        let retry = Retry {
-            id_at,
-            timeout: Duration::from_millis(50),
-        };
-        queue.push(text.into(), retry, Vec::new(), waiter, None);
+        let event = EncodedEvent::from_parts(text, id_at, Vec::new(), None);
+        let emit = Box::new(AckedEmit { event, waiter });
+        queue.push(emit, Duration::from_millis(50));
         reply
     }
 
@@ -264,17 +239,12 @@ mod tests {
         let mut queue = ReliableQueue::default();
         let mut outbox = VecDeque::new();
         let (waiter, _reply) = oneshot::channel();
-        let retry = Retry {
-            id_at: 4,
-            timeout: Duration::from_millis(10),
-        };
         let text = r#"451-["bin",{"_placeholder":true,"num":0}]"#;
+        let attachments = vec![Bytes::from_static(b"abc")];
+        let event = EncodedEvent::from_parts(text, 4, attachments, None);
         queue.push(
-            text.into(),
-            retry,
-            vec![Bytes::from_static(b"abc")],
-            waiter,
-            None,
+            Box::new(AckedEmit { event, waiter }),
+            Duration::from_millis(10),
         );
         assert!(queue.send_front(5, now, &mut outbox).is_some());
         assert!(queue.expire(now + Duration::from_millis(10), 1));

@@ -17,12 +17,14 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::{
-    test_open_info, AckPayload, AuthSource, Connection, Frame, LinkFault, NsState, Outgoing,
-    OutgoingExtra, Resume, Retry, HELD_MAX_BYTES, HELD_MAX_EVENTS,
+    test_open_info, AuthSource, Connection, LinkFault, NsState, Resume, HELD_MAX_BYTES,
+    HELD_MAX_EVENTS,
 };
+use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
 use crate::error::{AckError, ConnectError, EmitError};
 use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
+use crate::proto::emit::{AckPayload, AckedEmit, Emit, EncodedEvent};
 use crate::proto::event::{Delivery, DisconnectReason, Event, SocketEvent};
 use crate::proto::status::SocketStatus;
 
@@ -356,21 +358,39 @@ impl Harness {
         (h, ns, status)
     }
 
-    /// Queues an emit asking for an ack.
+    /// Queues an emit asking for an ack; `text` shows it sent with ack id `id`.
     fn send_with_ack(&mut self, ns: usize, text: &str, id: u64) -> AckOutcome {
-        let (tx, rx) = oneshot::channel();
-        self.conn.send(
-            ns,
-            Outgoing::new(
-                text.to_owned(),
-                OutgoingExtra {
-                    ack: Some((id, tx)),
-                    ..OutgoingExtra::default()
-                },
-            ),
-            self.now,
-        );
+        self.send_with_ack_and(ns, text, id, Vec::new())
+    }
+
+    /// Queues an emit asking for an ack, with attachments.
+    fn send_with_ack_and(
+        &mut self,
+        ns: usize,
+        text: &str,
+        id: u64,
+        attachments: Vec<Bytes>,
+    ) -> AckOutcome {
+        let (waiter, rx) = oneshot::channel();
+        self.conn.namespaces[ns].next_ack_id = id;
+        // The id stands before the data array, if `text` shows it.
+        let digits = id.to_string();
+        let data_at = text.find('[').expect("an event frame");
+        let id_at = match text[..data_at].strip_suffix(digits.as_str()) {
+            Some(head) => head.len(),
+            None => data_at,
+        };
+        let without = format!("{}{}", &text[..id_at], &text[data_at..]);
+        let event = EncodedEvent::from_parts(&without, id_at, attachments, None);
+        let emit = Emit::WithAck(Box::new(AckedEmit { event, waiter }));
+        self.conn.send(ns, emit, self.now);
         rx
+    }
+
+    /// Queues a plain emit.
+    fn send_plain(&mut self, ns: usize, text: &str, attachments: Vec<Bytes>) {
+        let event = EncodedEvent::from_parts(text, 0, attachments, None);
+        self.conn.send(ns, Emit::Plain(event), self.now);
     }
 }
 
@@ -1384,18 +1404,21 @@ fn emit_whose_waiter_gave_up_is_not_sent() {
     drop(waiter);
     h.texts();
 
+    let rx = h.send_with_ack_and(ns, r#"422["timed out"]"#, 2, vec![Bytes::from_static(b"x")]);
+    drop(rx);
+    h.conn.outbox.clear();
+    h.conn.namespaces[ns].acks.clear();
     let (tx, rx) = oneshot::channel();
     drop(rx);
+    let event = EncodedEvent::from_parts(
+        r#"42["timed out"]"#,
+        2,
+        vec![Bytes::from_static(b"x")],
+        None,
+    );
     h.conn.send(
         ns,
-        Outgoing::new(
-            r#"422["timed out"]"#.into(),
-            OutgoingExtra {
-                attachments: vec![Bytes::from_static(b"x")],
-                ack: Some((2, tx)),
-                ..OutgoingExtra::default()
-            },
-        ),
+        Emit::WithAck(Box::new(AckedEmit { event, waiter: tx })),
         h.now,
     );
     assert_eq!(h.frames(), [], "neither the text nor its attachments");
@@ -1406,27 +1429,12 @@ fn emit_whose_waiter_gave_up_is_not_sent() {
 fn emit_without_ack_and_with_attachments_goes_out_in_order() {
     let mut h = Harness::new();
     let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
-    h.conn.send(
+    h.send_plain(
         ns,
-        Outgoing::new(
-            r#"452-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#.into(),
-            OutgoingExtra {
-                attachments: vec![Bytes::from_static(&[1]), Bytes::from_static(&[2, 3])],
-                ..OutgoingExtra::default()
-            },
-        ),
-        h.now,
+        r#"452-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
+        vec![Bytes::from_static(&[1]), Bytes::from_static(&[2, 3])],
     );
-    h.conn.send(
-        ns,
-        Outgoing::new(
-            r#"42["after"]"#.into(),
-            OutgoingExtra {
-                ..OutgoingExtra::default()
-            },
-        ),
-        h.now,
-    );
+    h.send_plain(ns, r#"42["after"]"#, Vec::new());
     assert_eq!(
         h.frames(),
         [
@@ -2782,19 +2790,13 @@ fn status_pid_follows_the_server_session() {
 /// Queues an at-least-once emit whose ack id goes at `id_at`.
 fn send_reliable(h: &mut Harness, ns: usize, text: &str, id_at: usize) -> AckOutcome {
     let (tx, rx) = oneshot::channel();
-    let retry = Retry {
-        id_at,
-        timeout: Duration::from_millis(50),
-    };
-    let outgoing = Outgoing::new(
-        text.to_owned(),
-        OutgoingExtra {
-            ack: Some((0, tx)),
-            retry: Some(retry),
-            ..OutgoingExtra::default()
-        },
+    let event = EncodedEvent::from_parts(text, id_at, Vec::new(), None);
+    let emit = Box::new(AckedEmit { event, waiter: tx });
+    h.conn.send(
+        ns,
+        Emit::AtLeastOnce(emit, Duration::from_millis(50)),
+        h.now,
     );
-    h.conn.send(ns, outgoing, h.now);
     rx
 }
 
@@ -2868,19 +2870,13 @@ fn outgoing_listeners_hear_of_each_packet_as_it_is_written() {
     let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
     let notify = Event::new("x".into(), vec![json!(1)], Vec::new(), None, None);
     let (tx, _rx) = oneshot::channel();
-    let outgoing = Outgoing::new(
-        r#"42["x",1]"#.into(),
-        OutgoingExtra {
-            ack: Some((0, tx)),
-            retry: Some(Retry {
-                id_at: 2,
-                timeout: Duration::from_millis(50),
-            }),
-            notify: Some(notify),
-            ..OutgoingExtra::default()
-        },
+    let event = EncodedEvent::from_parts(r#"42["x",1]"#, 2, Vec::new(), Some(notify));
+    let emit = Box::new(AckedEmit { event, waiter: tx });
+    h.conn.send(
+        ns,
+        Emit::AtLeastOnce(emit, Duration::from_millis(50)),
+        h.now,
     );
-    h.conn.send(ns, outgoing, h.now);
     h.conn
         .handle_timeout(h.now + Duration::from_millis(50))
         .expect("no fault");
@@ -2902,7 +2898,7 @@ fn attachments_adding_up_past_the_limit_end_the_link() {
     let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
     h.recv(&[r#"452-["big",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#]);
     // One buffer, shared: the test allocates it once.
-    let half = Bytes::from(vec![0u8; crate::codec::engine::MAX_MESSAGE_BYTES / 2 + 1]);
+    let half = Bytes::from(vec![0u8; crate::codec::limits::MAX_MESSAGE_BYTES / 2 + 1]);
     assert!(h.conn.handle_binary(half.clone(), h.now).is_ok());
     assert_eq!(
         h.conn

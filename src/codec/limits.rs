@@ -1,0 +1,37 @@
+//! Every limit of the wire formats, in one place: what the reference server
+//! does, and what the client accepts from any server.
+
+use std::time::Duration;
+
+/// `maxPayload` the server is assumed to announce when its open packet
+/// leaves the field out (the reference server's default, 1 MB).
+pub(crate) const DEFAULT_MAX_PAYLOAD: u64 = 1_000_000;
+
+/// The largest message the client accepts from the server, in bytes: one
+/// WebSocket message (text or binary), and the attachments of one binary
+/// packet together. The one size limit on what the client receives.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+/// The longest `pingInterval` and `pingTimeout` taken from an open packet;
+/// longer ones are cut to this, so a silent server is detected within
+/// twice this time whatever it announced.
+pub(crate) const MAX_HEARTBEAT: Duration = Duration::from_secs(5 * 60);
+
+/// The client must hold a binary packet, and every attachment received so
+/// far, until the last announced attachment arrives. Capping the count
+/// bounds the memory a hostile server can make the client hold for a
+/// half-received packet (at most this many frames, each itself bounded by
+/// the WebSocket message size limit). Real packets carry a handful.
+pub(crate) const MAX_ATTACHMENTS: usize = 256;
+
+/// Event names Socket.IO keeps for itself: the reference parser refuses to
+/// decode them, since its event emitters give them special meanings, and
+/// emitting one is refused too.
+pub(crate) const RESERVED_EVENTS: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
