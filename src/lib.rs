@@ -154,6 +154,7 @@ mod driver;
 mod engine;
 mod error;
 mod proto;
+mod queue;
 
 pub use client::builder::ClientBuilder;
 pub use client::dispatcher::ListenerId;

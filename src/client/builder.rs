@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
 use crate::client::dispatcher::Handlers;
@@ -19,6 +18,7 @@ use crate::error::ConnectError;
 use crate::proto::connection::{AuthSource, Resume};
 use crate::proto::event::{Event, SocketEvent};
 use crate::proto::reconnect::ReconnectPolicy;
+use crate::queue;
 
 /// Builds a connection to a Socket.IO server and its first namespace socket.
 ///
@@ -356,7 +356,7 @@ impl ClientBuilder {
             strip_offsets: self.strip_offsets,
             retries: self.retries,
         };
-        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let (control_tx, control_rx) = queue::unbounded();
         let driver = Driver::new(config, control_rx, control_tx.downgrade());
         tokio::spawn(driver.run());
         let manager = Manager::new(

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use crate::client::socket::{RecoveryState, Socket, SocketInner};
 use crate::proto::event::{Delivery, Event, SocketEvent};
 use crate::proto::status::SocketStatus;
+use crate::queue;
 
 /// A boxed handler future.
 pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -198,19 +199,17 @@ const DISPATCH_BATCH: usize = 32;
 
 /// Runs the dispatcher of one socket until the driver drops its sender.
 pub(crate) async fn run(
-    mut incoming: mpsc::Receiver<Delivery>,
+    incoming: queue::Receiver<Delivery>,
     listeners: Arc<Listeners>,
     socket: Weak<SocketInner>,
 ) {
     let mut subscribers: Vec<mpsc::Sender<SocketEvent>> = Vec::new();
-    // Taken in batches: one wake-up and one permit release per batch
-    // instead of per event.
-    let mut batch = Vec::new();
-    while incoming.recv_many(&mut batch, DISPATCH_BATCH).await > 0 {
+    while let Some(first) = incoming.recv().await {
         // Boxed, once per batch: the task of an idle socket then holds what
         // waiting for the queue takes, not room for a handler's future.
         Box::pin(dispatch_batch(
-            &mut batch,
+            first,
+            &incoming,
             &listeners,
             &socket,
             &mut subscribers,
@@ -219,14 +218,17 @@ pub(crate) async fn run(
     }
 }
 
-/// Hands each of `batch` on, in order, leaving it empty.
+/// Hands on `first` and what else is queued, up to a batch, in order.
 async fn dispatch_batch(
-    batch: &mut Vec<Delivery>,
+    first: Delivery,
+    incoming: &queue::Receiver<Delivery>,
     listeners: &Listeners,
     socket: &Weak<SocketInner>,
     subscribers: &mut Vec<mpsc::Sender<SocketEvent>>,
 ) {
-    for dispatch in batch.drain(..) {
+    let mut next = Some(first);
+    let mut taken = 1;
+    while let Some(dispatch) = next.take() {
         match dispatch {
             Delivery::Event(event) => {
                 let event = SocketEvent::Event(event);
@@ -237,6 +239,10 @@ async fn dispatch_batch(
             Delivery::Settled(settled) => {
                 let _ = settled.waiter.send(settled.outcome);
             }
+        }
+        if taken < DISPATCH_BATCH {
+            next = incoming.try_recv().ok();
+            taken += 1;
         }
     }
 }

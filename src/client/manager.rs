@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 use crate::client::dispatcher::{self, Checkpoint, Handlers, Listeners};
 use crate::client::socket::{Socket, SocketInner};
 use crate::driver::command::{Attach, Command};
 use crate::error::ConnectError;
 use crate::proto::connection::{AuthSource, Resume};
 use crate::proto::status::SocketStatus;
+use crate::queue;
 
 /// Tells sockets of the same path apart across drops and re-creations.
 static GENERATION: AtomicU64 = AtomicU64::new(1);
@@ -29,7 +28,7 @@ pub struct Manager {
 }
 
 struct ManagerInner {
-    command: mpsc::UnboundedSender<Command>,
+    command: queue::Sender<Command>,
     settings: SocketSettings,
     sockets: Mutex<HashMap<String, Weak<SocketInner>>>,
 }
@@ -51,7 +50,7 @@ impl fmt::Debug for Manager {
 }
 
 impl Manager {
-    pub(crate) fn new(command: mpsc::UnboundedSender<Command>, settings: SocketSettings) -> Self {
+    pub(crate) fn new(command: queue::Sender<Command>, settings: SocketSettings) -> Self {
         Manager {
             inner: Arc::new(ManagerInner {
                 command,
@@ -69,7 +68,7 @@ impl Manager {
 
     pub(crate) fn command(&self, command: Command) {
         // Fails only when the driver is gone, and then there is nothing left to command.
-        let _ = self.inner.command.send(command);
+        let _ = self.inner.command.try_send(command);
     }
 
     /// The Engine.IO connection itself.
@@ -101,8 +100,8 @@ impl Manager {
             return Socket::from_inner(inner);
         }
         let settings = &self.inner.settings;
-        let (emit_tx, emit_rx) = mpsc::channel(settings.offline_capacity.max(1));
-        let (delivery_tx, delivery_rx) = mpsc::channel(settings.event_buffer.max(1));
+        let (emit_tx, emit_rx) = queue::bounded(settings.offline_capacity);
+        let (delivery_tx, delivery_rx) = queue::bounded(settings.event_buffer);
         let status = Arc::new(SocketStatus::default());
         let checkpoint = Checkpoint {
             pid: resume.as_ref().map(|resume| Arc::from(resume.pid.as_str())),

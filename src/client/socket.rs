@@ -20,6 +20,7 @@ use crate::error::{AckError, ConnectError, EmitError};
 use crate::proto::emit::{AckPayload, AckedEmit, Emit, EncodedEvent};
 use crate::proto::event::{Event, SocketEvent};
 use crate::proto::status::SocketStatus;
+use crate::queue::{self, TrySendError};
 
 /// How many events each `events()` stream buffers before the socket waits for it.
 const STREAM_BUFFER: usize = 64;
@@ -64,7 +65,7 @@ pub(crate) struct SocketInner {
     pub(crate) manager: Manager,
     pub(crate) status: Arc<SocketStatus>,
     pub(crate) listeners: Arc<Listeners>,
-    pub(crate) emits: mpsc::Sender<Emit>,
+    pub(crate) emits: queue::Sender<Emit>,
     pub(crate) offline_capacity: usize,
     pub(crate) ack_timeout: Duration,
     /// Resends of an at-least-once emit; 0 sends every emit once.
@@ -447,8 +448,8 @@ impl<'a> Emitter<'a> {
             }
             return match inner.emits.try_send(emit) {
                 Ok(()) => Ok(()),
-                Err(mpsc::error::TrySendError::Closed(_)) => Err(EmitError::Closed),
-                Err(mpsc::error::TrySendError::Full(_)) => Err(EmitError::VolatileDropped),
+                Err(TrySendError::Closed(_)) => Err(EmitError::Closed),
+                Err(TrySendError::Full(_)) => Err(EmitError::VolatileDropped),
             };
         }
         if inner.status.connected() {
@@ -456,8 +457,8 @@ impl<'a> Emitter<'a> {
         }
         match inner.emits.try_send(emit) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(EmitError::Closed),
-            Err(mpsc::error::TrySendError::Full(emit)) => Err(EmitError::BufferFull {
+            Err(TrySendError::Closed(_)) => Err(EmitError::Closed),
+            Err(TrySendError::Full(emit)) => Err(EmitError::BufferFull {
                 capacity: inner.offline_capacity,
                 unsent: Box::new(emit.into_unsent()),
             }),

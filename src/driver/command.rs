@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc::{self, WeakUnboundedSender};
+use crate::queue::{self, WeakSender};
 
 use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
 use crate::proto::connection::{AuthSource, ConnectWaiter, Resume};
@@ -18,8 +18,8 @@ pub(crate) struct Attach {
     pub(crate) auth: AuthSource,
     pub(crate) status: Arc<SocketStatus>,
     pub(crate) resume: Option<Resume>,
-    pub(crate) emits: mpsc::Receiver<Emit>,
-    pub(crate) deliveries: mpsc::Sender<Delivery>,
+    pub(crate) emits: queue::Receiver<Emit>,
+    pub(crate) deliveries: queue::Sender<Delivery>,
 }
 
 /// Commands from the handles to the driver. Each is at most a pointer: the
@@ -65,11 +65,11 @@ pub(crate) struct DroppedSocket {
 /// Ack answers travel on the command channel, so they are written in order
 /// with everything else. Weak: a pending answer does not keep the connection
 /// alive once every handle is gone.
-impl AckSink for WeakUnboundedSender<Command> {
+impl AckSink for WeakSender<Command> {
     fn send(&self, answer: AckAnswer) -> Result<(), SinkClosed> {
         let commands = self.upgrade().ok_or(SinkClosed)?;
         commands
-            .send(Command::Ack(Box::new(answer)))
+            .try_send(Command::Ack(Box::new(answer)))
             .map_err(|_| SinkClosed)
     }
 }

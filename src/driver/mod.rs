@@ -8,11 +8,10 @@ pub(crate) mod command;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use futures::{FutureExt, SinkExt, StreamExt};
-use tokio::sync::mpsc::{self, error::TrySendError, OwnedPermit, UnboundedReceiver};
 use tokio::time::{sleep, sleep_until, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -23,10 +22,11 @@ use crate::engine::websocket::{self, TransportConfig, WsStream};
 use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, WsError};
 use crate::proto::ack_sink::AckAnswer;
-use crate::proto::connection::{Connection, LinkFault};
+use crate::proto::connection::{Connection, Ending, LinkFault};
 use crate::proto::emit::Emit;
 use crate::proto::event::{Delivery, DisconnectReason};
 use crate::proto::reconnect::{Decision, Next, ReconnectPolicy, Reconnection};
+use crate::queue::{self, TrySendError};
 use command::{Command, ConnectRequest, SocketRef};
 
 /// How many queued emits the driver takes in one go before writing; bounds
@@ -53,8 +53,19 @@ pub(crate) struct DriverConfig {
 #[derive(Default)]
 struct Slot {
     generation: u64,
-    emits: Option<mpsc::Receiver<Emit>>,
-    deliveries: Option<mpsc::Sender<Delivery>>,
+    emits: Option<queue::Receiver<Emit>>,
+    deliveries: Option<queue::Sender<Delivery>>,
+}
+
+/// How an attempt to open a link ended.
+enum Opened {
+    Link(Box<WsStream>),
+    /// Boxed: rare, and large.
+    Failed(Box<ConnectError>),
+    /// Whether a namespace wants the link changed.
+    WantChanged,
+    /// Every handle is gone.
+    Shutdown,
 }
 
 /// How a link ended.
@@ -72,7 +83,8 @@ enum Wake {
     Command(Option<Command>),
     Incoming(Option<Result<Message, WsError>>),
     Emit(usize, Option<Emit>),
-    Delivery(OwnedPermit<Delivery>),
+    /// The dispatcher of the pending delivery has room again.
+    Room,
     Deadline,
 }
 
@@ -86,10 +98,12 @@ enum Wait<T> {
 
 /// The task that owns one manager's connection.
 pub(crate) struct Driver {
-    config: DriverConfig,
+    /// How links are opened; the rest of the configuration went into the
+    /// connection and the reconnection rules.
+    transport: TransportConfig,
     conn: Connection,
     reconnection: Reconnection,
-    commands: UnboundedReceiver<Command>,
+    commands: queue::Receiver<Command>,
     slots: Vec<Slot>,
     /// The delivery a full dispatcher could not take yet, and its namespace:
     /// reading waits until it is handed on. The one place backpressure lives.
@@ -102,8 +116,8 @@ impl Driver {
     /// A driver fed by `commands`; `sink` is a weak sender on the same channel for ack answers.
     pub(crate) fn new(
         config: DriverConfig,
-        commands: UnboundedReceiver<Command>,
-        sink: mpsc::WeakUnboundedSender<Command>,
+        commands: queue::Receiver<Command>,
+        sink: queue::WeakSender<Command>,
     ) -> Self {
         Driver {
             conn: Connection::new(
@@ -113,7 +127,7 @@ impl Driver {
                 Arc::new(sink),
             ),
             reconnection: Reconnection::new(config.reconnection, config.attempts, config.policy),
-            config,
+            transport: config.transport,
             commands,
             slots: Vec::new(),
             pending: None,
@@ -130,6 +144,8 @@ impl Driver {
         async move { self.serve().await }
     }
 
+    // Each await below keeps only small values alive across it: what the
+    // future holds at its largest await is what every idle connection costs.
     async fn serve(&mut self) {
         loop {
             if !self.wait_until_wanted().await {
@@ -139,63 +155,105 @@ impl Driver {
             if let Some(event) = announce {
                 self.conn.broadcast(event);
             }
-            let config = self.config.transport.clone();
-            // Boxed: the connect future is large and only lives while connecting;
-            // unboxed it would make every idle driver task that much bigger.
-            let open = Box::pin(async move { websocket::open(&config).await });
-            let decision = match self.wait(open).await {
-                Wait::Shutdown => return,
-                Wait::WantChanged => {
+            let ws = match self.open_link(attempt).await {
+                Opened::Link(ws) => ws,
+                Opened::Failed(error) => {
+                    let decision = self.attempt_failed(attempt, *error);
+                    if let Some(delay) = self.act(decision) {
+                        if !self.pause(delay).await {
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                Opened::WantChanged => {
                     self.reconnection.reset();
                     continue;
                 }
-                Wait::Done(Ok((ws, info))) => {
-                    tracing::debug!(sid = %info.sid, "engine open");
-                    self.conn.handle_open(info, attempt, Instant::now());
-                    let (fault, unwanted) = match self.run_link(ws).await {
-                        LinkEnd::Shutdown => return,
-                        LinkEnd::Unwanted(fault) => (fault, true),
-                        LinkEnd::Lost(fault) => (fault, false),
-                    };
-                    let established = self.conn.handle_link_lost(&fault);
-                    if established {
+                Opened::Shutdown => return,
+            };
+            let decision = match self.run_link(ws).await {
+                LinkEnd::Shutdown => return,
+                LinkEnd::Unwanted(fault) => {
+                    if self.conn.handle_link_lost(&fault) {
                         self.reconnection.reset();
                     }
-                    if unwanted {
-                        continue;
-                    }
-                    if established {
-                        tracing::debug!(reason = %fault.reason, "link lost");
-                        self.reconnection.link_lost(fault.reason)
-                    } else {
-                        self.attempt_failed(attempt, fault.error)
-                    }
-                }
-                Wait::Done(Err(error)) => self.attempt_failed(attempt, error),
-            };
-            for event in decision.announce {
-                self.conn.broadcast(event);
-            }
-            let delay = match decision.next {
-                Next::GiveUp(error) => {
-                    self.conn.give_up(error);
                     continue;
                 }
-                Next::RetryAfter(delay) => delay,
+                LinkEnd::Lost(fault) => self.link_lost(attempt, fault),
             };
-            tracing::debug!(?delay, "reconnecting after a delay");
-            match self.wait(sleep(delay)).await {
-                Wait::Shutdown => return,
-                Wait::WantChanged => self.reconnection.reset(),
-                Wait::Done(()) => {}
+            if let Some(delay) = self.act(decision) {
+                if !self.pause(delay).await {
+                    return;
+                }
             }
+        }
+    }
+
+    /// Opens a link and hands its open packet to the connection.
+    async fn open_link(&mut self, attempt: u32) -> Opened {
+        let config = self.transport.clone();
+        // Boxed: the connect future is large and only lives while connecting;
+        // unboxed it would make every idle driver task that much bigger.
+        let open = Box::pin(async move { websocket::open(&config).await });
+        match self.wait(open).await {
+            Wait::Shutdown => Opened::Shutdown,
+            Wait::WantChanged => Opened::WantChanged,
+            Wait::Done(Ok((ws, info))) => {
+                tracing::debug!(sid = %info.sid, "engine open");
+                self.conn.handle_open(info, attempt, Instant::now());
+                Opened::Link(ws)
+            }
+            Wait::Done(Err(error)) => Opened::Failed(Box::new(error)),
+        }
+    }
+
+    /// A link opened by attempt `attempt` was lost: what follows.
+    fn link_lost(&mut self, attempt: u32, fault: LinkFault) -> Decision {
+        if self.conn.handle_link_lost(&fault) {
+            self.reconnection.reset();
+            tracing::debug!(reason = %fault.reason, "link lost");
+            self.reconnection.link_lost(fault.reason)
+        } else {
+            self.attempt_failed(attempt, fault.error)
+        }
+    }
+
+    /// Announces what `decision` says and gives up if it says so; otherwise
+    /// returns the delay before the next attempt.
+    fn act(&mut self, decision: Decision) -> Option<Duration> {
+        for event in decision.announce {
+            self.conn.broadcast(event);
+        }
+        match decision.next {
+            Next::GiveUp(error) => {
+                self.conn.give_up(error);
+                None
+            }
+            Next::RetryAfter(delay) => {
+                tracing::debug!(?delay, "reconnecting after a delay");
+                Some(delay)
+            }
+        }
+    }
+
+    /// Waits `delay` before the next attempt. False when every handle is gone.
+    async fn pause(&mut self, delay: Duration) -> bool {
+        // Boxed: an idle connection is never here, so it need not carry the timer.
+        match self.wait(Box::pin(sleep(delay))).await {
+            Wait::Shutdown => false,
+            Wait::WantChanged => {
+                self.reconnection.reset();
+                true
+            }
+            Wait::Done(()) => true,
         }
     }
 
     /// Logs a failed connection attempt and decides what follows.
     fn attempt_failed(&mut self, attempt: u32, error: ConnectError) -> Decision {
         tracing::warn!(
-            url = %websocket::redacted(&self.config.transport.url),
+            url = %websocket::redacted(&self.transport.url),
             attempt,
             error = %ErrorChain(&error),
             "connection attempt failed"
@@ -226,7 +284,6 @@ impl Driver {
             if self.conn.wants_link() != wanted_at_start {
                 return Wait::WantChanged;
             }
-            let blocked = self.blocked_permit();
             tokio::select! {
                 output = &mut fut => return Wait::Done(output),
                 command = self.commands.recv() => match command {
@@ -235,7 +292,7 @@ impl Driver {
                     }
                     None => return Wait::Shutdown,
                 },
-                Some(permit) = blocked => self.on_permit(permit),
+                () = room_for_pending(&self.pending, &self.slots) => self.on_room(),
             }
         }
     }
@@ -265,14 +322,12 @@ impl Driver {
             if deadline < timer.deadline() {
                 timer.as_mut().reset(deadline);
             }
-            let blocked = self.blocked_permit();
-            let conn = &self.conn;
-            let slots = &mut self.slots;
+            let room = room_for_pending(&self.pending, &self.slots);
             let wake = tokio::select! {
                 command = self.commands.recv() => Wake::Command(command),
                 message = ws.next(), if reading => Wake::Incoming(message),
-                (ns, emit) = next_emit(slots, conn) => Wake::Emit(ns, emit),
-                Some(permit) = blocked => Wake::Delivery(permit),
+                (ns, emit) = next_emit(&self.slots, &self.conn) => Wake::Emit(ns, emit),
+                () = room => Wake::Room,
                 () = &mut timer => Wake::Deadline,
             };
             match wake {
@@ -300,7 +355,7 @@ impl Driver {
                     let now = Instant::now();
                     self.conn.send(ns, emit, now);
                     // Take whatever else is queued, so one flush carries the burst.
-                    if let Some(emits) = &mut self.slots[ns].emits {
+                    if let Some(emits) = &self.slots[ns].emits {
                         for _ in 1..EMIT_BATCH {
                             if !self.conn.accepts_emits(ns) {
                                 break;
@@ -312,7 +367,7 @@ impl Driver {
                         }
                     }
                 }
-                Wake::Delivery(permit) => self.on_permit(permit),
+                Wake::Room => self.on_room(),
                 Wake::Deadline => {
                     if let Err(fault) = self.conn.handle_timeout(Instant::now()) {
                         return LinkEnd::Lost(fault);
@@ -360,28 +415,11 @@ impl Driver {
         Ok(())
     }
 
-    /// Writes what the session queued. Flushes when no more emits wait, even
-    /// after letting their producers run once, so that a burst of emits leaves
-    /// in a few large writes rather than one per emit.
+    /// Writes what the connection queued. Flushes when no more emits wait,
+    /// even after letting their producers run once, so that a burst of emits
+    /// leaves in a few large writes rather than one per emit.
     async fn write(&mut self, ws: &mut WsStream) -> Result<(), WsError> {
-        if let Some(first) = self.conn.poll_transmit() {
-            let mut next = Some(first);
-            while let Some(frame) = next {
-                let message = match frame {
-                    Frame::Text(text) => {
-                        trace::outgoing_text(&text);
-                        Message::text(text)
-                    }
-                    Frame::Binary(data) => {
-                        trace::outgoing_binary(&data);
-                        Message::binary(data)
-                    }
-                };
-                ws.feed(message).await?;
-                next = self.conn.poll_transmit();
-            }
-            self.unflushed = true;
-        }
+        std::future::poll_fn(|cx| self.poll_feed(cx, ws)).await?;
         if !self.unflushed || self.emits_waiting() {
             return Ok(());
         }
@@ -391,6 +429,30 @@ impl Driver {
         }
         self.unflushed = false;
         ws.flush().await
+    }
+
+    /// Feeds the WebSocket every frame the connection queued. A frame stays
+    /// with the connection until the WebSocket can take it, so nothing is
+    /// held here while waiting.
+    fn poll_feed(&mut self, cx: &mut Context<'_>, ws: &mut WsStream) -> Poll<Result<(), WsError>> {
+        loop {
+            ready!(ws.poll_ready_unpin(cx))?;
+            let Some(frame) = self.conn.poll_transmit() else {
+                return Poll::Ready(Ok(()));
+            };
+            let message = match frame {
+                Frame::Text(text) => {
+                    trace::outgoing_text(&text);
+                    Message::text(text)
+                }
+                Frame::Binary(data) => {
+                    trace::outgoing_binary(&data);
+                    Message::binary(data)
+                }
+            };
+            ws.start_send_unpin(message)?;
+            self.unflushed = true;
+        }
     }
 
     /// Whether a connected namespace has emits queued for the driver.
@@ -441,15 +503,15 @@ impl Driver {
             }
             Command::Disconnect(socket) => {
                 if let Some(ns) = self.slot(&socket) {
-                    self.conn.disconnect(ns);
+                    self.conn.end(ns, Ending::Disconnected);
                 }
             }
             Command::Dropped(dropped) => {
                 if let Some(ns) = self.slot(&dropped.socket) {
                     if dropped.leave {
-                        self.conn.disconnect(ns);
+                        self.conn.end(ns, Ending::Disconnected);
                     } else {
-                        self.conn.forget(ns);
+                        self.conn.end(ns, Ending::Dropped);
                     }
                     self.slots[ns] = Slot::default();
                     self.drop_pending(ns);
@@ -517,28 +579,34 @@ impl Driver {
         }
     }
 
-    /// A future that resolves when the full dispatcher has room again.
-    fn blocked_permit(&self) -> impl Future<Output = Option<OwnedPermit<Delivery>>> + 'static {
-        let sender = self
-            .pending
-            .as_ref()
-            .and_then(|(ns, _)| self.slots.get(*ns))
-            .and_then(|slot| slot.deliveries.clone());
-        async move {
-            match sender {
-                Some(sender) => sender.reserve_owned().await.ok(),
-                None => std::future::pending().await,
+    /// The dispatcher of the pending delivery has room again, or is gone.
+    fn on_room(&mut self) {
+        if let Some((ns, delivery)) = self.pending.take() {
+            if let Some(sender) = self.slots.get(ns).and_then(|slot| slot.deliveries.as_ref()) {
+                // The driver is the only sender, so the room is still there.
+                let _ = sender.try_send(delivery);
             }
-        }
-    }
-
-    fn on_permit(&mut self, permit: OwnedPermit<Delivery>) {
-        if let Some((_, delivery)) = self.pending.take() {
-            permit.send(delivery);
         }
         self.conn.handle_reading(true, Instant::now());
         self.deliver();
     }
+}
+
+/// Resolves when the dispatcher of the pending delivery has room (or is
+/// gone); never without one.
+fn room_for_pending<'a>(
+    pending: &'a Option<(usize, Delivery)>,
+    slots: &'a [Slot],
+) -> impl Future<Output = ()> + 'a {
+    let sender = pending
+        .as_ref()
+        .and_then(|(ns, _)| slots.get(*ns))
+        .and_then(|slot| slot.deliveries.as_ref());
+    std::future::poll_fn(move |cx| match sender {
+        Some(sender) => sender.poll_ready(cx).map(|_| ()),
+        None if pending.is_some() => Poll::Ready(()),
+        None => Poll::Pending,
+    })
 }
 
 /// The server closed the link.
@@ -579,13 +647,13 @@ impl std::fmt::Display for ErrorChain<'_> {
 }
 
 /// The next queued emit of any connected namespace.
-async fn next_emit(slots: &mut [Slot], conn: &Connection) -> (usize, Option<Emit>) {
+async fn next_emit(slots: &[Slot], conn: &Connection) -> (usize, Option<Emit>) {
     std::future::poll_fn(|cx| {
-        for (ns, slot) in slots.iter_mut().enumerate() {
+        for (ns, slot) in slots.iter().enumerate() {
             if !conn.accepts_emits(ns) {
                 continue;
             }
-            if let Some(emits) = &mut slot.emits {
+            if let Some(emits) = &slot.emits {
                 if let Poll::Ready(emit) = emits.poll_recv(cx) {
                     return Poll::Ready((ns, emit));
                 }
@@ -605,7 +673,8 @@ mod tests {
     use super::*;
 
     /// The driver's future is what every idle connection keeps in memory:
-    /// large values (the WebSocket, the connect future) must stay boxed.
+    /// large values (the WebSocket, the connect future, errors, timers of
+    /// rare states) must stay boxed or out of it.
     #[test]
     fn the_driver_future_stays_small() {
         let (url, _) = TransportConfig::engine_url("http://h:1", "/socket.io/", &[]).unwrap();
@@ -622,10 +691,10 @@ mod tests {
             strip_offsets: true,
             retries: 0,
         };
-        let (sink, command) = mpsc::unbounded_channel();
-        let driver = Driver::new(config, command, sink.downgrade());
+        let (sink, commands) = queue::unbounded();
+        let driver = Driver::new(config, commands, sink.downgrade());
         let run = driver.run();
         let size = std::mem::size_of_val(&run);
-        assert!(size <= 2 * 1024, "the driver future grew to {size} bytes");
+        assert!(size <= 1200, "the driver future grew to {size} bytes");
     }
 }

@@ -4,20 +4,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, WebSocketStream};
 use url::Url;
 
 use crate::codec::engine::{EnginePacket, OpenInfo};
 use crate::codec::limits::MAX_MESSAGE_BYTES;
+use crate::engine::stream::{self, Stream};
 use crate::error::{ConnectError, EngineIoError, WsError};
 
 /// The WebSocket a link runs on.
-pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type WsStream = WebSocketStream<Stream>;
 
 /// Where and how to open the WebSocket.
 #[derive(Clone)]
@@ -133,20 +133,12 @@ async fn open_inner(config: &TransportConfig) -> Result<(Box<WsStream>, OpenInfo
     for (name, value) in &config.headers {
         request.headers_mut().append(name.clone(), value.clone());
     }
-    // Nagle off: events are small and latency-bound; the driver already batches writes.
-    #[cfg(any(feature = "__rustls", feature = "native-tls"))]
-    let connected = tokio_tungstenite::connect_async_tls_with_config(
-        request,
-        Some(websocket_config()),
-        true,
-        config.tls.clone(),
-    )
-    .await;
-    #[cfg(not(any(feature = "__rustls", feature = "native-tls")))]
-    debug_assert!(config.tls.is_none(), "wss:// is refused at build time");
-    #[cfg(not(any(feature = "__rustls", feature = "native-tls")))]
+    let stream = stream::connect(&config.url, config.tls.as_ref())
+        .await
+        .map_err(|error| handshake_error(config, error))?;
     let connected =
-        tokio_tungstenite::connect_async_with_config(request, Some(websocket_config()), true).await;
+        tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()))
+            .await;
     let (mut ws, _response) = connected.map_err(|error| handshake_error(config, error))?;
     loop {
         match ws.next().await {

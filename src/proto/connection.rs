@@ -65,6 +65,22 @@ impl LinkFault {
     }
 }
 
+/// How a namespace ends; see [`Connection::end`].
+#[derive(Debug)]
+pub(crate) enum Ending {
+    /// The user disconnected it: a DISCONNECT goes out, no reconnection
+    /// follows, and the session is forgotten.
+    Disconnected,
+    /// Its last handle is gone: nothing goes out, so the server keeps the
+    /// session for a later recovery, as after a process exit.
+    Dropped,
+    /// The server ended it (a DISCONNECT, or a refused CONNECT): final, and
+    /// its session is gone.
+    ByServer(ConnectError),
+    /// It could not connect; a later `connect()` may try again.
+    Failed(ConnectError),
+}
+
 /// Where the outcome of a namespace connect goes.
 pub(crate) type ConnectWaiter = oneshot::Sender<Result<(), ConnectError>>;
 
@@ -238,7 +254,8 @@ pub(crate) struct Connection {
     /// The time given with the frame being handled.
     now: Instant,
     ack_sink: Arc<dyn AckSink>,
-    partial: Option<Partial>,
+    /// Boxed: rare, and every idle connection would carry its room.
+    partial: Option<Box<Partial>>,
     /// Since when reading has been paused for a slow consumer, if it is.
     paused_since: Option<Instant>,
     /// Frames to write, in order; see [`poll_transmit`](Self::poll_transmit).
@@ -306,7 +323,7 @@ impl Connection {
         if let Some(index) = self.find(path) {
             // The old socket is gone: end its server-side socket, and let nothing
             // still queued for it reach the new one.
-            self.disconnect(index);
+            self.end(index, Ending::Disconnected);
             self.deliveries.retain(|(ns, _)| *ns != index);
             self.namespaces[index] = fresh;
             index
@@ -370,50 +387,33 @@ impl Connection {
         }
     }
 
-    /// The user disconnects the namespace: a DISCONNECT goes out and no reconnection
-    /// follows. The server ends the session for good, so it is forgotten here too.
-    pub(crate) fn disconnect(&mut self, ns: usize) {
+    /// Ends a namespace, the one way a namespace ends. Its socket sees a
+    /// disconnect if it was connected; pending acks and connect waiters fail.
+    /// Call with [`Ending::Disconnected`] or [`Ending::Dropped`] for the
+    /// commands of the same name; the others come from within.
+    pub(crate) fn end(&mut self, ns: usize, ending: Ending) {
         let Some(namespace) = self.namespaces.get_mut(ns) else {
             return;
         };
-        namespace.resume = None;
-        // A namespace still waiting for its CONNECT reply gets its DISCONNECT when
-        // the reply comes: the server may not have a socket to end before that.
-        if namespace.state.announced() && self.link.is_some() {
-            self.send_disconnect(ns);
-        }
-        self.leave(ns, ConnectError::Aborted);
-    }
-
-    fn send_disconnect(&mut self, ns: usize) {
-        let mut text = String::from("4");
-        Packet {
-            kind: PacketKind::Disconnect,
-            nsp: self.namespaces[ns].path.to_string().into(),
-            attachments: 0,
-            id: None,
-            data: None,
-        }
-        .encode(&mut text);
-        self.outbox.push_back(Frame::Text(text));
-    }
-
-    /// Drops a namespace without telling the server, which keeps its session.
-    pub(crate) fn forget(&mut self, ns: usize) {
-        self.leave(ns, ConnectError::Closed);
-    }
-
-    /// Ends a namespace on the client's side; see [`end`](Self::end).
-    fn leave(&mut self, ns: usize, waiter_error: ConnectError) {
-        self.end(ns, DisconnectReason::IoClientDisconnect, waiter_error);
-    }
-
-    /// Ends a namespace: its socket sees a disconnect with `reason` if it was
-    /// connected, pending acks and connect waiters fail.
-    fn end(&mut self, ns: usize, reason: DisconnectReason, waiter_error: ConnectError) {
-        let Some(namespace) = self.namespaces.get_mut(ns) else {
-            return;
+        let (reason, waiter_error) = match ending {
+            Ending::Disconnected => {
+                // The server ends the session for good, so it is forgotten here too.
+                namespace.resume = None;
+                // A namespace still waiting for its CONNECT reply gets its DISCONNECT
+                // when the reply comes: the server may not have a socket to end before.
+                if namespace.state.announced() && self.link.is_some() {
+                    self.send_disconnect(ns);
+                }
+                (DisconnectReason::IoClientDisconnect, ConnectError::Aborted)
+            }
+            Ending::Dropped => (DisconnectReason::IoClientDisconnect, ConnectError::Closed),
+            Ending::ByServer(error) => {
+                namespace.resume = None;
+                (DisconnectReason::IoServerDisconnect, error)
+            }
+            Ending::Failed(error) => (DisconnectReason::IoClientDisconnect, error),
         };
+        let namespace = &mut self.namespaces[ns];
         if namespace.state.announced() {
             namespace.status.set_disconnected();
             self.deliveries
@@ -431,6 +431,19 @@ impl Connection {
         );
         // Queued at-least-once emits wait for a later connect().
         namespace.reliable.link_lost();
+    }
+
+    fn send_disconnect(&mut self, ns: usize) {
+        let mut text = String::from("4");
+        Packet {
+            kind: PacketKind::Disconnect,
+            nsp: self.namespaces[ns].path.to_string().into(),
+            attachments: 0,
+            id: None,
+            data: None,
+        }
+        .encode(&mut text);
+        self.outbox.push_back(Frame::Text(text));
     }
 
     /// The Engine.IO open packet arrived on a new link, opened by reconnection
@@ -471,7 +484,7 @@ impl Connection {
             Err(error) => {
                 self.deliveries
                     .push_back((ns, SocketEvent::ConnectError(error.clone()).into()));
-                self.leave(ns, error);
+                self.end(ns, Ending::Failed(error));
                 return;
             }
         };
@@ -583,7 +596,7 @@ impl Connection {
                 let held = self.namespaces[ns].take_held();
                 self.deliveries
                     .extend(held.into_iter().map(|ev| (ns, ev.into())));
-                self.leave(ns, error.clone());
+                self.end(ns, Ending::Failed(error.clone()));
             }
         }
     }
@@ -711,7 +724,7 @@ impl Connection {
             tracing::warn!(nsp = %namespace.path, %error, "namespace not connected");
             self.deliveries
                 .push_back((ns, SocketEvent::ConnectError(error.clone()).into()));
-            self.leave(ns, error);
+            self.end(ns, Ending::Failed(error));
         }
         Ok(())
     }

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{settle, Connection, LinkFault, NsState, Resume, HELD_MAX_BYTES, HELD_MAX_EVENTS};
+use super::{
+    settle, Connection, Ending, LinkFault, NsState, Resume, HELD_MAX_BYTES, HELD_MAX_EVENTS,
+};
 use crate::codec::engine::EnginePacket;
 use crate::codec::limits::MAX_MESSAGE_BYTES;
 use crate::codec::packet::{Packet, PacketKind, RawEvent, Received};
@@ -99,7 +101,7 @@ impl Connection {
         let Some(ns) = partial.ns else {
             return Ok(());
         };
-        self.on_complete(ns, partial)
+        self.on_complete(ns, *partial)
     }
 
     /// A plain EVENT (no attachments), its arguments split but not parsed.
@@ -132,7 +134,7 @@ impl Connection {
             tracing::debug!(nsp = %packet.nsp, "packet for a namespace this client did not open");
             if packet.attachments > 0 {
                 // Its attachments still follow: take them, then drop the packet.
-                self.partial = Some(Partial {
+                self.partial = Some(Box::new(Partial {
                     kind: packet.kind,
                     ns: None,
                     id: None,
@@ -141,7 +143,7 @@ impl Connection {
                     expected: packet.attachments,
                     buffers: Vec::new(),
                     bytes: size,
-                });
+                }));
             }
             return Ok(());
         };
@@ -184,7 +186,7 @@ impl Connection {
                 if attachments == 0 {
                     return self.on_complete(ns, packet);
                 }
-                self.partial = Some(packet);
+                self.partial = Some(Box::new(packet));
                 Ok(())
             }
         }
@@ -297,18 +299,12 @@ impl Connection {
         self.deliveries
             .push_back((ns, SocketEvent::ConnectError(error.clone()).into()));
         // A refusal by the server is final for this namespace: retrying would be refused too.
-        self.end_by_server(ns, error);
+        self.end(ns, Ending::ByServer(error));
         Ok(())
     }
 
     fn on_server_disconnect(&mut self, ns: usize) {
-        self.end_by_server(ns, ConnectError::ServerDisconnect);
-    }
-
-    /// The server ended the namespace for good: no reconnection, no recovery.
-    fn end_by_server(&mut self, ns: usize, waiter_error: ConnectError) {
-        self.namespaces[ns].resume = None;
-        self.end(ns, DisconnectReason::IoServerDisconnect, waiter_error);
+        self.end(ns, Ending::ByServer(ConnectError::ServerDisconnect));
     }
 
     /// An EVENT or ACK with all of its attachments.

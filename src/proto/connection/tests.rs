@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::{
-    test_open_info, AuthSource, Connection, LinkFault, NsState, Resume, HELD_MAX_BYTES,
+    test_open_info, AuthSource, Connection, Ending, LinkFault, NsState, Resume, HELD_MAX_BYTES,
     HELD_MAX_EVENTS,
 };
 use crate::codec::Frame;
@@ -632,7 +632,7 @@ fn connect_of_an_unknown_index_is_ignored() {
         outcome.try_recv(),
         Err(oneshot::error::TryRecvError::Closed)
     ));
-    h.conn.disconnect(7);
+    h.conn.end(7, Ending::Disconnected);
     assert_eq!(h.texts(), Vec::<String>::new());
     assert!(!h.conn.is_connected(7));
     assert!(h.conn.resume(7).is_none());
@@ -2047,7 +2047,7 @@ fn client_disconnect_of_a_connected_namespace() {
         let (ns, status) = h.connected(path, reply);
         let mut pending = h.send_with_ack(ns, "42[\"x\"]", 1);
         h.texts();
-        h.conn.disconnect(ns);
+        h.conn.end(ns, Ending::Disconnected);
         assert_eq!(h.texts(), [goodbye]);
         assert_eq!(
             h.seen(),
@@ -2063,7 +2063,7 @@ fn client_disconnect_of_a_connected_namespace() {
         ));
 
         // Disconnecting again does nothing.
-        h.conn.disconnect(ns);
+        h.conn.end(ns, Ending::Disconnected);
         assert_eq!(h.texts(), Vec::<String>::new());
         assert_eq!(h.seen(), []);
     }
@@ -2078,7 +2078,7 @@ fn client_disconnect_while_connecting_aborts_the_waiters() {
     h.open();
     assert_eq!(h.texts(), ["40/admin,"]);
     h.recv(&[r#"42/admin,["early"]"#]);
-    h.conn.disconnect(ns);
+    h.conn.end(ns, Ending::Disconnected);
     // The server may have no socket to end yet: the DISCONNECT waits for its reply.
     assert_eq!(h.texts(), Vec::<String>::new());
     assert_eq!(h.seen(), [], "never connected, held events dropped");
@@ -2103,7 +2103,7 @@ fn client_disconnect_while_the_link_is_down_sends_nothing() {
         [(ns, Seen::Disconnect(DisconnectReason::TransportClose))]
     );
     let mut outcome = h.connect(ns);
-    h.conn.disconnect(ns);
+    h.conn.end(ns, Ending::Disconnected);
     assert_eq!(h.texts(), Vec::<String>::new());
     assert_eq!(h.seen(), [], "the socket already saw its disconnect");
     assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Aborted))));
@@ -2118,7 +2118,7 @@ fn client_disconnect_of_an_inactive_namespace_does_nothing() {
     let mut h = Harness::new();
     h.open();
     let (ns, _) = h.add("/", AuthSource::None, None);
-    h.conn.disconnect(ns);
+    h.conn.end(ns, Ending::Disconnected);
     assert_eq!(h.texts(), Vec::<String>::new());
     assert_eq!(h.seen(), []);
 }
@@ -2127,7 +2127,7 @@ fn client_disconnect_of_an_inactive_namespace_does_nothing() {
 fn disconnect_then_connect_on_the_same_link() {
     let mut h = Harness::new();
     let (ns, status) = h.connected("/", r#"40{"sid":"s1"}"#);
-    h.conn.disconnect(ns);
+    h.conn.end(ns, Ending::Disconnected);
     let mut outcome = h.connect(ns);
     assert_eq!(h.texts(), ["41", "40"]);
     h.recv(&[r#"40{"sid":"s2"}"#]);
@@ -2654,7 +2654,7 @@ fn broadcast_reaches_only_namespaces_that_want_the_link() {
     let (connecting, _) = h.add("/connecting", AuthSource::None, None);
     h.conn.connect(connecting, None, h.now);
     let (left, _) = h.connected("/left", r#"40/left,{"sid":"l"}"#);
-    h.conn.disconnect(left);
+    h.conn.end(left, Ending::Disconnected);
     h.events();
 
     let table = [
@@ -2726,7 +2726,7 @@ fn forget_leaves_without_telling_the_server_and_keeps_the_session() {
     let (mut h, ns, status) = Harness::with_session();
     let mut pending = h.send_with_ack(ns, r#"421["x"]"#, 1);
     h.texts();
-    h.conn.forget(ns);
+    h.conn.end(ns, Ending::Dropped);
     assert_eq!(
         h.texts(),
         Vec::<String>::new(),
@@ -2753,7 +2753,7 @@ fn forget_while_connecting_fails_the_waiters_with_closed() {
     let mut outcome = h.connect(ns);
     h.open();
     h.texts();
-    h.conn.forget(ns);
+    h.conn.end(ns, Ending::Dropped);
     assert_eq!(h.texts(), Vec::<String>::new());
     assert_eq!(h.seen(), []);
     assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Closed))));
