@@ -1,10 +1,8 @@
-//! A load server that speaks just enough Engine.IO v4 / Socket.IO v5 for the
-//! benchmark, on a runtime thread of its own.
+//! The load server: the in-process Engine.IO server of
+//! `tests/support/engine_server.rs` over TCP, on a runtime thread of its own.
 //!
-//! Every connection gets the open packet, then the CONNECT reply (with a `pid`,
-//! as a server with connection state recovery sends it, so that the client
-//! strips offsets) once it sends `40`. What follows depends on the `mode`
-//! query parameter of the WebSocket URL:
+//! What a connection does depends on the `mode` query parameter of the
+//! WebSocket URL:
 //!
 //! - `blast&n=N`: after the client's `42["go"]`, writes the first N
 //!   pre-encoded events `42["tick",i,{"user":"alice","text":"hello world"},"Q8Ftu<i>"]`
@@ -21,20 +19,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-const OPEN: &str = r#"0{"sid":"bench-engine-sid","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
+#[path = "../../tests/support/engine_server.rs"]
+mod engine_server;
 
-/// The frame the blast mode sends as its `i`th event.
-pub fn blast_frame(i: usize) -> String {
-    format!(r#"42["tick",{i},{{"user":"alice","text":"hello world"}},"Q8Ftu{i}"]"#)
-}
+pub use engine_server::blast_frame;
+use engine_server::{Mode, OPEN};
 
 /// The running server.
 pub struct Server {
@@ -48,7 +43,7 @@ pub struct Server {
 }
 
 struct Shared {
-    blast: Vec<Utf8Bytes>,
+    blast: Arc<[Utf8Bytes]>,
     reports: mpsc::UnboundedSender<Instant>,
 }
 
@@ -56,7 +51,7 @@ struct Shared {
 /// pinned to `cpu` if given. `blast` is the most events any blast asks for:
 /// they are all encoded here, before any timing starts.
 pub fn start(blast: usize, cpu: Option<usize>) -> Server {
-    let frames: Vec<Utf8Bytes> = (0..blast).map(|i| blast_frame(i).into()).collect();
+    let frames: Arc<[Utf8Bytes]> = (0..blast).map(|i| blast_frame(i).into()).collect();
     let (report_tx, reports) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         blast: frames,
@@ -118,8 +113,6 @@ async fn accept_loop(listener: TcpListener, config: WebSocketConfig, shared: Arc
     }
 }
 
-type Ws = WebSocketStream<TcpStream>;
-
 async fn serve(stream: TcpStream, config: WebSocketConfig, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
     let mut query = String::new();
@@ -129,7 +122,7 @@ async fn serve(stream: TcpStream, config: WebSocketConfig, shared: Arc<Shared>) 
         query = request.uri().query().unwrap_or_default().to_owned();
         Ok(response)
     };
-    let Ok(mut ws) =
+    let Ok(ws) =
         tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)).await
     else {
         return;
@@ -143,17 +136,19 @@ async fn serve(stream: TcpStream, config: WebSocketConfig, shared: Arc<Shared>) 
             _ => {}
         }
     }
-    if ws.send(Message::text(OPEN)).await.is_err() || !handshake(&mut ws).await {
-        return;
-    }
-    match mode {
-        "blast" => blast(&mut ws, &shared, n).await,
-        "sink" => sink(&mut ws, &shared, n).await,
-        "ack" => ack(&mut ws).await,
-        _ => {}
-    }
-    // Whatever comes now is read and ignored until the client goes.
-    while let Some(Ok(_)) = ws.next().await {}
+    let mode = match mode {
+        "blast" => Mode::Blast {
+            frames: shared.blast.clone(),
+            n,
+        },
+        "sink" => Mode::Sink {
+            n,
+            report: shared.reports.clone(),
+        },
+        "ack" => Mode::Ack { ignore: 0 },
+        _ => Mode::Idle,
+    };
+    engine_server::serve(ws, OPEN, mode, None).await;
 }
 
 fn mode_name(value: &str) -> &'static str {
@@ -162,69 +157,5 @@ fn mode_name(value: &str) -> &'static str {
         "sink" => "sink",
         "ack" => "ack",
         _ => "idle",
-    }
-}
-
-/// Waits for the client's `40` and answers it. False when the client went.
-async fn handshake(ws: &mut Ws) -> bool {
-    while let Some(Ok(message)) = ws.next().await {
-        if let Message::Text(text) = message {
-            if text.starts_with("40") {
-                let reply = r#"40{"sid":"bench-socket-sid","pid":"bench-private-pid"}"#;
-                return ws.send(Message::text(reply)).await.is_ok();
-            }
-        }
-    }
-    false
-}
-
-async fn blast(ws: &mut Ws, shared: &Shared, n: usize) {
-    assert!(
-        n <= shared.blast.len(),
-        "blast of {n} events asked, {} encoded",
-        shared.blast.len()
-    );
-    while let Some(Ok(message)) = ws.next().await {
-        if matches!(&message, Message::Text(text) if text.starts_with(r#"42["go""#)) {
-            break;
-        }
-    }
-    for frame in &shared.blast[..n] {
-        if ws.feed(Message::Text(frame.clone())).await.is_err() {
-            return;
-        }
-    }
-    let _ = ws.flush().await;
-}
-
-async fn sink(ws: &mut Ws, shared: &Shared, n: usize) {
-    let mut count = 0;
-    while let Some(Ok(message)) = ws.next().await {
-        if matches!(&message, Message::Text(text) if text.starts_with("42")) {
-            count += 1;
-            if count == n {
-                let _ = shared.reports.send(Instant::now());
-                return;
-            }
-        }
-    }
-}
-
-async fn ack(ws: &mut Ws) {
-    while let Some(Ok(message)) = ws.next().await {
-        let Message::Text(text) = message else {
-            continue;
-        };
-        let Some(rest) = text.strip_prefix("42") else {
-            continue;
-        };
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            continue;
-        }
-        let reply = format!(r#"43{}["ok"]"#, &rest[..digits]);
-        if ws.send(Message::text(reply)).await.is_err() {
-            return;
-        }
     }
 }

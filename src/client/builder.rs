@@ -12,6 +12,7 @@ use crate::client::dispatcher::Handlers;
 use crate::client::manager::{Manager, SocketSettings};
 use crate::client::socket::{EventStream, RecoveryState, Socket};
 use crate::driver::{Driver, DriverConfig};
+use crate::engine::stream::Dialer;
 use crate::engine::tls::TlsOptions;
 use crate::engine::websocket::TransportConfig;
 use crate::error::ConnectError;
@@ -57,6 +58,7 @@ pub struct ClientBuilder {
     strip_offsets: bool,
     recovery_state: Option<RecoveryState>,
     tls: TlsOptions,
+    dialer: Dialer,
 }
 
 impl ClientBuilder {
@@ -81,6 +83,7 @@ impl ClientBuilder {
             strip_offsets: true,
             recovery_state: None,
             tls: TlsOptions::default(),
+            dialer: Dialer::Network,
         }
     }
 
@@ -279,6 +282,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Makes every link's stream with `dialer`: tests connect in memory.
+    #[cfg(test)]
+    pub(crate) fn dialer(mut self, dialer: Dialer) -> Self {
+        self.dialer = dialer;
+        self
+    }
+
     /// Connects and resolves once the server has accepted the namespace.
     ///
     /// With reconnection on (the default) a failed first attempt is retried per the
@@ -349,6 +359,7 @@ impl ClientBuilder {
                 headers,
                 timeout: self.timeout,
                 tls,
+                dialer: self.dialer.clone(),
             },
             reconnection: self.reconnection,
             attempts: self.attempts,

@@ -669,32 +669,4 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(365 * 24 * 3600)
 }
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The driver's future is what every idle connection keeps in memory:
-    /// large values (the WebSocket, the connect future, errors, timers of
-    /// rare states) must stay boxed or out of it.
-    #[test]
-    fn the_driver_future_stays_small() {
-        let (url, _) = TransportConfig::engine_url("http://h:1", "/socket.io/", &[]).unwrap();
-        let config = DriverConfig {
-            transport: TransportConfig {
-                url,
-                headers: Vec::new(),
-                timeout: Duration::from_secs(1),
-                tls: None,
-            },
-            reconnection: true,
-            attempts: None,
-            policy: ReconnectPolicy::default(),
-            strip_offsets: true,
-            retries: 0,
-        };
-        let (sink, commands) = queue::unbounded();
-        let driver = Driver::new(config, commands, sink.downgrade());
-        let run = driver.run();
-        let size = std::mem::size_of_val(&run);
-        assert!(size <= 1200, "the driver future grew to {size} bytes");
-    }
-}
+mod tests;

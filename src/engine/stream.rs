@@ -20,10 +20,30 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 /// A connected stream, TLS or not.
 pub(crate) type Stream = Box<dyn Io>;
 
+/// How a link reaches the server.
+#[derive(Clone, Default)]
+pub(crate) enum Dialer {
+    /// Over the network: TCP, and TLS for `wss://`.
+    #[default]
+    Network,
+    /// A stream made in memory, for tests that pause time.
+    #[cfg(test)]
+    Memory(std::sync::Arc<dyn Fn() -> std::io::Result<Stream> + Send + Sync>),
+}
+
 /// Connects to the host of `url`, through TLS when `tls` is given. Errors
 /// are those tokio-tungstenite gives for the same failures, so that they
 /// read and classify the same.
-pub(crate) async fn connect(url: &Url, tls: Option<&Connector>) -> Result<Stream, WsError> {
+pub(crate) async fn connect(
+    url: &Url,
+    tls: Option<&Connector>,
+    dialer: &Dialer,
+) -> Result<Stream, WsError> {
+    match dialer {
+        Dialer::Network => {}
+        #[cfg(test)]
+        Dialer::Memory(dial) => return dial().map_err(WsError::Io),
+    }
     let host = url.host_str().ok_or(WsError::Url(UrlError::NoHostName))?;
     let port = url
         .port_or_known_default()

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::codec::engine::{EnginePacket, OpenInfo};
 use crate::codec::limits::MAX_MESSAGE_BYTES;
-use crate::engine::stream::{self, Stream};
+use crate::engine::stream::{self, Dialer, Stream};
 use crate::error::{ConnectError, EngineIoError, WsError};
 
 /// The WebSocket a link runs on.
@@ -30,6 +30,8 @@ pub(crate) struct TransportConfig {
     pub(crate) timeout: Duration,
     /// The TLS connector, for `wss://` URLs only.
     pub(crate) tls: Option<Connector>,
+    /// How the stream is made.
+    pub(crate) dialer: Dialer,
 }
 
 impl TransportConfig {
@@ -133,7 +135,7 @@ async fn open_inner(config: &TransportConfig) -> Result<(Box<WsStream>, OpenInfo
     for (name, value) in &config.headers {
         request.headers_mut().append(name.clone(), value.clone());
     }
-    let stream = stream::connect(&config.url, config.tls.as_ref())
+    let stream = stream::connect(&config.url, config.tls.as_ref(), &config.dialer)
         .await
         .map_err(|error| handshake_error(config, error))?;
     let connected =
