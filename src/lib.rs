@@ -157,12 +157,14 @@ mod proto;
 mod queue;
 
 pub use client::builder::ClientBuilder;
-pub use client::dispatcher::ListenerId;
-pub use client::manager::{Engine, Manager};
-pub use client::socket::{Emitter, EventStream, RecoveryState, Socket};
+pub use client::manager::Engine;
+pub use client::registry::ListenerId;
+pub use client::shared::{Manager, Socket};
+pub use client::socket::{Emitter, EventStream};
 pub use error::protocol::ProtocolError;
 pub use error::{AckError, ConnectError, EmitError, EngineIoError, UnsentEmit, WsError};
 pub use proto::event::{DisconnectReason, Event, SocketEvent};
+pub use proto::recovery::RecoveryState;
 pub use tokio_tungstenite::tungstenite;
 
 /// The bytes crate: [`bytes::Bytes`] is the type of binary attachments (its
@@ -195,7 +197,7 @@ pub mod bench_support {
     use crate::codec::args;
     use crate::codec::engine::OpenInfo;
     use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
-    use crate::proto::connection::{AuthSource, Connection};
+    use crate::proto::connection::{AuthSource, Connection, SocketId};
     use crate::proto::event::{Delivery, Event};
     use crate::proto::status::SocketStatus;
 
@@ -238,7 +240,7 @@ pub mod bench_support {
                 Arc::new(NoAnswers),
             );
             let status = Arc::new(SocketStatus::default());
-            let ns = conn.add_namespace("/", AuthSource::None, status, None);
+            let ns = conn.add_namespace(SocketId::next(), "/", AuthSource::None, status, None);
             conn.connect(ns, None, Instant::now());
             let info = OpenInfo {
                 sid: "bench".into(),

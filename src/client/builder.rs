@@ -8,17 +8,17 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
-use crate::client::dispatcher::Handlers;
-use crate::client::manager::{Manager, SocketSettings};
-use crate::client::socket::{EventStream, RecoveryState, Socket};
+use crate::client::shared::{Manager, Socket, SocketHandlers, SocketSettings};
+use crate::client::socket::EventStream;
 use crate::driver::{Driver, DriverConfig};
 use crate::engine::stream::Dialer;
 use crate::engine::tls::TlsOptions;
 use crate::engine::websocket::TransportConfig;
 use crate::error::ConnectError;
-use crate::proto::connection::{AuthSource, Resume};
+use crate::proto::connection::AuthSource;
 use crate::proto::event::{Event, SocketEvent};
 use crate::proto::reconnect::ReconnectPolicy;
+use crate::proto::recovery::RecoveryState;
 use crate::queue;
 
 /// Builds a connection to a Socket.IO server and its first namespace socket.
@@ -46,7 +46,7 @@ pub struct ClientBuilder {
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     auth: Result<AuthSource, ConnectError>,
-    handlers: Handlers,
+    handlers: SocketHandlers,
     timeout: Duration,
     ack_timeout: Duration,
     retries: u32,
@@ -71,7 +71,7 @@ impl ClientBuilder {
             query: Vec::new(),
             headers: Vec::new(),
             auth: Ok(AuthSource::None),
-            handlers: Handlers::default(),
+            handlers: SocketHandlers::default(),
             timeout: Duration::from_secs(20),
             ack_timeout: Duration::from_secs(30),
             retries: 0,
@@ -380,10 +380,7 @@ impl ClientBuilder {
                 retries: self.retries,
             },
         );
-        let resume = self.recovery_state.map(|state| Resume {
-            pid: state.pid,
-            offset: state.offset,
-        });
+        let resume = self.recovery_state;
         Ok(manager.attach(&namespace, self.handlers, resume))
     }
 }

@@ -3,196 +3,18 @@
 //! It never runs on the driver task, so a slow or re-entrant handler cannot
 //! stall the connection.
 
-use std::collections::HashMap;
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError, Weak};
 
 use futures::FutureExt;
 use tokio::sync::mpsc;
 
-use crate::client::socket::{RecoveryState, Socket, SocketInner};
+use crate::client::registry::{BoxFuture, EventHandler};
+use crate::client::shared::{Checkpoint, Listeners, Socket, SocketShared};
 use crate::proto::event::{Delivery, Event, SocketEvent};
-use crate::proto::status::SocketStatus;
+use crate::proto::recovery::RecoveryState;
 use crate::queue;
-
-/// A boxed handler future.
-pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-
-/// A handler of named server events.
-pub(crate) type EventHandler = Arc<dyn Fn(Event, Socket) -> BoxFuture + Send + Sync>;
-
-/// A handler of connection state changes (connect, disconnect, reconnect...).
-pub(crate) type LifecycleHandler = Arc<dyn Fn(SocketEvent, Socket) -> BoxFuture + Send + Sync>;
-
-/// The handlers of one socket.
-#[derive(Default, Clone)]
-pub(crate) struct Handlers {
-    pub(crate) events: HashMap<String, EventHandler>,
-    /// Catch-all handlers of server events, in registration order.
-    pub(crate) any: Vec<(ListenerId, EventHandler)>,
-    /// Handlers of every emitted event, as it is written to the connection.
-    pub(crate) outgoing: Vec<(ListenerId, EventHandler)>,
-    pub(crate) lifecycle: Vec<LifecycleHandler>,
-}
-
-impl Handlers {
-    /// Sets the handler of the server event `name`, replacing any earlier one.
-    pub(crate) fn on<F, Fut>(&mut self, name: &str, handler: F)
-    where
-        F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        self.events.insert(name.to_owned(), boxed(handler));
-    }
-
-    /// Adds a catch-all handler of server events.
-    pub(crate) fn on_any<F, Fut>(&mut self, handler: F) -> ListenerId
-    where
-        F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let id = ListenerId::next();
-        self.any.push((id, boxed(handler)));
-        id
-    }
-
-    /// Adds a handler of emitted events.
-    pub(crate) fn on_any_outgoing<F, Fut>(&mut self, handler: F) -> ListenerId
-    where
-        F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let id = ListenerId::next();
-        self.outgoing.push((id, boxed(handler)));
-        id
-    }
-
-    /// Adds a handler of state changes.
-    pub(crate) fn on_lifecycle<F, Fut>(&mut self, handler: F)
-    where
-        F: Fn(SocketEvent, Socket) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        self.lifecycle.push(boxed(handler));
-    }
-}
-
-/// A user's async closure as a shareable handler with a boxed future.
-fn boxed<E, F, Fut>(handler: F) -> Arc<dyn Fn(E, Socket) -> BoxFuture + Send + Sync>
-where
-    E: 'static,
-    F: Fn(E, Socket) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture)
-}
-
-/// Names a catch-all listener, to remove it with [`Socket::off_any`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ListenerId(u64);
-
-impl ListenerId {
-    pub(crate) fn next() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        ListenerId(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-}
-
-/// What the dispatcher shares with the socket's handles.
-pub(crate) struct Listeners {
-    pub(crate) handlers: RwLock<Handlers>,
-    /// New `events()` streams, picked up by the dispatcher before its next
-    /// event; a list rather than a channel, which would cost memory up front.
-    new_subscribers: Mutex<Vec<mpsc::Sender<SocketEvent>>>,
-    has_new_subscribers: AtomicBool,
-    /// A stream that starts at the next connect event (see
-    /// `ClientBuilder::connect_with_events`).
-    from_connect: Mutex<Option<mpsc::Sender<SocketEvent>>>,
-    status: Arc<SocketStatus>,
-    checkpoint: Mutex<Checkpoint>,
-    /// Whether outgoing listeners exist, so emits without any skip building
-    /// the event they would see.
-    has_outgoing: AtomicBool,
-}
-
-/// The session and the last event the application finished with.
-#[derive(Default)]
-pub(crate) struct Checkpoint {
-    pub(crate) pid: Option<Arc<str>>,
-    /// The offset to resume from until an event with an offset is finished.
-    pub(crate) offset: Option<String>,
-    pub(crate) last: Option<Event>,
-}
-
-impl Listeners {
-    /// Listeners with these handlers, for a socket with this status and checkpoint.
-    pub(crate) fn new(
-        handlers: Handlers,
-        status: Arc<SocketStatus>,
-        checkpoint: Checkpoint,
-    ) -> Self {
-        Listeners {
-            has_outgoing: AtomicBool::new(!handlers.outgoing.is_empty()),
-            handlers: RwLock::new(handlers),
-            new_subscribers: Mutex::new(Vec::new()),
-            has_new_subscribers: AtomicBool::new(false),
-            from_connect: Mutex::new(None),
-            status,
-            checkpoint: Mutex::new(checkpoint),
-        }
-    }
-
-    /// Adds an `events()` stream, which sees what the dispatcher handles next.
-    pub(crate) fn subscribe(&self, subscriber: mpsc::Sender<SocketEvent>) {
-        self.new_subscribers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(subscriber);
-        self.has_new_subscribers.store(true, Ordering::Release);
-    }
-
-    /// Adds a stream that sees the next connect event and everything after it.
-    pub(crate) fn subscribe_from_connect(&self, subscriber: mpsc::Sender<SocketEvent>) {
-        *self
-            .from_connect
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(subscriber);
-    }
-
-    pub(crate) fn has_outgoing(&self) -> bool {
-        self.has_outgoing.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn set_has_outgoing(&self, any: bool) {
-        self.has_outgoing.store(any, Ordering::Release);
-    }
-
-    /// The resumable state, when the server gave a session id.
-    pub(crate) fn checkpoint(&self) -> Option<RecoveryState> {
-        let checkpoint = self
-            .checkpoint
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let pid = checkpoint.pid.as_deref()?.to_owned();
-        let offset = match &checkpoint.last {
-            Some(event) => event.offset().map(str::to_owned),
-            None => checkpoint.offset.clone(),
-        };
-        Some(RecoveryState { pid, offset })
-    }
-
-    fn update_checkpoint(&self, update: impl FnOnce(&mut Checkpoint)) {
-        update(
-            &mut self
-                .checkpoint
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-    }
-}
 
 /// How many queued items the dispatcher takes at once.
 const DISPATCH_BATCH: usize = 32;
@@ -201,7 +23,7 @@ const DISPATCH_BATCH: usize = 32;
 pub(crate) async fn run(
     incoming: queue::Receiver<Delivery>,
     listeners: Arc<Listeners>,
-    socket: Weak<SocketInner>,
+    socket: Weak<SocketShared>,
 ) {
     let mut subscribers: Vec<mpsc::Sender<SocketEvent>> = Vec::new();
     while let Some(first) = incoming.recv().await {
@@ -223,7 +45,7 @@ async fn dispatch_batch(
     first: Delivery,
     incoming: &queue::Receiver<Delivery>,
     listeners: &Listeners,
-    socket: &Weak<SocketInner>,
+    socket: &Weak<SocketShared>,
     subscribers: &mut Vec<mpsc::Sender<SocketEvent>>,
 ) {
     let mut next = Some(first);
@@ -251,7 +73,7 @@ async fn dispatch_batch(
 /// the checkpoint once it is finished.
 async fn deliver(
     listeners: &Listeners,
-    socket: &Weak<SocketInner>,
+    socket: &Weak<SocketShared>,
     subscribers: &mut Vec<mpsc::Sender<SocketEvent>>,
     event: SocketEvent,
 ) {
@@ -273,11 +95,14 @@ async fn deliver(
     }
     if let SocketEvent::Connect { recovered: false } = &event {
         // A fresh session: the old checkpoint cannot resume it.
-        let pid = listeners.status.pid();
+        let session = listeners.status.pid().map(|pid| RecoveryState {
+            pid: pid.to_string(),
+            offset: None,
+        });
         listeners.update_checkpoint(|checkpoint| {
             *checkpoint = Checkpoint {
-                pid,
-                ..Checkpoint::default()
+                session,
+                last: None,
             }
         });
     }
@@ -309,8 +134,8 @@ async fn deliver(
 }
 
 /// Shows an emitted event to the outgoing listeners, one after the other.
-async fn run_outgoing(listeners: &Listeners, socket: &Weak<SocketInner>, event: Event) {
-    let handlers: Vec<EventHandler> = listeners
+async fn run_outgoing(listeners: &Listeners, socket: &Weak<SocketShared>, event: Event) {
+    let handlers: Vec<EventHandler<Socket>> = listeners
         .handlers
         .read()
         .unwrap_or_else(PoisonError::into_inner)
@@ -321,7 +146,7 @@ async fn run_outgoing(listeners: &Listeners, socket: &Weak<SocketInner>, event: 
     let Some(inner) = socket.upgrade() else {
         return;
     };
-    let socket = Socket::from_inner(inner);
+    let socket = Socket { inner };
     for handler in handlers {
         guarded(handler(event.clone(), socket.clone())).await;
     }
@@ -337,7 +162,7 @@ async fn guarded(handler: BoxFuture) {
 
 /// Runs the handlers `event` has, one after the other: for a server event the
 /// catch-all ones first, then the one registered for its name.
-async fn run_handlers(listeners: &Listeners, socket: &Weak<SocketInner>, event: &SocketEvent) {
+async fn run_handlers(listeners: &Listeners, socket: &Weak<SocketShared>, event: &SocketEvent) {
     let (event_handlers, lifecycle_handlers) = {
         let handlers = listeners
             .handlers
@@ -349,7 +174,7 @@ async fn run_handlers(listeners: &Listeners, socket: &Weak<SocketInner>, event: 
                 if handlers.any.is_empty() && named.is_none() {
                     return;
                 }
-                let mut chosen: Vec<EventHandler> =
+                let mut chosen: Vec<EventHandler<Socket>> =
                     handlers.any.iter().map(|(_, h)| h.clone()).collect();
                 chosen.extend(named.cloned());
                 (chosen, Vec::new())
@@ -362,7 +187,7 @@ async fn run_handlers(listeners: &Listeners, socket: &Weak<SocketInner>, event: 
     let Some(inner) = socket.upgrade() else {
         return;
     };
-    let socket = Socket::from_inner(inner);
+    let socket = Socket { inner };
     if let SocketEvent::Event(ev) = event {
         for handler in event_handlers {
             guarded(handler(ev.clone(), socket.clone())).await;

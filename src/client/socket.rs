@@ -1,112 +1,30 @@
 //! The public socket of one namespace: emit, acks, handlers, events, state.
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, PoisonError};
+use std::sync::PoisonError;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::Stream;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::client::dispatcher::{Handlers, ListenerId, Listeners};
-use crate::client::manager::Manager;
+use crate::client::registry::ListenerId;
+use crate::client::shared::{Manager, Socket, SocketHandlers};
 use crate::codec::arg_deserializer::ValueArgsDeserializer;
-use crate::driver::command::{Command, ConnectRequest, DroppedSocket, SocketRef};
+use crate::driver::command::{Command, ConnectRequest};
 use crate::error::{AckError, ConnectError, EmitError};
 use crate::proto::emit::{AckPayload, AckedEmit, Emit, EncodedEvent};
 use crate::proto::event::{Event, SocketEvent};
-use crate::proto::status::SocketStatus;
-use crate::queue::{self, TrySendError};
+use crate::proto::recovery::RecoveryState;
+use crate::queue::TrySendError;
 
 /// How many events each `events()` stream buffers before the socket waits for it.
 const STREAM_BUFFER: usize = 64;
 
-/// A resumable session: the server's private session id and the offset of the
-/// last event handled. Persist it to resume after a process restart with
-/// [`ClientBuilder::recovery_state`](crate::ClientBuilder::recovery_state).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecoveryState {
-    /// The private session id (a secret: it lets its holder take over the session).
-    pub pid: String,
-    /// The offset of the last event handled, if any.
-    pub offset: Option<String>,
-}
-
-impl fmt::Debug for RecoveryState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecoveryState")
-            .field("pid", &"<redacted>")
-            .field("offset", &self.offset)
-            .finish()
-    }
-}
-
-/// A socket connected to one namespace of a Socket.IO server.
-///
-/// Cheap to clone; every clone is the same socket. When the last clone is
-/// dropped while other sockets of its [`Manager`] live on, it leaves its
-/// namespace. When the last handle of the whole connection is dropped, the
-/// connection closes without leaving, as a process exit would: a server with
-/// connection state recovery keeps the session, which
-/// [`recovery_state`](Self::recovery_state) can resume. Call
-/// [`disconnect`](Self::disconnect) to end the session for good.
-#[derive(Clone)]
-pub struct Socket {
-    inner: Arc<SocketInner>,
-}
-
-pub(crate) struct SocketInner {
-    pub(crate) path: Arc<str>,
-    pub(crate) generation: u64,
-    pub(crate) manager: Manager,
-    pub(crate) status: Arc<SocketStatus>,
-    pub(crate) listeners: Arc<Listeners>,
-    pub(crate) emits: queue::Sender<Emit>,
-    pub(crate) offline_capacity: usize,
-    pub(crate) ack_timeout: Duration,
-    /// Resends of an at-least-once emit; 0 sends every emit once.
-    pub(crate) retries: u32,
-}
-
-impl SocketInner {
-    /// How the driver finds this socket.
-    fn socket_ref(&self) -> SocketRef {
-        SocketRef {
-            path: self.path.clone(),
-            generation: self.generation,
-        }
-    }
-}
-
-impl Drop for SocketInner {
-    fn drop(&mut self) {
-        self.manager
-            .command(Command::Dropped(Box::new(DroppedSocket {
-                socket: self.socket_ref(),
-                leave: !self.manager.is_last_handle(),
-            })));
-    }
-}
-
-impl fmt::Debug for Socket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Socket")
-            .field("namespace", &self.inner.path)
-            .field("id", &self.inner.status.id())
-            .field("connected", &self.inner.status.connected())
-            .finish()
-    }
-}
-
 impl Socket {
-    pub(crate) fn from_inner(inner: Arc<SocketInner>) -> Self {
-        Socket { inner }
-    }
-
     /// The namespace this socket is attached to, such as `/` or `/admin`.
     pub fn namespace(&self) -> &str {
         &self.inner.path
@@ -226,7 +144,7 @@ impl Socket {
             .set_has_outgoing(!handlers.outgoing.is_empty());
     }
 
-    fn handlers_mut(&self) -> std::sync::RwLockWriteGuard<'_, Handlers> {
+    fn handlers_mut(&self) -> std::sync::RwLockWriteGuard<'_, SocketHandlers> {
         self.inner
             .listeners
             .handlers
@@ -281,7 +199,7 @@ impl Socket {
         self.inner
             .manager
             .command(Command::Connect(Box::new(ConnectRequest {
-                socket: self.inner.socket_ref(),
+                socket: self.inner.id,
                 waiter: Some(waiter),
             })));
         outcome.await.unwrap_or(Err(ConnectError::Closed))
@@ -292,7 +210,7 @@ impl Socket {
     pub fn disconnect(&self) {
         self.inner
             .manager
-            .command(Command::Disconnect(Box::new(self.inner.socket_ref())));
+            .command(Command::Disconnect(self.inner.id));
     }
 
     /// A checkpoint of the session, to resume it in another process with

@@ -7,6 +7,7 @@ pub(crate) mod args;
 pub(crate) mod binary;
 pub(crate) mod engine;
 mod frame;
+pub(crate) mod json;
 pub(crate) mod limits;
 pub(crate) mod packet;
 pub(crate) mod raw;

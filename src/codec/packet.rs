@@ -8,7 +8,7 @@ use std::fmt::{self, Write as _};
 
 use serde_json::Value;
 
-use crate::codec::args::write_json;
+use crate::codec::json::write_json;
 use crate::codec::limits::{MAX_ATTACHMENTS, RESERVED_EVENTS};
 use crate::codec::raw::{self, Spans, Text};
 use crate::error::protocol::ProtocolError;
@@ -1319,24 +1319,6 @@ mod tests {
                 (kind, *attachments, Some(*id))
             );
         }
-    }
-
-    #[test]
-    fn write_args_then_event() {
-        let mut args = String::new();
-        let mut attachments = Vec::new();
-        crate::codec::args::write_args(&mut args, &("bar", 1), &mut attachments).expect("args");
-        let mut out = String::new();
-        write_event(&mut out, "/", Some(3), "foo", &args, attachments.len());
-        assert_eq!(out, r#"23["foo","bar",1]"#);
-
-        let mut args = String::new();
-        let blob = bytes::Bytes::from_static(&[1, 2]);
-        crate::codec::args::write_args(&mut args, &("bar", &blob), &mut attachments).expect("args");
-        let mut out = String::new();
-        write_event(&mut out, "/", None, "foo", &args, attachments.len());
-        assert_eq!(out, r#"51-["foo","bar",{"_placeholder":true,"num":0}]"#);
-        assert_eq!(attachments, [blob]);
     }
 
     #[test]

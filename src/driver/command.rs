@@ -6,32 +6,32 @@ use std::sync::Arc;
 use crate::queue::{self, WeakSender};
 
 use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
-use crate::proto::connection::{AuthSource, ConnectWaiter, Resume};
+use crate::proto::connection::{AuthSource, ConnectWaiter, SocketId};
 use crate::proto::emit::Emit;
 use crate::proto::event::Delivery;
+use crate::proto::recovery::RecoveryState;
 use crate::proto::status::SocketStatus;
 
 /// A namespace socket handed to the driver.
 pub(crate) struct Attach {
+    pub(crate) id: SocketId,
     pub(crate) path: Arc<str>,
-    pub(crate) generation: u64,
     pub(crate) auth: AuthSource,
     pub(crate) status: Arc<SocketStatus>,
-    pub(crate) resume: Option<Resume>,
+    pub(crate) resume: Option<RecoveryState>,
     pub(crate) emits: queue::Receiver<Emit>,
     pub(crate) deliveries: queue::Sender<Delivery>,
 }
 
-/// Commands from the handles to the driver. Each is at most a pointer: the
-/// queue allocates room for a block of them up front on every connection, and
-/// commands are rare.
+/// Commands from the handles to the driver. Each is at most a pointer, so
+/// that a queue of them stays small; commands are rare.
 pub(crate) enum Command {
     /// Register a namespace socket (it stays inactive until `Connect`).
     Attach(Box<Attach>),
     /// Connect the namespace; the waiter learns the outcome.
     Connect(Box<ConnectRequest>),
     /// Disconnect the namespace for good.
-    Disconnect(Box<SocketRef>),
+    Disconnect(SocketId),
     /// The socket's last handle is gone.
     Dropped(Box<DroppedSocket>),
     /// The answer to a server's ack request.
@@ -40,22 +40,15 @@ pub(crate) enum Command {
     CloseEngine,
 }
 
-/// A namespace socket as its handles know it: a later socket of the same
-/// path has another generation.
-pub(crate) struct SocketRef {
-    pub(crate) path: Arc<str>,
-    pub(crate) generation: u64,
-}
-
 /// See [`Command::Connect`].
 pub(crate) struct ConnectRequest {
-    pub(crate) socket: SocketRef,
+    pub(crate) socket: SocketId,
     pub(crate) waiter: Option<ConnectWaiter>,
 }
 
 /// See [`Command::Dropped`].
 pub(crate) struct DroppedSocket {
-    pub(crate) socket: SocketRef,
+    pub(crate) socket: SocketId,
     /// Whether to send DISCONNECT: not when the whole connection goes with
     /// the socket, so that the server keeps the session for a later recovery,
     /// as after a process exit.

@@ -27,7 +27,7 @@ use crate::proto::emit::Emit;
 use crate::proto::event::{Delivery, DisconnectReason};
 use crate::proto::reconnect::{Decision, Next, ReconnectPolicy, Reconnection};
 use crate::queue::{self, TrySendError};
-use command::{Command, ConnectRequest, SocketRef};
+use command::{Command, ConnectRequest};
 
 /// How many queued emits the driver takes in one go before writing; bounds
 /// the latency a burst adds to incoming traffic.
@@ -49,10 +49,10 @@ pub(crate) struct DriverConfig {
     pub(crate) retries: u32,
 }
 
-/// A socket's channels, by session namespace index.
+/// A socket's queues, at the index of its namespace in the connection,
+/// which is the one table of sockets.
 #[derive(Default)]
 struct Slot {
-    generation: u64,
     emits: Option<queue::Receiver<Emit>>,
     deliveries: Option<queue::Sender<Delivery>>,
 }
@@ -475,6 +475,7 @@ impl Driver {
             Command::Attach(attach) => {
                 let attach = *attach;
                 let ns = self.conn.add_namespace(
+                    attach.id,
                     &attach.path,
                     attach.auth,
                     attach.status,
@@ -484,7 +485,6 @@ impl Driver {
                     self.slots.resize_with(ns + 1, Slot::default);
                 }
                 self.slots[ns] = Slot {
-                    generation: attach.generation,
                     emits: Some(attach.emits),
                     deliveries: Some(attach.deliveries),
                 };
@@ -492,7 +492,7 @@ impl Driver {
             }
             Command::Connect(request) => {
                 let ConnectRequest { socket, waiter } = *request;
-                match self.slot(&socket) {
+                match self.conn.find_socket(socket) {
                     Some(ns) => self.conn.connect(ns, waiter, Instant::now()),
                     None => {
                         if let Some(waiter) = waiter {
@@ -502,12 +502,12 @@ impl Driver {
                 }
             }
             Command::Disconnect(socket) => {
-                if let Some(ns) = self.slot(&socket) {
+                if let Some(ns) = self.conn.find_socket(socket) {
                     self.conn.end(ns, Ending::Disconnected);
                 }
             }
             Command::Dropped(dropped) => {
-                if let Some(ns) = self.slot(&dropped.socket) {
+                if let Some(ns) = self.conn.find_socket(dropped.socket) {
                     if dropped.leave {
                         self.conn.end(ns, Ending::Disconnected);
                     } else {
@@ -536,14 +536,6 @@ impl Driver {
             }
         }
         None
-    }
-
-    fn slot(&self, socket: &SocketRef) -> Option<usize> {
-        self.conn.find(&socket.path).filter(|&ns| {
-            self.slots
-                .get(ns)
-                .is_some_and(|slot| slot.generation == socket.generation)
-        })
     }
 
     /// Hands queued socket events to their dispatchers until one is full.

@@ -7,6 +7,7 @@
 //! makes reconnection and connection state recovery possible.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use crate::error::{AckError, ConnectError};
 use crate::proto::ack_sink::AckSink;
 use crate::proto::emit::{AckWaiter, Emit};
 use crate::proto::event::{Delivery, DisconnectReason, Settled, SocketEvent};
+use crate::proto::recovery::RecoveryState;
 use crate::proto::status::SocketStatus;
 
 mod incoming;
@@ -120,13 +122,18 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-/// Resumable session of one namespace: the server's private id and the offset
-/// it was restored with, if any. The offsets of events received since are kept
-/// in the namespace's [`RecentOffsets`].
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Resume {
-    pub(crate) pid: String,
-    pub(crate) offset: Option<String>,
+/// Names a socket across the layers: its handles, the commands they send
+/// the driver, and the connection's table of namespaces, the one registry
+/// of sockets. A later socket of the same namespace gets another id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SocketId(u64);
+
+impl SocketId {
+    /// A new id, never used before in this process.
+    pub(crate) fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        SocketId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,11 +159,12 @@ impl NsState {
 }
 
 struct Namespace {
+    id: SocketId,
     path: Arc<str>,
     state: NsState,
     status: Arc<SocketStatus>,
     auth: AuthSource,
-    resume: Option<Resume>,
+    resume: Option<RecoveryState>,
     /// Offsets of the last events, to drop what a recovery replays twice.
     recent: RecentOffsets,
     /// The offset the CONNECT on the current link asked to recover from.
@@ -294,12 +302,14 @@ impl Connection {
     /// path) and returns its index. It starts inactive.
     pub(crate) fn add_namespace(
         &mut self,
+        id: SocketId,
         path: &str,
         auth: AuthSource,
         status: Arc<SocketStatus>,
-        resume: Option<Resume>,
+        resume: Option<RecoveryState>,
     ) -> usize {
         let fresh = Namespace {
+            id,
             path: Arc::from(path),
             state: NsState::Inactive,
             status,
@@ -336,6 +346,12 @@ impl Connection {
         }
     }
 
+    /// The index of the namespace of socket `id`, while that socket is the
+    /// one attached to it.
+    pub(crate) fn find_socket(&self, id: SocketId) -> Option<usize> {
+        self.namespaces.iter().position(|ns| ns.id == id)
+    }
+
     /// The index of the namespace with this path.
     pub(crate) fn find(&self, path: &str) -> Option<usize> {
         self.namespaces.iter().position(|ns| &*ns.path == path)
@@ -343,10 +359,10 @@ impl Connection {
 
     /// The pid and last offset received of a namespace.
     #[cfg(test)]
-    pub(crate) fn resume(&self, ns: usize) -> Option<Resume> {
+    pub(crate) fn resume(&self, ns: usize) -> Option<RecoveryState> {
         let namespace = self.namespaces.get(ns)?;
         let resume = namespace.resume.as_ref()?;
-        Some(Resume {
+        Some(RecoveryState {
             pid: resume.pid.clone(),
             offset: namespace.resume_offset().map(str::to_owned),
         })

@@ -7,4 +7,5 @@ pub(crate) mod connection;
 pub(crate) mod emit;
 pub(crate) mod event;
 pub(crate) mod reconnect;
+pub(crate) mod recovery;
 pub(crate) mod status;

@@ -8,9 +8,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{
-    settle, Connection, Ending, LinkFault, NsState, Resume, HELD_MAX_BYTES, HELD_MAX_EVENTS,
-};
+use super::{settle, Connection, Ending, LinkFault, NsState, HELD_MAX_BYTES, HELD_MAX_EVENTS};
 use crate::codec::engine::EnginePacket;
 use crate::codec::limits::MAX_MESSAGE_BYTES;
 use crate::codec::packet::{Packet, PacketKind, RawEvent, Received};
@@ -19,6 +17,7 @@ use crate::error::protocol::ProtocolError;
 use crate::error::ConnectError;
 use crate::proto::emit::AckPayload;
 use crate::proto::event::{AckRequest, DisconnectReason, Event, SocketEvent};
+use crate::proto::recovery::RecoveryState;
 
 /// An EVENT or ACK packet, and its attachments as they come.
 pub(super) struct Partial {
@@ -231,7 +230,7 @@ impl Connection {
         }
         if !recovered {
             // A fresh session: offsets of the old one mean nothing to it.
-            namespace.resume = pid.map(|pid| Resume { pid, offset: None });
+            namespace.resume = pid.map(|pid| RecoveryState { pid, offset: None });
             namespace.recent.clear();
         }
         namespace.state = NsState::Connected;

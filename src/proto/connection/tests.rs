@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::{
-    test_open_info, AuthSource, Connection, Ending, LinkFault, NsState, Resume, HELD_MAX_BYTES,
+    test_open_info, AuthSource, Connection, Ending, LinkFault, NsState, SocketId, HELD_MAX_BYTES,
     HELD_MAX_EVENTS,
 };
 use crate::codec::Frame;
@@ -26,6 +26,7 @@ use crate::error::{AckError, ConnectError, EmitError};
 use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
 use crate::proto::emit::{AckPayload, AckedEmit, Emit, EncodedEvent};
 use crate::proto::event::{Delivery, DisconnectReason, Event, SocketEvent};
+use crate::proto::recovery::RecoveryState;
 use crate::proto::status::SocketStatus;
 
 const PING_INTERVAL: Duration = Duration::from_secs(25);
@@ -115,8 +116,8 @@ fn static_auth(value: Value) -> AuthSource {
     }
 }
 
-fn resume(pid: &str, offset: Option<&str>) -> Option<Resume> {
-    Some(Resume {
+fn resume(pid: &str, offset: Option<&str>) -> Option<RecoveryState> {
+    Some(RecoveryState {
         pid: pid.to_owned(),
         offset: offset.map(str::to_owned),
     })
@@ -186,10 +187,12 @@ impl Harness {
         &mut self,
         path: &str,
         auth: AuthSource,
-        resume: Option<Resume>,
+        resume: Option<RecoveryState>,
     ) -> (usize, Arc<SocketStatus>) {
         let status = Arc::new(SocketStatus::default());
-        let ns = self.conn.add_namespace(path, auth, status.clone(), resume);
+        let ns = self
+            .conn
+            .add_namespace(SocketId::next(), path, auth, status.clone(), resume);
         (ns, status)
     }
 
@@ -412,7 +415,7 @@ fn connect_frame_table() {
     type Row = (
         &'static str,
         AuthSource,
-        Option<Resume>,
+        Option<RecoveryState>,
         &'static str,
         Option<Value>,
     );
@@ -1057,7 +1060,7 @@ fn event_offset_table() {
         };
         assert_eq!(h.seen(), [(ns, expected)], "{frame} strip={strip} {reply}");
         // The session reports the last offset it recorded.
-        let pid = reply.contains("pid").then(|| Resume {
+        let pid = reply.contains("pid").then(|| RecoveryState {
             pid: "p1".into(),
             offset: offset.map(str::to_owned),
         });
@@ -1313,7 +1316,7 @@ fn ack_of_an_event_that_asked_for_none_fails() {
 fn ack_when_the_driver_is_gone_fails_closed() {
     let mut conn = Connection::new(true, 0, CONNECT_TIMEOUT, Arc::new(ClosedSink));
     let status = Arc::new(SocketStatus::default());
-    let ns = conn.add_namespace("/", AuthSource::None, status, None);
+    let ns = conn.add_namespace(SocketId::next(), "/", AuthSource::None, status, None);
     let now = Instant::now();
     conn.connect(ns, None, now);
     conn.handle_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), 0, now);

@@ -1,0 +1,230 @@
+//! What a socket's handles, its manager and its dispatcher share: the
+//! handles themselves ([`Socket`], [`Manager`]), their shared state, and the
+//! listeners. Each piece has one owner: the handlers and streams are the
+//! handles' to change and the dispatcher's to run; the checkpoint (the
+//! session and the last event the application finished) is the
+//! dispatcher's to move.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::client::registry::Handlers;
+use crate::driver::command::{Command, DroppedSocket};
+use crate::proto::connection::{AuthSource, SocketId};
+use crate::proto::emit::Emit;
+use crate::proto::event::{Event, SocketEvent};
+use crate::proto::recovery::RecoveryState;
+use crate::proto::status::SocketStatus;
+use crate::queue;
+
+/// The handlers of a socket.
+pub(crate) type SocketHandlers = Handlers<Socket>;
+
+/// A socket connected to one namespace of a Socket.IO server.
+///
+/// Cheap to clone; every clone is the same socket. When the last clone is
+/// dropped while other sockets of its [`Manager`] live on, it leaves its
+/// namespace. When the last handle of the whole connection is dropped, the
+/// connection closes without leaving, as a process exit would: a server with
+/// connection state recovery keeps the session, which
+/// [`recovery_state`](Self::recovery_state) can resume. Call
+/// [`disconnect`](Self::disconnect) to end the session for good.
+#[derive(Clone)]
+pub struct Socket {
+    pub(crate) inner: Arc<SocketShared>,
+}
+
+/// What every handle of one socket shares.
+pub(crate) struct SocketShared {
+    pub(crate) path: Arc<str>,
+    pub(crate) id: SocketId,
+    pub(crate) manager: Manager,
+    pub(crate) status: Arc<SocketStatus>,
+    pub(crate) listeners: Arc<Listeners>,
+    pub(crate) emits: queue::Sender<Emit>,
+    pub(crate) offline_capacity: usize,
+    pub(crate) ack_timeout: Duration,
+    /// Resends of an at-least-once emit; 0 sends every emit once.
+    pub(crate) retries: u32,
+}
+
+impl Drop for SocketShared {
+    fn drop(&mut self) {
+        self.manager
+            .command(Command::Dropped(Box::new(DroppedSocket {
+                socket: self.id,
+                leave: !self.manager.is_last_handle(),
+            })));
+    }
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("namespace", &self.inner.path)
+            .field("id", &self.inner.status.id())
+            .field("connected", &self.inner.status.connected())
+            .finish()
+    }
+}
+
+/// The connection (one Engine.IO link, reconnected as needed) that one or more
+/// namespace sockets share, like the JS client's `Manager`.
+///
+/// Cheap to clone. The connection's task ends when every manager and socket
+/// handle is gone.
+#[derive(Clone)]
+pub struct Manager {
+    pub(crate) inner: Arc<ManagerShared>,
+}
+
+/// What every handle of one manager shares.
+pub(crate) struct ManagerShared {
+    command: queue::Sender<Command>,
+    pub(crate) settings: SocketSettings,
+    /// The live socket of each namespace, so that asking for one twice gives
+    /// the same socket.
+    pub(crate) sockets: Mutex<HashMap<String, Weak<SocketShared>>>,
+}
+
+/// Options every socket of a manager is created with.
+#[derive(Clone)]
+pub(crate) struct SocketSettings {
+    pub(crate) auth: AuthSource,
+    pub(crate) offline_capacity: usize,
+    pub(crate) event_buffer: usize,
+    pub(crate) ack_timeout: Duration,
+    pub(crate) retries: u32,
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Manager").finish_non_exhaustive()
+    }
+}
+
+impl Manager {
+    pub(crate) fn new(command: queue::Sender<Command>, settings: SocketSettings) -> Self {
+        Manager {
+            inner: Arc::new(ManagerShared {
+                command,
+                settings,
+                sockets: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Whether this is the only handle left, so the connection goes when it goes.
+    pub(crate) fn is_last_handle(&self) -> bool {
+        // No weak references exist, so a count of one cannot grow behind our back.
+        Arc::strong_count(&self.inner) == 1
+    }
+
+    pub(crate) fn command(&self, command: Command) {
+        // Fails only when the driver is gone, and then there is nothing left to command.
+        let _ = self.inner.command.try_send(command);
+    }
+}
+
+/// What the dispatcher shares with the socket's handles.
+pub(crate) struct Listeners {
+    pub(crate) handlers: RwLock<SocketHandlers>,
+    /// New `events()` streams, picked up by the dispatcher before its next
+    /// event; a list rather than a channel, which would cost memory up front.
+    pub(crate) new_subscribers: Mutex<Vec<mpsc::Sender<SocketEvent>>>,
+    pub(crate) has_new_subscribers: AtomicBool,
+    /// A stream that starts at the next connect event (see
+    /// `ClientBuilder::connect_with_events`).
+    pub(crate) from_connect: Mutex<Option<mpsc::Sender<SocketEvent>>>,
+    pub(crate) status: Arc<SocketStatus>,
+    checkpoint: Mutex<Checkpoint>,
+    /// Whether outgoing listeners exist, so emits without any skip building
+    /// the event they would see.
+    has_outgoing: AtomicBool,
+}
+
+/// The session and the last event the application finished with.
+#[derive(Default)]
+pub(crate) struct Checkpoint {
+    /// The session, and the offset to resume from until an event with an
+    /// offset is finished.
+    pub(crate) session: Option<RecoveryState>,
+    /// The last finished event with an offset: its offset is read only when
+    /// asked for, so finishing an event copies nothing.
+    pub(crate) last: Option<Event>,
+}
+
+impl Listeners {
+    /// Listeners with these handlers, for a socket with this status and checkpoint.
+    pub(crate) fn new(
+        handlers: SocketHandlers,
+        status: Arc<SocketStatus>,
+        checkpoint: Checkpoint,
+    ) -> Self {
+        Listeners {
+            has_outgoing: AtomicBool::new(!handlers.outgoing.is_empty()),
+            handlers: RwLock::new(handlers),
+            new_subscribers: Mutex::new(Vec::new()),
+            has_new_subscribers: AtomicBool::new(false),
+            from_connect: Mutex::new(None),
+            status,
+            checkpoint: Mutex::new(checkpoint),
+        }
+    }
+
+    /// Adds an `events()` stream, which sees what the dispatcher handles next.
+    pub(crate) fn subscribe(&self, subscriber: mpsc::Sender<SocketEvent>) {
+        self.new_subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(subscriber);
+        self.has_new_subscribers.store(true, Ordering::Release);
+    }
+
+    /// Adds a stream that sees the next connect event and everything after it.
+    pub(crate) fn subscribe_from_connect(&self, subscriber: mpsc::Sender<SocketEvent>) {
+        *self
+            .from_connect
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(subscriber);
+    }
+
+    pub(crate) fn has_outgoing(&self) -> bool {
+        self.has_outgoing.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_has_outgoing(&self, any: bool) {
+        self.has_outgoing.store(any, Ordering::Release);
+    }
+
+    /// The resumable state, when the server gave a session id.
+    pub(crate) fn checkpoint(&self) -> Option<RecoveryState> {
+        let checkpoint = self
+            .checkpoint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let session = checkpoint.session.as_ref()?;
+        let offset = match &checkpoint.last {
+            Some(event) => event.offset().map(str::to_owned),
+            None => session.offset.clone(),
+        };
+        Some(RecoveryState {
+            pid: session.pid.clone(),
+            offset,
+        })
+    }
+
+    pub(crate) fn update_checkpoint(&self, update: impl FnOnce(&mut Checkpoint)) {
+        update(
+            &mut self
+                .checkpoint
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+    }
+}
