@@ -1,5 +1,6 @@
 //! `ClientBuilder`: the options of a connection and its first socket.
 
+use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +60,30 @@ pub struct ClientBuilder {
     recovery_state: Option<RecoveryState>,
     tls: TlsOptions,
     dialer: Dialer,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Query, header and auth values often hold secrets: only names show.
+        let names = |pairs: &[(String, String)]| -> Vec<String> {
+            pairs.iter().map(|(name, _)| name.clone()).collect()
+        };
+        f.debug_struct("ClientBuilder")
+            .field("url", &self.url.split('?').next().unwrap_or_default())
+            .field("path", &self.path)
+            .field("query", &names(&self.query))
+            .field("headers", &names(&self.headers))
+            .field("timeout", &self.timeout)
+            .field("ack_timeout", &self.ack_timeout)
+            .field("retries", &self.retries)
+            .field("reconnection", &self.reconnection)
+            .field("attempts", &self.attempts)
+            .field("policy", &self.policy)
+            .field("offline_capacity", &self.offline_capacity)
+            .field("event_buffer", &self.event_buffer)
+            .field("strip_offsets", &self.strip_offsets)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientBuilder {

@@ -104,7 +104,8 @@ where
     Arc::new(move |event, socket| Box::pin(handler(event, socket)) as BoxFuture)
 }
 
-/// Names a catch-all listener, to remove it with [`Socket::off_any`].
+/// Names a catch-all listener, to remove it with
+/// [`Socket::off_any`](crate::Socket::off_any).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ListenerId(u64);
 

@@ -1,7 +1,9 @@
-//! The one task that owns a manager's connection. It selects over the
-//! WebSocket, the command channel from the handles, the namespaces' emit
-//! queues and the next deadline, and feeds everything through the session.
-//! Nothing else touches the WebSocket, so the IO path needs no lock.
+//! The one IO task of a manager. It selects over the link, the command
+//! queue from the handles, the sockets' emit queues and the connection's
+//! next timeout, feeds everything to the sans-IO [`Connection`], and writes
+//! and delivers what it hands back. It owns the link, and the one delivery
+//! a full dispatcher could not take yet; nothing else touches the link, so
+//! the IO path needs no lock.
 
 pub(crate) mod command;
 

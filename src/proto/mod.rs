@@ -1,6 +1,27 @@
 //! The Socket.IO protocol of one manager, sans IO: namespaces, acks, offsets
-//! and recovery, the reconnection schedule, and the events they produce.
-//! Inputs are calls that take the current time; outputs are pulled.
+//! and recovery, the reconnection rules, and the events they produce.
+//! Inputs are calls that take the current time; outputs are pulled. Nothing
+//! here imports the driver, the transport or the public face.
+//!
+//! Who owns what, for the whole crate:
+//!
+//! - **Namespace lifecycle** (inactive, connecting, replaying, connected):
+//!   [`connection::Connection`], one entry per socket in its namespace
+//!   table, the one registry of sockets, keyed by [`connection::SocketId`].
+//! - **Ack waiters**: the connection's namespaces. An `emit_with_ack` times
+//!   out in its caller, who stops waiting; the connection sweeps closed
+//!   waiters out. At-least-once emits and their timers are the namespace's
+//!   reliable queue (`connection/reliable.rs`).
+//! - **The pid and offsets**: the connection's namespaces, for reconnecting
+//!   (the last event received); the dispatcher's checkpoint
+//!   (`client/shared.rs`), for restarting (the last event the application
+//!   finished). Both are a [`recovery::RecoveryState`].
+//! - **The offline buffer**: each socket's emit queue, which the driver
+//!   reads only while the connection accepts emits for that namespace.
+//! - **Delivery backpressure**: the driver, which holds the one delivery a
+//!   full dispatcher could not take and tells the connection with
+//!   `handle_reading`.
+//! - **Reconnection attempts and delays**: [`reconnect::Reconnection`].
 
 pub(crate) mod ack_sink;
 pub(crate) mod connection;
