@@ -320,7 +320,7 @@ impl<'a> Head<'a> {
     }
 }
 
-/// A received packet, as the session handles it: an EVENT's arguments are
+/// A received packet, as the connection handles it: an EVENT's arguments are
 /// only split (see `socketio::raw`), every other packet is decoded whole.
 pub(crate) enum Received<'a> {
     /// An EVENT (not a BINARY_EVENT).

@@ -1,10 +1,17 @@
-//! The protocol state machine of one manager: frames in, frames and socket
-//! events out, time passed in. No IO happens here, so every rule of the
-//! protocol can be tested with literal frames and synthetic instants.
+//! The protocol state machine of one manager ([`Connection`]): frames in,
+//! frames and socket events out, time passed in, in the manner of
+//! quinn-proto. No IO happens here, so every rule of the protocol can be
+//! tested with literal frames and synthetic instants.
 //!
-//! A session outlives the links it runs on: namespace state (pid, offset,
-//! held events, pending acks) survives a dropped WebSocket, which is what
+//! A connection outlives the links it runs on: namespace state (pid,
+//! offset, held events, pending acks) survives a dropped link, which is what
 //! makes reconnection and connection state recovery possible.
+//!
+//! The caller feeds it with the `handle_*` methods and the commands, then
+//! drains [`poll_transmit`](Connection::poll_transmit) and
+//! [`poll_delivery`](Connection::poll_delivery) and sets a timer for
+//! [`poll_timeout`](Connection::poll_timeout); each method says when it
+//! must be called.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

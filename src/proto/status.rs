@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Shared between a socket's handles and the session that drives it.
+/// Shared between a socket's handles and the connection state machine that drives it.
 #[derive(Default)]
 pub(crate) struct SocketStatus {
     connected: AtomicBool,

@@ -1,4 +1,4 @@
-//! Unit tests of the session state machine: literal frames in, frames and
+//! Unit tests of the connection state machine: literal frames in, frames and
 //! socket events out, synthetic time.
 //!
 //! Frames are written as they appear on the WebSocket, Engine.IO type digit
