@@ -76,6 +76,15 @@ pub(crate) enum TrySendError<T> {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Closed;
 
+/// Why no item was taken.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum TryRecvError {
+    /// None is queued now.
+    Empty,
+    /// None is queued and every sender is gone.
+    Closed,
+}
+
 /// The sending end; cloned for each producer.
 pub(crate) struct Sender<T> {
     shared: Arc<Shared<T>>,
@@ -213,9 +222,8 @@ pub(crate) struct Receiver<T> {
 }
 
 impl<T> Receiver<T> {
-    /// The next item, if one is queued; `Err(true)` once every sender is
-    /// gone and the queue is empty.
-    pub(crate) fn try_recv(&self) -> Result<T, bool> {
+    /// The next item, if one is queued.
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut state = self.shared.lock();
         match state.items.pop_front() {
             Some(item) => {
@@ -224,7 +232,8 @@ impl<T> Receiver<T> {
                 senders.into_iter().for_each(Waker::wake);
                 Ok(item)
             }
-            None => Err(state.senders == 0),
+            None if state.senders == 0 => Err(TryRecvError::Closed),
+            None => Err(TryRecvError::Empty),
         }
     }
 
@@ -301,7 +310,7 @@ mod tests {
         assert_eq!(tx.try_send(3), Ok(()));
         assert_eq!(rx.try_recv(), Ok(2));
         assert_eq!(rx.try_recv(), Ok(3));
-        assert_eq!(rx.try_recv(), Err(false));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     }
 
     #[test]
@@ -314,7 +323,7 @@ mod tests {
         drop(second);
         assert!(weak.upgrade().is_none());
         assert_eq!(rx.try_recv(), Ok(7));
-        assert_eq!(rx.try_recv(), Err(true));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
     }
 
     #[test]

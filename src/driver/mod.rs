@@ -157,32 +157,23 @@ impl Driver {
             if let Some(event) = announce {
                 self.conn.broadcast(event);
             }
-            let ws = match self.open_link(attempt).await {
-                Opened::Link(ws) => ws,
-                Opened::Failed(error) => {
-                    let decision = self.attempt_failed(attempt, *error);
-                    if let Some(delay) = self.act(decision) {
-                        if !self.pause(delay).await {
-                            return;
+            let decision = match self.open_link(attempt).await {
+                Opened::Link(ws) => match self.run_link(ws).await {
+                    LinkEnd::Shutdown => return,
+                    LinkEnd::Unwanted(fault) => {
+                        if self.conn.handle_link_lost(&fault) {
+                            self.reconnection.reset();
                         }
+                        continue;
                     }
-                    continue;
-                }
+                    LinkEnd::Lost(fault) => self.link_lost(attempt, fault),
+                },
+                Opened::Failed(error) => self.attempt_failed(attempt, *error),
                 Opened::WantChanged => {
                     self.reconnection.reset();
                     continue;
                 }
                 Opened::Shutdown => return,
-            };
-            let decision = match self.run_link(ws).await {
-                LinkEnd::Shutdown => return,
-                LinkEnd::Unwanted(fault) => {
-                    if self.conn.handle_link_lost(&fault) {
-                        self.reconnection.reset();
-                    }
-                    continue;
-                }
-                LinkEnd::Lost(fault) => self.link_lost(attempt, fault),
             };
             if let Some(delay) = self.act(decision) {
                 if !self.pause(delay).await {
