@@ -10,19 +10,16 @@ pub(crate) mod command;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
-use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::time::{sleep, sleep_until, Instant};
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::codec::limits::MAX_MESSAGE_BYTES;
 use crate::codec::Frame;
+use crate::engine::link::{BoxedLink, LinkError, Received};
 use crate::engine::trace;
-use crate::engine::websocket::{self, TransportConfig, WsStream};
-use crate::error::protocol::ProtocolError;
-use crate::error::{ConnectError, WsError};
+use crate::engine::websocket::{self, TransportConfig};
+use crate::error::ConnectError;
 use crate::proto::ack_sink::AckAnswer;
 use crate::proto::connection::{Connection, Ending, LinkFault};
 use crate::proto::emit::Emit;
@@ -61,7 +58,7 @@ struct Slot {
 
 /// How an attempt to open a link ended.
 enum Opened {
-    Link(Box<WsStream>),
+    Link(BoxedLink),
     /// Boxed: rare, and large.
     Failed(Box<ConnectError>),
     /// Whether a namespace wants the link changed.
@@ -83,7 +80,7 @@ enum LinkEnd {
 /// What woke the driver while a link is open.
 enum Wake {
     Command(Option<Command>),
-    Incoming(Option<Result<Message, WsError>>),
+    Incoming(Option<Result<Received, LinkError>>),
     Emit(usize, Option<Emit>),
     /// The dispatcher of the pending delivery has room again.
     Room,
@@ -281,7 +278,7 @@ impl Driver {
                 output = &mut fut => return Wait::Done(output),
                 command = self.commands.recv() => match command {
                     Some(command) => {
-                        self.on_command(command, None);
+                        self.on_command(command, false);
                     }
                     None => return Wait::Shutdown,
                 },
@@ -291,18 +288,18 @@ impl Driver {
     }
 
     /// Runs an open link until it ends.
-    async fn run_link(&mut self, mut ws: Box<WsStream>) -> LinkEnd {
+    async fn run_link(&mut self, mut link: BoxedLink) -> LinkEnd {
         // One timer for the link, moved rather than rebuilt: registering a new
         // timer per message would cost a wake-up of the IO driver each time.
         let mut timer = pin!(sleep_until(far_future()));
         loop {
-            if let Err(error) = self.write(&mut ws).await {
-                tracing::debug!(%error, "write failed");
-                return LinkEnd::Lost(transport_fault(error));
+            if let Err(error) = self.write(&mut link).await {
+                tracing::debug!(?error, "write failed");
+                return LinkEnd::Lost(link_fault(error));
             }
             self.deliver();
             if !self.conn.wants_link() {
-                let _ = Box::pin((*ws).close(None)).await;
+                let _ = std::future::poll_fn(|cx| link.poll_close(cx)).await;
                 return LinkEnd::Unwanted(LinkFault {
                     reason: DisconnectReason::IoClientDisconnect,
                     error: ConnectError::Aborted,
@@ -318,28 +315,30 @@ impl Driver {
             let room = room_for_pending(&self.pending, &self.slots);
             let wake = tokio::select! {
                 command = self.commands.recv() => Wake::Command(command),
-                message = ws.next(), if reading => Wake::Incoming(message),
+                message = std::future::poll_fn(|cx| link.poll_receive(cx)), if reading => {
+                    Wake::Incoming(message)
+                }
                 (ns, emit) = next_emit(&self.slots, &self.conn) => Wake::Emit(ns, emit),
                 () = room => Wake::Room,
                 () = &mut timer => Wake::Deadline,
             };
             match wake {
                 Wake::Command(None) => {
-                    Box::pin(self.shut_down(&mut ws)).await;
+                    Box::pin(self.shut_down(&mut link)).await;
                     return LinkEnd::Shutdown;
                 }
                 Wake::Command(Some(command)) => {
-                    if let Some(end) = self.on_command(command, Some(&mut *ws)) {
+                    if let Some(end) = self.on_command(command, true) {
                         return end;
                     }
                 }
                 Wake::Incoming(None) => return LinkEnd::Lost(closed_fault()),
                 Wake::Incoming(Some(Err(error))) => {
-                    tracing::debug!(%error, "read failed");
-                    return LinkEnd::Lost(transport_fault(error));
+                    tracing::debug!(?error, "read failed");
+                    return LinkEnd::Lost(link_fault(error));
                 }
                 Wake::Incoming(Some(Ok(message))) => {
-                    if let Err(fault) = self.read_burst(&mut ws, message) {
+                    if let Err(fault) = self.read_burst(&mut link, message) {
                         return LinkEnd::Lost(fault);
                     }
                 }
@@ -372,37 +371,37 @@ impl Driver {
         }
     }
 
-    /// Handles `first` and then whatever else the WebSocket has buffered, up to
-    /// a bound, before going back to select over every source.
-    fn read_burst(&mut self, ws: &mut WsStream, first: Message) -> Result<(), LinkFault> {
+    /// Handles `first` and then whatever else the link has buffered, up to a
+    /// bound, before going back to select over every source.
+    fn read_burst(&mut self, link: &mut BoxedLink, first: Received) -> Result<(), LinkFault> {
         let now = Instant::now();
+        // Polled only for what is already buffered: a waker is never kept.
+        let mut buffered = Context::from_waker(Waker::noop());
         let mut message = first;
         for handled in 1.. {
             match message {
-                Message::Text(text) => {
+                Received::Text(text) => {
                     trace::incoming_text(text.as_str());
                     self.conn.handle_text(text.as_str(), now)?;
                 }
-                Message::Binary(data) => {
+                Received::Binary(data) => {
                     trace::incoming_binary(&data);
                     self.conn.handle_binary(data, now)?;
                 }
-                Message::Close(_) => return Err(closed_fault()),
-                _ => {}
             }
             self.deliver();
             // Stop before taking the next message: one taken is one to handle.
             if handled == READ_BURST || self.pending.is_some() {
                 break;
             }
-            message = match ws.next().now_or_never() {
-                Some(Some(Ok(next))) => next,
-                Some(None) => return Err(closed_fault()),
-                Some(Some(Err(error))) => {
-                    tracing::debug!(%error, "read failed");
-                    return Err(transport_fault(error));
+            message = match link.poll_receive(&mut buffered) {
+                Poll::Ready(Some(Ok(next))) => next,
+                Poll::Ready(None) => return Err(closed_fault()),
+                Poll::Ready(Some(Err(error))) => {
+                    tracing::debug!(?error, "read failed");
+                    return Err(link_fault(error));
                 }
-                None => break,
+                Poll::Pending => break,
             };
         }
         Ok(())
@@ -411,8 +410,8 @@ impl Driver {
     /// Writes what the connection queued. Flushes when no more emits wait,
     /// even after letting their producers run once, so that a burst of emits
     /// leaves in a few large writes rather than one per emit.
-    async fn write(&mut self, ws: &mut WsStream) -> Result<(), WsError> {
-        std::future::poll_fn(|cx| self.poll_feed(cx, ws)).await?;
+    async fn write(&mut self, link: &mut BoxedLink) -> Result<(), LinkError> {
+        std::future::poll_fn(|cx| self.poll_feed(cx, link)).await?;
         if !self.unflushed || self.emits_waiting() {
             return Ok(());
         }
@@ -421,29 +420,27 @@ impl Driver {
             return Ok(());
         }
         self.unflushed = false;
-        ws.flush().await
+        std::future::poll_fn(|cx| link.poll_flush(cx)).await
     }
 
     /// Feeds the WebSocket every frame the connection queued. A frame stays
     /// with the connection until the WebSocket can take it, so nothing is
     /// held here while waiting.
-    fn poll_feed(&mut self, cx: &mut Context<'_>, ws: &mut WsStream) -> Poll<Result<(), WsError>> {
+    fn poll_feed(
+        &mut self,
+        cx: &mut Context<'_>,
+        link: &mut BoxedLink,
+    ) -> Poll<Result<(), LinkError>> {
         loop {
-            ready!(ws.poll_ready_unpin(cx))?;
+            ready!(link.poll_ready(cx))?;
             let Some(frame) = self.conn.poll_transmit() else {
                 return Poll::Ready(Ok(()));
             };
-            let message = match frame {
-                Frame::Text(text) => {
-                    trace::outgoing_text(&text);
-                    Message::text(text)
-                }
-                Frame::Binary(data) => {
-                    trace::outgoing_binary(&data);
-                    Message::binary(data)
-                }
-            };
-            ws.start_send_unpin(message)?;
+            match &frame {
+                Frame::Text(text) => trace::outgoing_text(text),
+                Frame::Binary(data) => trace::outgoing_binary(data),
+            }
+            link.start_send(frame)?;
             self.unflushed = true;
         }
     }
@@ -457,13 +454,14 @@ impl Driver {
 
     /// Every handle is gone: close without leaving the namespaces, so the server
     /// keeps their sessions for recovery.
-    async fn shut_down(&mut self, ws: &mut WsStream) {
-        let _ = self.write(ws).await;
-        let _ = ws.close(None).await;
+    async fn shut_down(&mut self, link: &mut BoxedLink) {
+        let _ = self.write(link).await;
+        let _ = std::future::poll_fn(|cx| link.poll_close(cx)).await;
     }
 
     /// Applies one command. Returns how the link ends, if it does.
-    fn on_command(&mut self, command: Command, ws: Option<&mut WsStream>) -> Option<LinkEnd> {
+    /// `linked`: whether a link is open.
+    fn on_command(&mut self, command: Command, linked: bool) -> Option<LinkEnd> {
         match command {
             Command::Attach(attach) => {
                 let attach = *attach;
@@ -519,7 +517,7 @@ impl Driver {
                 self.conn.send_ack_answer(link, frame, attachments);
             }
             Command::CloseEngine => {
-                if ws.is_some() {
+                if linked {
                     // No close frame: the caller drops the WebSocket as a network failure would.
                     return Some(LinkEnd::Lost(LinkFault {
                         reason: DisconnectReason::ForcedClose,
@@ -602,17 +600,14 @@ fn closed_fault() -> LinkFault {
     }
 }
 
-/// Reading or writing failed. A message above the size limit is refused
-/// like any other message the client cannot take.
-fn transport_fault(error: WsError) -> LinkFault {
-    if let WsError::Capacity(_) = error {
-        return LinkFault::protocol(ProtocolError::MessageTooLarge {
-            max: MAX_MESSAGE_BYTES,
-        });
-    }
-    LinkFault {
-        reason: DisconnectReason::TransportError,
-        error: ConnectError::Transport(Arc::new(error)),
+/// Why a link failed, as the sockets and the attempt see it.
+fn link_fault(error: LinkError) -> LinkFault {
+    match error {
+        LinkError::Refused(error) => LinkFault::protocol(error),
+        LinkError::Failed(error) => LinkFault {
+            reason: DisconnectReason::TransportError,
+            error,
+        },
     }
 }
 

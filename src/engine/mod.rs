@@ -1,6 +1,8 @@
-//! Engine.IO: opening a link (the transport and the open handshake), TLS,
-//! and the packet trace.
+//! Engine.IO: opening a link (the transport and the open handshake), the
+//! [`link::Link`] every transport presents to the driver, the byte stream
+//! and TLS under it, and the packet trace.
 
+pub(crate) mod link;
 pub(crate) mod stream;
 pub(crate) mod tls;
 pub(crate) mod trace;

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use std::task::{ready, Context, Poll};
+
+use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -13,11 +15,14 @@ use url::Url;
 
 use crate::codec::engine::{EnginePacket, OpenInfo};
 use crate::codec::limits::MAX_MESSAGE_BYTES;
+use crate::codec::Frame;
+use crate::engine::link::{BoxedLink, Link, LinkError, Received};
 use crate::engine::stream::{self, Dialer, Stream};
+use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, EngineIoError, WsError};
 
 /// The WebSocket a link runs on.
-pub(crate) type WsStream = WebSocketStream<Stream>;
+type WsStream = WebSocketStream<Stream>;
 
 /// Where and how to open the WebSocket.
 #[derive(Clone)]
@@ -110,13 +115,58 @@ fn websocket_config() -> WebSocketConfig {
         .write_buffer_size(128 * 1024)
 }
 
+impl Link for WsStream {
+    fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Received, LinkError>>> {
+        loop {
+            let received = match ready!(self.poll_next_unpin(cx)) {
+                Some(Ok(Message::Text(text))) => Ok(Received::Text(text)),
+                Some(Ok(Message::Binary(data))) => Ok(Received::Binary(data)),
+                Some(Ok(Message::Close(_))) | None => return Poll::Ready(None),
+                // Pings and pongs of the WebSocket itself: tungstenite answers them.
+                Some(Ok(_)) => continue,
+                Some(Err(error)) => Err(link_error(error)),
+            };
+            return Poll::Ready(Some(received));
+        }
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        self.poll_ready_unpin(cx).map_err(link_error)
+    }
+
+    fn start_send(&mut self, frame: Frame) -> Result<(), LinkError> {
+        let message = match frame {
+            Frame::Text(text) => Message::text(text),
+            Frame::Binary(data) => Message::binary(data),
+        };
+        self.start_send_unpin(message).map_err(link_error)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        self.poll_flush_unpin(cx).map_err(link_error)
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        self.poll_close_unpin(cx).map_err(link_error)
+    }
+}
+
+/// A message above the size limit is refused like any other message the
+/// client cannot take; other errors fail the link.
+fn link_error(error: WsError) -> LinkError {
+    match error {
+        WsError::Capacity(_) => LinkError::Refused(ProtocolError::MessageTooLarge {
+            max: MAX_MESSAGE_BYTES,
+        }),
+        other => LinkError::Failed(ConnectError::Transport(Arc::new(other))),
+    }
+}
+
 /// Opens the WebSocket and waits for the Engine.IO open packet.
 ///
 /// The stream is boxed: it is large, and it moves from this future into the
 /// driver's, whose idle size is the memory an idle connection costs.
-pub(crate) async fn open(
-    config: &TransportConfig,
-) -> Result<(Box<WsStream>, OpenInfo), ConnectError> {
+pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInfo), ConnectError> {
     match tokio::time::timeout(config.timeout, open_inner(config)).await {
         Ok(result) => result,
         Err(_) => Err(ConnectError::NoEngineIo {
@@ -126,7 +176,7 @@ pub(crate) async fn open(
     }
 }
 
-async fn open_inner(config: &TransportConfig) -> Result<(Box<WsStream>, OpenInfo), ConnectError> {
+async fn open_inner(config: &TransportConfig) -> Result<(BoxedLink, OpenInfo), ConnectError> {
     let mut request = config
         .url
         .as_str()
