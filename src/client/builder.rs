@@ -12,9 +12,9 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use crate::client::shared::{Manager, Socket, SocketHandlers, SocketSettings};
 use crate::client::socket::EventStream;
 use crate::driver::{Driver, DriverConfig};
+use crate::engine::config::{Transport, TransportConfig};
 use crate::engine::stream::Dialer;
 use crate::engine::tls::TlsOptions;
-use crate::engine::websocket::TransportConfig;
 use crate::error::ConnectError;
 use crate::proto::connection::AuthSource;
 use crate::proto::event::{Event, SocketEvent};
@@ -60,6 +60,7 @@ pub struct ClientBuilder {
     recovery_state: Option<RecoveryState>,
     tls: TlsOptions,
     dialer: Dialer,
+    transports: Vec<Transport>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -109,7 +110,27 @@ impl ClientBuilder {
             recovery_state: None,
             tls: TlsOptions::default(),
             dialer: Dialer::Network,
+            transports: vec![Transport::WebSocket],
         }
+    }
+
+    /// The transports to use, as the JS option `transports`: the link opens
+    /// with the first. Default: WebSocket alone.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sioclient::ConnectError> {
+    /// use sioclient::{ClientBuilder, Transport};
+    /// // A server started with `transports: ["polling"]`, or a network that
+    /// // refuses WebSocket.
+    /// let socket = ClientBuilder::new("http://localhost:3000")
+    ///     .transports([Transport::Polling])
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn transports(mut self, transports: impl IntoIterator<Item = Transport>) -> Self {
+        self.transports = transports.into_iter().collect();
+        self
     }
 
     /// The server's Engine.IO path. Default `/socket.io/`.
@@ -365,6 +386,11 @@ impl ClientBuilder {
             )));
         }
         let auth = self.auth?;
+        let Some(&transport) = self.transports.first() else {
+            return Err(ConnectError::InvalidOption(
+                "transports must name at least one transport".into(),
+            ));
+        };
         let (url, namespace) = TransportConfig::engine_url(&self.url, &self.path, &self.query)?;
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
@@ -385,6 +411,7 @@ impl ClientBuilder {
                 timeout: self.timeout,
                 tls,
                 dialer: self.dialer.clone(),
+                transport,
             },
             reconnection: self.reconnection,
             attempts: self.attempts,

@@ -10,6 +10,8 @@ mod frame;
 pub(crate) mod json;
 pub(crate) mod limits;
 pub(crate) mod packet;
+#[cfg(feature = "polling")]
+pub(crate) mod payload;
 pub(crate) mod raw;
 
 pub(crate) use frame::Frame;

@@ -16,9 +16,10 @@ use std::time::Duration;
 use tokio::time::{sleep, sleep_until, Instant};
 
 use crate::codec::Frame;
+use crate::engine::config::{self, TransportConfig};
 use crate::engine::link::{BoxedLink, LinkError, Received};
+use crate::engine::open;
 use crate::engine::trace;
-use crate::engine::websocket::{self, TransportConfig};
 use crate::error::ConnectError;
 use crate::proto::ack_sink::AckAnswer;
 use crate::proto::connection::{Connection, Ending, LinkFault};
@@ -185,7 +186,7 @@ impl Driver {
         let config = self.transport.clone();
         // Boxed: the connect future is large and only lives while connecting;
         // unboxed it would make every idle driver task that much bigger.
-        let open = Box::pin(async move { websocket::open(&config).await });
+        let open = Box::pin(async move { open::open(&config).await });
         match self.wait(open).await {
             Wait::Shutdown => Opened::Shutdown,
             Wait::WantChanged => Opened::WantChanged,
@@ -243,7 +244,7 @@ impl Driver {
     /// Logs a failed connection attempt and decides what follows.
     fn attempt_failed(&mut self, attempt: u32, error: ConnectError) -> Decision {
         tracing::warn!(
-            url = %websocket::redacted(&self.transport.url),
+            url = %config::redacted(&self.transport.url),
             attempt,
             error = %ErrorChain(&error),
             "connection attempt failed"

@@ -2,7 +2,11 @@
 //! [`link::Link`] every transport presents to the driver, the byte stream
 //! and TLS under it, and the packet trace.
 
+pub(crate) mod config;
 pub(crate) mod link;
+pub(crate) mod open;
+#[cfg(feature = "polling")]
+pub(crate) mod polling;
 pub(crate) mod stream;
 pub(crate) mod tls;
 pub(crate) mod trace;

@@ -216,7 +216,7 @@ fn http_refusal(url: &str, status: u16, body: &str, engine_io: Option<&EngineIoE
             ));
             match error.code {
                 0 => text.push_str(
-                    ": the server does not allow WebSocket (it runs with transports: [\"polling\"])",
+                    ": the server does not allow this transport (a server with transports: [\"polling\"] refuses WebSocket: use .transports([Transport::Polling]))",
                 ),
                 5 => text.push_str(": the server speaks another Engine.IO protocol version"),
                 _ => {}

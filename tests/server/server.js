@@ -148,8 +148,12 @@ function setupNamespace(io, name) {
       nsp: name,
       id: socket.id,
       engine: socket.conn.id,
+      transport: socket.conn.transport.name,
       recovered: socket.recovered,
       auth,
+    });
+    socket.conn.once("upgrade", (transport) => {
+      log({ ev: "upgrade", nsp: name, id: socket.id, transport: transport.name });
     });
 
     socket.on("disconnect", (reason) => {

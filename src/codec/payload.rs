@@ -1,0 +1,135 @@
+//! Engine.IO v4 payloads, the bodies of HTTP long-polling: several packets
+//! separated by the record separator `\x1e`, a binary packet written as `b`
+//! and its base64.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use bytes::Bytes;
+
+use crate::codec::Frame;
+use crate::error::protocol::ProtocolError;
+
+/// The record separator between the packets of a payload.
+pub(crate) const SEPARATOR: char = '\x1e';
+
+/// One packet of a received payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PayloadPacket<'a> {
+    /// A text packet, as a WebSocket text message would carry it.
+    Text(&'a str),
+    /// A binary packet, decoded.
+    Binary(Bytes),
+}
+
+/// Splits a received payload into its packets, in order. An empty payload
+/// holds none.
+pub(crate) fn decode(body: &str) -> impl Iterator<Item = Result<PayloadPacket<'_>, ProtocolError>> {
+    body.split(SEPARATOR)
+        .filter(|packet| !packet.is_empty())
+        .map(|packet| match packet.strip_prefix('b') {
+            Some(base64) => STANDARD
+                .decode(base64)
+                .map(|data| PayloadPacket::Binary(Bytes::from(data)))
+                .map_err(|_| ProtocolError::InvalidPayload("a binary packet that is not base64")),
+            None => Ok(PayloadPacket::Text(packet)),
+        })
+}
+
+/// The packet a frame travels as in a payload.
+pub(crate) fn encode_frame(frame: Frame) -> String {
+    match frame {
+        Frame::Text(text) => text,
+        Frame::Binary(data) => {
+            let mut packet = String::with_capacity(1 + data.len().div_ceil(3) * 4);
+            packet.push('b');
+            STANDARD.encode_string(&data, &mut packet);
+            packet
+        }
+    }
+}
+
+/// Joins packets into one body of at most `max` bytes (the server's
+/// maxPayload, 0 for no limit), taking them from the front of `packets`.
+/// A packet larger than `max` alone goes alone: the server refuses it, as
+/// it would refuse it on a WebSocket.
+pub(crate) fn take_body(packets: &mut std::collections::VecDeque<String>, max: u64) -> String {
+    let mut body = String::new();
+    while let Some(packet) = packets.front() {
+        let size = body.len() + usize::from(!body.is_empty()) + packet.len();
+        if !body.is_empty() && max > 0 && size as u64 > max {
+            break;
+        }
+        if !body.is_empty() {
+            body.push(SEPARATOR);
+        }
+        body.push_str(packet);
+        packets.pop_front();
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    #[test]
+    fn a_payload_splits_into_its_packets() {
+        let body = "40{\"sid\":\"S\",\"pid\":\"P\"}\x1e42[\"hello\",\"world\",\"Q8p\"]\x1e451-[\"bin\",{\"_placeholder\":true,\"num\":0},\"Q8p.0\"]\x1ebAQID";
+        let packets: Vec<_> = decode(body).collect::<Result<_, _>>().unwrap();
+        assert_eq!(
+            packets,
+            [
+                PayloadPacket::Text("40{\"sid\":\"S\",\"pid\":\"P\"}"),
+                PayloadPacket::Text("42[\"hello\",\"world\",\"Q8p\"]"),
+                PayloadPacket::Text("451-[\"bin\",{\"_placeholder\":true,\"num\":0},\"Q8p.0\"]"),
+                PayloadPacket::Binary(Bytes::from_static(&[1, 2, 3])),
+            ]
+        );
+    }
+
+    #[test]
+    fn odd_payloads() {
+        let table: [(&str, usize); 5] =
+            [("", 0), ("6", 1), ("2", 1), ("2\x1e2", 2), ("\x1e3\x1e", 1)];
+        for (body, count) in table {
+            assert_eq!(decode(body).count(), count, "{body:?}");
+        }
+        assert_eq!(
+            decode("b!!!").next(),
+            Some(Err(ProtocolError::InvalidPayload(
+                "a binary packet that is not base64"
+            )))
+        );
+    }
+
+    #[test]
+    fn frames_become_packets() {
+        assert_eq!(encode_frame(Frame::Text("3".into())), "3");
+        assert_eq!(
+            encode_frame(Frame::Binary(Bytes::from_static(&[1, 2, 3]))),
+            "bAQID"
+        );
+        assert_eq!(encode_frame(Frame::Binary(Bytes::new())), "b");
+    }
+
+    #[test]
+    fn bodies_fit_the_servers_limit() {
+        let mut packets: VecDeque<String> = ["421[\"echo\",{\"a\":1}]", "3", "42[\"x\"]"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            take_body(&mut packets.clone(), 0),
+            "421[\"echo\",{\"a\":1}]\x1e3\x1e42[\"x\"]"
+        );
+        // 20 + 1 + 1 = 22 bytes fit; the third would make 30.
+        assert_eq!(take_body(&mut packets, 22), "421[\"echo\",{\"a\":1}]\x1e3");
+        assert_eq!(take_body(&mut packets, 22), "42[\"x\"]");
+        assert!(packets.is_empty());
+        // Too large alone: it goes alone.
+        let mut big: VecDeque<String> = ["x".repeat(30), "3".into()].into();
+        assert_eq!(take_body(&mut big, 10), "x".repeat(30));
+        assert_eq!(take_body(&mut big, 10), "3");
+    }
+}

@@ -1,0 +1,345 @@
+//! Engine.IO v4 over HTTP long-polling: the handshake by GET, then one long
+//! GET to receive and at most one POST to send at a time, each on an
+//! HTTP/1.1 connection of its own that is kept alive. Never two GETs: the
+//! server answers the second with 400 and closes the whole session.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::http::{HeaderValue, Uri};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use url::Url;
+
+use crate::codec::engine::{EnginePacket, OpenInfo};
+use crate::codec::limits::MAX_MESSAGE_BYTES;
+use crate::codec::payload::{self, PayloadPacket};
+use crate::codec::Frame;
+use crate::engine::config::{http_refused, redacted, TransportConfig};
+use crate::engine::link::{BoxedLink, Link, LinkError, Received};
+use crate::engine::stream;
+use crate::error::protocol::ProtocolError;
+use crate::error::{ConnectError, WsError};
+
+/// Bytes of queued packets past which writing waits for the POST in flight.
+const WRITE_BACKLOG: usize = 1 << 20;
+
+type BoxedBody = Pin<Box<dyn Future<Output = Result<Bytes, LinkError>> + Send>>;
+
+/// Opens a polling session: the handshake GET, whose payload starts with
+/// the open packet.
+pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInfo), ConnectError> {
+    let url = polling_url(&config.url, None);
+    let mut get = connect(config).await?;
+    let request = Exchange::new(config, &url).request(Method::GET, Bytes::new());
+    let response = get.sender.send_request(request);
+    let body = read_body(response, url.clone())
+        .await
+        .map_err(|error| match error {
+            LinkError::Refused(error) => ConnectError::Protocol(error),
+            LinkError::Failed(error) => error,
+        })?;
+    let text = std::str::from_utf8(&body).map_err(|_| ConnectError::NoEngineIo {
+        url: redacted(&url),
+        detail: "the handshake answer is not text".into(),
+    })?;
+    let mut packets = payload::decode(text);
+    let info = match packets.next() {
+        Some(Ok(PayloadPacket::Text(open))) => match EnginePacket::decode(open) {
+            Ok(EnginePacket::Open(info)) => info,
+            Ok(_) | Err(_) => return Err(no_open_packet(&url)),
+        },
+        _ => return Err(no_open_packet(&url)),
+    };
+    let mut received = VecDeque::new();
+    for packet in packets {
+        received.push_back(received_packet(packet.map_err(ConnectError::Protocol)?));
+    }
+    let session = polling_url(&config.url, Some(&info.sid));
+    let post = connect(config).await?;
+    let link = PollingLink {
+        exchange: Exchange::new(config, &session),
+        url: session,
+        max_payload: info.max_payload,
+        get,
+        post,
+        received,
+        polling: None,
+        outgoing: VecDeque::new(),
+        outgoing_bytes: 0,
+        posting: None,
+        closed: false,
+    };
+    Ok((Box::new(link), info))
+}
+
+/// The polling URL of a WebSocket-form engine URL, for session `sid`.
+fn polling_url(engine: &Url, sid: Option<&str>) -> Url {
+    let mut url = engine.clone();
+    let scheme = if engine.scheme() == "wss" {
+        "https"
+    } else {
+        "http"
+    };
+    // Both schemes are "special", so the change cannot fail.
+    let _ = url.set_scheme(scheme);
+    let pairs: Vec<(String, String)> = engine
+        .query_pairs()
+        .map(|(key, value)| match &*key {
+            "transport" => (key.into_owned(), "polling".to_owned()),
+            _ => (key.into_owned(), value.into_owned()),
+        })
+        .collect();
+    {
+        let mut query = url.query_pairs_mut();
+        query.clear().extend_pairs(pairs);
+        if let Some(sid) = sid {
+            query.append_pair("sid", sid);
+        }
+    }
+    url
+}
+
+fn no_open_packet(url: &Url) -> ConnectError {
+    ConnectError::NoEngineIo {
+        url: redacted(url),
+        detail: "the handshake answer holds no Engine.IO open packet".into(),
+    }
+}
+
+/// One kept-alive HTTP/1.1 connection to the server.
+struct HttpConnection {
+    sender: SendRequest<Full<Bytes>>,
+    /// Its IO task: aborted with the link, so that the server sees the
+    /// connection close at once, as it would a WebSocket's.
+    io: tokio::task::AbortHandle,
+}
+
+impl Drop for HttpConnection {
+    fn drop(&mut self) {
+        self.io.abort();
+    }
+}
+
+async fn connect(config: &TransportConfig) -> Result<HttpConnection, ConnectError> {
+    let stream = stream::connect(&config.url, config.tls.as_ref(), &config.dialer)
+        .await
+        .map_err(|error| ConnectError::Transport(Arc::new(error)))?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(transport_error)?;
+    let io = tokio::spawn(async move {
+        let _ = connection.await;
+    })
+    .abort_handle();
+    Ok(HttpConnection { sender, io })
+}
+
+/// What every request of a session carries.
+struct Exchange {
+    uri: Uri,
+    host: HeaderValue,
+    headers: Vec<(
+        tokio_tungstenite::tungstenite::http::HeaderName,
+        HeaderValue,
+    )>,
+}
+
+impl Exchange {
+    fn new(config: &TransportConfig, url: &Url) -> Self {
+        let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
+        Exchange {
+            // A path and query Url produced are valid in a request line.
+            uri: target.parse().unwrap_or_default(),
+            host: HeaderValue::from_str(authority).unwrap_or(HeaderValue::from_static("localhost")),
+            headers: config.headers.clone(),
+        }
+    }
+
+    fn request(&self, method: Method, body: Bytes) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = self.uri.clone();
+        let headers = request.headers_mut();
+        headers.insert(hyper::header::HOST, self.host.clone());
+        if method == Method::POST {
+            headers.insert(
+                hyper::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain;charset=UTF-8"),
+            );
+        }
+        for (name, value) in &self.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        request
+    }
+}
+
+/// A polling session.
+struct PollingLink {
+    exchange: Exchange,
+    url: Url,
+    max_payload: u64,
+    /// The connection of the long GETs.
+    get: HttpConnection,
+    /// The connection of the POSTs.
+    post: HttpConnection,
+    /// Packets of the last payload not handed on yet.
+    received: VecDeque<Received>,
+    /// The GET in flight.
+    polling: Option<BoxedBody>,
+    /// Packets to send, in order.
+    outgoing: VecDeque<String>,
+    outgoing_bytes: usize,
+    /// The POST in flight.
+    posting: Option<BoxedBody>,
+    /// The server closed the session, or the client did.
+    closed: bool,
+}
+
+impl PollingLink {
+    fn send(&mut self, sender_is_post: bool, method: Method, body: Bytes) -> BoxedBody {
+        let request = self.exchange.request(method, body);
+        let response = if sender_is_post {
+            self.post.sender.send_request(request)
+        } else {
+            self.get.sender.send_request(request)
+        };
+        Box::pin(read_body(response, self.url.clone()))
+    }
+
+    fn take_payload(&mut self, body: &[u8]) -> Result<(), LinkError> {
+        let text = std::str::from_utf8(body).map_err(|_| {
+            LinkError::Refused(ProtocolError::InvalidPayload("a payload that is not UTF-8"))
+        })?;
+        for packet in payload::decode(text) {
+            let packet = received_packet(packet.map_err(LinkError::Refused)?);
+            self.received.push_back(packet);
+        }
+        Ok(())
+    }
+}
+
+fn received_packet(packet: PayloadPacket<'_>) -> Received {
+    match packet {
+        PayloadPacket::Text(text) => Received::Text(Utf8Bytes::from(text.to_owned())),
+        PayloadPacket::Binary(data) => Received::Binary(data),
+    }
+}
+
+impl Link for PollingLink {
+    fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Received, LinkError>>> {
+        loop {
+            if let Some(packet) = self.received.pop_front() {
+                return Poll::Ready(Some(Ok(packet)));
+            }
+            if self.closed {
+                return Poll::Ready(None);
+            }
+            if self.polling.is_none() {
+                if let Err(error) = ready!(self.get.sender.poll_ready(cx)) {
+                    return Poll::Ready(Some(Err(transport_failure(error))));
+                }
+                self.polling = Some(self.send(false, Method::GET, Bytes::new()));
+            }
+            let Some(polling) = &mut self.polling else {
+                continue;
+            };
+            let body = ready!(polling.as_mut().poll(cx));
+            self.polling = None;
+            if let Err(error) = body.and_then(|body| self.take_payload(&body)) {
+                return Poll::Ready(Some(Err(error)));
+            }
+        }
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        if self.outgoing_bytes >= WRITE_BACKLOG {
+            ready!(self.poll_flush(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(&mut self, frame: Frame) -> Result<(), LinkError> {
+        let packet = payload::encode_frame(frame);
+        self.outgoing_bytes += packet.len();
+        self.outgoing.push_back(packet);
+        Ok(())
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        loop {
+            if let Some(posting) = &mut self.posting {
+                let sent = ready!(posting.as_mut().poll(cx));
+                self.posting = None;
+                sent?;
+            }
+            if self.outgoing.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            if let Err(error) = ready!(self.post.sender.poll_ready(cx)) {
+                return Poll::Ready(Err(transport_failure(error)));
+            }
+            let body = payload::take_body(&mut self.outgoing, self.max_payload);
+            self.outgoing_bytes = self.outgoing.iter().map(String::len).sum();
+            self.posting = Some(self.send(true, Method::POST, Bytes::from(body)));
+        }
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        if !self.closed {
+            self.closed = true;
+            self.polling = None;
+            self.outgoing.push_back("1".into());
+        }
+        self.poll_flush(cx)
+    }
+}
+
+/// The body of a response, when its status is 200.
+async fn read_body(
+    response: impl Future<Output = Result<hyper::Response<hyper::body::Incoming>, hyper::Error>>,
+    url: Url,
+) -> Result<Bytes, LinkError> {
+    let response = response.await.map_err(transport_failure)?;
+    let status = response.status();
+    let body = Limited::new(response.into_body(), MAX_MESSAGE_BYTES)
+        .collect()
+        .await
+        .map_err(
+            |error| match error.downcast::<http_body_util::LengthLimitError>() {
+                Ok(_) => LinkError::Refused(ProtocolError::MessageTooLarge {
+                    max: MAX_MESSAGE_BYTES,
+                }),
+                Err(error) => LinkError::Failed(ConnectError::Transport(Arc::new(WsError::Io(
+                    io::Error::other(error),
+                )))),
+            },
+        )?
+        .to_bytes();
+    if status != StatusCode::OK {
+        return Err(LinkError::Failed(http_refused(
+            &url,
+            status.as_u16(),
+            &body,
+        )));
+    }
+    Ok(body)
+}
+
+fn transport_error(error: hyper::Error) -> ConnectError {
+    ConnectError::Transport(Arc::new(WsError::Io(io::Error::other(error))))
+}
+
+fn transport_failure(error: hyper::Error) -> LinkError {
+    LinkError::Failed(transport_error(error))
+}

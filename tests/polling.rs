@@ -1,0 +1,134 @@
+//! HTTP long-polling against the real Node server started with
+//! `transports: ["polling"]`: what works over WebSocket works the same.
+
+mod common;
+
+use bytes::Bytes;
+use common::client::{connected, next_event, wait_event};
+use common::{ServerOptions, TestServer, TIMEOUT};
+use serde_json::json;
+use sioclient::{ClientBuilder, Socket, SocketEvent, Transport};
+
+fn polling(url: &str) -> ClientBuilder {
+    ClientBuilder::new(url).transports([Transport::Polling])
+}
+
+fn polling_server() -> ServerOptions {
+    ServerOptions::default().arg("--transports").arg("polling")
+}
+
+async fn server_logs_polling(server: &TestServer, socket: &Socket) {
+    let id = socket.id().expect("connected");
+    let line = server
+        .wait_for(
+            |l| l["ev"] == "connection" && l["id"] == id.as_str(),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(line["transport"], "polling", "{line}");
+}
+
+#[tokio::test]
+async fn emits_and_acks_both_ways_over_polling() {
+    let server = TestServer::start(polling_server()).await;
+    let socket = connected(polling(&server.url())).await;
+    server_logs_polling(&server, &socket).await;
+    let mut events = socket.events();
+
+    socket.emit("echo", ("hello", 42)).await.unwrap();
+    let echo = next_event(&mut events, "echo").await;
+    assert_eq!(echo.args(), [json!("hello"), json!(42)]);
+
+    let reply: (String, u32) = socket.emit_with_ack("echo", ("ack", 7)).await.unwrap();
+    assert_eq!(reply, ("ack".to_owned(), 7));
+
+    // The server asks for an ack; the answer goes back by POST.
+    socket.on("server-ack", |event, _| async move {
+        event.ack(&("from the client",)).unwrap();
+    });
+    socket.emit("ask-ack", "payload").await.unwrap();
+    let confirmed = next_event(&mut events, "ack-confirmed").await;
+    assert_eq!(confirmed.args(), [json!(["from the client"])]);
+
+    // Many emits at once leave in few POSTs, in order.
+    for i in 0..200 {
+        socket.emit("seq", i).await.unwrap();
+    }
+    let report: Vec<u32> = socket.emit_with_ack("seq-report", ()).await.unwrap();
+    assert_eq!(report, (0..200).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn binary_both_ways_and_a_second_namespace_over_polling() {
+    let server = TestServer::start(polling_server()).await;
+    let socket = connected(polling(&server.url())).await;
+    let mut events = socket.events();
+    let blob = Bytes::from_static(&[0, 1, 2, 254, 255]);
+    socket.emit("echo", ("bin", &blob)).await.unwrap();
+    let echo = next_event(&mut events, "echo").await;
+    assert_eq!(echo.attachments(), std::slice::from_ref(&blob));
+    let (name, back): (String, Bytes) = echo.decode().unwrap();
+    assert_eq!((name.as_str(), back), ("bin", blob.clone()));
+
+    let admin = socket.io().socket("/admin").await.unwrap();
+    assert_eq!(admin.namespace(), "/admin");
+    let n: u32 = admin.emit_with_ack("echo", 5).await.unwrap();
+    assert_eq!(n, 5);
+    let root: u32 = socket.emit_with_ack("echo", 6).await.unwrap();
+    assert_eq!(root, 6);
+}
+
+#[tokio::test]
+async fn recovers_after_engine_close_with_every_missed_event_once() {
+    let server = TestServer::start(polling_server().recovery()).await;
+    let socket = connected(
+        polling(&server.url())
+            .reconnection_delay(std::time::Duration::from_millis(20))
+            .reconnection_delay_max(std::time::Duration::from_millis(100)),
+    )
+    .await;
+    let id = socket.id().unwrap();
+    let mut events = socket.events();
+    socket
+        .emit(
+            "stream",
+            json!({"count": 200, "interval_ms": 2, "binary": true}),
+        )
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut closed = false;
+    while seen.last() != Some(&200) {
+        match wait_event(&mut events, "tick or connect", |_| true).await {
+            SocketEvent::Connect { recovered } => assert!(recovered, "not recovered"),
+            SocketEvent::Event(event) if event.name() == "tick" => {
+                seen.push(event.args()[0].as_u64().unwrap());
+                if seen.len() == 30 && !closed {
+                    closed = true;
+                    socket.io().engine().close();
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(closed);
+    assert_eq!(seen, (1..=200).collect::<Vec<_>>());
+    assert_eq!(socket.id().unwrap(), id);
+    assert!(socket.recovered());
+}
+
+#[tokio::test]
+async fn a_websocket_only_client_is_refused_by_a_polling_only_server() {
+    let server = TestServer::start(polling_server()).await;
+    let error = ClientBuilder::new(server.url())
+        .connect()
+        .await
+        .expect_err("the server accepts no WebSocket");
+    assert!(
+        matches!(
+            &error,
+            sioclient::ConnectError::HttpRefused { status: 400, .. }
+        ),
+        "{error}"
+    );
+}
