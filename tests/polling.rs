@@ -118,9 +118,16 @@ async fn recovers_after_engine_close_with_every_missed_event_once() {
 }
 
 #[tokio::test]
-async fn a_websocket_only_client_is_refused_by_a_polling_only_server() {
+async fn the_default_falls_back_to_polling_where_websocket_is_refused() {
     let server = TestServer::start(polling_server()).await;
+    let socket = connected(ClientBuilder::new(server.url())).await;
+    server_logs_polling(&server, &socket).await;
+    let n: u32 = socket.emit_with_ack("echo", 3).await.unwrap();
+    assert_eq!(n, 3);
+
+    // Asked for WebSocket alone, the client reports the server's refusal.
     let error = ClientBuilder::new(server.url())
+        .transports([Transport::WebSocket])
         .connect()
         .await
         .expect_err("the server accepts no WebSocket");

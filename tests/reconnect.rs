@@ -9,11 +9,13 @@ use std::time::Duration;
 use common::client::{connected, next_connect, next_disconnect, next_event, wait_event};
 use common::{ev, within, Proxy, ServerOptions, TestServer, TIMEOUT};
 use serde_json::{json, Value};
-use sioclient::{AckError, ClientBuilder, DisconnectReason, EmitError, SocketEvent};
+use sioclient::{AckError, ClientBuilder, DisconnectReason, EmitError, SocketEvent, Transport};
 
 /// Fast reconnection, so tests do not wait on the default one-second delay.
+/// WebSocket alone: these tests count the proxy's connections, one per attempt.
 fn fast(url: &str) -> ClientBuilder {
     ClientBuilder::new(url)
+        .transports([Transport::WebSocket])
         .reconnection_delay(Duration::from_millis(50))
         .reconnection_delay_max(Duration::from_millis(200))
 }
@@ -108,6 +110,7 @@ async fn delays_grow_and_stay_under_delay_max() {
     let max = Duration::from_millis(400);
     let socket = connected(
         ClientBuilder::new(proxy.url())
+            .transports([Transport::WebSocket])
             .reconnection_delay(Duration::from_millis(50))
             .reconnection_delay_max(max)
             .randomization_factor(0.0)

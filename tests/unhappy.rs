@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::json;
-use sioclient::{ClientBuilder, ConnectError, ProtocolError, SocketEvent};
+use sioclient::{ClientBuilder, ConnectError, ProtocolError, SocketEvent, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -235,9 +235,13 @@ async fn a_real_socketio_2_server_is_refused_with_the_cause() {
 }
 
 #[tokio::test]
-async fn a_server_without_websocket_is_refused_at_once_with_the_fix() {
+async fn a_websocket_only_client_is_refused_at_once_with_the_fix() {
+    // The default falls back to polling (tests/polling.rs); asked for
+    // WebSocket alone, the client says what to change.
     let server = TestServer::start(ServerOptions::new().arg("--transports").arg("polling")).await;
-    let error = settle(fast(&server.url())).await.expect_err("refused");
+    let error = settle(fast(&server.url()).transports([Transport::WebSocket]))
+        .await
+        .expect_err("refused");
     match &error {
         ConnectError::HttpRefused {
             status, engine_io, ..

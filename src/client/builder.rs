@@ -110,12 +110,16 @@ impl ClientBuilder {
             recovery_state: None,
             tls: TlsOptions::default(),
             dialer: Dialer::Network,
-            transports: vec![Transport::WebSocket],
+            transports: Transport::DEFAULT.to_vec(),
         }
     }
 
-    /// The transports to use, as the JS option `transports`: the link opens
-    /// with the first. Default: WebSocket alone.
+    /// The transports to use, in the order to try them, as the JS option
+    /// `transports`. A link opens with the first; when the server or
+    /// something between refuses it in a way the next one may get past (a
+    /// server that allows polling only, a proxy that will not upgrade to
+    /// WebSocket), the next is tried. Default: WebSocket, then polling (with
+    /// the `polling` feature).
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), sioclient::ConnectError> {
@@ -386,11 +390,11 @@ impl ClientBuilder {
             )));
         }
         let auth = self.auth?;
-        let Some(&transport) = self.transports.first() else {
+        if self.transports.is_empty() {
             return Err(ConnectError::InvalidOption(
                 "transports must name at least one transport".into(),
             ));
-        };
+        }
         let (url, namespace) = TransportConfig::engine_url(&self.url, &self.path, &self.query)?;
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
@@ -411,7 +415,7 @@ impl ClientBuilder {
                 timeout: self.timeout,
                 tls,
                 dialer: self.dialer.clone(),
-                transport,
+                transports: self.transports.clone(),
             },
             reconnection: self.reconnection,
             attempts: self.attempts,

@@ -277,7 +277,7 @@ fn the_driver_future_stays_small() {
             timeout: Duration::from_secs(1),
             tls: None,
             dialer: Default::default(),
-            transport: crate::engine::config::Transport::WebSocket,
+            transports: vec![crate::engine::config::Transport::WebSocket],
         },
         reconnection: true,
         attempts: None,

@@ -24,8 +24,17 @@ pub(crate) struct TransportConfig {
     pub(crate) tls: Option<Connector>,
     /// How the stream is made.
     pub(crate) dialer: Dialer,
-    /// Which transport carries the link.
-    pub(crate) transport: Transport,
+    /// The transports to try, in order; never empty.
+    pub(crate) transports: Vec<Transport>,
+}
+
+impl Transport {
+    /// WebSocket first (one round trip, no upgrade), then polling.
+    pub(crate) const DEFAULT: &'static [Transport] = &[
+        Transport::WebSocket,
+        #[cfg(feature = "polling")]
+        Transport::Polling,
+    ];
 }
 
 /// A transport of Engine.IO: what carries a link.

@@ -1,4 +1,6 @@
-//! Opening a link with the configured transport.
+//! Opening a link: the configured transports are tried in order, and a
+//! refusal that the next one can get past (a server that allows polling
+//! only, a proxy that will not upgrade to WebSocket) moves on to it.
 
 use crate::codec::engine::OpenInfo;
 use crate::engine::config::{redacted, Transport, TransportConfig};
@@ -8,17 +10,33 @@ use crate::engine::polling;
 use crate::engine::websocket;
 use crate::error::ConnectError;
 
-/// Opens a link with the configured transport and reads its open packet,
-/// within the configured timeout.
+/// Opens a link and reads its open packet, within the configured timeout.
 ///
 /// The link is boxed: it moves from this future into the driver's, whose
 /// idle size is the memory an idle connection costs.
 pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInfo), ConnectError> {
     let opening = async {
-        match config.transport {
-            #[cfg(feature = "polling")]
-            Transport::Polling => polling::open(config).await,
-            Transport::WebSocket => websocket::open(config).await,
+        let mut transports = config.transports.iter().peekable();
+        // The first refusal says the most, unless it was the server saying
+        // that this transport is not allowed.
+        let mut first: Option<ConnectError> = None;
+        loop {
+            let transport = transports.next().copied().unwrap_or(Transport::WebSocket);
+            let opened = match transport {
+                #[cfg(feature = "polling")]
+                Transport::Polling => polling::open(config).await,
+                Transport::WebSocket => websocket::open(config).await,
+            };
+            match opened {
+                Err(error) if transports.peek().is_some() && another_may_pass(&error) => {
+                    tracing::debug!(?transport, %error, "trying the next transport");
+                    if first.is_none() && !not_allowed(&error) {
+                        first = Some(error);
+                    }
+                }
+                Err(error) => return Err(first.unwrap_or(error)),
+                opened => return opened,
+            }
         }
     };
     match tokio::time::timeout(config.timeout, opening).await {
@@ -27,5 +45,72 @@ pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInf
             url: redacted(&config.url),
             detail: format!("no open packet within {:?}", config.timeout),
         }),
+    }
+}
+
+/// The server does not allow the transport: Engine.IO error code 0.
+fn not_allowed(error: &ConnectError) -> bool {
+    matches!(error, ConnectError::HttpRefused { engine_io: Some(e), .. } if e.code == 0)
+}
+
+/// Whether a refusal is one that another transport may get past: the
+/// server does not allow this transport (Engine.IO code 0), or something
+/// between refused or dropped the request without an Engine.IO answer, as
+/// proxies that will not upgrade to WebSocket do.
+fn another_may_pass(error: &ConnectError) -> bool {
+    match error {
+        ConnectError::HttpRefused {
+            engine_io: Some(engine_io),
+            ..
+        } => engine_io.code == 0,
+        ConnectError::HttpRefused { status, .. } => {
+            matches!(status, 400 | 403 | 405 | 426 | 501 | 502)
+        }
+        ConnectError::NoEngineIo { .. } => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::EngineIoError;
+
+    fn refused(status: u16, code: Option<u64>) -> ConnectError {
+        ConnectError::HttpRefused {
+            url: "http://h/socket.io/".into(),
+            status,
+            body: String::new(),
+            engine_io: code.map(|code| EngineIoError {
+                code,
+                message: "m".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn what_the_next_transport_may_get_past() {
+        let table = [
+            (refused(400, Some(0)), true),
+            (refused(400, Some(1)), false),
+            (refused(400, Some(5)), false),
+            (refused(400, None), true),
+            (refused(403, None), true),
+            (refused(404, None), false),
+            (refused(426, None), true),
+            (refused(500, None), false),
+            (
+                ConnectError::NoEngineIo {
+                    url: String::new(),
+                    detail: String::new(),
+                },
+                true,
+            ),
+            (ConnectError::UnsupportedServer, false),
+            (ConnectError::HandshakeClosed, false),
+        ];
+        for (error, passes) in table {
+            assert_eq!(another_may_pass(&error), passes, "{error}");
+        }
     }
 }
