@@ -61,6 +61,8 @@ pub struct ClientBuilder {
     tls: TlsOptions,
     dialer: Dialer,
     transports: Vec<Transport>,
+    upgrade: bool,
+    remember_upgrade: bool,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -111,6 +113,8 @@ impl ClientBuilder {
             tls: TlsOptions::default(),
             dialer: Dialer::Network,
             transports: Transport::DEFAULT.to_vec(),
+            upgrade: true,
+            remember_upgrade: false,
         }
     }
 
@@ -134,6 +138,22 @@ impl ClientBuilder {
     /// ```
     pub fn transports(mut self, transports: impl IntoIterator<Item = Transport>) -> Self {
         self.transports = transports.into_iter().collect();
+        self
+    }
+
+    /// Whether a polling session moves to WebSocket when the server offers it
+    /// and `transports` includes WebSocket, as the JS option `upgrade`.
+    /// Default true.
+    pub fn upgrade(mut self, upgrade: bool) -> Self {
+        self.upgrade = upgrade;
+        self
+    }
+
+    /// Whether, once an upgrade to WebSocket succeeded, later links of this
+    /// connection try WebSocket first, as the JS option `rememberUpgrade`.
+    /// Default false.
+    pub fn remember_upgrade(mut self, remember: bool) -> Self {
+        self.remember_upgrade = remember;
         self
     }
 
@@ -416,6 +436,9 @@ impl ClientBuilder {
                 tls,
                 dialer: self.dialer.clone(),
                 transports: self.transports.clone(),
+                upgrade: self.upgrade,
+                remember_upgrade: self.remember_upgrade,
+                upgraded: Arc::default(),
             },
             reconnection: self.reconnection,
             attempts: self.attempts,

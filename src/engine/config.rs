@@ -2,6 +2,8 @@
 //! choice of transport, TLS, headers and the dialer; and what the transports
 //! share (refusals in HTTP, URLs with their secrets redacted).
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
@@ -26,6 +28,13 @@ pub(crate) struct TransportConfig {
     pub(crate) dialer: Dialer,
     /// The transports to try, in order; never empty.
     pub(crate) transports: Vec<Transport>,
+    /// Whether a polling session moves to WebSocket when the server offers it.
+    #[cfg_attr(not(feature = "polling"), allow(dead_code))]
+    pub(crate) upgrade: bool,
+    /// Whether, once an upgrade succeeded, later links try WebSocket first.
+    pub(crate) remember_upgrade: bool,
+    /// Set once an upgrade succeeded on this manager.
+    pub(crate) upgraded: Arc<AtomicBool>,
 }
 
 impl Transport {

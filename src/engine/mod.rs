@@ -10,4 +10,6 @@ pub(crate) mod polling;
 pub(crate) mod stream;
 pub(crate) mod tls;
 pub(crate) mod trace;
+#[cfg(feature = "polling")]
+pub(crate) mod upgrade;
 pub(crate) mod websocket;

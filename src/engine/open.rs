@@ -2,11 +2,15 @@
 //! refusal that the next one can get past (a server that allows polling
 //! only, a proxy that will not upgrade to WebSocket) moves on to it.
 
+use std::sync::atomic::Ordering;
+
 use crate::codec::engine::OpenInfo;
 use crate::engine::config::{redacted, Transport, TransportConfig};
 use crate::engine::link::BoxedLink;
 #[cfg(feature = "polling")]
 use crate::engine::polling;
+#[cfg(feature = "polling")]
+use crate::engine::upgrade::Upgrading;
 use crate::engine::websocket;
 use crate::error::ConnectError;
 
@@ -16,7 +20,11 @@ use crate::error::ConnectError;
 /// idle size is the memory an idle connection costs.
 pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInfo), ConnectError> {
     let opening = async {
-        let mut transports = config.transports.iter().peekable();
+        let mut order = config.transports.clone();
+        if config.remember_upgrade && config.upgraded.load(Ordering::Relaxed) {
+            order.sort_by_key(|transport| *transport != Transport::WebSocket);
+        }
+        let mut transports = order.iter().peekable();
         // The first refusal says the most, unless it was the server saying
         // that this transport is not allowed.
         let mut first: Option<ConnectError> = None;
@@ -24,7 +32,7 @@ pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInf
             let transport = transports.next().copied().unwrap_or(Transport::WebSocket);
             let opened = match transport {
                 #[cfg(feature = "polling")]
-                Transport::Polling => polling::open(config).await,
+                Transport::Polling => open_polling(config).await,
                 Transport::WebSocket => websocket::open(config).await,
             };
             match opened {
@@ -46,6 +54,27 @@ pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInf
             detail: format!("no open packet within {:?}", config.timeout),
         }),
     }
+}
+
+/// Opens a polling session, which moves to WebSocket when the server and
+/// the options allow it.
+#[cfg(feature = "polling")]
+async fn open_polling(config: &TransportConfig) -> Result<(BoxedLink, OpenInfo), ConnectError> {
+    let (polling, info) = polling::open(config).await?;
+    let offered = info.upgrades.iter().any(|upgrade| upgrade == "websocket");
+    if !(config.upgrade && offered && config.transports.contains(&Transport::WebSocket)) {
+        return Ok((Box::new(polling), info));
+    }
+    let probing = config.clone();
+    let sid = info.sid.clone();
+    let probe = Box::pin(async move {
+        match tokio::time::timeout(probing.timeout, websocket::probe(&probing, &sid)).await {
+            Ok(probed) => probed,
+            Err(_) => Err(ConnectError::Timeout(probing.timeout)),
+        }
+    });
+    let link = Upgrading::new(polling, probe, config.upgraded.clone());
+    Ok((Box::new(link), info))
 }
 
 /// The server does not allow the transport: Engine.IO error code 0.

@@ -24,7 +24,7 @@ use crate::codec::limits::MAX_MESSAGE_BYTES;
 use crate::codec::payload::{self, PayloadPacket};
 use crate::codec::Frame;
 use crate::engine::config::{http_refused, redacted, TransportConfig};
-use crate::engine::link::{BoxedLink, Link, LinkError, Received};
+use crate::engine::link::{Link, LinkError, Received};
 use crate::engine::stream;
 use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, WsError};
@@ -36,7 +36,9 @@ type BoxedBody = Pin<Box<dyn Future<Output = Result<Bytes, LinkError>> + Send>>;
 
 /// Opens a polling session: the handshake GET, whose payload starts with
 /// the open packet.
-pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInfo), ConnectError> {
+pub(crate) async fn open(
+    config: &TransportConfig,
+) -> Result<(PollingLink, OpenInfo), ConnectError> {
     let url = polling_url(&config.url, None);
     let mut get = connect(config).await?;
     let request = Exchange::new(config, &url).request(Method::GET, Bytes::new());
@@ -77,8 +79,9 @@ pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInf
         outgoing_bytes: 0,
         posting: None,
         closed: false,
+        paused: false,
     };
-    Ok((Box::new(link), info))
+    Ok((link, info))
 }
 
 /// The polling URL of a WebSocket-form engine URL, for session `sid`.
@@ -185,7 +188,7 @@ impl Exchange {
 }
 
 /// A polling session.
-struct PollingLink {
+pub(crate) struct PollingLink {
     exchange: Exchange,
     url: Url,
     max_payload: u64,
@@ -204,9 +207,22 @@ struct PollingLink {
     posting: Option<BoxedBody>,
     /// The server closed the session, or the client did.
     closed: bool,
+    /// Polling stops for an upgrade: no new GET is sent.
+    paused: bool,
 }
 
 impl PollingLink {
+    /// Stops sending GETs: the one in flight, if any, is the last.
+    pub(crate) fn pause(&mut self) {
+        self.paused = true;
+    }
+
+    /// Whether nothing more will come from the server: paused, no GET in
+    /// flight, and every received packet handed on.
+    pub(crate) fn receive_drained(&self) -> bool {
+        self.paused && self.polling.is_none() && self.received.is_empty()
+    }
+
     fn send(&mut self, sender_is_post: bool, method: Method, body: Bytes) -> BoxedBody {
         let request = self.exchange.request(method, body);
         let response = if sender_is_post {
@@ -244,6 +260,9 @@ impl Link for PollingLink {
             }
             if self.closed {
                 return Poll::Ready(None);
+            }
+            if self.polling.is_none() && self.paused {
+                return Poll::Pending;
             }
             if self.polling.is_none() {
                 if let Err(error) = ready!(self.get.sender.poll_ready(cx)) {

@@ -10,6 +10,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
+use url::Url;
 
 use crate::codec::engine::{EnginePacket, OpenInfo};
 use crate::codec::limits::MAX_MESSAGE_BYTES;
@@ -87,21 +88,7 @@ fn link_error(error: WsError) -> LinkError {
 
 /// Opens the WebSocket and waits for the Engine.IO open packet.
 pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInfo), ConnectError> {
-    let mut request = config
-        .url
-        .as_str()
-        .into_client_request()
-        .map_err(|error| handshake_error(config, error))?;
-    for (name, value) in &config.headers {
-        request.headers_mut().append(name.clone(), value.clone());
-    }
-    let stream = stream::connect(&config.url, config.tls.as_ref(), &config.dialer)
-        .await
-        .map_err(|error| handshake_error(config, error))?;
-    let connected =
-        tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()))
-            .await;
-    let (mut ws, _response) = connected.map_err(|error| handshake_error(config, error))?;
+    let mut ws = handshake(config, &config.url).await?;
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(text))) => {
@@ -111,6 +98,55 @@ pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInf
                     EnginePacket::Close => return Err(ConnectError::HandshakeClosed),
                     other => tracing::debug!(?other, "ignoring a packet before the open packet"),
                 }
+            }
+            Some(Ok(Message::Close(_))) | None => return Err(ConnectError::HandshakeClosed),
+            Some(Ok(_)) => {}
+            Some(Err(error)) => return Err(ConnectError::Transport(Arc::new(error))),
+        }
+    }
+}
+
+/// Connects and completes the WebSocket handshake at `url`.
+async fn handshake(config: &TransportConfig, url: &Url) -> Result<WsStream, ConnectError> {
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|error| handshake_error(config, error))?;
+    for (name, value) in &config.headers {
+        request.headers_mut().append(name.clone(), value.clone());
+    }
+    let stream = stream::connect(url, config.tls.as_ref(), &config.dialer)
+        .await
+        .map_err(|error| handshake_error(config, error))?;
+    let connected =
+        tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()))
+            .await;
+    let (ws, _response) = connected.map_err(|error| handshake_error(config, error))?;
+    Ok(ws)
+}
+
+/// Opens a WebSocket to the polling session `sid` and probes it: `2probe`
+/// out, `3probe` back. The link it returns carries the session once the
+/// client sends `5` on it.
+#[cfg(feature = "polling")]
+pub(crate) async fn probe(config: &TransportConfig, sid: &str) -> Result<BoxedLink, ConnectError> {
+    let mut url = config.url.clone();
+    url.query_pairs_mut().append_pair("sid", sid);
+    let mut ws = handshake(config, &url).await?;
+    crate::engine::trace::outgoing_text("2probe");
+    ws.send(Message::text("2probe"))
+        .await
+        .map_err(|error| ConnectError::Transport(Arc::new(error)))?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => {
+                crate::engine::trace::incoming_text(text.as_str());
+                if text.as_str() == "3probe" {
+                    return Ok(Box::new(ws));
+                }
+                return Err(ConnectError::Protocol(ProtocolError::InvalidPayload(
+                    "an answer to the upgrade probe other than 3probe",
+                )));
             }
             Some(Ok(Message::Close(_))) | None => return Err(ConnectError::HandshakeClosed),
             Some(Ok(_)) => {}
