@@ -26,6 +26,9 @@ async fn server_logs_polling(server: &TestServer, socket: &Socket) {
         )
         .await;
     assert_eq!(line["transport"], "polling", "{line}");
+    let engine = socket.io().engine();
+    assert_eq!(engine.transport(), Some(Transport::Polling));
+    assert_eq!(engine.id().as_deref(), line["engine"].as_str());
 }
 
 #[tokio::test]
@@ -175,4 +178,5 @@ async fn a_polling_session_upgrades_with_nothing_lost_across_it() {
         .await;
     let report: Vec<u32> = socket.emit_with_ack("seq-report", ()).await.unwrap();
     assert_eq!(report, (0..300).collect::<Vec<_>>());
+    assert_eq!(socket.io().engine().transport(), Some(Transport::WebSocket));
 }

@@ -13,6 +13,7 @@ use crate::client::shared::{Manager, Socket, SocketHandlers, SocketSettings};
 use crate::client::socket::EventStream;
 use crate::driver::{Driver, DriverConfig};
 use crate::engine::config::{Transport, TransportConfig};
+use crate::engine::status::EngineStatus;
 use crate::engine::stream::Dialer;
 use crate::engine::tls::TlsOptions;
 use crate::error::ConnectError;
@@ -428,6 +429,7 @@ impl ClientBuilder {
             "wss" => Some(self.tls.connector()?),
             _ => None,
         };
+        let engine = Arc::new(EngineStatus::default());
         let config = DriverConfig {
             transport: TransportConfig {
                 url,
@@ -439,6 +441,7 @@ impl ClientBuilder {
                 upgrade: self.upgrade,
                 remember_upgrade: self.remember_upgrade,
                 upgraded: Arc::default(),
+                status: engine.clone(),
             },
             reconnection: self.reconnection,
             attempts: self.attempts,
@@ -451,6 +454,7 @@ impl ClientBuilder {
         tokio::spawn(driver.run());
         let manager = Manager::new(
             control_tx,
+            engine,
             SocketSettings {
                 auth,
                 offline_capacity: self.offline_capacity,

@@ -5,6 +5,7 @@ use std::sync::{Arc, PoisonError, Weak};
 use crate::client::dispatcher;
 use crate::client::shared::{Checkpoint, Listeners, Manager, Socket, SocketHandlers, SocketShared};
 use crate::driver::command::{Attach, Command};
+use crate::engine::config::Transport;
 use crate::error::ConnectError;
 use crate::proto::connection::SocketId;
 use crate::proto::recovery::RecoveryState;
@@ -108,5 +109,16 @@ impl Engine {
     /// the way to test recovery.
     pub fn close(&self) {
         self.manager.command(Command::CloseEngine);
+    }
+
+    /// The transport that carries the link now; `None` while no link is
+    /// open. It changes when a polling session upgrades to WebSocket.
+    pub fn transport(&self) -> Option<Transport> {
+        self.manager.inner.engine.transport()
+    }
+
+    /// The Engine.IO session id of the link, while one is open.
+    pub fn id(&self) -> Option<String> {
+        self.manager.inner.engine.sid().map(|sid| sid.to_string())
     }
 }

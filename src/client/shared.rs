@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::client::registry::Handlers;
 use crate::driver::command::{Command, DroppedSocket};
+use crate::engine::status::EngineStatus;
 use crate::proto::connection::{AuthSource, SocketId};
 use crate::proto::emit::Emit;
 use crate::proto::event::{Event, SocketEvent};
@@ -86,6 +87,8 @@ pub struct Manager {
 /// What every handle of one manager shares.
 pub(crate) struct ManagerShared {
     command: queue::Sender<Command>,
+    /// What the handles see of the link.
+    pub(crate) engine: Arc<EngineStatus>,
     pub(crate) settings: SocketSettings,
     /// The live socket of each namespace, so that asking for one twice gives
     /// the same socket.
@@ -109,10 +112,15 @@ impl fmt::Debug for Manager {
 }
 
 impl Manager {
-    pub(crate) fn new(command: queue::Sender<Command>, settings: SocketSettings) -> Self {
+    pub(crate) fn new(
+        command: queue::Sender<Command>,
+        engine: Arc<EngineStatus>,
+        settings: SocketSettings,
+    ) -> Self {
         Manager {
             inner: Arc::new(ManagerShared {
                 command,
+                engine,
                 settings,
                 sockets: Mutex::new(HashMap::new()),
             }),

@@ -159,6 +159,7 @@ impl Driver {
                 Opened::Link(ws) => match self.run_link(ws).await {
                     LinkEnd::Shutdown => return,
                     LinkEnd::Unwanted(fault) => {
+                        self.transport.status.closed();
                         if self.conn.handle_link_lost(&fault) {
                             self.reconnection.reset();
                         }
@@ -201,6 +202,7 @@ impl Driver {
 
     /// A link opened by attempt `attempt` was lost: what follows.
     fn link_lost(&mut self, attempt: u32, fault: LinkFault) -> Decision {
+        self.transport.status.closed();
         if self.conn.handle_link_lost(&fault) {
             self.reconnection.reset();
             tracing::debug!(reason = %fault.reason, "link lost");

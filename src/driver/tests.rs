@@ -281,6 +281,7 @@ fn the_driver_future_stays_small() {
             upgrade: true,
             remember_upgrade: false,
             upgraded: Arc::default(),
+            status: Arc::default(),
         },
         reconnection: true,
         attempts: None,

@@ -10,6 +10,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::Connector;
 use url::Url;
 
+use crate::engine::status::EngineStatus;
 use crate::engine::stream::Dialer;
 use crate::error::{ConnectError, EngineIoError};
 
@@ -35,6 +36,8 @@ pub(crate) struct TransportConfig {
     pub(crate) remember_upgrade: bool,
     /// Set once an upgrade succeeded on this manager.
     pub(crate) upgraded: Arc<AtomicBool>,
+    /// What the handles see of the link.
+    pub(crate) status: Arc<EngineStatus>,
 }
 
 impl Transport {

@@ -7,6 +7,7 @@ pub(crate) mod link;
 pub(crate) mod open;
 #[cfg(feature = "polling")]
 pub(crate) mod polling;
+pub(crate) mod status;
 pub(crate) mod stream;
 pub(crate) mod tls;
 pub(crate) mod trace;

@@ -35,6 +35,9 @@ pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInf
                 Transport::Polling => open_polling(config).await,
                 Transport::WebSocket => websocket::open(config).await,
             };
+            if let Ok((_, info)) = &opened {
+                config.status.opened(transport, &info.sid);
+            }
             match opened {
                 Err(error) if transports.peek().is_some() && another_may_pass(&error) => {
                     tracing::debug!(?transport, %error, "trying the next transport");
@@ -73,7 +76,12 @@ async fn open_polling(config: &TransportConfig) -> Result<(BoxedLink, OpenInfo),
             Err(_) => Err(ConnectError::Timeout(probing.timeout)),
         }
     });
-    let link = Upgrading::new(polling, probe, config.upgraded.clone());
+    let link = Upgrading::new(
+        polling,
+        probe,
+        config.upgraded.clone(),
+        config.status.clone(),
+    );
     Ok((Box::new(link), info))
 }
 

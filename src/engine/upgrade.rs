@@ -14,8 +14,10 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use crate::codec::Frame;
+use crate::engine::config::Transport;
 use crate::engine::link::{BoxedLink, Link, LinkError, Received};
 use crate::engine::polling::PollingLink;
+use crate::engine::status::EngineStatus;
 use crate::error::ConnectError;
 
 type Probe = Pin<Box<dyn Future<Output = Result<BoxedLink, ConnectError>> + Send>>;
@@ -25,6 +27,7 @@ pub(crate) struct Upgrading {
     state: State,
     /// Set once an upgrade succeeded, for `remember_upgrade`.
     upgraded: Arc<AtomicBool>,
+    status: Arc<EngineStatus>,
 }
 
 enum State {
@@ -39,10 +42,16 @@ enum State {
 }
 
 impl Upgrading {
-    pub(crate) fn new(polling: PollingLink, probe: Probe, upgraded: Arc<AtomicBool>) -> Self {
+    pub(crate) fn new(
+        polling: PollingLink,
+        probe: Probe,
+        upgraded: Arc<AtomicBool>,
+        status: Arc<EngineStatus>,
+    ) -> Self {
         Upgrading {
             state: State::Probing(Box::new(polling), probe),
             upgraded,
+            status,
         }
     }
 
@@ -81,6 +90,7 @@ impl Upgrading {
                     crate::engine::trace::outgoing_text("5");
                     websocket.start_send(Frame::Text("5".into()))?;
                     self.upgraded.store(true, Ordering::Relaxed);
+                    self.status.set_transport(Transport::WebSocket);
                     tracing::debug!("upgraded to WebSocket");
                     State::Upgraded(websocket)
                 }

@@ -1,0 +1,58 @@
+//! What the handles may read of the link: which transport carries it now,
+//! and its Engine.IO session id. Written by the engine when a link opens or
+//! upgrades, and by the driver when it ends.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::engine::config::Transport;
+
+/// Shared between the engine, the driver and the manager's handles.
+#[derive(Debug, Default)]
+pub(crate) struct EngineStatus {
+    /// 0: no link; then the transport's code.
+    transport: AtomicU8,
+    sid: Mutex<Option<Arc<str>>>,
+}
+
+impl EngineStatus {
+    /// A link opened with `transport`, for session `sid`.
+    pub(crate) fn opened(&self, transport: Transport, sid: &str) {
+        *self.sid.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::from(sid));
+        self.set_transport(transport);
+    }
+
+    /// The link moved to `transport`.
+    pub(crate) fn set_transport(&self, transport: Transport) {
+        let code = match transport {
+            #[cfg(feature = "polling")]
+            Transport::Polling => 1,
+            Transport::WebSocket => 2,
+        };
+        self.transport.store(code, Ordering::Release);
+    }
+
+    /// The link is gone.
+    pub(crate) fn closed(&self) {
+        self.transport.store(0, Ordering::Release);
+        *self.sid.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The transport carrying the link, while one is open.
+    pub(crate) fn transport(&self) -> Option<Transport> {
+        match self.transport.load(Ordering::Acquire) {
+            #[cfg(feature = "polling")]
+            1 => Some(Transport::Polling),
+            2 => Some(Transport::WebSocket),
+            _ => None,
+        }
+    }
+
+    /// The Engine.IO session id, while a link is open.
+    pub(crate) fn sid(&self) -> Option<Arc<str>> {
+        self.sid
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
