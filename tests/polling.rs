@@ -180,3 +180,91 @@ async fn a_polling_session_upgrades_with_nothing_lost_across_it() {
     assert_eq!(report, (0..300).collect::<Vec<_>>());
     assert_eq!(socket.io().engine().transport(), Some(Transport::WebSocket));
 }
+
+/// Two nodes with the Redis Streams adapter behind HAProxy, which pins a
+/// client to a node by a cookie it sets. Polling only: every request of the
+/// session must reach the node that holds it.
+#[tokio::test]
+async fn sticky_sessions_behind_haproxy_need_the_cookie_jar() {
+    use common::haproxy::HaProxy;
+    use common::redis::RedisServer;
+
+    let redis = RedisServer::start().await;
+    let options = polling_server()
+        .arg("--cookie")
+        .recovery()
+        .redis(redis.url());
+    let node_a = TestServer::start(options.clone()).await;
+    let node_b = TestServer::start(options).await;
+    let balancer = HaProxy::start(&[node_a.addr(), node_b.addr()]).await;
+    let fast = |url: &str| {
+        polling(url)
+            .reconnection_delay(std::time::Duration::from_millis(20))
+            .reconnection_delay_max(std::time::Duration::from_millis(100))
+    };
+
+    // With the jar: events flow, the link drops, and the session recovers on
+    // the node that held it, with every missed event once.
+    let socket = connected(fast(&balancer.url())).await;
+    let id = socket.id().unwrap();
+    let connected_on = |node: &TestServer| {
+        node.lines()
+            .iter()
+            .any(|l| l["ev"] == "connection" && l["id"] == id.as_str())
+    };
+    let (home, other) = if connected_on(&node_a) {
+        (&node_a, &node_b)
+    } else {
+        (&node_b, &node_a)
+    };
+    assert!(connected_on(home));
+    let mut events = socket.events();
+    socket
+        .emit("stream", json!({"count": 150, "interval_ms": 3}))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut closed = false;
+    while seen.last() != Some(&150) {
+        match wait_event(&mut events, "tick or connect", |_| true).await {
+            SocketEvent::Connect { recovered } => assert!(recovered, "not recovered"),
+            SocketEvent::Event(event) if event.name() == "tick" => {
+                seen.push(event.args()[0].as_u64().unwrap());
+                if seen.len() == 20 && !closed {
+                    closed = true;
+                    socket.io().engine().close();
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(seen, (1..=150).collect::<Vec<_>>());
+    assert_eq!(socket.id().unwrap(), id);
+    home.wait_for(
+        |l| l["ev"] == "connection" && l["recovered"] == true && l["id"] == id.as_str(),
+        TIMEOUT,
+    )
+    .await;
+    assert!(
+        !other
+            .lines()
+            .iter()
+            .any(|l| l["ev"] == "connection" && l["id"] == id.as_str()),
+        "the session moved to the other node"
+    );
+
+    // Without it, the polls land on the other node, which knows no such
+    // session, and the session breaks.
+    let error = fast(&balancer.url())
+        .cookies(false)
+        .reconnection_attempts(Some(2))
+        .connect()
+        .await
+        .expect_err("no session survives without the cookie");
+    let unknown = |node: &TestServer| {
+        node.lines()
+            .iter()
+            .any(|l| l["ev"] == "engine_connection_error" && l["code"] == 1)
+    };
+    assert!(unknown(&node_a) || unknown(&node_b), "{error}");
+}

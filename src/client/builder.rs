@@ -64,6 +64,7 @@ pub struct ClientBuilder {
     transports: Vec<Transport>,
     upgrade: bool,
     remember_upgrade: bool,
+    cookies: bool,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -116,6 +117,7 @@ impl ClientBuilder {
             transports: Transport::DEFAULT.to_vec(),
             upgrade: true,
             remember_upgrade: false,
+            cookies: true,
         }
     }
 
@@ -155,6 +157,15 @@ impl ClientBuilder {
     /// Default false.
     pub fn remember_upgrade(mut self, remember: bool) -> Self {
         self.remember_upgrade = remember;
+        self
+    }
+
+    /// Whether the connection keeps the cookies the server or a load
+    /// balancer sets and sends them back on every later request (polls,
+    /// posts, the WebSocket handshake, reconnects): what keeps a session on
+    /// one node behind a load balancer with cookie affinity. Default true.
+    pub fn cookies(mut self, keep: bool) -> Self {
+        self.cookies = keep;
         self
     }
 
@@ -442,6 +453,7 @@ impl ClientBuilder {
                 remember_upgrade: self.remember_upgrade,
                 upgraded: Arc::default(),
                 status: engine.clone(),
+                cookies: self.cookies.then(Arc::default),
             },
             reconnection: self.reconnection,
             attempts: self.attempts,

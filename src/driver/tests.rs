@@ -282,6 +282,7 @@ fn the_driver_future_stays_small() {
             remember_upgrade: false,
             upgraded: Arc::default(),
             status: Arc::default(),
+            cookies: None,
         },
         reconnection: true,
         attempts: None,

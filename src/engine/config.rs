@@ -10,6 +10,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::Connector;
 use url::Url;
 
+use crate::engine::cookies::CookieJar;
 use crate::engine::status::EngineStatus;
 use crate::engine::stream::Dialer;
 use crate::error::{ConnectError, EngineIoError};
@@ -38,6 +39,8 @@ pub(crate) struct TransportConfig {
     pub(crate) upgraded: Arc<AtomicBool>,
     /// What the handles see of the link.
     pub(crate) status: Arc<EngineStatus>,
+    /// The manager's cookies, unless turned off.
+    pub(crate) cookies: Option<Arc<CookieJar>>,
 }
 
 impl Transport {

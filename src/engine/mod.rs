@@ -3,6 +3,7 @@
 //! and TLS under it, and the packet trace.
 
 pub(crate) mod config;
+pub(crate) mod cookies;
 pub(crate) mod link;
 pub(crate) mod open;
 #[cfg(feature = "polling")]

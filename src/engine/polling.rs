@@ -24,6 +24,7 @@ use crate::codec::limits::MAX_MESSAGE_BYTES;
 use crate::codec::payload::{self, PayloadPacket};
 use crate::codec::Frame;
 use crate::engine::config::{http_refused, redacted, TransportConfig};
+use crate::engine::cookies::CookieJar;
 use crate::engine::link::{Link, LinkError, Received};
 use crate::engine::stream;
 use crate::error::protocol::ProtocolError;
@@ -41,9 +42,10 @@ pub(crate) async fn open(
 ) -> Result<(PollingLink, OpenInfo), ConnectError> {
     let url = polling_url(&config.url, None);
     let mut get = connect(config).await?;
-    let request = Exchange::new(config, &url).request(Method::GET, Bytes::new());
+    let exchange = Exchange::new(config, &url);
+    let request = exchange.request(Method::GET, Bytes::new());
     let response = get.sender.send_request(request);
-    let body = read_body(response, url.clone())
+    let body = read_body(response, url.clone(), config.cookies.clone())
         .await
         .map_err(|error| match error {
             LinkError::Refused(error) => ConnectError::Protocol(error),
@@ -148,12 +150,14 @@ async fn connect(config: &TransportConfig) -> Result<HttpConnection, ConnectErro
 
 /// What every request of a session carries.
 struct Exchange {
+    url: Url,
     uri: Uri,
     host: HeaderValue,
     headers: Vec<(
         tokio_tungstenite::tungstenite::http::HeaderName,
         HeaderValue,
     )>,
+    cookies: Option<Arc<CookieJar>>,
 }
 
 impl Exchange {
@@ -161,6 +165,8 @@ impl Exchange {
         let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
         let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
         Exchange {
+            url: url.clone(),
+            cookies: config.cookies.clone(),
             // A path and query Url produced are valid in a request line.
             uri: target.parse().unwrap_or_default(),
             host: HeaderValue::from_str(authority).unwrap_or(HeaderValue::from_static("localhost")),
@@ -182,6 +188,9 @@ impl Exchange {
         }
         for (name, value) in &self.headers {
             headers.append(name.clone(), value.clone());
+        }
+        if let Some(cookie) = self.cookies.as_ref().and_then(|jar| jar.header(&self.url)) {
+            headers.insert(hyper::header::COOKIE, cookie);
         }
         request
     }
@@ -230,7 +239,11 @@ impl PollingLink {
         } else {
             self.get.sender.send_request(request)
         };
-        Box::pin(read_body(response, self.url.clone()))
+        Box::pin(read_body(
+            response,
+            self.url.clone(),
+            self.exchange.cookies.clone(),
+        ))
     }
 
     fn take_payload(&mut self, body: &[u8]) -> Result<(), LinkError> {
@@ -328,8 +341,15 @@ impl Link for PollingLink {
 async fn read_body(
     response: impl Future<Output = Result<hyper::Response<hyper::body::Incoming>, hyper::Error>>,
     url: Url,
+    cookies: Option<Arc<CookieJar>>,
 ) -> Result<Bytes, LinkError> {
     let response = response.await.map_err(transport_failure)?;
+    if let Some(jar) = &cookies {
+        jar.store(
+            &url,
+            response.headers().get_all(hyper::header::SET_COOKIE).iter(),
+        );
+    }
     let status = response.status();
     let body = Limited::new(response.into_body(), MAX_MESSAGE_BYTES)
         .collect()

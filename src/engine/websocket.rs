@@ -7,6 +7,7 @@ use std::task::{ready, Context, Poll};
 
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::header::{COOKIE, SET_COOKIE};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
@@ -115,13 +116,19 @@ async fn handshake(config: &TransportConfig, url: &Url) -> Result<WsStream, Conn
     for (name, value) in &config.headers {
         request.headers_mut().append(name.clone(), value.clone());
     }
+    if let Some(cookie) = config.cookies.as_ref().and_then(|jar| jar.header(url)) {
+        request.headers_mut().append(COOKIE, cookie);
+    }
     let stream = stream::connect(url, config.tls.as_ref(), &config.dialer)
         .await
         .map_err(|error| handshake_error(config, error))?;
     let connected =
         tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()))
             .await;
-    let (ws, _response) = connected.map_err(|error| handshake_error(config, error))?;
+    let (ws, response) = connected.map_err(|error| handshake_error(config, error))?;
+    if let Some(jar) = &config.cookies {
+        jar.store(url, response.headers().get_all(SET_COOKIE).iter());
+    }
     Ok(ws)
 }
 

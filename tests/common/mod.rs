@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod haproxy;
 pub mod proxy;
 pub mod redis;
 pub mod scripted;

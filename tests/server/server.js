@@ -5,6 +5,7 @@
 //                       [--recovery] [--max-disconnection MS] [--redis URL]
 //                       [--tls-cert FILE --tls-key FILE] [--path PATH]
 //                       [--max-http-buffer-size BYTES] [--transports LIST]
+//                       [--cookie]
 //                       [--no-stdin]
 //
 // Prints exactly one line `LISTENING <port>` on stdout once it accepts
@@ -37,6 +38,7 @@ function parseArgs(argv) {
     path: "/socket.io/",
     maxHttpBufferSize: 1e6,
     transports: null,
+    cookie: false,
     watchStdin: true,
   };
   const int = (name, v) => {
@@ -82,6 +84,9 @@ function parseArgs(argv) {
         break;
       case "--max-http-buffer-size":
         opts.maxHttpBufferSize = int(a, argv[++i]);
+        break;
+      case "--cookie":
+        opts.cookie = true;
         break;
       case "--transports":
         opts.transports = str(a, argv[++i]).split(",");
@@ -292,6 +297,10 @@ async function main() {
   };
   if (opts.transports) {
     serverOpts.transports = opts.transports;
+  }
+  if (opts.cookie) {
+    // The Engine.IO session cookie, as load balancers with cookie affinity use.
+    serverOpts.cookie = { name: "io", path: "/", httpOnly: true, sameSite: "lax" };
   }
   if (opts.recovery) {
     serverOpts.connectionStateRecovery = {
