@@ -1,6 +1,8 @@
 //! HTTP long-polling against the real Node server started with
 //! `transports: ["polling"]`: what works over WebSocket works the same.
 
+#![cfg(feature = "polling")]
+
 mod common;
 
 use bytes::Bytes;

@@ -13,6 +13,7 @@ use crate::client::shared::{Manager, Socket, SocketHandlers, SocketSettings};
 use crate::client::socket::EventStream;
 use crate::driver::{Driver, DriverConfig};
 use crate::engine::config::{Transport, TransportConfig};
+use crate::engine::proxy::Proxy;
 use crate::engine::status::EngineStatus;
 use crate::engine::stream::Dialer;
 use crate::engine::tls::TlsOptions;
@@ -65,6 +66,18 @@ pub struct ClientBuilder {
     upgrade: bool,
     remember_upgrade: bool,
     cookies: bool,
+    proxy: ProxyChoice,
+}
+
+/// Where the proxy comes from.
+#[derive(Debug, Clone)]
+enum ProxyChoice {
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
+    FromEnvironment,
+    /// None: always direct.
+    Direct,
+    /// This one, or why its URL is not one.
+    Given(Result<Proxy, String>),
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -118,6 +131,7 @@ impl ClientBuilder {
             upgrade: true,
             remember_upgrade: false,
             cookies: true,
+            proxy: ProxyChoice::FromEnvironment,
         }
     }
 
@@ -166,6 +180,32 @@ impl ClientBuilder {
     /// one node behind a load balancer with cookie affinity. Default true.
     pub fn cookies(mut self, keep: bool) -> Self {
         self.cookies = keep;
+        self
+    }
+
+    /// Reaches the server through a proxy, for both transports:
+    /// `http://[user:password@]host:port` for an HTTP proxy (a `CONNECT`
+    /// tunnel), `socks5://[user:password@]host:port` for SOCKS5. Without
+    /// it, `HTTPS_PROXY` (for `https`/`wss` servers), `HTTP_PROXY` (for
+    /// `http`/`ws`), `ALL_PROXY` and `NO_PROXY` are honoured; loopback hosts
+    /// are always reached directly.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sioclient::ConnectError> {
+    /// let socket = sioclient::ClientBuilder::new("https://example.com")
+    ///     .proxy("http://user:secret@proxy.corp:3128")
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxy = ProxyChoice::Given(Proxy::parse(url));
+        self
+    }
+
+    /// Never uses a proxy, whatever the environment says.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxyChoice::Direct;
         self
     }
 
@@ -436,6 +476,16 @@ impl ClientBuilder {
                 .map_err(|e| ConnectError::InvalidOption(format!("header value {value:?}: {e}")))?;
             headers.push((name, value));
         }
+        let proxy = match &self.proxy {
+            ProxyChoice::FromEnvironment => Proxy::from_env(&url),
+            ProxyChoice::Direct => None,
+            ProxyChoice::Given(Ok(proxy)) => Some(proxy.clone()),
+            ProxyChoice::Given(Err(why)) => return Err(ConnectError::InvalidOption(why.clone())),
+        };
+        let dialer = match (proxy, &self.dialer) {
+            (Some(proxy), Dialer::Network) => Dialer::Proxy(proxy),
+            (_, dialer) => dialer.clone(),
+        };
         let tls = match url.scheme() {
             "wss" => Some(self.tls.connector()?),
             _ => None,
@@ -447,7 +497,7 @@ impl ClientBuilder {
                 headers,
                 timeout: self.timeout,
                 tls,
-                dialer: self.dialer.clone(),
+                dialer,
                 transports: self.transports.clone(),
                 upgrade: self.upgrade,
                 remember_upgrade: self.remember_upgrade,

@@ -8,6 +8,7 @@ pub(crate) mod link;
 pub(crate) mod open;
 #[cfg(feature = "polling")]
 pub(crate) mod polling;
+pub(crate) mod proxy;
 pub(crate) mod status;
 pub(crate) mod stream;
 pub(crate) mod tls;

@@ -10,6 +10,7 @@ use tokio_tungstenite::tungstenite::error::UrlError;
 use tokio_tungstenite::Connector;
 use url::Url;
 
+use crate::engine::proxy::Proxy;
 use crate::error::WsError;
 
 /// What a link reads and writes.
@@ -26,6 +27,8 @@ pub(crate) enum Dialer {
     /// Over the network: TCP, and TLS for `wss://`.
     #[default]
     Network,
+    /// Through this proxy, then TLS for `wss://` inside its tunnel.
+    Proxy(Proxy),
     /// A stream made in memory, for tests that pause time.
     #[cfg(test)]
     Memory(std::sync::Arc<dyn Fn() -> std::io::Result<Stream> + Send + Sync>),
@@ -39,11 +42,12 @@ pub(crate) async fn connect(
     tls: Option<&Connector>,
     dialer: &Dialer,
 ) -> Result<Stream, WsError> {
-    match dialer {
-        Dialer::Network => {}
+    let proxy = match dialer {
+        Dialer::Network => None,
+        Dialer::Proxy(proxy) => Some(proxy),
         #[cfg(test)]
         Dialer::Memory(dial) => return dial().map_err(WsError::Io),
-    }
+    };
     let host = url.host_str().ok_or(WsError::Url(UrlError::NoHostName))?;
     let port = url
         .port_or_known_default()
@@ -53,9 +57,11 @@ pub(crate) async fn connect(
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    let tcp = TcpStream::connect((host, port))
-        .await
-        .map_err(WsError::Io)?;
+    let tcp = match proxy {
+        Some(proxy) => proxy.connect(host, port).await,
+        None => TcpStream::connect((host, port)).await,
+    }
+    .map_err(WsError::Io)?;
     // Nagle off: events are small and latency-bound; the driver already batches writes.
     tcp.set_nodelay(true).map_err(WsError::Io)?;
     match tls {

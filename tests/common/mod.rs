@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod haproxy;
+pub mod proxies;
 pub mod proxy;
 pub mod redis;
 pub mod scripted;
