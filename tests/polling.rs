@@ -66,7 +66,8 @@ async fn emits_and_acks_both_ways_over_polling() {
 #[tokio::test]
 async fn binary_both_ways_and_a_second_namespace_over_polling() {
     let server = TestServer::start(polling_server()).await;
-    let socket = connected(polling(&server.url())).await;
+    // With a cache-busting `t` on every request, which the server ignores.
+    let socket = connected(polling(&server.url()).timestamp_requests(true)).await;
     let mut events = socket.events();
     let blob = Bytes::from_static(&[0, 1, 2, 254, 255]);
     socket.emit("echo", ("bin", &blob)).await.unwrap();

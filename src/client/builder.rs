@@ -67,6 +67,7 @@ pub struct ClientBuilder {
     remember_upgrade: bool,
     cookies: bool,
     proxy: ProxyChoice,
+    timestamp_requests: bool,
 }
 
 /// Where the proxy comes from.
@@ -132,6 +133,7 @@ impl ClientBuilder {
             remember_upgrade: false,
             cookies: true,
             proxy: ProxyChoice::FromEnvironment,
+            timestamp_requests: false,
         }
     }
 
@@ -200,6 +202,14 @@ impl ClientBuilder {
     /// ```
     pub fn proxy(mut self, url: &str) -> Self {
         self.proxy = ProxyChoice::Given(Proxy::parse(url));
+        self
+    }
+
+    /// Whether every polling request carries a `t` parameter of its own, as
+    /// the JS option `timestampRequests`, for caches and proxies that would
+    /// answer a GET from their cache. Default false.
+    pub fn timestamp_requests(mut self, on: bool) -> Self {
+        self.timestamp_requests = on;
         self
     }
 
@@ -504,6 +514,7 @@ impl ClientBuilder {
                 upgraded: Arc::default(),
                 status: engine.clone(),
                 cookies: self.cookies.then(Arc::default),
+                timestamp_requests: self.timestamp_requests,
             },
             reconnection: self.reconnection,
             attempts: self.attempts,

@@ -283,6 +283,7 @@ fn the_driver_future_stays_small() {
             upgraded: Arc::default(),
             status: Arc::default(),
             cookies: None,
+            timestamp_requests: false,
         },
         reconnection: true,
         attempts: None,

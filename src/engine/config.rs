@@ -41,6 +41,9 @@ pub(crate) struct TransportConfig {
     pub(crate) status: Arc<EngineStatus>,
     /// The manager's cookies, unless turned off.
     pub(crate) cookies: Option<Arc<CookieJar>>,
+    /// Whether polling requests carry a unique `t` parameter.
+    #[cfg_attr(not(feature = "polling"), allow(dead_code))]
+    pub(crate) timestamp_requests: bool,
 }
 
 impl Transport {

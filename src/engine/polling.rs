@@ -158,6 +158,8 @@ struct Exchange {
         HeaderValue,
     )>,
     cookies: Option<Arc<CookieJar>>,
+    /// Adds a `t` parameter unique to each request (`timestamp_requests`).
+    timestamped: bool,
 }
 
 impl Exchange {
@@ -167,6 +169,7 @@ impl Exchange {
         Exchange {
             url: url.clone(),
             cookies: config.cookies.clone(),
+            timestamped: config.timestamp_requests,
             // A path and query Url produced are valid in a request line.
             uri: target.parse().unwrap_or_default(),
             host: HeaderValue::from_str(authority).unwrap_or(HeaderValue::from_static("localhost")),
@@ -177,7 +180,13 @@ impl Exchange {
     fn request(&self, method: Method, body: Bytes) -> Request<Full<Bytes>> {
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = method.clone();
-        *request.uri_mut() = self.uri.clone();
+        *request.uri_mut() = if self.timestamped {
+            format!("{}&t={}", self.uri, cache_buster())
+                .parse()
+                .unwrap_or_else(|_| self.uri.clone())
+        } else {
+            self.uri.clone()
+        };
         let headers = request.headers_mut();
         headers.insert(hyper::header::HOST, self.host.clone());
         if method == Method::POST {
@@ -194,6 +203,32 @@ impl Exchange {
         }
         request
     }
+}
+
+/// A value no earlier request of this process used, for proxies and caches
+/// that would otherwise answer a GET from their cache: the time in
+/// milliseconds and a counter, in base 36 as the JS client writes it.
+fn cache_buster() -> String {
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64);
+    let count = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}.{}", base36(millis), base36(count))
+}
+
+fn base36(mut n: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A polling session.
@@ -381,4 +416,36 @@ fn transport_error(error: hyper::Error) -> ConnectError {
 
 fn transport_failure(error: hyper::Error) -> LinkError {
     LinkError::Failed(transport_error(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_busters_differ_and_are_base36() {
+        assert_eq!(base36(0), "0");
+        assert_eq!(base36(35), "z");
+        assert_eq!(base36(36), "10");
+        let (a, b) = (cache_buster(), cache_buster());
+        assert_ne!(a, b);
+        assert!(
+            a.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn the_polling_url_of_an_engine_url() {
+        let engine =
+            Url::parse("wss://h.test/socket.io/?token=x&EIO=4&transport=websocket").unwrap();
+        assert_eq!(
+            polling_url(&engine, None).as_str(),
+            "https://h.test/socket.io/?token=x&EIO=4&transport=polling"
+        );
+        assert_eq!(
+            polling_url(&engine, Some("abc")).as_str(),
+            "https://h.test/socket.io/?token=x&EIO=4&transport=polling&sid=abc"
+        );
+    }
 }
