@@ -16,13 +16,15 @@
 //! `SIOBENCH_ACKS` ack round trips per run [20000],
 //! `SIOBENCH_CONNS` idle connections per run, 1000..=10000 [1000],
 //! `SIOBENCH_RUNS` runs of each scenario [3],
-//! `SIOBENCH_ONLY` a comma-separated subset of `receive,emit,ack,idle`,
+//! `SIOBENCH_POLLING_EVENTS` events received and emitted over polling per run [200000],
+//! `SIOBENCH_ONLY` a comma-separated subset of `receive,emit,ack,polling,idle`,
 //! `SIOBENCH_CLIENTS` `raw`, `ours` or both [both], to profile one side,
 //! `SIOBENCH_PIN=0` to leave scheduling to the OS,
 //! `SIOBENCH_SERVE_ONLY=1` to run only the server (it prints its ports), for
 //! profiling a client run by hand (see BENCHMARKS.md).
 
 mod ours;
+mod polling;
 mod raw;
 mod server;
 mod sys;
@@ -40,6 +42,7 @@ const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 struct Config {
     events: usize,
+    polling_events: usize,
     emits: usize,
     acks: usize,
     conns: usize,
@@ -68,6 +71,7 @@ impl Config {
         let clients = std::env::var("SIOBENCH_CLIENTS").unwrap_or_default();
         Config {
             events: env_usize("SIOBENCH_EVENTS", 2_000_000).max(1),
+            polling_events: env_usize("SIOBENCH_POLLING_EVENTS", 200_000).max(1),
             emits: env_usize("SIOBENCH_EMITS", 2_000_000).max(1),
             acks: env_usize("SIOBENCH_ACKS", 20_000).max(1),
             conns: env_usize("SIOBENCH_CONNS", 1_000).clamp(1, 10_000),
@@ -181,8 +185,13 @@ fn main() {
         return;
     }
     let receive = config.wants("receive");
+    let polling = config.wants("polling");
     let mut server = server::start(
-        if receive { config.events } else { 0 },
+        match (receive, polling) {
+            (true, _) => config.events.max(config.polling_events),
+            (false, true) => config.polling_events,
+            (false, false) => 0,
+        },
         config.pin.then_some(1),
     );
     if config.pin {
@@ -203,17 +212,66 @@ fn main() {
     if config.wants("ack") {
         rows.push(bench_ack(&config, &runtime, server.port));
     }
+    if config.wants("polling") && config.ours {
+        rows.extend(bench_polling(&config, &runtime, &mut server));
+    }
     if config.wants("idle") {
         rows.extend(bench_idle(&config, server.idle_port, nofile));
     }
     print_table(&config, &rows);
 }
 
+/// Ours over HTTP long-polling, against the same load server: no raw
+/// baseline (the JS client over polling is the reference, run by hand; see
+/// BENCHMARKS.md).
+fn bench_polling(config: &Config, runtime: &Runtime, server: &mut server::Server) -> Vec<Row> {
+    let (n, m) = (config.polling_events, config.polling_events);
+    let mut receive = Row::new(
+        format!("receive via events() over polling, {n} events"),
+        "events/s",
+        Target::Info,
+    );
+    let mut emit = Row::new(
+        format!("emit over polling, {m} events"),
+        "events/s",
+        Target::Info,
+    );
+    let port = server.polling_port;
+    timed(
+        runtime,
+        "warm-up",
+        ours::receive_stream_over(port, (n / 10).max(1), sioclient::Transport::Polling),
+    );
+    for run in 1..=config.runs {
+        eprintln!("polling: run {run}/{}", config.runs);
+        receive.ours.push(rate(
+            n,
+            timed(
+                runtime,
+                "receive over polling",
+                ours::receive_stream_over(port, n, sioclient::Transport::Polling),
+            ),
+        ));
+        emit.ours.push(rate(
+            m,
+            timed(
+                runtime,
+                "emit over polling",
+                ours::emit_over(port, m, &mut server.reports, sioclient::Transport::Polling),
+            ),
+        ));
+    }
+    vec![receive, emit]
+}
+
 /// Runs only the server, for profiling a client by hand: prints the ports,
 /// then serves until killed.
 fn serve_only(config: &Config) {
     let server = server::start(config.events, config.pin.then_some(1));
-    println!("port {} idle_port {}", server.port, server.idle_port);
+    println!(
+        "port {} idle_port {} polling_port {}",
+        server.port, server.idle_port, server.polling_port
+    );
     loop {
         std::thread::park();
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde::Serialize;
-use sioclient::{ClientBuilder, Event, Socket, SocketEvent};
+use sioclient::{ClientBuilder, Event, Socket, SocketEvent, Transport};
 use tokio::sync::{mpsc, Notify};
 
 fn url(port: u16, query: &str) -> String {
@@ -31,7 +31,15 @@ async fn connect(builder: ClientBuilder) -> Socket {
 
 /// Receives `n` blasted events through `socket.events()`.
 pub async fn receive_stream(port: u16, n: usize) -> Duration {
-    let socket = connect(ClientBuilder::new(url(port, &format!("mode=blast&n={n}")))).await;
+    receive_stream_over(port, n, Transport::WebSocket).await
+}
+
+/// Receives `n` blasted events through `socket.events()`, over `transport`.
+pub async fn receive_stream_over(port: u16, n: usize, transport: Transport) -> Duration {
+    let socket = connect(
+        ClientBuilder::new(url(port, &format!("mode=blast&n={n}"))).transports([transport]),
+    )
+    .await;
     let mut events = socket.events();
     let start = Instant::now();
     socket.emit("go", ()).await.expect("sioclient: emit go");
@@ -97,7 +105,19 @@ struct Chat {
 
 /// Emits `n` events with `socket.emit(..)`; the time until the server has them all.
 pub async fn emit(port: u16, n: usize, reports: &mut mpsc::UnboundedReceiver<Instant>) -> Duration {
-    let socket = connect(ClientBuilder::new(url(port, &format!("mode=sink&n={n}")))).await;
+    emit_over(port, n, reports, Transport::WebSocket).await
+}
+
+/// [`emit`] over `transport`.
+pub async fn emit_over(
+    port: u16,
+    n: usize,
+    reports: &mut mpsc::UnboundedReceiver<Instant>,
+    transport: Transport,
+) -> Duration {
+    let socket =
+        connect(ClientBuilder::new(url(port, &format!("mode=sink&n={n}"))).transports([transport]))
+            .await;
     let chat = Chat {
         user: "alice",
         text: "hello world",

@@ -28,7 +28,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 #[path = "../../tests/support/engine_server.rs"]
 mod engine_server;
 
-pub use engine_server::blast_frame;
+pub use engine_server::{blast_frame, CONNECT_REPLY};
 use engine_server::{Mode, OPEN};
 
 /// The running server.
@@ -38,6 +38,8 @@ pub struct Server {
     /// Port of the listener for idle connections (4 KiB read buffers, so that
     /// thousands of them stay cheap on the server's side as well).
     pub idle_port: u16,
+    /// Port of the HTTP long-polling listener.
+    pub polling_port: u16,
     /// When a `sink` connection has received its N events.
     pub reports: mpsc::UnboundedReceiver<Instant>,
 }
@@ -71,10 +73,15 @@ pub fn start(blast: usize, cpu: Option<usize>) -> Server {
             runtime.block_on(async move {
                 let bulk = listen().expect("bind the bulk listener");
                 let idle = listen().expect("bind the idle listener");
+                let polling = listen().expect("bind the polling listener");
                 let ports = (
                     bulk.local_addr().expect("address").port(),
                     idle.local_addr().expect("address").port(),
+                    polling.local_addr().expect("address").port(),
                 );
+                let polling_server =
+                    crate::polling::Polling::new(shared.blast.clone(), shared.reports.clone());
+                tokio::spawn(polling_server.accept_loop(polling));
                 ports_tx.send(ports).expect("report the ports");
                 let bulk_config = WebSocketConfig::default();
                 let idle_config = WebSocketConfig::default().read_buffer_size(4096);
@@ -83,10 +90,11 @@ pub fn start(blast: usize, cpu: Option<usize>) -> Server {
             });
         })
         .expect("spawn the server thread");
-    let (port, idle_port) = ports_rx.recv().expect("server ports");
+    let (port, idle_port, polling_port) = ports_rx.recv().expect("server ports");
     Server {
         port,
         idle_port,
+        polling_port,
         reports,
     }
 }
