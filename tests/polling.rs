@@ -86,11 +86,15 @@ async fn binary_both_ways_and_a_second_namespace_over_polling() {
 
 #[tokio::test]
 async fn recovers_after_engine_close_with_every_missed_event_once() {
-    let server = TestServer::start(polling_server().recovery()).await;
+    // A link that dies between two polls leaves the server no request to
+    // see fail: it learns of it at its ping timeout, and only then can the
+    // session be restored. So the server pings often, and the client comes
+    // back after that.
+    let server = TestServer::start(polling_server().recovery().ping(200, 200)).await;
     let socket = connected(
         polling(&server.url())
-            .reconnection_delay(std::time::Duration::from_millis(20))
-            .reconnection_delay_max(std::time::Duration::from_millis(100)),
+            .reconnection_delay(std::time::Duration::from_millis(600))
+            .reconnection_delay_max(std::time::Duration::from_millis(600)),
     )
     .await;
     let id = socket.id().unwrap();
@@ -193,17 +197,20 @@ async fn sticky_sessions_behind_haproxy_need_the_cookie_jar() {
     use common::redis::RedisServer;
 
     let redis = RedisServer::start().await;
+    // Pings often, so that a link that dies between two polls is noticed
+    // before the client comes back (see the recovery test above).
     let options = polling_server()
         .arg("--cookie")
         .recovery()
+        .ping(200, 200)
         .redis(redis.url());
     let node_a = TestServer::start(options.clone()).await;
     let node_b = TestServer::start(options).await;
     let balancer = HaProxy::start(&[node_a.addr(), node_b.addr()]).await;
     let fast = |url: &str| {
         polling(url)
-            .reconnection_delay(std::time::Duration::from_millis(20))
-            .reconnection_delay_max(std::time::Duration::from_millis(100))
+            .reconnection_delay(std::time::Duration::from_millis(600))
+            .reconnection_delay_max(std::time::Duration::from_millis(600))
     };
 
     // With the jar: events flow, the link drops, and the session recovers on
@@ -270,4 +277,55 @@ async fn sticky_sessions_behind_haproxy_need_the_cookie_jar() {
             .any(|l| l["ev"] == "engine_connection_error" && l["code"] == 1)
     };
     assert!(unknown(&node_a) || unknown(&node_b), "{error}");
+}
+
+/// A probe that cannot reach the server (here: the proxy refuses every
+/// connection after the two polling ones) leaves the session on polling,
+/// working.
+#[tokio::test]
+async fn a_failed_probe_stays_on_polling() {
+    use common::proxy::Proxy;
+
+    let server = TestServer::start(ServerOptions::default()).await;
+    let proxy = Proxy::start(server.addr()).await;
+    proxy.refuse_after(2);
+    let socket = connected(
+        ClientBuilder::new(proxy.url())
+            .transports([Transport::Polling, Transport::WebSocket])
+            .reconnection(false),
+    )
+    .await;
+    for i in 0..20u32 {
+        let n: u32 = socket.emit_with_ack("echo", i).await.unwrap();
+        assert_eq!(n, i);
+    }
+    assert_eq!(socket.io().engine().transport(), Some(Transport::Polling));
+    let id = socket.id().unwrap();
+    assert!(
+        !server
+            .lines()
+            .iter()
+            .any(|l| l["ev"] == "upgrade" && l["id"] == id.as_str()),
+        "upgraded although no probe could get through"
+    );
+}
+
+/// Node closes a kept-alive connection after 5 s idle; the POSTs' connection
+/// is idle between pongs. The session opens another and carries on.
+#[tokio::test]
+async fn a_connection_the_server_closed_when_idle_is_opened_again() {
+    let server = TestServer::start(polling_server()).await;
+    let socket = connected(polling(&server.url()).reconnection(false)).await;
+    let mut events = socket.events();
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let n: u32 = socket.emit_with_ack("echo", 1).await.unwrap();
+    assert_eq!(n, 1);
+    assert!(socket.connected());
+    socket.emit("echo", 2).await.unwrap();
+    let echo = next_event(&mut events, "echo").await;
+    assert_eq!(
+        echo.args()[0],
+        1,
+        "nothing but the echoes came: no disconnect"
+    );
 }

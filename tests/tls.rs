@@ -81,3 +81,32 @@ async fn a_pem_without_a_certificate_is_a_build_error() {
         "{result:?}"
     );
 }
+
+/// https:// polling takes the same TLS options as wss://.
+#[cfg(feature = "polling")]
+#[tokio::test]
+async fn polling_over_https_uses_the_same_tls_options() {
+    let (pem, cert, key) = self_signed("polling");
+    let server = TestServer::start(ServerOptions::default().tls(cert, key)).await;
+    let socket = connected(
+        ClientBuilder::new(server.url())
+            .transports([sioclient::Transport::Polling])
+            .tls_root_certificate_pem(pem),
+    )
+    .await;
+    let n: u32 = socket.emit_with_ack("echo", 9).await.unwrap();
+    assert_eq!(n, 9);
+    assert_eq!(
+        socket.io().engine().transport(),
+        Some(sioclient::Transport::Polling)
+    );
+    let refused = ClientBuilder::new(server.url())
+        .transports([sioclient::Transport::Polling])
+        .reconnection(false)
+        .connect()
+        .await;
+    assert!(
+        matches!(&refused, Err(ConnectError::Transport(error)) if error.to_string().to_lowercase().contains("certificate")),
+        "{refused:?}"
+    );
+}

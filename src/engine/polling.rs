@@ -33,7 +33,44 @@ use crate::error::{ConnectError, WsError};
 /// Bytes of queued packets past which writing waits for the POST in flight.
 const WRITE_BACKLOG: usize = 1 << 20;
 
-type BoxedBody = Pin<Box<dyn Future<Output = Result<Bytes, LinkError>> + Send>>;
+type BoxedBody = Pin<Box<dyn Future<Output = Result<Bytes, Failure>> + Send>>;
+
+/// Why a request got no answer.
+enum Failure {
+    /// The kept-alive connection it went on was already closed by the
+    /// server (reset, or closed before any answer): it was not handled, and
+    /// may be sent once more on a new connection.
+    Stale,
+    /// Anything else: the link fails.
+    Link(LinkError),
+}
+
+impl From<LinkError> for Failure {
+    fn from(error: LinkError) -> Self {
+        Failure::Link(error)
+    }
+}
+
+/// Whether a request failed because its connection was gone before the
+/// server took it.
+fn stale(error: &hyper::Error) -> bool {
+    if error.is_canceled() || error.is_incomplete_message() {
+        return true;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<io::Error>() {
+            return matches!(
+                io.kind(),
+                io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::ConnectionAborted
+            );
+        }
+        source = cause.source();
+    }
+    false
+}
 
 /// Opens a polling session: the handshake GET, whose payload starts with
 /// the open packet.
@@ -47,9 +84,10 @@ pub(crate) async fn open(
     let response = get.sender.send_request(request);
     let body = read_body(response, url.clone(), config.cookies.clone())
         .await
-        .map_err(|error| match error {
-            LinkError::Refused(error) => ConnectError::Protocol(error),
-            LinkError::Failed(error) => error,
+        .map_err(|failure| match failure {
+            Failure::Stale => ConnectError::HandshakeClosed,
+            Failure::Link(LinkError::Refused(error)) => ConnectError::Protocol(error),
+            Failure::Link(LinkError::Failed(error)) => error,
         })?;
     let text = std::str::from_utf8(&body).map_err(|_| ConnectError::NoEngineIo {
         url: redacted(&url),
@@ -80,8 +118,13 @@ pub(crate) async fn open(
         outgoing: VecDeque::new(),
         outgoing_bytes: 0,
         posting: None,
+        post_retry_used: false,
         closed: false,
         paused: false,
+        get_retried: false,
+        post_retry: None,
+        config: config.clone(),
+        redialing: [None, None],
     };
     Ok((link, info))
 }
@@ -247,12 +290,34 @@ pub(crate) struct PollingLink {
     /// Packets to send, in order.
     outgoing: VecDeque<String>,
     outgoing_bytes: usize,
-    /// The POST in flight.
-    posting: Option<BoxedBody>,
+    /// The POST in flight, and its body.
+    posting: Option<(BoxedBody, Bytes)>,
+    /// The POST in flight is a second try.
+    post_retry_used: bool,
     /// The server closed the session, or the client did.
     closed: bool,
     /// Polling stops for an upgrade: no new GET is sent.
     paused: bool,
+    /// The GET to send is a second try: a stale connection ate the first.
+    get_retried: bool,
+    /// A body to post again, once, on a new connection: a stale connection
+    /// ate the first try.
+    post_retry: Option<Bytes>,
+    /// How to open a connection again: a server closes kept-alive
+    /// connections that stay idle (Node after 5 s), which is no reason to
+    /// end the session.
+    config: TransportConfig,
+    /// A new connection being opened, for the GETs and for the POSTs.
+    redialing: [Option<Redial>; 2],
+}
+
+type Redial = Pin<Box<dyn Future<Output = Result<HttpConnection, ConnectError>> + Send>>;
+
+/// Which of the session's two connections.
+#[derive(Clone, Copy)]
+enum Role {
+    Get = 0,
+    Post = 1,
 }
 
 impl PollingLink {
@@ -267,13 +332,55 @@ impl PollingLink {
         self.paused && self.polling.is_none() && self.received.is_empty()
     }
 
-    fn send(&mut self, sender_is_post: bool, method: Method, body: Bytes) -> BoxedBody {
+    fn connection(&mut self, role: Role) -> &mut HttpConnection {
+        match role {
+            Role::Get => &mut self.get,
+            Role::Post => &mut self.post,
+        }
+    }
+
+    /// Ready when the connection of `role` can take a request, opening it
+    /// again if the server closed it.
+    fn poll_connection(&mut self, role: Role, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        loop {
+            if let Some(redial) = &mut self.redialing[role as usize] {
+                let connection = ready!(redial.as_mut().poll(cx));
+                self.redialing[role as usize] = None;
+                *self.connection(role) = connection.map_err(LinkError::Failed)?;
+            }
+            let closed = {
+                let sender = &mut self.connection(role).sender;
+                if sender.is_closed() {
+                    true
+                } else {
+                    match ready!(sender.poll_ready(cx)) {
+                        Ok(()) => return Poll::Ready(Ok(())),
+                        Err(error) if error.is_closed() || error.is_canceled() => true,
+                        Err(error) => return Poll::Ready(Err(transport_failure(error))),
+                    }
+                }
+            };
+            if closed {
+                tracing::debug!("the server closed an idle polling connection: opening another");
+                let config = self.config.clone();
+                self.redialing[role as usize] =
+                    Some(Box::pin(async move { connect(&config).await }));
+            }
+        }
+    }
+
+    /// Opens the connection of `role` again before its next request.
+    fn redial(&mut self, role: Role) {
+        tracing::debug!(
+            "a polling request met a connection the server had closed: sending it again"
+        );
+        let config = self.config.clone();
+        self.redialing[role as usize] = Some(Box::pin(async move { connect(&config).await }));
+    }
+
+    fn send(&mut self, role: Role, method: Method, body: Bytes) -> BoxedBody {
         let request = self.exchange.request(method, body);
-        let response = if sender_is_post {
-            self.post.sender.send_request(request)
-        } else {
-            self.get.sender.send_request(request)
-        };
+        let response = self.connection(role).sender.send_request(request);
         Box::pin(read_body(
             response,
             self.url.clone(),
@@ -313,16 +420,27 @@ impl Link for PollingLink {
                 return Poll::Pending;
             }
             if self.polling.is_none() {
-                if let Err(error) = ready!(self.get.sender.poll_ready(cx)) {
-                    return Poll::Ready(Some(Err(transport_failure(error))));
+                if let Err(error) = ready!(self.poll_connection(Role::Get, cx)) {
+                    return Poll::Ready(Some(Err(error)));
                 }
-                self.polling = Some(self.send(false, Method::GET, Bytes::new()));
+                self.polling = Some(self.send(Role::Get, Method::GET, Bytes::new()));
             }
             let Some(polling) = &mut self.polling else {
                 continue;
             };
             let body = ready!(polling.as_mut().poll(cx));
             self.polling = None;
+            let body = match body {
+                Err(Failure::Stale) if !self.get_retried => {
+                    self.get_retried = true;
+                    self.redial(Role::Get);
+                    continue;
+                }
+                Err(Failure::Stale) => Err(stale_failure()),
+                Err(Failure::Link(error)) => Err(error),
+                Ok(body) => Ok(body),
+            };
+            self.get_retried = false;
             if let Err(error) = body.and_then(|body| self.take_payload(&body)) {
                 return Poll::Ready(Some(Err(error)));
             }
@@ -345,20 +463,38 @@ impl Link for PollingLink {
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
         loop {
-            if let Some(posting) = &mut self.posting {
+            if let Some((posting, body)) = &mut self.posting {
                 let sent = ready!(posting.as_mut().poll(cx));
+                let body = body.clone();
+                let retried = self.post_retry_used;
                 self.posting = None;
-                sent?;
+                match sent {
+                    Ok(_) => self.post_retry_used = false,
+                    Err(Failure::Stale) if !retried => {
+                        self.redial(Role::Post);
+                        self.post_retry = Some(body);
+                    }
+                    Err(Failure::Stale) => return Poll::Ready(Err(stale_failure())),
+                    Err(Failure::Link(error)) => return Poll::Ready(Err(error)),
+                }
             }
-            if self.outgoing.is_empty() {
+            if self.outgoing.is_empty() && self.post_retry.is_none() {
                 return Poll::Ready(Ok(()));
             }
-            if let Err(error) = ready!(self.post.sender.poll_ready(cx)) {
-                return Poll::Ready(Err(transport_failure(error)));
-            }
-            let body = payload::take_body(&mut self.outgoing, self.max_payload);
-            self.outgoing_bytes = self.outgoing.iter().map(String::len).sum();
-            self.posting = Some(self.send(true, Method::POST, Bytes::from(body)));
+            ready!(self.poll_connection(Role::Post, cx))?;
+            let body = match self.post_retry.take() {
+                Some(body) => {
+                    self.post_retry_used = true;
+                    body
+                }
+                None => {
+                    let body = payload::take_body(&mut self.outgoing, self.max_payload);
+                    self.outgoing_bytes = self.outgoing.iter().map(String::len).sum();
+                    Bytes::from(body)
+                }
+            };
+            let sending = self.send(Role::Post, Method::POST, body.clone());
+            self.posting = Some((sending, body));
         }
     }
 
@@ -377,8 +513,14 @@ async fn read_body(
     response: impl Future<Output = Result<hyper::Response<hyper::body::Incoming>, hyper::Error>>,
     url: Url,
     cookies: Option<Arc<CookieJar>>,
-) -> Result<Bytes, LinkError> {
-    let response = response.await.map_err(transport_failure)?;
+) -> Result<Bytes, Failure> {
+    let response = response.await.map_err(|error| {
+        if stale(&error) {
+            Failure::Stale
+        } else {
+            Failure::Link(transport_failure(error))
+        }
+    })?;
     if let Some(jar) = &cookies {
         jar.store(
             &url,
@@ -401,11 +543,11 @@ async fn read_body(
         )?
         .to_bytes();
     if status != StatusCode::OK {
-        return Err(LinkError::Failed(http_refused(
+        return Err(Failure::Link(LinkError::Failed(http_refused(
             &url,
             status.as_u16(),
             &body,
-        )));
+        ))));
     }
     Ok(body)
 }
@@ -416,6 +558,16 @@ fn transport_error(error: hyper::Error) -> ConnectError {
 
 fn transport_failure(error: hyper::Error) -> LinkError {
     LinkError::Failed(transport_error(error))
+}
+
+/// A request that met a closed connection twice in a row.
+fn stale_failure() -> LinkError {
+    LinkError::Failed(ConnectError::Transport(Arc::new(WsError::Io(
+        io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "the server closed the polling connection twice in a row",
+        ),
+    ))))
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 struct Inner {
     target: Mutex<SocketAddr>,
     refuse: AtomicBool,
+    /// Connections accepted from then on are refused.
+    refuse_after: AtomicUsize,
     /// While true, no byte is forwarded in either direction.
     blackhole: watch::Sender<bool>,
     /// Bumped to tear down every current connection.
@@ -43,6 +45,7 @@ impl Proxy {
         let inner = Arc::new(Inner {
             target: Mutex::new(target),
             refuse: AtomicBool::new(false),
+            refuse_after: AtomicUsize::new(usize::MAX),
             blackhole: watch::channel(false).0,
             kill: watch::channel(0).0,
             accepted: Mutex::new(Vec::new()),
@@ -87,6 +90,14 @@ impl Proxy {
         self.inner.refuse.store(on, Ordering::SeqCst);
     }
 
+    /// Accepts `n` connections from now on, then refuses every new one.
+    pub fn refuse_after(&self, n: usize) {
+        let accepted = self.accepted();
+        self.inner
+            .refuse_after
+            .store(accepted + n, Ordering::SeqCst);
+    }
+
     /// While on, current and new connections stay open but no byte is
     /// forwarded in either direction (bytes are held, as in a network
     /// partition, and flow again once it is off).
@@ -127,8 +138,13 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
                 continue;
             }
         };
-        inner.accepted.lock().unwrap().push(Instant::now());
-        if inner.refuse.load(Ordering::SeqCst) {
+        let count = {
+            let mut accepted = inner.accepted.lock().unwrap();
+            accepted.push(Instant::now());
+            accepted.len()
+        };
+        if inner.refuse.load(Ordering::SeqCst) || count > inner.refuse_after.load(Ordering::SeqCst)
+        {
             drop(client);
             continue;
         }
