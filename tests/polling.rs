@@ -329,3 +329,39 @@ async fn a_connection_the_server_closed_when_idle_is_opened_again() {
         "nothing but the echoes came: no disconnect"
     );
 }
+
+/// With `remember_upgrade`, once an upgrade succeeded, the next link goes
+/// to WebSocket at once.
+#[tokio::test]
+async fn remember_upgrade_reconnects_over_websocket_at_once() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket = connected(
+        ClientBuilder::new(server.url())
+            .transports([Transport::Polling, Transport::WebSocket])
+            .remember_upgrade(true)
+            .reconnection_delay(std::time::Duration::from_millis(20)),
+    )
+    .await;
+    let first = socket.id().unwrap();
+    server
+        .wait_for(
+            |l| l["ev"] == "upgrade" && l["id"] == first.as_str(),
+            TIMEOUT,
+        )
+        .await;
+    let mut events = socket.events();
+    socket.io().engine().close();
+    wait_event(&mut events, "reconnect", |e| {
+        matches!(e, SocketEvent::Connect { .. })
+    })
+    .await;
+    let second = socket.id().unwrap();
+    let line = server
+        .wait_for(
+            |l| l["ev"] == "connection" && l["id"] == second.as_str(),
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(line["transport"], "websocket", "{line}");
+    assert_eq!(socket.io().engine().transport(), Some(Transport::WebSocket));
+}

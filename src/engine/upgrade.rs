@@ -28,6 +28,9 @@ pub(crate) struct Upgrading {
     /// Set once an upgrade succeeded, for `remember_upgrade`.
     upgraded: Arc<AtomicBool>,
     status: Arc<EngineStatus>,
+    /// The `5` is written but maybe not flushed: the driver flushes only
+    /// what it wrote itself, and an idle session may write nothing more.
+    flushing: bool,
 }
 
 enum State {
@@ -52,6 +55,7 @@ impl Upgrading {
             state: State::Probing(Box::new(polling), probe),
             upgraded,
             status,
+            flushing: false,
         }
     }
 
@@ -89,13 +93,21 @@ impl Upgrading {
                     }
                     crate::engine::trace::outgoing_text("5");
                     websocket.start_send(Frame::Text("5".into()))?;
+                    self.flushing = true;
                     self.upgraded.store(true, Ordering::Relaxed);
                     self.status.set_transport(Transport::WebSocket);
                     tracing::debug!("upgraded to WebSocket");
                     State::Upgraded(websocket)
                 }
-                done @ (State::Polling(_) | State::Upgraded(_)) => {
-                    self.state = done;
+                State::Upgraded(mut websocket) => {
+                    if self.flushing && websocket.poll_flush(cx)?.is_ready() {
+                        self.flushing = false;
+                    }
+                    self.state = State::Upgraded(websocket);
+                    return Ok(());
+                }
+                polling @ State::Polling(_) => {
+                    self.state = polling;
                     return Ok(());
                 }
             };
