@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use crate::client::shared::{Manager, Socket, SocketHandlers, SocketSettings};
 use crate::client::socket::EventStream;
 use crate::driver::{Driver, DriverConfig};
-use crate::engine::config::{Transport, TransportConfig};
+use crate::engine::config::{Transport, TransportConfig, Transports};
 use crate::engine::proxy::Proxy;
 use crate::engine::status::EngineStatus;
 use crate::engine::stream::Dialer;
@@ -62,7 +62,7 @@ pub struct ClientBuilder {
     recovery_state: Option<RecoveryState>,
     tls: TlsOptions,
     dialer: Dialer,
-    transports: Vec<Transport>,
+    transports: Option<Transports>,
     upgrade: bool,
     remember_upgrade: bool,
     cookies: bool,
@@ -128,7 +128,7 @@ impl ClientBuilder {
             recovery_state: None,
             tls: TlsOptions::default(),
             dialer: Dialer::Network,
-            transports: Transport::DEFAULT.to_vec(),
+            transports: Some(Transports::DEFAULT),
             upgrade: true,
             remember_upgrade: false,
             cookies: true,
@@ -156,7 +156,7 @@ impl ClientBuilder {
     /// # Ok(()) }
     /// ```
     pub fn transports(mut self, transports: impl IntoIterator<Item = Transport>) -> Self {
-        self.transports = transports.into_iter().collect();
+        self.transports = Transports::new(transports);
         self
     }
 
@@ -472,11 +472,11 @@ impl ClientBuilder {
             )));
         }
         let auth = self.auth?;
-        if self.transports.is_empty() {
+        let Some(transports) = self.transports else {
             return Err(ConnectError::InvalidOption(
                 "transports must name at least one transport".into(),
             ));
-        }
+        };
         let (url, namespace) = TransportConfig::engine_url(&self.url, &self.path, &self.query)?;
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
@@ -493,7 +493,7 @@ impl ClientBuilder {
             ProxyChoice::Given(Err(why)) => return Err(ConnectError::InvalidOption(why.clone())),
         };
         let dialer = match (proxy, &self.dialer) {
-            (Some(proxy), Dialer::Network) => Dialer::Proxy(proxy),
+            (Some(proxy), Dialer::Network) => Dialer::Proxy(Box::new(proxy)),
             (_, dialer) => dialer.clone(),
         };
         let tls = match url.scheme() {
@@ -508,10 +508,9 @@ impl ClientBuilder {
                 timeout: self.timeout,
                 tls,
                 dialer,
-                transports: self.transports.clone(),
+                transports,
                 upgrade: self.upgrade,
                 remember_upgrade: self.remember_upgrade,
-                upgraded: Arc::default(),
                 status: engine.clone(),
                 cookies: self.cookies.then(Arc::default),
                 timestamp_requests: self.timestamp_requests,

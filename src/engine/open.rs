@@ -2,8 +2,6 @@
 //! refusal that the next one can get past (a server that allows polling
 //! only, a proxy that will not upgrade to WebSocket) moves on to it.
 
-use std::sync::atomic::Ordering;
-
 use crate::codec::engine::OpenInfo;
 use crate::engine::config::{redacted, Transport, TransportConfig};
 use crate::engine::link::BoxedLink;
@@ -20,16 +18,16 @@ use crate::error::ConnectError;
 /// idle size is the memory an idle connection costs.
 pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInfo), ConnectError> {
     let opening = async {
-        let mut order = config.transports.clone();
-        if config.remember_upgrade && config.upgraded.load(Ordering::Relaxed) {
-            order.sort_by_key(|transport| *transport != Transport::WebSocket);
+        let mut order = config.transports;
+        if config.remember_upgrade && config.status.ever_upgraded() {
+            order = order.preferring(Transport::WebSocket);
         }
         let mut transports = order.iter().peekable();
         // The first refusal says the most, unless it was the server saying
         // that this transport is not allowed.
         let mut first: Option<ConnectError> = None;
         loop {
-            let transport = transports.next().copied().unwrap_or(Transport::WebSocket);
+            let transport = transports.next().unwrap_or(Transport::WebSocket);
             let opened = match transport {
                 #[cfg(feature = "polling")]
                 Transport::Polling => open_polling(config).await,
@@ -65,7 +63,7 @@ pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInf
 async fn open_polling(config: &TransportConfig) -> Result<(BoxedLink, OpenInfo), ConnectError> {
     let (polling, info) = polling::open(config).await?;
     let offered = info.upgrades.iter().any(|upgrade| upgrade == "websocket");
-    if !(config.upgrade && offered && config.transports.contains(&Transport::WebSocket)) {
+    if !(config.upgrade && offered && config.transports.contains(Transport::WebSocket)) {
         return Ok((Box::new(polling), info));
     }
     let probing = config.clone();
@@ -76,12 +74,7 @@ async fn open_polling(config: &TransportConfig) -> Result<(BoxedLink, OpenInfo),
             Err(_) => Err(ConnectError::Timeout(probing.timeout)),
         }
     });
-    let link = Upgrading::new(
-        polling,
-        probe,
-        config.upgraded.clone(),
-        config.status.clone(),
-    );
+    let link = Upgrading::new(polling, probe, config.status.clone());
     Ok((Box::new(link), info))
 }
 

@@ -3,74 +3,32 @@
 //! HTTP/1.1 connection of its own that is kept alive. Never two GETs: the
 //! server answers the second with 400 and closes the whole session.
 
+mod http;
+
 use std::collections::VecDeque;
 use std::future::Future;
-use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio_tungstenite::tungstenite::http::{HeaderValue, Uri};
+use hyper::Method;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use url::Url;
 
 use crate::codec::engine::{EnginePacket, OpenInfo};
-use crate::codec::limits::MAX_MESSAGE_BYTES;
 use crate::codec::payload::{self, PayloadPacket};
 use crate::codec::Frame;
-use crate::engine::config::{http_refused, redacted, TransportConfig};
-use crate::engine::cookies::CookieJar;
+use crate::engine::config::{redacted, TransportConfig};
 use crate::engine::link::{Link, LinkError, Received};
-use crate::engine::stream;
 use crate::error::protocol::ProtocolError;
-use crate::error::{ConnectError, WsError};
+use crate::error::ConnectError;
+use http::{
+    connect, read_body, stale_failure, transport_failure, BoxedBody, Exchange, Failure,
+    HttpConnection,
+};
 
 /// Bytes of queued packets past which writing waits for the POST in flight.
 const WRITE_BACKLOG: usize = 1 << 20;
-
-type BoxedBody = Pin<Box<dyn Future<Output = Result<Bytes, Failure>> + Send>>;
-
-/// Why a request got no answer.
-enum Failure {
-    /// The kept-alive connection it went on was already closed by the
-    /// server (reset, or closed before any answer): it was not handled, and
-    /// may be sent once more on a new connection.
-    Stale,
-    /// Anything else: the link fails.
-    Link(LinkError),
-}
-
-impl From<LinkError> for Failure {
-    fn from(error: LinkError) -> Self {
-        Failure::Link(error)
-    }
-}
-
-/// Whether a request failed because its connection was gone before the
-/// server took it.
-fn stale(error: &hyper::Error) -> bool {
-    if error.is_canceled() || error.is_incomplete_message() {
-        return true;
-    }
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<io::Error>() {
-            return matches!(
-                io.kind(),
-                io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::BrokenPipe
-                    | io::ErrorKind::ConnectionAborted
-            );
-        }
-        source = cause.source();
-    }
-    false
-}
 
 /// Opens a polling session: the handshake GET, whose payload starts with
 /// the open packet.
@@ -161,117 +119,6 @@ fn no_open_packet(url: &Url) -> ConnectError {
         url: redacted(url),
         detail: "the handshake answer holds no Engine.IO open packet".into(),
     }
-}
-
-/// One kept-alive HTTP/1.1 connection to the server.
-struct HttpConnection {
-    sender: SendRequest<Full<Bytes>>,
-    /// Its IO task: aborted with the link, so that the server sees the
-    /// connection close at once, as it would a WebSocket's.
-    io: tokio::task::AbortHandle,
-}
-
-impl Drop for HttpConnection {
-    fn drop(&mut self) {
-        self.io.abort();
-    }
-}
-
-async fn connect(config: &TransportConfig) -> Result<HttpConnection, ConnectError> {
-    let stream = stream::connect(&config.url, config.tls.as_ref(), &config.dialer)
-        .await
-        .map_err(|error| ConnectError::Transport(Arc::new(error)))?;
-    let (sender, connection) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(transport_error)?;
-    let io = tokio::spawn(async move {
-        let _ = connection.await;
-    })
-    .abort_handle();
-    Ok(HttpConnection { sender, io })
-}
-
-/// What every request of a session carries.
-struct Exchange {
-    url: Url,
-    uri: Uri,
-    host: HeaderValue,
-    headers: Vec<(
-        tokio_tungstenite::tungstenite::http::HeaderName,
-        HeaderValue,
-    )>,
-    cookies: Option<Arc<CookieJar>>,
-    /// Adds a `t` parameter unique to each request (`timestamp_requests`).
-    timestamped: bool,
-}
-
-impl Exchange {
-    fn new(config: &TransportConfig, url: &Url) -> Self {
-        let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
-        let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
-        Exchange {
-            url: url.clone(),
-            cookies: config.cookies.clone(),
-            timestamped: config.timestamp_requests,
-            // A path and query Url produced are valid in a request line.
-            uri: target.parse().unwrap_or_default(),
-            host: HeaderValue::from_str(authority).unwrap_or(HeaderValue::from_static("localhost")),
-            headers: config.headers.clone(),
-        }
-    }
-
-    fn request(&self, method: Method, body: Bytes) -> Request<Full<Bytes>> {
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = method.clone();
-        *request.uri_mut() = if self.timestamped {
-            format!("{}&t={}", self.uri, cache_buster())
-                .parse()
-                .unwrap_or_else(|_| self.uri.clone())
-        } else {
-            self.uri.clone()
-        };
-        let headers = request.headers_mut();
-        headers.insert(hyper::header::HOST, self.host.clone());
-        if method == Method::POST {
-            headers.insert(
-                hyper::header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain;charset=UTF-8"),
-            );
-        }
-        for (name, value) in &self.headers {
-            headers.append(name.clone(), value.clone());
-        }
-        if let Some(cookie) = self.cookies.as_ref().and_then(|jar| jar.header(&self.url)) {
-            headers.insert(hyper::header::COOKIE, cookie);
-        }
-        request
-    }
-}
-
-/// A value no earlier request of this process used, for proxies and caches
-/// that would otherwise answer a GET from their cache: the time in
-/// milliseconds and a counter, in base 36 as the JS client writes it.
-fn cache_buster() -> String {
-    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64);
-    let count = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{}.{}", base36(millis), base36(count))
-}
-
-fn base36(mut n: u64) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A polling session.
@@ -508,84 +355,9 @@ impl Link for PollingLink {
     }
 }
 
-/// The body of a response, when its status is 200.
-async fn read_body(
-    response: impl Future<Output = Result<hyper::Response<hyper::body::Incoming>, hyper::Error>>,
-    url: Url,
-    cookies: Option<Arc<CookieJar>>,
-) -> Result<Bytes, Failure> {
-    let response = response.await.map_err(|error| {
-        if stale(&error) {
-            Failure::Stale
-        } else {
-            Failure::Link(transport_failure(error))
-        }
-    })?;
-    if let Some(jar) = &cookies {
-        jar.store(
-            &url,
-            response.headers().get_all(hyper::header::SET_COOKIE).iter(),
-        );
-    }
-    let status = response.status();
-    let body = Limited::new(response.into_body(), MAX_MESSAGE_BYTES)
-        .collect()
-        .await
-        .map_err(
-            |error| match error.downcast::<http_body_util::LengthLimitError>() {
-                Ok(_) => LinkError::Refused(ProtocolError::MessageTooLarge {
-                    max: MAX_MESSAGE_BYTES,
-                }),
-                Err(error) => LinkError::Failed(ConnectError::Transport(Arc::new(WsError::Io(
-                    io::Error::other(error),
-                )))),
-            },
-        )?
-        .to_bytes();
-    if status != StatusCode::OK {
-        return Err(Failure::Link(LinkError::Failed(http_refused(
-            &url,
-            status.as_u16(),
-            &body,
-        ))));
-    }
-    Ok(body)
-}
-
-fn transport_error(error: hyper::Error) -> ConnectError {
-    ConnectError::Transport(Arc::new(WsError::Io(io::Error::other(error))))
-}
-
-fn transport_failure(error: hyper::Error) -> LinkError {
-    LinkError::Failed(transport_error(error))
-}
-
-/// A request that met a closed connection twice in a row.
-fn stale_failure() -> LinkError {
-    LinkError::Failed(ConnectError::Transport(Arc::new(WsError::Io(
-        io::Error::new(
-            io::ErrorKind::ConnectionReset,
-            "the server closed the polling connection twice in a row",
-        ),
-    ))))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cache_busters_differ_and_are_base36() {
-        assert_eq!(base36(0), "0");
-        assert_eq!(base36(35), "z");
-        assert_eq!(base36(36), "10");
-        let (a, b) = (cache_buster(), cache_buster());
-        assert_ne!(a, b);
-        assert!(
-            a.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'),
-            "{a}"
-        );
-    }
 
     #[test]
     fn the_polling_url_of_an_engine_url() {

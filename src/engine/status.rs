@@ -2,7 +2,7 @@
 //! and its Engine.IO session id. Written by the engine when a link opens or
 //! upgrades, and by the driver when it ends.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::engine::config::Transport;
@@ -13,6 +13,8 @@ pub(crate) struct EngineStatus {
     /// 0: no link; then the transport's code.
     transport: AtomicU8,
     sid: Mutex<Option<Arc<str>>>,
+    /// An upgrade to WebSocket succeeded once, for `remember_upgrade`.
+    upgraded: AtomicBool,
 }
 
 impl EngineStatus {
@@ -30,6 +32,18 @@ impl EngineStatus {
             Transport::WebSocket => 2,
         };
         self.transport.store(code, Ordering::Release);
+    }
+
+    /// An upgrade to WebSocket succeeded.
+    #[cfg(feature = "polling")]
+    pub(crate) fn upgraded(&self) {
+        self.upgraded.store(true, Ordering::Relaxed);
+        self.set_transport(Transport::WebSocket);
+    }
+
+    /// Whether an upgrade to WebSocket ever succeeded on this manager.
+    pub(crate) fn ever_upgraded(&self) -> bool {
+        self.upgraded.load(Ordering::Relaxed)
     }
 
     /// The link is gone.

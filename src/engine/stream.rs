@@ -27,8 +27,9 @@ pub(crate) enum Dialer {
     /// Over the network: TCP, and TLS for `wss://`.
     #[default]
     Network,
-    /// Through this proxy, then TLS for `wss://` inside its tunnel.
-    Proxy(Proxy),
+    /// Through this proxy, then TLS for `wss://` inside its tunnel. Boxed:
+    /// every idle connection carries its dialer.
+    Proxy(Box<Proxy>),
     /// A stream made in memory, for tests that pause time.
     #[cfg(test)]
     Memory(std::sync::Arc<dyn Fn() -> std::io::Result<Stream> + Send + Sync>),

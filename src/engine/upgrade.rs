@@ -9,12 +9,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use crate::codec::Frame;
-use crate::engine::config::Transport;
 use crate::engine::link::{BoxedLink, Link, LinkError, Received};
 use crate::engine::polling::PollingLink;
 use crate::engine::status::EngineStatus;
@@ -25,8 +23,6 @@ type Probe = Pin<Box<dyn Future<Output = Result<BoxedLink, ConnectError>> + Send
 /// A polling session that moves to WebSocket once a probe succeeds.
 pub(crate) struct Upgrading {
     state: State,
-    /// Set once an upgrade succeeded, for `remember_upgrade`.
-    upgraded: Arc<AtomicBool>,
     status: Arc<EngineStatus>,
     /// The `5` is written but maybe not flushed: the driver flushes only
     /// what it wrote itself, and an idle session may write nothing more.
@@ -45,15 +41,9 @@ enum State {
 }
 
 impl Upgrading {
-    pub(crate) fn new(
-        polling: PollingLink,
-        probe: Probe,
-        upgraded: Arc<AtomicBool>,
-        status: Arc<EngineStatus>,
-    ) -> Self {
+    pub(crate) fn new(polling: PollingLink, probe: Probe, status: Arc<EngineStatus>) -> Self {
         Upgrading {
             state: State::Probing(Box::new(polling), probe),
-            upgraded,
             status,
             flushing: false,
         }
@@ -94,8 +84,7 @@ impl Upgrading {
                     crate::engine::trace::outgoing_text("5");
                     websocket.start_send(Frame::Text("5".into()))?;
                     self.flushing = true;
-                    self.upgraded.store(true, Ordering::Relaxed);
-                    self.status.set_transport(Transport::WebSocket);
+                    self.status.upgraded();
                     tracing::debug!("upgraded to WebSocket");
                     State::Upgraded(websocket)
                 }
