@@ -500,7 +500,7 @@ impl ClientBuilder {
             "wss" => Some(self.tls.connector()?),
             _ => None,
         };
-        let engine = Arc::new(EngineStatus::default());
+        let engine = Arc::new(EngineStatus::new(self.cookies));
         let config = DriverConfig {
             transport: TransportConfig {
                 url,
@@ -512,7 +512,6 @@ impl ClientBuilder {
                 upgrade: self.upgrade,
                 remember_upgrade: self.remember_upgrade,
                 status: engine.clone(),
-                cookies: self.cookies.then(Arc::default),
                 timestamp_requests: self.timestamp_requests,
             },
             reconnection: self.reconnection,

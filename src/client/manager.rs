@@ -43,7 +43,13 @@ impl Manager {
             .sockets
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(inner) = sockets.get(path).and_then(Weak::upgrade) {
+        // The sockets that are gone go too.
+        sockets.retain(|socket| socket.strong_count() > 0);
+        if let Some(inner) = sockets
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|socket| &*socket.path == path)
+        {
             return Socket { inner };
         }
         let settings = &self.inner.settings;
@@ -82,7 +88,7 @@ impl Manager {
             emits: emit_rx,
             deliveries: delivery_tx,
         })));
-        sockets.insert(path.to_string(), Arc::downgrade(&inner));
+        sockets.push(Arc::downgrade(&inner));
         Socket { inner }
     }
 }

@@ -5,7 +5,6 @@
 //! session and the last event the application finished) is the
 //! dispatcher's to move.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
@@ -90,9 +89,10 @@ pub(crate) struct ManagerShared {
     /// What the handles see of the link.
     pub(crate) engine: Arc<EngineStatus>,
     pub(crate) settings: SocketSettings,
-    /// The live socket of each namespace, so that asking for one twice gives
-    /// the same socket.
-    pub(crate) sockets: Mutex<HashMap<String, Weak<SocketShared>>>,
+    /// The socket of each namespace, so that asking for one twice gives the
+    /// same socket while it lives. A list: most connections carry one or
+    /// two namespaces, and a map would cost every one a table.
+    pub(crate) sockets: Mutex<Vec<Weak<SocketShared>>>,
 }
 
 /// Options every socket of a manager is created with.
@@ -122,7 +122,7 @@ impl Manager {
                 command,
                 engine,
                 settings,
-                sockets: Mutex::new(HashMap::new()),
+                sockets: Mutex::new(Vec::new()),
             }),
         }
     }

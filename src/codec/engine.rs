@@ -13,8 +13,8 @@ use crate::error::protocol::ProtocolError;
 /// Handshake values from the server's open packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OpenInfo {
-    /// Engine.IO session id.
-    pub sid: String,
+    /// Engine.IO session id; shared, as the engine's status shows it too.
+    pub sid: std::sync::Arc<str>,
     /// Transports the server offers to upgrade to (empty over WebSocket).
     pub upgrades: Vec<String>,
     /// How often the server sends a ping.
@@ -92,7 +92,7 @@ impl<'a> EnginePacket<'a> {
                 }
                 let heartbeat = |ms| Duration::from_millis(ms).min(MAX_HEARTBEAT);
                 EnginePacket::Open(OpenInfo {
-                    sid: wire.sid,
+                    sid: wire.sid.into(),
                     upgrades: wire.upgrades,
                     ping_interval: heartbeat(wire.ping_interval),
                     ping_timeout: heartbeat(wire.ping_timeout),
@@ -115,7 +115,7 @@ impl<'a> EnginePacket<'a> {
             EnginePacket::Open(info) => {
                 out.push('0');
                 let wire = OpenWire {
-                    sid: info.sid.clone(),
+                    sid: info.sid.to_string(),
                     upgrades: info.upgrades.clone(),
                     ping_interval: millis(info.ping_interval),
                     ping_timeout: millis(info.ping_timeout),

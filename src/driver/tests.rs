@@ -281,7 +281,6 @@ fn the_driver_future_stays_small() {
             upgrade: true,
             remember_upgrade: false,
             status: Arc::default(),
-            cookies: None,
             timestamp_requests: false,
         },
         reconnection: true,

@@ -9,7 +9,6 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::Connector;
 use url::Url;
 
-use crate::engine::cookies::CookieJar;
 use crate::engine::status::EngineStatus;
 use crate::engine::stream::Dialer;
 use crate::error::{ConnectError, EngineIoError};
@@ -34,10 +33,8 @@ pub(crate) struct TransportConfig {
     pub(crate) upgrade: bool,
     /// Whether, once an upgrade succeeded, later links try WebSocket first.
     pub(crate) remember_upgrade: bool,
-    /// What the handles see of the link.
+    /// What the handles see of the link, and the cookie jar.
     pub(crate) status: Arc<EngineStatus>,
-    /// The manager's cookies, unless turned off.
-    pub(crate) cookies: Option<Arc<CookieJar>>,
     /// Whether polling requests carry a unique `t` parameter.
     #[cfg_attr(not(feature = "polling"), allow(dead_code))]
     pub(crate) timestamp_requests: bool,

@@ -10,9 +10,10 @@ use cookie_store::CookieStore;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use url::Url;
 
-/// Cookies set by the server, per manager.
+/// Cookies set by the server, per manager. The store is made with the
+/// first cookie: most servers set none, and every connection has a jar.
 #[derive(Default)]
-pub(crate) struct CookieJar(Mutex<CookieStore>);
+pub(crate) struct CookieJar(Mutex<Option<Box<CookieStore>>>);
 
 impl std::fmt::Debug for CookieJar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -27,6 +28,7 @@ impl CookieJar {
         let url = http_form(url);
         let store = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let value = store
+            .as_deref()?
             .get_request_values(&url)
             .map(|(name, value)| format!("{name}={value}"))
             .collect::<Vec<_>>()
@@ -40,7 +42,12 @@ impl CookieJar {
     /// Takes in the `Set-Cookie` headers of a response to a request to `url`.
     pub(crate) fn store<'a>(&self, url: &Url, set_cookies: impl Iterator<Item = &'a HeaderValue>) {
         let url = http_form(url);
+        let mut set_cookies = set_cookies.peekable();
+        if set_cookies.peek().is_none() {
+            return;
+        }
         let mut store = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let store = store.get_or_insert_with(Box::default);
         for value in set_cookies {
             let Ok(text) = value.to_str() else {
                 continue;

@@ -40,7 +40,7 @@ pub(crate) async fn open(
     let exchange = Exchange::new(config, &url);
     let request = exchange.request(Method::GET, Bytes::new());
     let response = get.sender.send_request(request);
-    let body = read_body(response, url.clone(), config.cookies.clone())
+    let body = read_body(response, url.clone(), config.status.clone())
         .await
         .map_err(|failure| match failure {
             Failure::Stale => ConnectError::HandshakeClosed,
@@ -231,7 +231,7 @@ impl PollingLink {
         Box::pin(read_body(
             response,
             self.url.clone(),
-            self.exchange.cookies.clone(),
+            self.exchange.status.clone(),
         ))
     }
 

@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::engine::config::Transport;
+use crate::engine::cookies::CookieJar;
 
-/// Shared between the engine, the driver and the manager's handles.
+/// Shared between the engine, the driver and the manager's handles; it also
+/// holds the manager's cookie jar, which outlives every link.
 #[derive(Debug, Default)]
 pub(crate) struct EngineStatus {
     /// 0: no link; then the transport's code.
@@ -15,12 +17,27 @@ pub(crate) struct EngineStatus {
     sid: Mutex<Option<Arc<str>>>,
     /// An upgrade to WebSocket succeeded once, for `remember_upgrade`.
     upgraded: AtomicBool,
+    /// The cookie jar, unless turned off.
+    cookies: Option<CookieJar>,
 }
 
 impl EngineStatus {
+    /// The status of a manager with no link yet; `cookies`: keep a jar.
+    pub(crate) fn new(cookies: bool) -> Self {
+        EngineStatus {
+            cookies: cookies.then(CookieJar::default),
+            ..EngineStatus::default()
+        }
+    }
+
+    /// The manager's cookie jar, unless cookies are turned off.
+    pub(crate) fn cookies(&self) -> Option<&CookieJar> {
+        self.cookies.as_ref()
+    }
+
     /// A link opened with `transport`, for session `sid`.
-    pub(crate) fn opened(&self, transport: Transport, sid: &str) {
-        *self.sid.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::from(sid));
+    pub(crate) fn opened(&self, transport: Transport, sid: &Arc<str>) {
+        *self.sid.lock().unwrap_or_else(PoisonError::into_inner) = Some(sid.clone());
         self.set_transport(transport);
     }
 

@@ -17,8 +17,8 @@ use url::Url;
 
 use crate::codec::limits::MAX_MESSAGE_BYTES;
 use crate::engine::config::{http_refused, TransportConfig};
-use crate::engine::cookies::CookieJar;
 use crate::engine::link::LinkError;
+use crate::engine::status::EngineStatus;
 use crate::engine::stream;
 use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, WsError};
@@ -99,7 +99,8 @@ pub(super) struct Exchange {
         tokio_tungstenite::tungstenite::http::HeaderName,
         HeaderValue,
     )>,
-    pub(super) cookies: Option<Arc<CookieJar>>,
+    /// Holds the cookie jar.
+    pub(super) status: Arc<EngineStatus>,
     /// Adds a `t` parameter unique to each request (`timestamp_requests`).
     timestamped: bool,
 }
@@ -110,7 +111,7 @@ impl Exchange {
         let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
         Exchange {
             url: url.clone(),
-            cookies: config.cookies.clone(),
+            status: config.status.clone(),
             timestamped: config.timestamp_requests,
             // A path and query Url produced are valid in a request line.
             uri: target.parse().unwrap_or_default(),
@@ -140,7 +141,7 @@ impl Exchange {
         for (name, value) in &self.headers {
             headers.append(name.clone(), value.clone());
         }
-        if let Some(cookie) = self.cookies.as_ref().and_then(|jar| jar.header(&self.url)) {
+        if let Some(cookie) = self.status.cookies().and_then(|jar| jar.header(&self.url)) {
             headers.insert(hyper::header::COOKIE, cookie);
         }
         request
@@ -177,7 +178,7 @@ fn base36(mut n: u64) -> String {
 pub(super) async fn read_body(
     response: impl Future<Output = Result<hyper::Response<hyper::body::Incoming>, hyper::Error>>,
     url: Url,
-    cookies: Option<Arc<CookieJar>>,
+    status: Arc<EngineStatus>,
 ) -> Result<Bytes, Failure> {
     let response = response.await.map_err(|error| {
         if stale(&error) {
@@ -186,7 +187,7 @@ pub(super) async fn read_body(
             Failure::Link(transport_failure(error))
         }
     })?;
-    if let Some(jar) = &cookies {
+    if let Some(jar) = status.cookies() {
         jar.store(
             &url,
             response.headers().get_all(hyper::header::SET_COOKIE).iter(),
