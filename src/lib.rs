@@ -1,6 +1,6 @@
 //! An async [Socket.IO](https://socket.io) client for tokio, speaking protocol v5
-//! over Engine.IO v4 WebSockets (socket.io 4.x servers), with connection state
-//! recovery.
+//! over Engine.IO v4 (socket.io 4.x servers), over WebSocket or HTTP
+//! long-polling, with connection state recovery.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -140,7 +140,7 @@
 //!   one) refuse a packet with more than 10 attachments by default (the
 //!   parser's `maxAttachments` option) and close the connection over it, so
 //!   keep to 10 per emit unless the server is configured otherwise.
-//! - Engine.IO over WebSocket limits every message to the server's
+//! - Engine.IO limits every message to the server's
 //!   `maxHttpBufferSize` (announced as maxPayload), the text frame and each
 //!   attachment alike, and the server closes the whole connection over a
 //!   larger one. Once the first link of a connection opened, an emit with a
