@@ -22,10 +22,12 @@ use crate::engine::config::{redacted, TransportConfig};
 use crate::engine::link::{Link, LinkError, Received};
 use crate::error::protocol::ProtocolError;
 use crate::error::ConnectError;
-use http::{
-    connect, read_body, stale_failure, transport_failure, BoxedBody, Exchange, Failure,
-    HttpConnection,
-};
+use http::{connect, read_body, transport_failure, BoxedBody, Exchange, HttpConnection};
+
+/// How long a kept-alive connection may stay idle before a request opens
+/// another: servers close idle connections (Node after 5 s), and a request
+/// that meets a closed one cannot be told apart from one the server took.
+const IDLE_REDIAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Bytes of queued packets past which writing waits for the POST in flight.
 const WRITE_BACKLOG: usize = 1 << 20;
@@ -42,10 +44,9 @@ pub(crate) async fn open(
     let response = get.sender.send_request(request);
     let body = read_body(response, url.clone(), config.status.clone())
         .await
-        .map_err(|failure| match failure {
-            Failure::Stale => ConnectError::HandshakeClosed,
-            Failure::Link(LinkError::Refused(error)) => ConnectError::Protocol(error),
-            Failure::Link(LinkError::Failed(error)) => error,
+        .map_err(|error| match error {
+            LinkError::Refused(error) => ConnectError::Protocol(error),
+            LinkError::Failed(error) => error,
         })?;
     let text = std::str::from_utf8(&body).map_err(|_| ConnectError::NoEngineIo {
         url: redacted(&url),
@@ -76,11 +77,8 @@ pub(crate) async fn open(
         outgoing: VecDeque::new(),
         outgoing_bytes: 0,
         posting: None,
-        post_retry_used: false,
         closed: false,
         paused: false,
-        get_retried: false,
-        post_retry: None,
         config: config.clone(),
         redialing: [None, None],
     };
@@ -137,22 +135,16 @@ pub(crate) struct PollingLink {
     /// Packets to send, in order.
     outgoing: VecDeque<String>,
     outgoing_bytes: usize,
-    /// The POST in flight, and its body.
-    posting: Option<(BoxedBody, Bytes)>,
-    /// The POST in flight is a second try.
-    post_retry_used: bool,
+    /// The POST in flight.
+    posting: Option<BoxedBody>,
     /// The server closed the session, or the client did.
     closed: bool,
     /// Polling stops for an upgrade: no new GET is sent.
     paused: bool,
-    /// The GET to send is a second try: a stale connection ate the first.
-    get_retried: bool,
-    /// A body to post again, once, on a new connection: a stale connection
-    /// ate the first try.
-    post_retry: Option<Bytes>,
     /// How to open a connection again: a server closes kept-alive
     /// connections that stay idle (Node after 5 s), which is no reason to
-    /// end the session.
+    /// end the session. A request that fails is never sent again, since
+    /// the server may have taken it: the link fails, and recovery follows.
     config: TransportConfig,
     /// A new connection being opened, for the GETs and for the POSTs.
     redialing: [Option<Redial>; 2],
@@ -196,8 +188,12 @@ impl PollingLink {
                 *self.connection(role) = connection.map_err(LinkError::Failed)?;
             }
             let closed = {
-                let sender = &mut self.connection(role).sender;
-                if sender.is_closed() {
+                let connection = self.connection(role);
+                let stale = connection
+                    .idle_since
+                    .is_some_and(|since| since.elapsed() >= IDLE_REDIAL);
+                let sender = &mut connection.sender;
+                if stale || sender.is_closed() {
                     true
                 } else {
                     match ready!(sender.poll_ready(cx)) {
@@ -208,7 +204,9 @@ impl PollingLink {
                 }
             };
             if closed {
-                tracing::debug!("the server closed an idle polling connection: opening another");
+                tracing::debug!(
+                    "a polling connection was closed or idle too long: opening another"
+                );
                 let config = self.config.clone();
                 self.redialing[role as usize] =
                     Some(Box::pin(async move { connect(&config).await }));
@@ -216,18 +214,11 @@ impl PollingLink {
         }
     }
 
-    /// Opens the connection of `role` again before its next request.
-    fn redial(&mut self, role: Role) {
-        tracing::debug!(
-            "a polling request met a connection the server had closed: sending it again"
-        );
-        let config = self.config.clone();
-        self.redialing[role as usize] = Some(Box::pin(async move { connect(&config).await }));
-    }
-
     fn send(&mut self, role: Role, method: Method, body: Bytes) -> BoxedBody {
         let request = self.exchange.request(method, body);
-        let response = self.connection(role).sender.send_request(request);
+        let connection = self.connection(role);
+        connection.idle_since = None;
+        let response = connection.sender.send_request(request);
         Box::pin(read_body(
             response,
             self.url.clone(),
@@ -277,17 +268,7 @@ impl Link for PollingLink {
             };
             let body = ready!(polling.as_mut().poll(cx));
             self.polling = None;
-            let body = match body {
-                Err(Failure::Stale) if !self.get_retried => {
-                    self.get_retried = true;
-                    self.redial(Role::Get);
-                    continue;
-                }
-                Err(Failure::Stale) => Err(stale_failure()),
-                Err(Failure::Link(error)) => Err(error),
-                Ok(body) => Ok(body),
-            };
-            self.get_retried = false;
+            self.get.idle_since = Some(std::time::Instant::now());
             if let Err(error) = body.and_then(|body| self.take_payload(&body)) {
                 return Poll::Ready(Some(Err(error)));
             }
@@ -310,38 +291,19 @@ impl Link for PollingLink {
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
         loop {
-            if let Some((posting, body)) = &mut self.posting {
+            if let Some(posting) = &mut self.posting {
                 let sent = ready!(posting.as_mut().poll(cx));
-                let body = body.clone();
-                let retried = self.post_retry_used;
                 self.posting = None;
-                match sent {
-                    Ok(_) => self.post_retry_used = false,
-                    Err(Failure::Stale) if !retried => {
-                        self.redial(Role::Post);
-                        self.post_retry = Some(body);
-                    }
-                    Err(Failure::Stale) => return Poll::Ready(Err(stale_failure())),
-                    Err(Failure::Link(error)) => return Poll::Ready(Err(error)),
-                }
+                self.post.idle_since = Some(std::time::Instant::now());
+                sent?;
             }
-            if self.outgoing.is_empty() && self.post_retry.is_none() {
+            if self.outgoing.is_empty() {
                 return Poll::Ready(Ok(()));
             }
             ready!(self.poll_connection(Role::Post, cx))?;
-            let body = match self.post_retry.take() {
-                Some(body) => {
-                    self.post_retry_used = true;
-                    body
-                }
-                None => {
-                    let body = payload::take_body(&mut self.outgoing, self.max_payload);
-                    self.outgoing_bytes = self.outgoing.iter().map(String::len).sum();
-                    Bytes::from(body)
-                }
-            };
-            let sending = self.send(Role::Post, Method::POST, body.clone());
-            self.posting = Some((sending, body));
+            let body = payload::take_body(&mut self.outgoing, self.max_payload);
+            self.outgoing_bytes = self.outgoing.iter().map(String::len).sum();
+            self.posting = Some(self.send(Role::Post, Method::POST, Bytes::from(body)));
         }
     }
 

@@ -23,48 +23,13 @@ use crate::engine::stream;
 use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, WsError};
 
-pub(super) type BoxedBody = Pin<Box<dyn Future<Output = Result<Bytes, Failure>> + Send>>;
-
-/// Why a request got no answer.
-pub(super) enum Failure {
-    /// The kept-alive connection it went on was already closed by the
-    /// server (reset, or closed before any answer): it was not handled, and
-    /// may be sent once more on a new connection.
-    Stale,
-    /// Anything else: the link fails.
-    Link(LinkError),
-}
-
-impl From<LinkError> for Failure {
-    fn from(error: LinkError) -> Self {
-        Failure::Link(error)
-    }
-}
-
-/// Whether a request failed because its connection was gone before the
-/// server took it.
-pub(super) fn stale(error: &hyper::Error) -> bool {
-    if error.is_canceled() || error.is_incomplete_message() {
-        return true;
-    }
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<io::Error>() {
-            return matches!(
-                io.kind(),
-                io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::BrokenPipe
-                    | io::ErrorKind::ConnectionAborted
-            );
-        }
-        source = cause.source();
-    }
-    false
-}
+pub(super) type BoxedBody = Pin<Box<dyn Future<Output = Result<Bytes, LinkError>> + Send>>;
 
 /// One kept-alive HTTP/1.1 connection to the server.
 pub(super) struct HttpConnection {
     pub(super) sender: SendRequest<Full<Bytes>>,
+    /// Since when no request has been in flight on it.
+    pub(super) idle_since: Option<std::time::Instant>,
     /// Its IO task: aborted with the link, so that the server sees the
     /// connection close at once, as it would a WebSocket's.
     io: tokio::task::AbortHandle,
@@ -87,7 +52,11 @@ pub(super) async fn connect(config: &TransportConfig) -> Result<HttpConnection, 
         let _ = connection.await;
     })
     .abort_handle();
-    Ok(HttpConnection { sender, io })
+    Ok(HttpConnection {
+        sender,
+        idle_since: None,
+        io,
+    })
 }
 
 /// What every request of a session carries.
@@ -179,14 +148,8 @@ pub(super) async fn read_body(
     response: impl Future<Output = Result<hyper::Response<hyper::body::Incoming>, hyper::Error>>,
     url: Url,
     status: Arc<EngineStatus>,
-) -> Result<Bytes, Failure> {
-    let response = response.await.map_err(|error| {
-        if stale(&error) {
-            Failure::Stale
-        } else {
-            Failure::Link(transport_failure(error))
-        }
-    })?;
+) -> Result<Bytes, LinkError> {
+    let response = response.await.map_err(transport_failure)?;
     if let Some(jar) = status.cookies() {
         jar.store(
             &url,
@@ -209,11 +172,11 @@ pub(super) async fn read_body(
         )?
         .to_bytes();
     if status != StatusCode::OK {
-        return Err(Failure::Link(LinkError::Failed(http_refused(
+        return Err(LinkError::Failed(http_refused(
             &url,
             status.as_u16(),
             &body,
-        ))));
+        )));
     }
     Ok(body)
 }
@@ -224,16 +187,6 @@ pub(super) fn transport_error(error: hyper::Error) -> ConnectError {
 
 pub(super) fn transport_failure(error: hyper::Error) -> LinkError {
     LinkError::Failed(transport_error(error))
-}
-
-/// A request that met a closed connection twice in a row.
-pub(super) fn stale_failure() -> LinkError {
-    LinkError::Failed(ConnectError::Transport(Arc::new(WsError::Io(
-        io::Error::new(
-            io::ErrorKind::ConnectionReset,
-            "the server closed the polling connection twice in a row",
-        ),
-    ))))
 }
 
 #[cfg(test)]
