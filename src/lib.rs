@@ -146,6 +146,7 @@
 //!   larger one. Once the first link of a connection opened, an emit with a
 //!   larger message fails with [`EmitError::PayloadTooLarge`] before anything
 //!   is queued; before that the limit is unknown and not checked.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 
@@ -176,9 +177,17 @@ pub use bytes;
 
 /// The native-tls crate, for [`ClientBuilder::native_tls_connector`].
 #[cfg(feature = "native-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "native-tls")))]
 pub use native_tls;
 /// The rustls crate, for [`ClientBuilder::tls_config`].
 #[cfg(feature = "__rustls")]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "rustls-tls-webpki-roots",
+        feature = "rustls-tls-native-roots"
+    )))
+)]
 pub use rustls;
 
 #[cfg(feature = "__bench")]

@@ -401,6 +401,13 @@ impl ClientBuilder {
     /// Uses this rustls configuration for `wss://` as is (roots, client
     /// certificates, protocol versions), instead of the default one.
     #[cfg(feature = "__rustls")]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(
+            feature = "rustls-tls-webpki-roots",
+            feature = "rustls-tls-native-roots"
+        )))
+    )]
     pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls.rustls = Some(config);
         self
@@ -409,6 +416,7 @@ impl ClientBuilder {
     /// Uses this native-tls connector for `wss://` as is. It takes precedence over
     /// rustls when both features are enabled.
     #[cfg(feature = "native-tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "native-tls")))]
     pub fn native_tls_connector(mut self, connector: native_tls::TlsConnector) -> Self {
         self.tls.native = Some(connector);
         self

@@ -95,6 +95,7 @@ pub enum Transport {
     /// HTTP long-polling: a long GET to receive, a POST to send. It reaches
     /// servers and networks that refuse WebSocket.
     #[cfg(feature = "polling")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "polling")))]
     Polling,
     /// One WebSocket.
     WebSocket,

@@ -35,7 +35,7 @@ impl TlsOptions {
         #[cfg(not(any(feature = "__rustls", feature = "native-tls")))]
         {
             Err(ConnectError::InvalidOption(
-                "wss:// needs the rustls-tls-webpki-roots or native-tls feature".into(),
+                "wss:// and https:// need a TLS feature: rustls-tls-webpki-roots (the default), rustls-tls-native-roots or native-tls".into(),
             ))
         }
     }
