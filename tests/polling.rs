@@ -93,8 +93,8 @@ async fn recovers_after_engine_close_with_every_missed_event_once() {
     let server = TestServer::start(polling_server().recovery().ping(200, 200)).await;
     let socket = connected(
         polling(&server.url())
-            .reconnection_delay(std::time::Duration::from_millis(600))
-            .reconnection_delay_max(std::time::Duration::from_millis(600)),
+            .reconnection_delay(std::time::Duration::from_millis(1500))
+            .reconnection_delay_max(std::time::Duration::from_millis(1500)),
     )
     .await;
     let id = socket.id().unwrap();
@@ -209,8 +209,8 @@ async fn sticky_sessions_behind_haproxy_need_the_cookie_jar() {
     let balancer = HaProxy::start(&[node_a.addr(), node_b.addr()]).await;
     let fast = |url: &str| {
         polling(url)
-            .reconnection_delay(std::time::Duration::from_millis(1000))
-            .reconnection_delay_max(std::time::Duration::from_millis(1000))
+            .reconnection_delay(std::time::Duration::from_millis(1500))
+            .reconnection_delay_max(std::time::Duration::from_millis(1500))
     };
 
     // With the jar: events flow, the link drops, and the session recovers on
