@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use common::client::{connected, next_connect, next_disconnect, next_event};
 use common::{within, ServerOptions, TestServer, TIMEOUT};
+use futures::StreamExt;
 use serde_json::Value;
-use sioclient::ClientBuilder;
+use sioclient::{ClientBuilder, SocketEvent};
 
 #[tokio::test]
 async fn on_any_sees_every_event_in_order_before_the_named_handler() {
@@ -161,4 +162,30 @@ async fn on_any_outgoing_sees_each_emit_as_it_goes_out() {
         *heard.lock().unwrap(),
         [r#"echo ["a",1]"#, "echo [2]", "echo []", "whoami []"]
     );
+}
+
+#[tokio::test]
+async fn a_built_socket_connects_when_asked_with_everything_in_place() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket = ClientBuilder::new(server.url())
+        .auth(serde_json::json!({"welcome": 2}))
+        .build()
+        .expect("valid options");
+    assert!(!socket.connected());
+    assert_eq!(socket.io().engine().transport(), None, "no link yet");
+    let mut events = socket.events();
+    within(TIMEOUT, "connect", socket.connect())
+        .await
+        .expect("connect");
+    assert!(socket.connected());
+    // The stream taken before the connect sees it, and what the server
+    // emits on connection.
+    assert!(matches!(
+        events.next().await,
+        Some(SocketEvent::Connect { recovered: false })
+    ));
+    for n in 1..=2 {
+        let welcome = next_event(&mut events, "welcome").await;
+        assert_eq!(welcome.args()[0], n);
+    }
 }

@@ -471,6 +471,31 @@ impl ClientBuilder {
         Ok((socket, events))
     }
 
+    /// Builds the socket without connecting it, as the JS option
+    /// `autoConnect: false`: handlers and streams are put in place first,
+    /// then [`Socket::connect`] connects, and nothing the server sends on
+    /// connection can be missed. Nothing touches the network before that.
+    /// Fails only on invalid options. Call it within a tokio runtime.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sioclient::ConnectError> {
+    /// use futures::StreamExt;
+    ///
+    /// let socket = sioclient::ClientBuilder::new("http://localhost:3000").build()?;
+    /// socket.on("welcome", |event, _socket| async move {
+    ///     println!("{:?}", event.args());
+    /// });
+    /// let mut events = socket.events();
+    /// socket.connect().await?;
+    /// while let Some(event) = events.next().await {
+    ///     println!("{event:?}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn build(self) -> Result<Socket, ConnectError> {
+        self.start()
+    }
+
     /// Starts the connection's task and its first socket, not connected yet.
     fn start(self) -> Result<Socket, ConnectError> {
         let factor = self.policy.randomization_factor;

@@ -192,7 +192,9 @@ impl Socket {
         EventStream { receiver }
     }
 
-    /// Connects again after [`disconnect`](Self::disconnect) (or after the server
+    /// Connects a socket made with
+    /// [`ClientBuilder::build`](crate::ClientBuilder::build), or connects
+    /// again after [`disconnect`](Self::disconnect) (or after the server
     /// refused the namespace). Resolves once the server accepts the namespace.
     pub async fn connect(&self) -> Result<(), ConnectError> {
         let (waiter, outcome) = oneshot::channel();
