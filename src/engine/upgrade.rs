@@ -69,30 +69,52 @@ impl Upgrading {
                     }
                 },
                 State::Draining(mut polling, mut websocket) => {
-                    let flushed = polling.poll_flush(cx)?.is_ready();
-                    if !flushed || !polling.receive_drained() {
-                        self.state = State::Draining(polling, websocket);
-                        return Ok(());
-                    }
-                    match websocket.poll_ready(cx)? {
+                    // Errors leave the state whole, so that the link reports them.
+                    let drained = match polling.poll_flush(cx) {
+                        Poll::Ready(Err(error)) => {
+                            self.state = State::Draining(polling, websocket);
+                            return Err(error);
+                        }
+                        flushed => flushed.is_ready() && polling.receive_drained(),
+                    };
+                    let ready = if drained {
+                        websocket.poll_ready(cx)
+                    } else {
+                        Poll::Pending
+                    };
+                    match ready {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(error)) => {
+                            self.state = State::Draining(polling, websocket);
+                            return Err(error);
+                        }
                         Poll::Pending => {
                             self.state = State::Draining(polling, websocket);
                             return Ok(());
                         }
-                        Poll::Ready(()) => {}
                     }
                     crate::engine::trace::outgoing_text("5");
-                    websocket.start_send(Frame::Text("5".into()))?;
+                    if let Err(error) = websocket.start_send(Frame::Text("5".into())) {
+                        self.state = State::Upgraded(websocket);
+                        return Err(error);
+                    }
                     self.flushing = true;
                     self.status.upgraded();
                     tracing::debug!("upgraded to WebSocket");
                     State::Upgraded(websocket)
                 }
                 State::Upgraded(mut websocket) => {
-                    if self.flushing && websocket.poll_flush(cx)?.is_ready() {
-                        self.flushing = false;
-                    }
+                    let flushed = if self.flushing {
+                        websocket.poll_flush(cx)
+                    } else {
+                        Poll::Ready(Ok(()))
+                    };
                     self.state = State::Upgraded(websocket);
+                    match flushed {
+                        Poll::Ready(Ok(())) => self.flushing = false,
+                        Poll::Ready(Err(error)) => return Err(error),
+                        Poll::Pending => {}
+                    }
                     return Ok(());
                 }
                 polling @ State::Polling(_) => {
