@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod daemon;
 pub mod haproxy;
 pub mod proxies;
 pub mod proxy;
