@@ -9,6 +9,7 @@ use std::io;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use percent_encoding::percent_decode_str;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use url::Url;
@@ -71,7 +72,8 @@ impl Proxy {
             .filter(|host| !host.is_empty())
             .ok_or_else(|| format!("proxy {text:?}: no host"))?;
         let credentials = (!url.username().is_empty()).then(|| {
-            let decode = |part: &str| percent_decode(part);
+            // The URL keeps them %-encoded.
+            let decode = |part: &str| percent_decode_str(part).decode_utf8_lossy().into_owned();
             (
                 decode(url.username()),
                 decode(url.password().unwrap_or_default()),
@@ -230,31 +232,6 @@ fn is_loopback(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Decodes the `%XX` escapes of a URL's user or password.
-fn percent_decode(part: &str) -> String {
-    let bytes = part.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(high), Some(low)) => {
-                out.push((high * 16 + low) as u8);
-                i += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
