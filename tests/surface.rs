@@ -64,11 +64,88 @@ async fn on_any_sees_every_event_in_order_before_the_named_handler() {
     socket.emit("multi", ()).await.unwrap();
     next_event(&mut events, "multi").await;
     assert_eq!(*seen.lock().unwrap(), ["any multi", "second multi"]);
-    socket.off_any(second);
+    assert!(socket.remove_listener(second));
     seen.lock().unwrap().clear();
     socket.emit("multi", ()).await.unwrap();
     next_event(&mut events, "multi").await;
     assert_eq!(*seen.lock().unwrap(), ["any multi"]);
+}
+
+#[tokio::test]
+async fn listeners_add_up_run_in_order_and_come_off_one_or_all_at_once() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = |tag: &'static str| {
+        let seen = seen.clone();
+        move |event: sioclient::Event, _socket| {
+            let seen = seen.clone();
+            async move {
+                seen.lock()
+                    .unwrap()
+                    .push(format!("{tag} {}", event.args()[0]))
+            }
+        }
+    };
+    let socket = connected(ClientBuilder::new(server.url()).on("echo", log("builder"))).await;
+    let mut events = socket.events();
+    let first = socket.on("echo", log("first"));
+    socket.once("echo", log("once"));
+    socket.on_any(log("any"));
+    socket.prepend_any(log("front"));
+    assert_eq!(socket.listeners("echo").len(), 3);
+    assert_eq!(socket.listeners_any().len(), 2);
+    async fn round(
+        socket: &sioclient::Socket,
+        events: &mut sioclient::EventStream,
+        seen: &Mutex<Vec<String>>,
+        n: u32,
+    ) -> Vec<String> {
+        seen.lock().unwrap().clear();
+        socket.emit("echo", n).await.unwrap();
+        next_event(events, "echo").await;
+        seen.lock().unwrap().clone()
+    }
+    let mut round = async |n| round(&socket, &mut events, &seen, n).await;
+    assert_eq!(
+        round(1).await,
+        ["front 1", "any 1", "builder 1", "first 1", "once 1"]
+    );
+    // The once listener is gone after its one run.
+    assert_eq!(socket.listeners("echo").len(), 2);
+    assert_eq!(round(2).await, ["front 2", "any 2", "builder 2", "first 2"]);
+    assert!(socket.remove_listener(first));
+    assert!(!socket.remove_listener(first));
+    assert_eq!(round(3).await, ["front 3", "any 3", "builder 3"]);
+    socket.off_any();
+    socket.off("echo");
+    assert!(socket.listeners("echo").is_empty());
+    assert!(round(4).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_lifecycle_listener_comes_off_by_its_id() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let socket =
+        connected(ClientBuilder::new(server.url()).reconnection_delay(Duration::from_millis(20)))
+            .await;
+    let connects = Arc::new(Mutex::new(0));
+    let counter = connects.clone();
+    let id = socket.on_lifecycle(move |event, _socket| {
+        let counter = counter.clone();
+        async move {
+            if let SocketEvent::Connect { .. } = event {
+                *counter.lock().unwrap() += 1;
+            }
+        }
+    });
+    let mut events = socket.events();
+    socket.io().engine().close();
+    next_connect(&mut events).await;
+    assert_eq!(*connects.lock().unwrap(), 1);
+    assert!(socket.remove_listener(id));
+    socket.io().engine().close();
+    next_connect(&mut events).await;
+    assert_eq!(*connects.lock().unwrap(), 1);
 }
 
 #[tokio::test]

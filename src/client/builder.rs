@@ -255,7 +255,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Registers the handler of the server event `name`; see [`Socket::on`].
+    /// Adds a listener of the server event `name`; see [`Socket::on`].
     pub fn on<F, Fut>(mut self, name: &str, handler: F) -> Self
     where
         F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
@@ -265,7 +265,17 @@ impl ClientBuilder {
         self
     }
 
-    /// Registers a catch-all handler of server events; see [`Socket::on_any`].
+    /// Adds a listener of the next server event `name` only; see [`Socket::once`].
+    pub fn once<F, Fut>(mut self, name: &str, handler: F) -> Self
+    where
+        F: FnOnce(Event, Socket) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.handlers.once(name, handler);
+        self
+    }
+
+    /// Adds a catch-all listener of server events; see [`Socket::on_any`].
     pub fn on_any<F, Fut>(mut self, handler: F) -> Self
     where
         F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
@@ -275,7 +285,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Registers a handler of every emitted event; see [`Socket::on_any_outgoing`].
+    /// Adds a listener of every emitted event; see [`Socket::on_any_outgoing`].
     pub fn on_any_outgoing<F, Fut>(mut self, handler: F) -> Self
     where
         F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
@@ -285,7 +295,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Registers a handler of state changes; see [`Socket::on_lifecycle`].
+    /// Adds a listener of state changes; see [`Socket::on_lifecycle`].
     pub fn on_lifecycle<F, Fut>(mut self, handler: F) -> Self
     where
         F: Fn(SocketEvent, Socket) -> Fut + Send + Sync + 'static,

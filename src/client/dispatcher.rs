@@ -10,7 +10,7 @@ use std::sync::{Arc, PoisonError, Weak};
 use futures::FutureExt;
 use tokio::sync::mpsc;
 
-use crate::client::registry::{BoxFuture, EventHandler};
+use crate::client::registry::BoxFuture;
 use crate::client::shared::{Checkpoint, Listeners, Socket, SocketShared};
 use crate::proto::event::{Delivery, Event, SocketEvent};
 use crate::proto::recovery::RecoveryState;
@@ -135,14 +135,7 @@ async fn deliver(
 
 /// Shows an emitted event to the outgoing listeners, one after the other.
 async fn run_outgoing(listeners: &Listeners, socket: &Weak<SocketShared>, event: Event) {
-    let handlers: Vec<EventHandler<Socket>> = listeners
-        .handlers
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .outgoing
-        .iter()
-        .map(|(_, handler)| handler.clone())
-        .collect();
+    let handlers = listeners.read_handlers().for_outgoing();
     let Some(inner) = socket.upgrade() else {
         return;
     };
@@ -161,28 +154,22 @@ async fn guarded(handler: BoxFuture) {
 }
 
 /// Runs the handlers `event` has, one after the other: for a server event the
-/// catch-all ones first, then the one registered for its name.
+/// catch-all ones first, then the ones registered for its name, each list in
+/// the order it was registered.
 async fn run_handlers(listeners: &Listeners, socket: &Weak<SocketShared>, event: &SocketEvent) {
-    let (event_handlers, lifecycle_handlers) = {
-        let handlers = listeners
-            .handlers
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        match event {
-            SocketEvent::Event(ev) => {
-                let named = handlers.events.get(ev.name());
-                if handlers.any.is_empty() && named.is_none() {
-                    return;
-                }
-                let mut chosen: Vec<EventHandler<Socket>> =
-                    handlers.any.iter().map(|(_, h)| h.clone()).collect();
-                chosen.extend(named.cloned());
-                (chosen, Vec::new())
+    let (event_handlers, lifecycle_handlers) = match event {
+        SocketEvent::Event(ev) => {
+            let (handlers, once) = listeners.read_handlers().for_event(ev.name());
+            if once {
+                listeners.write_handlers().remove_once(ev.name());
             }
-            _ if handlers.lifecycle.is_empty() => return,
-            _ => (Vec::new(), handlers.lifecycle.clone()),
+            (handlers, Vec::new())
         }
+        _ => (Vec::new(), listeners.read_handlers().for_lifecycle()),
     };
+    if event_handlers.is_empty() && lifecycle_handlers.is_empty() {
+        return;
+    }
     // A handler needs a live socket; once every handle is gone, only streams remain.
     let Some(inner) = socket.upgrade() else {
         return;

@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -141,7 +141,7 @@ impl Manager {
 
 /// What the dispatcher shares with the socket's handles.
 pub(crate) struct Listeners {
-    pub(crate) handlers: RwLock<SocketHandlers>,
+    handlers: RwLock<SocketHandlers>,
     /// New `events()` streams, picked up by the dispatcher before its next
     /// event; a list rather than a channel, which would cost memory up front.
     pub(crate) new_subscribers: Mutex<Vec<mpsc::Sender<SocketEvent>>>,
@@ -175,7 +175,7 @@ impl Listeners {
         checkpoint: Checkpoint,
     ) -> Self {
         Listeners {
-            has_outgoing: AtomicBool::new(!handlers.outgoing.is_empty()),
+            has_outgoing: AtomicBool::new(handlers.has_outgoing()),
             handlers: RwLock::new(handlers),
             new_subscribers: Mutex::new(Vec::new()),
             has_new_subscribers: AtomicBool::new(false),
@@ -200,6 +200,16 @@ impl Listeners {
             .from_connect
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(subscriber);
+    }
+
+    pub(crate) fn read_handlers(&self) -> RwLockReadGuard<'_, SocketHandlers> {
+        self.handlers.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn write_handlers(&self) -> RwLockWriteGuard<'_, SocketHandlers> {
+        self.handlers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn has_outgoing(&self) -> bool {

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::PoisonError;
+use std::sync::RwLockWriteGuard;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -96,19 +96,82 @@ impl Socket {
         }
     }
 
-    /// Registers the handler of the server event `name`, replacing any earlier one.
-    /// Handlers of one socket run one at a time, in arrival order; a handler that
-    /// wants concurrency spawns a task.
-    pub fn on<F, Fut>(&self, name: &str, handler: F)
+    /// Adds a listener of the server event `name`, after the ones it has
+    /// (listeners add up, as in the JS client). Returns the id that removes
+    /// it with [`remove_listener`](Self::remove_listener).
+    ///
+    /// The listeners of one socket run one at a time, in arrival order, and
+    /// those of one event in the order they were added, after the catch-all
+    /// ones ([`on_any`](Self::on_any)). A listener that wants concurrency
+    /// spawns a task. A panic in a listener is logged and contained.
+    ///
+    /// ```no_run
+    /// # async fn run(socket: sioclient::Socket) {
+    /// socket.on("chat", |event, socket| async move {
+    ///     let Ok((user, text)) = event.decode::<(String, String)>() else {
+    ///         return;
+    ///     };
+    ///     println!("{user}: {text}");
+    ///     // Listeners may emit and await acks: they run on a task of their own.
+    ///     let _ = socket.emit("seen", user).await;
+    /// });
+    /// # }
+    /// ```
+    pub fn on<F, Fut>(&self, name: &str, handler: F) -> ListenerId
     where
         F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.handlers_mut().on(name, handler);
+        self.handlers_mut().on(name, handler)
     }
 
-    /// Registers a handler that sees every server event, in arrival order, before
-    /// the handler registered for its name. Returns the id to remove it with.
+    /// Adds a listener of the next server event `name` only: it is removed
+    /// before it runs. It may consume what it captured (an `FnOnce`).
+    pub fn once<F, Fut>(&self, name: &str, handler: F) -> ListenerId
+    where
+        F: FnOnce(Event, Socket) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.handlers_mut().once(name, handler)
+    }
+
+    /// Removes every listener of the server event `name`.
+    pub fn off(&self, name: &str) {
+        self.handlers_mut().off(name);
+    }
+
+    /// Removes one listener, whatever it listens to: an id from
+    /// [`on`](Self::on), [`once`](Self::once), [`on_any`](Self::on_any),
+    /// [`prepend_any`](Self::prepend_any),
+    /// [`on_any_outgoing`](Self::on_any_outgoing) or
+    /// [`on_lifecycle`](Self::on_lifecycle). Returns false when there is no
+    /// such listener (removed already, or a `once` listener that ran).
+    pub fn remove_listener(&self, id: ListenerId) -> bool {
+        let mut handlers = self.handlers_mut();
+        let removed = handlers.remove(id);
+        self.inner
+            .listeners
+            .set_has_outgoing(handlers.has_outgoing());
+        removed
+    }
+
+    /// The listeners of the server event `name`, in the order they run;
+    /// `.len()` counts them.
+    pub fn listeners(&self, name: &str) -> Vec<ListenerId> {
+        self.inner.listeners.read_handlers().listeners(name)
+    }
+
+    /// Adds a listener that sees every server event, in arrival order, before
+    /// the listeners of its name, and after the catch-all listeners added
+    /// before it. Returns the id that removes it.
+    ///
+    /// ```no_run
+    /// # async fn run(socket: sioclient::Socket) {
+    /// socket.on_any(|event, _socket| async move {
+    ///     println!("{} with {} arguments", event.name(), event.args().len());
+    /// });
+    /// # }
+    /// ```
     pub fn on_any<F, Fut>(&self, handler: F) -> ListenerId
     where
         F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
@@ -117,14 +180,28 @@ impl Socket {
         self.handlers_mut().on_any(handler)
     }
 
-    /// Removes a catch-all handler registered with [`on_any`](Self::on_any).
-    pub fn off_any(&self, id: ListenerId) {
-        self.handlers_mut().any.retain(|(other, _)| *other != id);
+    /// Adds a catch-all listener that runs before every other one.
+    pub fn prepend_any<F, Fut>(&self, handler: F) -> ListenerId
+    where
+        F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.handlers_mut().prepend_any(handler)
     }
 
-    /// Registers a handler that sees every event this socket emits, as it is
+    /// Removes every catch-all listener of server events.
+    pub fn off_any(&self) {
+        self.handlers_mut().off_any();
+    }
+
+    /// The catch-all listeners of server events, in the order they run.
+    pub fn listeners_any(&self) -> Vec<ListenerId> {
+        self.inner.listeners.read_handlers().listeners_any()
+    }
+
+    /// Adds a listener that sees every event this socket emits, as it is
     /// written to the connection (again for each try with `retries`; not while
-    /// it waits in the offline buffer). Returns the id to remove it with.
+    /// it waits in the offline buffer). Returns the id that removes it.
     pub fn on_any_outgoing<F, Fut>(&self, handler: F) -> ListenerId
     where
         F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
@@ -135,36 +212,24 @@ impl Socket {
         id
     }
 
-    /// Removes a handler registered with [`on_any_outgoing`](Self::on_any_outgoing).
-    pub fn off_any_outgoing(&self, id: ListenerId) {
-        let mut handlers = self.handlers_mut();
-        handlers.outgoing.retain(|(other, _)| *other != id);
-        self.inner
-            .listeners
-            .set_has_outgoing(!handlers.outgoing.is_empty());
+    /// Removes every listener of emitted events.
+    pub fn off_any_outgoing(&self) {
+        self.handlers_mut().off_any_outgoing();
+        self.inner.listeners.set_has_outgoing(false);
     }
 
-    fn handlers_mut(&self) -> std::sync::RwLockWriteGuard<'_, SocketHandlers> {
-        self.inner
-            .listeners
-            .handlers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Removes the handler of the server event `name`.
-    pub fn off(&self, name: &str) {
-        self.handlers_mut().events.remove(name);
-    }
-
-    /// Registers a handler of the socket's state changes: every [`SocketEvent`]
-    /// other than [`SocketEvent::Event`].
-    pub fn on_lifecycle<F, Fut>(&self, handler: F)
+    /// Adds a listener of the socket's state changes: every [`SocketEvent`]
+    /// other than [`SocketEvent::Event`]. Returns the id that removes it.
+    pub fn on_lifecycle<F, Fut>(&self, handler: F) -> ListenerId
     where
         F: Fn(SocketEvent, Socket) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.handlers_mut().on_lifecycle(handler);
+        self.handlers_mut().on_lifecycle(handler)
+    }
+
+    fn handlers_mut(&self) -> RwLockWriteGuard<'_, SocketHandlers> {
+        self.inner.listeners.write_handlers()
     }
 
     /// A stream of everything that happens on this socket from now on, in order.
