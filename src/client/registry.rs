@@ -295,9 +295,9 @@ mod tests {
     #[test]
     fn listeners_of_a_name_add_up_and_come_off_one_or_all_at_once() {
         let mut handlers = Handlers::<()>::default();
-        let first = handlers.on("chat", |e, s| noop(e, s));
-        let second = handlers.on("chat", |e, s| noop(e, s));
-        let once = handlers.once("chat", |e, s| noop(e, s));
+        let first = handlers.on("chat", noop);
+        let second = handlers.on("chat", noop);
+        let once = handlers.once("chat", noop);
         assert_eq!(handlers.listeners("chat"), [first, second, once]);
         assert_eq!(handlers.for_event("chat").0.len(), 3);
         assert!(
@@ -318,9 +318,9 @@ mod tests {
     #[test]
     fn catch_all_listeners_run_first_and_prepended_ones_before_them() {
         let mut handlers = Handlers::<()>::default();
-        let named = handlers.on("chat", |e, s| noop(e, s));
-        let any = handlers.on_any(|e, s| noop(e, s));
-        let front = handlers.prepend_any(|e, s| noop(e, s));
+        let named = handlers.on("chat", noop);
+        let any = handlers.on_any(noop);
+        let front = handlers.prepend_any(noop);
         assert_eq!(handlers.listeners_any(), [front, any]);
         assert_eq!(handlers.for_event("chat").0.len(), 3);
         assert_eq!(handlers.for_event("other").0.len(), 2);
@@ -334,7 +334,7 @@ mod tests {
     fn lifecycle_and_outgoing_listeners_come_off_by_id() {
         let mut handlers = Handlers::<()>::default();
         let lifecycle = handlers.on_lifecycle(|_, _| async {});
-        let outgoing = handlers.on_any_outgoing(|e, s| noop(e, s));
+        let outgoing = handlers.on_any_outgoing(noop);
         assert_eq!(handlers.for_lifecycle().len(), 1);
         assert!(handlers.has_outgoing());
         assert!(handlers.remove(lifecycle));
