@@ -12,7 +12,7 @@ use common::{ev, within, Proxy, ServerOptions, TestServer, TIMEOUT};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{json, Value};
-use sioclient::{ClientBuilder, Event, SocketEvent, Transport};
+use sioclient::{ClientBuilder, Event, RecoveryState, SocketEvent, Transport};
 use tokio::sync::mpsc;
 
 fn fast(url: &str) -> ClientBuilder {
@@ -243,6 +243,101 @@ async fn a_new_client_resumes_from_a_checkpoint_after_a_restart() {
     assert_eq!(seen, ((resume_after + 1)..=150).collect::<Vec<_>>());
     // A restored session learns its id from the reply that ends the replay.
     assert_eq!(second.id().unwrap(), id);
+}
+
+/// The obvious code: a handler saves `socket.recovery_state()` once it has
+/// done its work. A restart from the last state saved resumes right after
+/// the last event handled, with no event twice and none missed.
+#[tokio::test]
+async fn a_checkpoint_saved_inside_a_handler_counts_the_event_being_handled() {
+    let server = TestServer::start(ServerOptions::default().recovery()).await;
+    let saved: Arc<Mutex<Option<(u64, RecoveryState)>>> = Arc::default();
+    let store = saved.clone();
+    let first = connected(fast(&server.url()).on("tick", move |event, socket| {
+        let store = store.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            let state = socket.recovery_state().expect("a session");
+            assert_eq!(state.offset.as_deref(), event.offset());
+            *store.lock().unwrap() = Some((tick_number(&event), state));
+        }
+    }))
+    .await;
+    first
+        .emit("stream", json!({"count": 100, "interval_ms": 1}))
+        .await
+        .unwrap();
+    within(TIMEOUT, "20 handled ticks", async {
+        while saved.lock().unwrap().as_ref().is_none_or(|(n, _)| *n < 20) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    drop(first);
+    server.wait_for(ev("disconnect"), TIMEOUT).await;
+    // The handler that was running may still save once after the drop.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (last, state) = saved.lock().unwrap().clone().unwrap();
+
+    let (tick_tx, mut ticks) = mpsc::unbounded_channel();
+    let second = connected(fast(&server.url()).recovery_state(state).on(
+        "tick",
+        move |event, _socket| {
+            let tick_tx = tick_tx.clone();
+            async move {
+                let _ = tick_tx.send(tick_number(&event));
+            }
+        },
+    ))
+    .await;
+    assert!(second.recovered());
+    let mut seen = Vec::new();
+    while seen.last() != Some(&100) {
+        seen.push(within(TIMEOUT, "tick", ticks.recv()).await.unwrap());
+    }
+    assert_eq!(seen, ((last + 1)..=100).collect::<Vec<_>>());
+}
+
+/// A consumer of a stream saves `recovery_state_after(&event)`: the stream's
+/// buffer may hold events the socket already counts as finished.
+#[tokio::test]
+async fn a_checkpoint_after_a_stream_event_resumes_right_after_it() {
+    let server = TestServer::start(ServerOptions::default().recovery()).await;
+    let first = connected(fast(&server.url())).await;
+    let mut events = first.events();
+    first
+        .emit("stream", json!({"count": 100, "interval_ms": 1}))
+        .await
+        .unwrap();
+    let mut last = None;
+    for _ in 0..10 {
+        let event = next_event(&mut events, "tick").await;
+        last = Some((
+            tick_number(&event),
+            first.recovery_state_after(&event).unwrap(),
+        ));
+    }
+    // Let the server send more, which the stream's buffer takes in.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(events);
+    drop(first);
+    server.wait_for(ev("disconnect"), TIMEOUT).await;
+    let (last, state) = last.unwrap();
+    let (second, mut events) = within(
+        TIMEOUT,
+        "connect",
+        fast(&server.url())
+            .recovery_state(state)
+            .connect_with_events(),
+    )
+    .await
+    .unwrap();
+    assert!(second.recovered());
+    let mut seen = Vec::new();
+    while seen.last() != Some(&100) {
+        seen.push(tick_number(&next_event(&mut events, "tick").await));
+    }
+    assert_eq!(seen, ((last + 1)..=100).collect::<Vec<_>>());
 }
 
 /// Drops the link at random moments while the server streams; every event must

@@ -110,7 +110,13 @@ async fn deliver(
         SocketEvent::Event(ev) if ev.offset().is_some() => Some(ev.clone()),
         _ => None,
     };
-    run_handlers(listeners, socket, &event).await;
+    match &finished {
+        Some(handled) => {
+            let handlers = run_handlers(listeners, socket, &event);
+            listeners.handling(handled.clone(), handlers).await;
+        }
+        None => run_handlers(listeners, socket, &event).await,
+    }
     match subscribers.len() {
         0 => {}
         1 => {

@@ -6,6 +6,7 @@
 //! dispatcher's to move.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
@@ -156,6 +157,18 @@ pub(crate) struct Listeners {
     has_outgoing: AtomicBool,
 }
 
+tokio::task_local! {
+    /// The event whose handlers run on this task, if any.
+    static HANDLING: Handling;
+}
+
+/// An event with an offset whose handlers are running, and the socket whose
+/// they are, named by the address of its listeners.
+struct Handling {
+    listeners: usize,
+    event: Event,
+}
+
 /// The session and the last event the application finished with.
 #[derive(Default)]
 pub(crate) struct Checkpoint {
@@ -220,14 +233,23 @@ impl Listeners {
         self.has_outgoing.store(any, Ordering::Release);
     }
 
-    /// The resumable state, when the server gave a session id.
+    /// The resumable state, when the server gave a session id: past the
+    /// event being handled when called from one of its handlers, otherwise
+    /// past the last finished event.
     pub(crate) fn checkpoint(&self) -> Option<RecoveryState> {
+        let handling = HANDLING
+            .try_with(|handling| {
+                (handling.listeners == self as *const Listeners as usize)
+                    .then(|| handling.event.clone())
+            })
+            .ok()
+            .flatten();
         let checkpoint = self
             .checkpoint
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let session = checkpoint.session.as_ref()?;
-        let offset = match &checkpoint.last {
+        let offset = match handling.as_ref().or(checkpoint.last.as_ref()) {
             Some(event) => event.offset().map(str::to_owned),
             None => session.offset.clone(),
         };
@@ -235,6 +257,18 @@ impl Listeners {
             pid: session.pid.clone(),
             offset,
         })
+    }
+
+    /// Runs `handlers`, the handlers of `event`, so that a checkpoint taken
+    /// inside them counts `event` as finished: a handler saves its state
+    /// once it has done its work, and a restart from that state must not
+    /// replay the event again.
+    pub(crate) async fn handling<F: Future>(&self, event: Event, handlers: F) -> F::Output {
+        let handling = Handling {
+            listeners: self as *const Listeners as usize,
+            event,
+        };
+        HANDLING.scope(handling, handlers).await
     }
 
     pub(crate) fn update_checkpoint(&self, update: impl FnOnce(&mut Checkpoint)) {

@@ -285,15 +285,59 @@ impl Socket {
     /// the private session id and the offset of the last event the application
     /// finished with. `None` when the server does not offer connection state recovery.
     ///
-    /// An event counts as finished once its handler (see [`on`](Self::on)) has
-    /// returned and it has been handed to every [`events`](Self::events) stream.
-    /// Events still waiting in the socket's buffers do not count, so a restart
-    /// from this checkpoint gets them again rather than skipping them. An
-    /// application that processes events from a stream, and finishes them later
-    /// than it receives them, builds its checkpoint from the pid here and the
-    /// [`Event::offset`] of the last event it finished.
+    /// Called from a handler of an event (see [`on`](Self::on)), the event
+    /// being handled counts as finished: save the state at the end of the
+    /// handler, once its work is done, and a restart resumes right after
+    /// that event. Elsewhere, an event counts as finished once its handlers
+    /// have returned and it has been handed to every [`events`](Self::events)
+    /// stream. Events still waiting in the socket's buffers do not count, so
+    /// a restart from this checkpoint gets them again rather than skipping
+    /// them. An application that processes events from a stream saves
+    /// [`recovery_state_after`](Self::recovery_state_after) the event it
+    /// finished instead: the stream's buffer may hold events already
+    /// counted here.
+    ///
+    /// ```no_run
+    /// # fn save(_: &sioclient::RecoveryState) {}
+    /// # async fn run(socket: sioclient::Socket) {
+    /// socket.on("order", |event, socket| async move {
+    ///     // ... process the order ...
+    ///     if let Some(state) = socket.recovery_state() {
+    ///         save(&state); // includes this event: a restart resumes after it
+    ///     }
+    /// });
+    /// # }
+    /// ```
     pub fn recovery_state(&self) -> Option<RecoveryState> {
         self.inner.listeners.checkpoint()
+    }
+
+    /// The checkpoint that resumes right after `event`, an event of this
+    /// socket: for applications that finish events taken from a stream.
+    /// Same as [`recovery_state`](Self::recovery_state) for an event without
+    /// an offset.
+    ///
+    /// ```no_run
+    /// # fn save(_: &sioclient::RecoveryState) {}
+    /// # async fn run(socket: sioclient::Socket) {
+    /// use futures::StreamExt;
+    /// use sioclient::SocketEvent;
+    ///
+    /// let mut events = socket.events();
+    /// while let Some(SocketEvent::Event(event)) = events.next().await {
+    ///     // ... process the event ...
+    ///     if let Some(state) = socket.recovery_state_after(&event) {
+    ///         save(&state);
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn recovery_state_after(&self, event: &Event) -> Option<RecoveryState> {
+        let mut state = self.recovery_state()?;
+        if let Some(offset) = event.offset() {
+            state.offset = Some(offset.to_owned());
+        }
+        Some(state)
     }
 }
 
