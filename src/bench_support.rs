@@ -15,7 +15,8 @@ use tokio::time::Instant;
 use crate::codec::args;
 use crate::codec::engine::OpenInfo;
 use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
-use crate::proto::connection::{AuthSource, Connection, SocketId};
+use crate::proto::auth::AuthSource;
+use crate::proto::connection::{Connection, SocketId};
 use crate::proto::event::{Delivery, Event};
 use crate::proto::status::SocketStatus;
 

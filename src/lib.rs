@@ -158,6 +158,7 @@ mod error;
 mod proto;
 mod queue;
 
+pub use client::auth::{AuthCallback, ReturnsFuture, ReturnsValue};
 pub use client::builder::ClientBuilder;
 pub use client::manager::Engine;
 pub use client::registry::ListenerId;

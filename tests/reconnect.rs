@@ -297,3 +297,79 @@ async fn the_auth_closure_runs_again_on_reconnect() {
     let first = server.wait_for(ev("connection"), TIMEOUT).await;
     assert_eq!(first["auth"], json!({"token": "token-1"}));
 }
+
+#[tokio::test]
+async fn an_async_auth_callback_refreshes_the_token_on_every_connect() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    let socket = connected(fast(&server.url()).auth_with(move || {
+        let counter = counter.clone();
+        async move {
+            // A token service that takes its time.
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok::<_, std::io::Error>(json!({ "token": format!("token-{n}") }))
+        }
+    }))
+    .await;
+    let mut events = socket.events();
+    socket.io().engine().close();
+    next_connect(&mut events).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let me: Value = socket.emit_with_ack("whoami", ()).await.unwrap();
+    assert_eq!(me["auth"], json!({"token": "token-2"}));
+}
+
+#[tokio::test]
+async fn a_failing_async_auth_callback_is_a_typed_error_and_is_retried() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = errors.clone();
+    let socket = connected(
+        fast(&server.url())
+            .auth_with(move || {
+                let counter = counter.clone();
+                async move {
+                    match counter.fetch_add(1, Ordering::SeqCst) {
+                        0 => Err(std::io::Error::other("the token service is down")),
+                        _ => Ok(json!({ "token": "late" })),
+                    }
+                }
+            })
+            .on_lifecycle(move |event, _socket| {
+                let seen = seen.clone();
+                async move {
+                    if let SocketEvent::ConnectError(error) = event {
+                        seen.lock().unwrap().push(error);
+                    }
+                }
+            }),
+    )
+    .await;
+    let me: Value = socket.emit_with_ack("whoami", ()).await.unwrap();
+    assert_eq!(me["auth"], json!({"token": "late"}));
+    let errors = errors.lock().unwrap().clone();
+    let [sioclient::ConnectError::AuthFailed(cause)] = errors.as_slice() else {
+        panic!("{errors:?}");
+    };
+    assert_eq!(cause.to_string(), "the token service is down");
+
+    // Always failing, with one attempt: connect() gives the cause.
+    let error = within(
+        TIMEOUT,
+        "connect",
+        fast(&server.url())
+            .reconnection(false)
+            .auth_with(|| async { Err::<Value, _>("no token") })
+            .connect(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&error, sioclient::ConnectError::AuthFailed(cause) if cause.to_string() == "no token"),
+        "{error:?}"
+    );
+}

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
+use crate::client::auth::{self, AuthCallback};
 use crate::client::shared::{Manager, Socket, SocketHandlers, SocketSettings};
 use crate::client::socket::EventStream;
 use crate::driver::{Driver, DriverConfig};
@@ -18,7 +19,7 @@ use crate::engine::status::EngineStatus;
 use crate::engine::stream::Dialer;
 use crate::engine::tls::TlsOptions;
 use crate::error::ConnectError;
-use crate::proto::connection::AuthSource;
+use crate::proto::auth::AuthSource;
 use crate::proto::event::{Event, SocketEvent};
 use crate::proto::reconnect::ReconnectPolicy;
 use crate::proto::recovery::RecoveryState;
@@ -247,11 +248,30 @@ impl ClientBuilder {
         self
     }
 
-    /// Computes the auth payload anew for every (re)connect, to refresh tokens.
-    /// The closure must return a JSON object; anything else fails that connect with
-    /// [`ConnectError::InvalidAuth`].
-    pub fn auth_with(mut self, auth: impl Fn() -> Value + Send + Sync + 'static) -> Self {
-        self.auth = Ok(AuthSource::Dynamic(Arc::new(auth)));
+    /// Computes the auth payload anew for every (re)connect, to refresh
+    /// tokens: a closure returning a JSON value, or a closure returning a
+    /// future of `Result<payload, error>` (see [`AuthCallback`]). The payload
+    /// must be a JSON object; anything else fails that connect with
+    /// [`ConnectError::InvalidAuth`]. A future's error is
+    /// [`ConnectError::AuthFailed`], and the attempt is retried.
+    ///
+    /// ```no_run
+    /// # async fn fetch_token() -> Result<String, std::io::Error> { Ok(String::new()) }
+    /// # async fn run() -> Result<(), sioclient::ConnectError> {
+    /// use serde_json::json;
+    /// use sioclient::ClientBuilder;
+    ///
+    /// let socket = ClientBuilder::new("http://localhost:3000")
+    ///     .auth_with(|| async {
+    ///         let token = fetch_token().await?; // an HTTP call, say
+    ///         Ok::<_, std::io::Error>(json!({ "token": token }))
+    ///     })
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn auth_with<Kind>(mut self, auth: impl AuthCallback<Kind>) -> Self {
+        self.auth = Ok(auth::source(auth));
         self
     }
 

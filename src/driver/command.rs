@@ -6,7 +6,8 @@ use std::sync::Arc;
 use crate::queue::{self, WeakSender};
 
 use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
-use crate::proto::connection::{AuthSource, ConnectWaiter, SocketId};
+use crate::proto::auth::AuthSource;
+use crate::proto::connection::{ConnectWaiter, SocketId};
 use crate::proto::emit::Emit;
 use crate::proto::event::Delivery;
 use crate::proto::recovery::RecoveryState;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
+use serde_json::Value;
 use tokio::time::{sleep, sleep_until, Instant};
 
 use crate::codec::Frame;
@@ -22,7 +23,8 @@ use crate::engine::open;
 use crate::engine::trace;
 use crate::error::ConnectError;
 use crate::proto::ack_sink::AckAnswer;
-use crate::proto::connection::{Connection, Ending, LinkFault};
+use crate::proto::auth::AuthFuture;
+use crate::proto::connection::{Connection, Ending, LinkFault, SocketId};
 use crate::proto::emit::Emit;
 use crate::proto::event::{Delivery, DisconnectReason};
 use crate::proto::reconnect::{Decision, Next, ReconnectPolicy, Reconnection};
@@ -86,6 +88,8 @@ enum Wake {
     /// The dispatcher of the pending delivery has room again.
     Room,
     Deadline,
+    /// An async auth callback gave its outcome.
+    Auth((SocketId, u64, Result<Value, ConnectError>)),
 }
 
 /// What woke the driver while no link is open.
@@ -110,6 +114,15 @@ pub(crate) struct Driver {
     pending: Option<(usize, Delivery)>,
     /// Frames were fed to the WebSocket but not flushed yet.
     unflushed: bool,
+    /// The async auth callbacks that CONNECTs on the open link wait for.
+    auth: Vec<RunningAuth>,
+}
+
+/// An async auth callback running for a namespace's CONNECT.
+struct RunningAuth {
+    socket: SocketId,
+    request: u64,
+    future: AuthFuture,
 }
 
 impl Driver {
@@ -132,6 +145,7 @@ impl Driver {
             slots: Vec::new(),
             pending: None,
             unflushed: false,
+            auth: Vec::new(),
         }
     }
 
@@ -156,7 +170,7 @@ impl Driver {
                 self.conn.broadcast(event);
             }
             let decision = match self.open_link(attempt).await {
-                Opened::Link(ws) => match self.run_link(ws).await {
+                Opened::Link(ws) => match self.run_link_once(ws).await {
                     LinkEnd::Shutdown => return,
                     LinkEnd::Unwanted(fault) => {
                         self.transport.status.closed();
@@ -290,6 +304,13 @@ impl Driver {
         }
     }
 
+    /// Runs an open link until it ends, and stops what ran for it.
+    async fn run_link_once(&mut self, link: BoxedLink) -> LinkEnd {
+        let end = self.run_link(link).await;
+        self.auth.clear();
+        end
+    }
+
     /// Runs an open link until it ends.
     async fn run_link(&mut self, mut link: BoxedLink) -> LinkEnd {
         // One timer for the link, moved rather than rebuilt: registering a new
@@ -301,6 +322,13 @@ impl Driver {
                 return LinkEnd::Lost(link_fault(error));
             }
             self.deliver();
+            while let Some(request) = self.conn.poll_auth() {
+                self.auth.push(RunningAuth {
+                    socket: request.socket,
+                    request: request.request,
+                    future: (request.callback)(),
+                });
+            }
             if !self.conn.wants_link() {
                 let _ = std::future::poll_fn(|cx| link.poll_close(cx)).await;
                 return LinkEnd::Unwanted(LinkFault {
@@ -324,6 +352,7 @@ impl Driver {
                 (ns, emit) = next_emit(&self.slots, &self.conn) => Wake::Emit(ns, emit),
                 () = room => Wake::Room,
                 () = &mut timer => Wake::Deadline,
+                auth = next_auth(&mut self.auth), if !self.auth.is_empty() => Wake::Auth(auth),
             };
             match wake {
                 Wake::Command(None) => {
@@ -363,6 +392,11 @@ impl Driver {
                     }
                 }
                 Wake::Room => self.on_room(),
+                Wake::Auth((socket, request, outcome)) => {
+                    if let Err(fault) = self.conn.handle_auth(socket, request, outcome) {
+                        return LinkEnd::Lost(fault);
+                    }
+                }
                 Wake::Deadline => {
                     if let Err(fault) = self.conn.handle_timeout(Instant::now()) {
                         return LinkEnd::Lost(fault);
@@ -640,6 +674,20 @@ async fn next_emit(slots: &[Slot], conn: &Connection) -> (usize, Option<Emit>) {
                 if let Poll::Ready(emit) = emits.poll_recv(cx) {
                     return Poll::Ready((ns, emit));
                 }
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The next outcome of a running auth callback, which leaves the list.
+async fn next_auth(running: &mut Vec<RunningAuth>) -> (SocketId, u64, Result<Value, ConnectError>) {
+    std::future::poll_fn(|cx| {
+        for index in 0..running.len() {
+            if let Poll::Ready(outcome) = running[index].future.as_mut().poll(cx) {
+                let done = running.swap_remove(index);
+                return Poll::Ready((done.socket, done.request, outcome));
             }
         }
         Poll::Pending

@@ -39,6 +39,11 @@ pub enum ConnectError {
     /// The auth payload is not a JSON object.
     #[error("auth must be a JSON object, got {0}")]
     InvalidAuth(String),
+    /// The async auth callback of
+    /// [`ClientBuilder::auth_with`](crate::ClientBuilder::auth_with) failed
+    /// (or gave a payload that does not serialize); the source is its error.
+    #[error("the auth callback failed")]
+    AuthFailed(#[source] Arc<dyn std::error::Error + Send + Sync>),
     /// The WebSocket could not be opened, or broke before the namespace
     /// connected (refused, reset, TLS, ...). The message includes the
     /// WebSocket error's, which is not repeated as a source: its own message

@@ -29,6 +29,7 @@ use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
 use crate::error::{AckError, ConnectError};
 use crate::proto::ack_sink::AckSink;
+use crate::proto::auth::{self, AsyncAuth, Auth, AuthSource};
 use crate::proto::emit::{AckWaiter, Emit};
 use crate::proto::event::{Delivery, DisconnectReason, Settled, SocketEvent};
 use crate::proto::recovery::RecoveryState;
@@ -93,42 +94,6 @@ pub(crate) enum Ending {
 /// Where the outcome of a namespace connect goes.
 pub(crate) type ConnectWaiter = oneshot::Sender<Result<(), ConnectError>>;
 
-/// The auth payload of a namespace, evaluated on every (re)connect.
-#[derive(Clone, Default)]
-pub(crate) enum AuthSource {
-    /// No auth.
-    #[default]
-    None,
-    /// The same JSON object every time.
-    Static(Map<String, Value>),
-    /// Called on every connect, so tokens can be refreshed.
-    Dynamic(Arc<dyn Fn() -> Value + Send + Sync>),
-}
-
-impl AuthSource {
-    fn evaluate(&self) -> Result<Map<String, Value>, ConnectError> {
-        match self {
-            AuthSource::None => Ok(Map::new()),
-            AuthSource::Static(map) => Ok(map.clone()),
-            AuthSource::Dynamic(make) => match make() {
-                Value::Object(map) => Ok(map),
-                other => Err(ConnectError::InvalidAuth(type_name(&other).to_owned())),
-            },
-        }
-    }
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// Names a socket across the layers: its handles, the commands they send
 /// the driver, and the connection's table of namespaces, the one registry
 /// of sockets. A later socket of the same namespace gets another id.
@@ -171,6 +136,9 @@ struct Namespace {
     state: NsState,
     status: Arc<SocketStatus>,
     auth: AuthSource,
+    /// The async auth callback whose outcome the CONNECT waits for, while
+    /// it runs (see [`AuthRequest`]).
+    awaiting_auth: Option<u64>,
     resume: Option<RecoveryState>,
     /// Offsets of the last events, to drop what a recovery replays twice.
     recent: RecentOffsets,
@@ -278,6 +246,19 @@ pub(crate) struct Connection {
     /// Socket events for each namespace's dispatcher, in order; see
     /// [`poll_delivery`](Self::poll_delivery).
     deliveries: VecDeque<(usize, Delivery)>,
+    /// Async auth callbacks to run, not yet handed to the driver.
+    auth_requests: VecDeque<AuthRequest>,
+    /// The id of the last auth request.
+    next_auth: u64,
+}
+
+/// An async auth callback a namespace's CONNECT waits for, for the driver
+/// to run.
+pub(crate) struct AuthRequest {
+    pub(crate) socket: SocketId,
+    /// Which request of the namespace this is; only the last one counts.
+    pub(crate) request: u64,
+    pub(crate) callback: AsyncAuth,
 }
 
 impl Connection {
@@ -302,6 +283,8 @@ impl Connection {
             paused_since: None,
             outbox: VecDeque::new(),
             deliveries: VecDeque::new(),
+            auth_requests: VecDeque::new(),
+            next_auth: 0,
         }
     }
 
@@ -321,6 +304,7 @@ impl Connection {
             state: NsState::Inactive,
             status,
             auth,
+            awaiting_auth: None,
             resume,
             recent: RecentOffsets::default(),
             recovery_from: None,
@@ -502,7 +486,60 @@ impl Connection {
         let namespace = &mut self.namespaces[ns];
         namespace.connect_deadline = Some(self.now + self.connect_timeout);
         namespace.recovery_from = None;
-        let mut auth = match namespace.auth.evaluate() {
+        namespace.awaiting_auth = None;
+        match namespace.auth.evaluate() {
+            Auth::Ready(auth) => self.write_connect(ns, auth),
+            Auth::Later(callback) => {
+                self.next_auth += 1;
+                namespace.awaiting_auth = Some(self.next_auth);
+                self.auth_requests.push_back(AuthRequest {
+                    socket: namespace.id,
+                    request: self.next_auth,
+                    callback,
+                });
+            }
+        }
+    }
+
+    /// An async auth callback of [`poll_auth`](Self::poll_auth) gave its
+    /// outcome: the CONNECT it held goes out, or the attempt fails as a
+    /// CONNECT without an answer does. An outcome nobody waits for any more
+    /// (the link was lost, the socket left) is ignored.
+    pub(crate) fn handle_auth(
+        &mut self,
+        socket: SocketId,
+        request: u64,
+        outcome: Result<Value, ConnectError>,
+    ) -> Result<(), LinkFault> {
+        let Some(ns) = self.find_socket(socket) else {
+            return Ok(());
+        };
+        let namespace = &mut self.namespaces[ns];
+        if namespace.awaiting_auth != Some(request) || self.link.is_none() {
+            return Ok(());
+        }
+        namespace.awaiting_auth = None;
+        match outcome {
+            Ok(value) => {
+                self.write_connect(ns, auth::object(value));
+                Ok(())
+            }
+            Err(error) => self.connect_failed(ns, error),
+        }
+    }
+
+    /// The next async auth callback to run, with the id of its request.
+    /// Call after every input; hand the outcome to
+    /// [`handle_auth`](Self::handle_auth).
+    pub(crate) fn poll_auth(&mut self) -> Option<AuthRequest> {
+        self.auth_requests.pop_front()
+    }
+
+    /// Writes the CONNECT of a namespace with this auth payload, or ends the
+    /// namespace when there is none.
+    fn write_connect(&mut self, ns: usize, auth: Result<Map<String, Value>, ConnectError>) {
+        let namespace = &mut self.namespaces[ns];
+        let mut auth = match auth {
             Ok(auth) => auth,
             Err(error) => {
                 self.deliveries
@@ -552,6 +589,7 @@ impl Connection {
         let established = self.link.take().is_some_and(|link| link.established);
         self.partial = None;
         self.outbox.clear();
+        self.auth_requests.clear();
         let refused = match &fault.error {
             ConnectError::Protocol(error) => Some(error),
             _ => None,
@@ -566,6 +604,7 @@ impl Connection {
                 namespace.state = NsState::Connecting;
             }
             namespace.connect_deadline = None;
+            namespace.awaiting_auth = None;
             namespace.fail_acks();
             namespace.reliable.link_lost();
             // A message the client refuses is replayed by the server after
@@ -729,26 +768,32 @@ impl Connection {
                 error: ConnectError::Timeout(silence),
             });
         }
-        let established = self.link.as_ref().is_some_and(|link| link.established);
         for ns in 0..self.namespaces.len() {
-            let namespace = &mut self.namespaces[ns];
-            if namespace.state != NsState::Connecting
-                || namespace.connect_deadline.is_none_or(|due| now < due)
+            let namespace = &self.namespaces[ns];
+            if namespace.state == NsState::Connecting
+                && namespace.connect_deadline.is_some_and(|due| now >= due)
             {
-                continue;
+                self.connect_failed(ns, ConnectError::Timeout(self.connect_timeout))?;
             }
-            let error = ConnectError::Timeout(self.connect_timeout);
-            if !established {
-                return Err(LinkFault {
-                    reason: DisconnectReason::TransportError,
-                    error,
-                });
-            }
-            tracing::warn!(nsp = %namespace.path, %error, "namespace not connected");
-            self.deliveries
-                .push_back((ns, SocketEvent::ConnectError(error.clone()).into()));
-            self.end(ns, Ending::Failed(error));
         }
+        Ok(())
+    }
+
+    /// A namespace's CONNECT could not get an answer. Before any namespace
+    /// connected on the link, that fails the link's attempt, which
+    /// reconnection retries; after, the namespace alone fails.
+    fn connect_failed(&mut self, ns: usize, error: ConnectError) -> Result<(), LinkFault> {
+        let established = self.link.as_ref().is_some_and(|link| link.established);
+        if !established {
+            return Err(LinkFault {
+                reason: DisconnectReason::TransportError,
+                error,
+            });
+        }
+        tracing::warn!(nsp = %self.namespaces[ns].path, %error, "namespace not connected");
+        self.deliveries
+            .push_back((ns, SocketEvent::ConnectError(error.clone()).into()));
+        self.end(ns, Ending::Failed(error));
         Ok(())
     }
 

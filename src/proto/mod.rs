@@ -24,6 +24,7 @@
 //! - **Reconnection attempts and delays**: [`reconnect::Reconnection`].
 
 pub(crate) mod ack_sink;
+pub(crate) mod auth;
 pub(crate) mod connection;
 pub(crate) mod emit;
 pub(crate) mod event;

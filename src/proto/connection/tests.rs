@@ -534,6 +534,80 @@ fn connect_frames_are_exact_on_the_wire() {
     }
 }
 
+fn async_auth() -> AuthSource {
+    AuthSource::Async(Arc::new(|| Box::pin(async { Ok(json!({})) })))
+}
+
+#[test]
+fn an_async_auth_holds_the_connect_until_its_outcome() {
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/admin", async_auth(), resume("p1", Some("o1")));
+    let mut outcome = h.connect(ns);
+    h.open();
+    assert_eq!(
+        h.texts(),
+        Vec::<String>::new(),
+        "no CONNECT before the auth"
+    );
+    let first = h.conn.poll_auth().expect("an auth request");
+    assert!(h.conn.poll_auth().is_none());
+
+    // A second link asks again; the outcome of the first request is stale.
+    h.lose(DisconnectReason::TransportClose);
+    h.open();
+    let second = h.conn.poll_auth().expect("an auth request");
+    h.conn
+        .handle_auth(first.socket, first.request, Ok(json!({"token": "old"})))
+        .unwrap();
+    assert_eq!(h.texts(), Vec::<String>::new());
+
+    // The payload goes out with the session keys; a second outcome of the
+    // same request is ignored.
+    h.conn
+        .handle_auth(second.socket, second.request, Ok(json!({"token": "t"})))
+        .unwrap();
+    let sent = h.texts();
+    assert_eq!(
+        split_connect(&sent[0]),
+        (
+            "40/admin,",
+            Some(json!({"token": "t", "pid": "p1", "offset": "o1"}))
+        )
+    );
+    h.conn
+        .handle_auth(second.socket, second.request, Ok(json!({"token": "t"})))
+        .unwrap();
+    assert_eq!(h.texts(), Vec::<String>::new());
+    assert!(connect_pending(&mut outcome));
+}
+
+#[test]
+fn a_failed_async_auth_fails_the_attempt_and_a_payload_that_is_no_object_the_namespace() {
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/", async_auth(), None);
+    let mut outcome = h.connect(ns);
+    h.open();
+    let request = h.conn.poll_auth().unwrap();
+    let failure = ConnectError::AuthFailed(Arc::new(std::io::Error::other("no token")));
+    let fault = h
+        .conn
+        .handle_auth(request.socket, request.request, Err(failure))
+        .expect_err("the attempt fails before any namespace connected");
+    assert!(matches!(fault.error, ConnectError::AuthFailed(_)));
+    assert!(connect_pending(&mut outcome), "reconnection retries it");
+
+    h.lose(fault.reason);
+    h.open();
+    let request = h.conn.poll_auth().unwrap();
+    h.conn
+        .handle_auth(request.socket, request.request, Ok(json!("a string")))
+        .unwrap();
+    assert!(matches!(
+        h.seen().as_slice(),
+        [(_, Seen::ConnectError(message))] if message.contains("a string")
+    ));
+}
+
 #[test]
 fn connect_reply_connects_the_namespace() {
     let mut h = Harness::new();
