@@ -88,8 +88,8 @@ enum Wake {
     /// The dispatcher of the pending delivery has room again.
     Room,
     Deadline,
-    /// An async auth callback gave its outcome.
-    Auth((SocketId, u64, Result<Value, ConnectError>)),
+    /// An async auth callback gave its outcome. Boxed: rare, and large.
+    Auth(Box<(SocketId, u64, Result<Value, ConnectError>)>),
 }
 
 /// What woke the driver while no link is open.
@@ -170,7 +170,7 @@ impl Driver {
                 self.conn.broadcast(event);
             }
             let decision = match self.open_link(attempt).await {
-                Opened::Link(ws) => match self.run_link_once(ws).await {
+                Opened::Link(ws) => match self.run_link(ws).await {
                     LinkEnd::Shutdown => return,
                     LinkEnd::Unwanted(fault) => {
                         self.transport.status.closed();
@@ -304,15 +304,10 @@ impl Driver {
         }
     }
 
-    /// Runs an open link until it ends, and stops what ran for it.
-    async fn run_link_once(&mut self, link: BoxedLink) -> LinkEnd {
-        let end = self.run_link(link).await;
-        self.auth.clear();
-        end
-    }
-
     /// Runs an open link until it ends.
     async fn run_link(&mut self, mut link: BoxedLink) -> LinkEnd {
+        // What ran for an earlier link is of no use on this one.
+        self.auth.clear();
         // One timer for the link, moved rather than rebuilt: registering a new
         // timer per message would cost a wake-up of the IO driver each time.
         let mut timer = pin!(sleep_until(far_future()));
@@ -392,7 +387,8 @@ impl Driver {
                     }
                 }
                 Wake::Room => self.on_room(),
-                Wake::Auth((socket, request, outcome)) => {
+                Wake::Auth(done) => {
+                    let (socket, request, outcome) = *done;
                     if let Err(fault) = self.conn.handle_auth(socket, request, outcome) {
                         return LinkEnd::Lost(fault);
                     }
@@ -682,17 +678,18 @@ async fn next_emit(slots: &[Slot], conn: &Connection) -> (usize, Option<Emit>) {
 }
 
 /// The next outcome of a running auth callback, which leaves the list.
-async fn next_auth(running: &mut Vec<RunningAuth>) -> (SocketId, u64, Result<Value, ConnectError>) {
-    std::future::poll_fn(|cx| {
+fn next_auth(
+    running: &mut Vec<RunningAuth>,
+) -> impl Future<Output = Box<(SocketId, u64, Result<Value, ConnectError>)>> + '_ {
+    std::future::poll_fn(move |cx| {
         for index in 0..running.len() {
             if let Poll::Ready(outcome) = running[index].future.as_mut().poll(cx) {
                 let done = running.swap_remove(index);
-                return Poll::Ready((done.socket, done.request, outcome));
+                return Poll::Ready(Box::new((done.socket, done.request, outcome)));
             }
         }
         Poll::Pending
     })
-    .await
 }
 
 /// A deadline that never comes, for a timer with nothing to time.

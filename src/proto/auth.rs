@@ -34,8 +34,8 @@ pub(crate) enum AuthSource {
 /// The payload of one CONNECT, as far as it is known now.
 pub(crate) enum Auth {
     Ready(Result<Map<String, Value>, ConnectError>),
-    /// The callback whose future gives it; see [`object`] for its outcome.
-    Later(AsyncAuth),
+    /// The async callback's future gives it; see [`object`] for its outcome.
+    Later,
 }
 
 impl AuthSource {
@@ -45,7 +45,7 @@ impl AuthSource {
             AuthSource::None => Auth::Ready(Ok(Map::new())),
             AuthSource::Static(map) => Auth::Ready(Ok(map.clone())),
             AuthSource::Dynamic(make) => Auth::Ready(object(make())),
-            AuthSource::Async(make) => Auth::Later(make.clone()),
+            AuthSource::Async(_) => Auth::Later,
         }
     }
 }

@@ -136,9 +136,8 @@ struct Namespace {
     state: NsState,
     status: Arc<SocketStatus>,
     auth: AuthSource,
-    /// The async auth callback whose outcome the CONNECT waits for, while
-    /// it runs (see [`AuthRequest`]).
-    awaiting_auth: Option<u64>,
+    /// The async auth callback the CONNECT waits for (see [`AuthRequest`]).
+    awaiting_auth: AwaitingAuth,
     resume: Option<RecoveryState>,
     /// Offsets of the last events, to drop what a recovery replays twice.
     recent: RecentOffsets,
@@ -246,10 +245,16 @@ pub(crate) struct Connection {
     /// Socket events for each namespace's dispatcher, in order; see
     /// [`poll_delivery`](Self::poll_delivery).
     deliveries: VecDeque<(usize, Delivery)>,
-    /// Async auth callbacks to run, not yet handed to the driver.
-    auth_requests: VecDeque<AuthRequest>,
-    /// The id of the last auth request.
-    next_auth: u64,
+}
+
+/// Whether a namespace's CONNECT waits for an async auth callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AwaitingAuth {
+    No,
+    /// Request `n` is for the driver to start.
+    ToStart(u64),
+    /// Request `n` runs in the driver.
+    Running(u64),
 }
 
 /// An async auth callback a namespace's CONNECT waits for, for the driver
@@ -283,8 +288,6 @@ impl Connection {
             paused_since: None,
             outbox: VecDeque::new(),
             deliveries: VecDeque::new(),
-            auth_requests: VecDeque::new(),
-            next_auth: 0,
         }
     }
 
@@ -304,7 +307,7 @@ impl Connection {
             state: NsState::Inactive,
             status,
             auth,
-            awaiting_auth: None,
+            awaiting_auth: AwaitingAuth::No,
             resume,
             recent: RecentOffsets::default(),
             recovery_from: None,
@@ -486,17 +489,13 @@ impl Connection {
         let namespace = &mut self.namespaces[ns];
         namespace.connect_deadline = Some(self.now + self.connect_timeout);
         namespace.recovery_from = None;
-        namespace.awaiting_auth = None;
+        namespace.awaiting_auth = AwaitingAuth::No;
         match namespace.auth.evaluate() {
             Auth::Ready(auth) => self.write_connect(ns, auth),
-            Auth::Later(callback) => {
-                self.next_auth += 1;
-                namespace.awaiting_auth = Some(self.next_auth);
-                self.auth_requests.push_back(AuthRequest {
-                    socket: namespace.id,
-                    request: self.next_auth,
-                    callback,
-                });
+            Auth::Later => {
+                static NEXT: AtomicU64 = AtomicU64::new(1);
+                namespace.awaiting_auth =
+                    AwaitingAuth::ToStart(NEXT.fetch_add(1, Ordering::Relaxed));
             }
         }
     }
@@ -515,10 +514,13 @@ impl Connection {
             return Ok(());
         };
         let namespace = &mut self.namespaces[ns];
-        if namespace.awaiting_auth != Some(request) || self.link.is_none() {
+        if namespace.awaiting_auth != AwaitingAuth::Running(request)
+            || namespace.state != NsState::Connecting
+            || self.link.is_none()
+        {
             return Ok(());
         }
-        namespace.awaiting_auth = None;
+        namespace.awaiting_auth = AwaitingAuth::No;
         match outcome {
             Ok(value) => {
                 self.write_connect(ns, auth::object(value));
@@ -532,7 +534,21 @@ impl Connection {
     /// Call after every input; hand the outcome to
     /// [`handle_auth`](Self::handle_auth).
     pub(crate) fn poll_auth(&mut self) -> Option<AuthRequest> {
-        self.auth_requests.pop_front()
+        self.link.as_ref()?;
+        self.namespaces.iter_mut().find_map(|namespace| {
+            let AwaitingAuth::ToStart(request) = namespace.awaiting_auth else {
+                return None;
+            };
+            let AuthSource::Async(callback) = &namespace.auth else {
+                return None;
+            };
+            namespace.awaiting_auth = AwaitingAuth::Running(request);
+            Some(AuthRequest {
+                socket: namespace.id,
+                request,
+                callback: callback.clone(),
+            })
+        })
     }
 
     /// Writes the CONNECT of a namespace with this auth payload, or ends the
@@ -589,7 +605,6 @@ impl Connection {
         let established = self.link.take().is_some_and(|link| link.established);
         self.partial = None;
         self.outbox.clear();
-        self.auth_requests.clear();
         let refused = match &fault.error {
             ConnectError::Protocol(error) => Some(error),
             _ => None,
@@ -604,7 +619,7 @@ impl Connection {
                 namespace.state = NsState::Connecting;
             }
             namespace.connect_deadline = None;
-            namespace.awaiting_auth = None;
+            namespace.awaiting_auth = AwaitingAuth::No;
             namespace.fail_acks();
             namespace.reliable.link_lost();
             // A message the client refuses is replayed by the server after
