@@ -166,10 +166,9 @@ pub use client::shared::{Manager, Socket};
 pub use client::socket::{Emitter, EventStream};
 pub use engine::config::Transport;
 pub use error::protocol::ProtocolError;
-pub use error::{AckError, ConnectError, EmitError, EngineIoError, UnsentEmit, WsError};
+pub use error::{AckError, ConnectError, EmitError, EngineIoError, TransportError, UnsentEmit};
 pub use proto::event::{DisconnectReason, Event, SocketEvent};
 pub use proto::recovery::RecoveryState;
-pub use tokio_tungstenite::tungstenite;
 
 /// The bytes crate: [`bytes::Bytes`] is the type of binary attachments (its
 /// `serde` feature is on, so a `Bytes` value anywhere in emitted arguments is

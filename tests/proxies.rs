@@ -56,7 +56,7 @@ async fn wrong_credentials_are_a_clear_refusal() {
         .await
         .expect_err("refused");
     assert!(matches!(error, ConnectError::Transport(_)), "{error:?}");
-    let text = error.to_string();
+    let text = common::client::error_chain(&error);
     assert!(
         text.contains("refused the tunnel") && text.contains("credentials"),
         "{text}"

@@ -325,7 +325,15 @@ async fn a_dead_port_gives_up_with_the_refusal_as_the_source() {
         chain.iter().any(|message| message.contains("refused")),
         "{chain:?}"
     );
-    assert!(matches!(last_attempt(error, 2), ConnectError::Transport(_)));
+    match last_attempt(error, 2) {
+        ConnectError::Transport(error) => {
+            assert_eq!(
+                error.io_error_kind(),
+                Some(std::io::ErrorKind::ConnectionRefused)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -4,14 +4,15 @@
 //! carry room for a TLS session: tokio-tungstenite's own stream type is an
 //! enum sized for its largest variant, over a kilobyte.
 
+use std::io;
+
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::error::UrlError;
 use tokio_tungstenite::Connector;
 use url::Url;
 
 use crate::engine::proxy::Proxy;
-use crate::error::WsError;
+use crate::error::TransportError;
 
 /// What a link reads and writes.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -35,24 +36,27 @@ pub(crate) enum Dialer {
     Memory(std::sync::Arc<dyn Fn() -> std::io::Result<Stream> + Send + Sync>),
 }
 
-/// Connects to the host of `url`, through TLS when `tls` is given. Errors
-/// are those tokio-tungstenite gives for the same failures, so that they
-/// read and classify the same.
+/// Connects to the host of `url`, through TLS when `tls` is given.
 pub(crate) async fn connect(
     url: &Url,
     tls: Option<&Connector>,
     dialer: &Dialer,
-) -> Result<Stream, WsError> {
+) -> Result<Stream, TransportError> {
     let proxy = match dialer {
         Dialer::Network => None,
         Dialer::Proxy(proxy) => Some(proxy),
         #[cfg(test)]
-        Dialer::Memory(dial) => return dial().map_err(WsError::Io),
+        Dialer::Memory(dial) => return dial().map_err(TransportError::io),
     };
-    let host = url.host_str().ok_or(WsError::Url(UrlError::NoHostName))?;
-    let port = url
-        .port_or_known_default()
-        .ok_or(WsError::Url(UrlError::UnsupportedUrlScheme))?;
+    // The builder checked the URL: it has a host, and a scheme with a port.
+    let unusable = || {
+        TransportError::io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no host or port in the URL",
+        ))
+    };
+    let host = url.host_str().ok_or_else(unusable)?;
+    let port = url.port_or_known_default().ok_or_else(unusable)?;
     // An IPv6 literal comes in brackets; TCP and TLS want it bare.
     let host = host
         .strip_prefix('[')
@@ -62,21 +66,20 @@ pub(crate) async fn connect(
         Some(proxy) => proxy.connect(host, port).await,
         None => TcpStream::connect((host, port)).await,
     }
-    .map_err(WsError::Io)?;
+    .map_err(TransportError::io)?;
     // Nagle off: events are small and latency-bound; the driver already batches writes.
-    tcp.set_nodelay(true).map_err(WsError::Io)?;
+    tcp.set_nodelay(true).map_err(TransportError::io)?;
     match tls {
         None | Some(Connector::Plain) => Ok(Box::new(tcp)),
         #[cfg(feature = "__rustls")]
         Some(Connector::Rustls(config)) => {
-            use tokio_tungstenite::tungstenite::error::TlsError;
             let name = rustls::pki_types::ServerName::try_from(host)
-                .map_err(|_| WsError::Tls(TlsError::InvalidDnsName))?
+                .map_err(TransportError::tls)?
                 .to_owned();
             let stream = tokio_rustls::TlsConnector::from(config.clone())
                 .connect(name, tcp)
                 .await
-                .map_err(WsError::Io)?;
+                .map_err(TransportError::io)?;
             Ok(Box::new(stream))
         }
         #[cfg(feature = "native-tls")]
@@ -84,10 +87,12 @@ pub(crate) async fn connect(
             let stream = tokio_native_tls::TlsConnector::from(connector.clone())
                 .connect(host, tcp)
                 .await
-                .map_err(|error| WsError::Tls(error.into()))?;
+                .map_err(TransportError::tls)?;
             Ok(Box::new(stream))
         }
         #[allow(unreachable_patterns)]
-        Some(_) => Err(WsError::Url(UrlError::TlsFeatureNotEnabled)),
+        Some(_) => Err(TransportError::tls(io::Error::other(
+            "this build has no TLS feature",
+        ))),
     }
 }

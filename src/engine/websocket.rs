@@ -1,8 +1,6 @@
 //! Engine.IO over one WebSocket: opening it (the handshake and the open
 //! packet) and the [`Link`] it presents to the driver.
 
-use std::sync::Arc;
-
 use std::task::{ready, Context, Poll};
 
 use futures::{SinkExt, StreamExt};
@@ -20,7 +18,8 @@ use crate::engine::config::{http_refused, redacted, TransportConfig};
 use crate::engine::link::{BoxedLink, Link, LinkError, Received};
 use crate::engine::stream::{self, Stream};
 use crate::error::protocol::ProtocolError;
-use crate::error::{ConnectError, WsError};
+use crate::error::{ConnectError, TransportError};
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// The WebSocket a link runs on.
 type WsStream = WebSocketStream<Stream>;
@@ -83,7 +82,7 @@ fn link_error(error: WsError) -> LinkError {
         WsError::Capacity(_) => LinkError::Refused(ProtocolError::MessageTooLarge {
             max: MAX_MESSAGE_BYTES,
         }),
-        other => LinkError::Failed(ConnectError::Transport(Arc::new(other))),
+        other => LinkError::Failed(ConnectError::Transport(TransportError::websocket(other))),
     }
 }
 
@@ -102,7 +101,9 @@ pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInf
             }
             Some(Ok(Message::Close(_))) | None => return Err(ConnectError::HandshakeClosed),
             Some(Ok(_)) => {}
-            Some(Err(error)) => return Err(ConnectError::Transport(Arc::new(error))),
+            Some(Err(error)) => {
+                return Err(ConnectError::Transport(TransportError::websocket(error)))
+            }
         }
     }
 }
@@ -121,7 +122,7 @@ async fn handshake(config: &TransportConfig, url: &Url) -> Result<WsStream, Conn
     }
     let stream = stream::connect(url, config.tls.as_ref(), &config.dialer)
         .await
-        .map_err(|error| handshake_error(config, error))?;
+        .map_err(ConnectError::Transport)?;
     let connected =
         tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()))
             .await;
@@ -143,7 +144,7 @@ pub(crate) async fn probe(config: &TransportConfig, sid: &str) -> Result<BoxedLi
     crate::engine::trace::outgoing_text("2probe");
     ws.send(Message::text("2probe"))
         .await
-        .map_err(|error| ConnectError::Transport(Arc::new(error)))?;
+        .map_err(|error| ConnectError::Transport(TransportError::websocket(error)))?;
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(text))) => {
@@ -157,7 +158,9 @@ pub(crate) async fn probe(config: &TransportConfig, sid: &str) -> Result<BoxedLi
             }
             Some(Ok(Message::Close(_))) | None => return Err(ConnectError::HandshakeClosed),
             Some(Ok(_)) => {}
-            Some(Err(error)) => return Err(ConnectError::Transport(Arc::new(error))),
+            Some(Err(error)) => {
+                return Err(ConnectError::Transport(TransportError::websocket(error)))
+            }
         }
     }
 }
@@ -176,6 +179,6 @@ fn handshake_error(config: &TransportConfig, error: WsError) -> ConnectError {
             url: redacted(&config.url),
             detail: "the connection closed before the WebSocket handshake completed".into(),
         },
-        other => ConnectError::Transport(Arc::new(other)),
+        other => ConnectError::Transport(TransportError::websocket(other)),
     }
 }

@@ -1,6 +1,7 @@
 //! Typed errors, one enum per kind of operation.
 
 pub(crate) mod protocol;
+pub(crate) mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,8 +11,7 @@ use serde_json::Value;
 
 use crate::error::protocol::ProtocolError;
 
-/// The error type of the WebSocket layer, re-exported so callers can match on it.
-pub use tokio_tungstenite::tungstenite::Error as WsError;
+pub use transport::TransportError;
 
 /// Why a connection, or a namespace on it, could not be established.
 ///
@@ -44,12 +44,11 @@ pub enum ConnectError {
     /// (or gave a payload that does not serialize); the source is its error.
     #[error("the auth callback failed")]
     AuthFailed(#[source] Arc<dyn std::error::Error + Send + Sync>),
-    /// The WebSocket could not be opened, or broke before the namespace
-    /// connected (refused, reset, TLS, ...). The message includes the
-    /// WebSocket error's, which is not repeated as a source: its own message
-    /// already includes its cause.
-    #[error("the WebSocket connection failed: {0}")]
-    Transport(Arc<WsError>),
+    /// The connection under Socket.IO could not be opened, or broke before
+    /// the namespace connected: refused, reset, a failed TLS handshake, a
+    /// WebSocket or HTTP failure. Its accessors tell which.
+    #[error(transparent)]
+    Transport(TransportError),
     /// The server answered the WebSocket handshake with an HTTP status other
     /// than 101 Switching Protocols.
     #[error("{}", http_refusal(url, *status, body, engine_io.as_ref()))]
@@ -255,22 +254,9 @@ impl ConnectError {
                     .is_some_and(|e| e.code == 0 || e.code == 5)
                     || ((400..500).contains(status) && *status != 408 && *status != 429)
             }
-            ConnectError::Transport(error) => is_tls_failure(error),
+            ConnectError::Transport(error) => error.is_tls(),
             _ => false,
         }
-    }
-}
-
-/// Whether a WebSocket error is a failed TLS handshake (a refused certificate
-/// among others).
-fn is_tls_failure(error: &WsError) -> bool {
-    match error {
-        WsError::Tls(_) => true,
-        #[cfg(feature = "__rustls")]
-        WsError::Io(io) => io
-            .get_ref()
-            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()),
-        _ => false,
     }
 }
 

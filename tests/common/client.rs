@@ -72,3 +72,16 @@ pub async fn next_disconnect(events: &mut EventStream) -> DisconnectReason {
         _ => unreachable!("wait_event returns what the predicate accepted"),
     }
 }
+
+/// The messages of an error and of every cause under it, joined as a
+/// reporter that walks the chain prints them.
+#[allow(dead_code)]
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut messages = vec![error.to_string()];
+    let mut current = error.source();
+    while let Some(cause) = current {
+        messages.push(cause.to_string());
+        current = cause.source();
+    }
+    messages.join(": ")
+}

@@ -3,7 +3,6 @@
 //! (headers, cookies, cache busting) and the reading of their answers.
 
 use std::future::Future;
-use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -21,7 +20,7 @@ use crate::engine::link::LinkError;
 use crate::engine::status::EngineStatus;
 use crate::engine::stream;
 use crate::error::protocol::ProtocolError;
-use crate::error::{ConnectError, WsError};
+use crate::error::{ConnectError, TransportError};
 
 pub(super) type BoxedBody = Pin<Box<dyn Future<Output = Result<Bytes, LinkError>> + Send>>;
 
@@ -44,7 +43,7 @@ impl Drop for HttpConnection {
 pub(super) async fn connect(config: &TransportConfig) -> Result<HttpConnection, ConnectError> {
     let stream = stream::connect(&config.url, config.tls.as_ref(), &config.dialer)
         .await
-        .map_err(|error| ConnectError::Transport(Arc::new(error)))?;
+        .map_err(ConnectError::Transport)?;
     let (sender, connection) = http1::handshake(TokioIo::new(stream))
         .await
         .map_err(transport_error)?;
@@ -165,9 +164,9 @@ pub(super) async fn read_body(
                 Ok(_) => LinkError::Refused(ProtocolError::MessageTooLarge {
                     max: MAX_MESSAGE_BYTES,
                 }),
-                Err(error) => LinkError::Failed(ConnectError::Transport(Arc::new(WsError::Io(
-                    io::Error::other(error),
-                )))),
+                Err(error) => {
+                    LinkError::Failed(ConnectError::Transport(TransportError::http_body(error)))
+                }
             },
         )?
         .to_bytes();
@@ -182,7 +181,7 @@ pub(super) async fn read_body(
 }
 
 pub(super) fn transport_error(error: hyper::Error) -> ConnectError {
-    ConnectError::Transport(Arc::new(WsError::Io(io::Error::other(error))))
+    ConnectError::Transport(TransportError::http(error))
 }
 
 pub(super) fn transport_failure(error: hyper::Error) -> LinkError {
