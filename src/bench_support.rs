@@ -1,4 +1,4 @@
-//! Thin wrappers over internal codecs, for the benchmarks in `benches/`
+//! Thin wrappers over internal codecs, for the benchmarks in `bench/`
 //! (a separate crate that sees only public items). Built only with the
 //! private `__bench` feature, which the benchmarks turn on.
 //!

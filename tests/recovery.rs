@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use common::client::{connected, next_connect, next_disconnect, next_event, wait_event};
 use common::redis::RedisServer;
+use common::rng::Rng;
 use common::{ev, within, Proxy, ServerOptions, TestServer, TIMEOUT};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use serde_json::{json, Value};
 use sioclient::{ClientBuilder, Event, RecoveryState, SocketEvent, Transport};
 use tokio::sync::mpsc;
@@ -379,9 +378,9 @@ async fn chaos(
     };
     let drops = env("SIOCLIENT_CHAOS_DROPS", default_drops);
     let count = env("SIOCLIENT_CHAOS_EVENTS", 2500);
-    let seed = env("SIOCLIENT_CHAOS_SEED", rand::random());
+    let seed = env("SIOCLIENT_CHAOS_SEED", Rng::fresh_seed());
     eprintln!("chaos over {transport:?}: seed {seed}, {drops} drops, {count} events");
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = Rng::seeded(seed);
 
     let server = TestServer::start(server.recovery()).await;
     let proxy = Proxy::start(server.addr()).await;
@@ -419,7 +418,7 @@ async fn chaos(
     let mut dropped = 0;
     let mut recovered_connects = 0;
     while seen.last() != Some(&count) {
-        let pause = Duration::from_millis(rng.random_range(20..120));
+        let pause = Duration::from_millis(20 + rng.below(100) as u64);
         let deadline = tokio::time::Instant::now() + pause;
         loop {
             tokio::select! {

@@ -9,26 +9,28 @@ use common::client::{connected, next_event};
 use common::{within, ServerOptions, TestServer, TIMEOUT};
 use sioclient::{ClientBuilder, ConnectError};
 
-/// A self-signed certificate for 127.0.0.1 and localhost, written next to the
-/// test binary's scratch files; returns the PEM and the two file paths.
-fn self_signed(name: &str) -> (String, PathBuf, PathBuf) {
-    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
-        .expect("a certificate");
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("tls-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cert_path = dir.join("cert.pem");
-    let key_path = dir.join("key.pem");
-    let pem = cert.cert.pem();
-    std::fs::write(&cert_path, &pem).unwrap();
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
-    (pem, cert_path, key_path)
+/// The test certificates: a private root, a server certificate for
+/// 127.0.0.1 and localhost that it signed (valid until the year 4096), and
+/// a second root that signed nothing here.
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tls")
+        .join(name)
+}
+
+/// The PEM of a root certificate of the fixtures.
+fn root(name: &str) -> Vec<u8> {
+    std::fs::read(fixture(name)).expect("the test certificates")
+}
+
+/// Options for a server with the fixtures' server certificate.
+fn tls_server() -> ServerOptions {
+    ServerOptions::default().tls(fixture("server.pem"), fixture("server.key"))
 }
 
 #[tokio::test]
 async fn an_unknown_certificate_is_refused_by_default() {
-    let (_, cert, key) = self_signed("refused");
-    let server = TestServer::start(ServerOptions::default().tls(cert, key)).await;
+    let server = TestServer::start(tls_server()).await;
     assert!(server.url().starts_with("https://"), "{}", server.url());
     let result = within(
         TIMEOUT,
@@ -50,18 +52,18 @@ async fn an_unknown_certificate_is_refused_by_default() {
 
 #[tokio::test]
 async fn a_trusted_root_certificate_lets_events_flow() {
-    let (pem, cert, key) = self_signed("trusted");
-    let server = TestServer::start(ServerOptions::default().tls(cert, key)).await;
-    let socket = connected(ClientBuilder::new(server.url()).tls_root_certificate_pem(pem)).await;
+    let server = TestServer::start(tls_server()).await;
+    let socket =
+        connected(ClientBuilder::new(server.url()).tls_root_certificate_pem(root("root.pem")))
+            .await;
     let mut events = socket.events();
     let n: u32 = socket.emit_with_ack("echo", 7).await.unwrap();
     assert_eq!(n, 7);
     assert_eq!(next_event(&mut events, "echo").await.args()[0], 7);
     // wss:// is the same as https://.
     let wss = server.url().replacen("https://", "wss://", 1);
-    let (pem, _, _) = self_signed("unused");
     let other = ClientBuilder::new(wss)
-        .tls_root_certificate_pem(pem)
+        .tls_root_certificate_pem(root("other-root.pem"))
         .reconnection(false)
         .connect()
         .await;
@@ -87,12 +89,11 @@ async fn a_pem_without_a_certificate_is_a_build_error() {
 #[cfg(feature = "polling")]
 #[tokio::test]
 async fn polling_over_https_uses_the_same_tls_options() {
-    let (pem, cert, key) = self_signed("polling");
-    let server = TestServer::start(ServerOptions::default().tls(cert, key)).await;
+    let server = TestServer::start(tls_server()).await;
     let socket = connected(
         ClientBuilder::new(server.url())
             .transports([sioclient::Transport::Polling])
-            .tls_root_certificate_pem(pem),
+            .tls_root_certificate_pem(root("root.pem")),
     )
     .await;
     let n: u32 = socket.emit_with_ack("echo", 9).await.unwrap();

@@ -30,11 +30,10 @@ impl HaProxy {
             config.push_str(&format!("  server node{i} {backend} cookie node{i}\n"));
         }
         let config = ConfigFile::write(&format!("sioclient-haproxy-{port}.cfg"), &config);
-        let child = spawn(
-            Command::new("haproxy").arg("-db").arg("-f").arg(&config.0),
-            "haproxy",
-            "haproxy",
-        );
+        let child = spawn("haproxy", "haproxy", |command| {
+            command.arg("-db").arg("-f").arg(&config.0);
+        })
+        .await;
         wait_until_listening(port, "haproxy").await;
         HaProxy {
             _child: child,

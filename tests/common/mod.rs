@@ -11,6 +11,8 @@ pub mod haproxy;
 pub mod proxies;
 pub mod proxy;
 pub mod redis;
+#[path = "../support/rng.rs"]
+pub mod rng;
 pub mod scripted;
 pub mod server;
 

@@ -31,15 +31,14 @@ impl TestProxy {
                  LogLevel Error\nBasicAuth {USER} {PASSWORD}\n"
             ),
         );
-        let child = spawn(
-            Command::new("tinyproxy")
+        let child = spawn("tinyproxy", "tinyproxy", |command| {
+            command
                 .arg("-d")
                 .arg("-c")
                 .arg(&config.0)
-                .stderr(Stdio::null()),
-            "tinyproxy",
-            "tinyproxy",
-        );
+                .stderr(Stdio::null());
+        })
+        .await;
         wait_until_listening(port, "tinyproxy").await;
         TestProxy {
             _child: child,
@@ -51,14 +50,13 @@ impl TestProxy {
     /// microsocks, for `USER`:`PASSWORD`.
     pub async fn socks5() -> TestProxy {
         let port = free_port();
-        let child = spawn(
-            Command::new("microsocks")
+        let child = spawn("microsocks", "microsocks", |command| {
+            command
                 .args(["-i", "127.0.0.1", "-p", &port.to_string()])
                 .args(["-u", USER, "-P", PASSWORD])
-                .stderr(Stdio::null()),
-            "microsocks",
-            "microsocks",
-        );
+                .stderr(Stdio::null());
+        })
+        .await;
         wait_until_listening(port, "microsocks").await;
         TestProxy {
             _child: child,

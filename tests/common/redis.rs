@@ -14,13 +14,12 @@ impl RedisServer {
     /// Starts redis-server without persistence and waits until it listens.
     pub async fn start() -> RedisServer {
         let port = free_port();
-        let child = spawn(
-            Command::new("redis-server")
+        let child = spawn("redis-server", "redis-server", |command| {
+            command
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"]),
-            "redis-server",
-            "redis-server",
-        );
+                .args(["--save", "", "--appendonly", "no"]);
+        })
+        .await;
         wait_until_listening(port, "redis-server").await;
         RedisServer {
             _child: child,

@@ -29,6 +29,10 @@ use crate::proto::event::{Delivery, DisconnectReason, Event, SocketEvent};
 use crate::proto::recovery::RecoveryState;
 use crate::proto::status::SocketStatus;
 
+#[path = "../../../tests/support/rng.rs"]
+mod rng;
+use rng::Rng;
+
 const PING_INTERVAL: Duration = Duration::from_secs(25);
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -2578,28 +2582,25 @@ fn no_prefix_of_a_real_frame_panics() {
 /// or an error, never a panic.
 #[test]
 fn mutated_frames_never_panic() {
-    use rand::rngs::StdRng;
-    use rand::{RngExt, SeedableRng};
-
     const BYTES: &[u8] = b"0123456789-,/[]{}\":_a\\ \x00";
-    let mut rng = StdRng::seed_from_u64(0x5eed);
+    let mut rng = Rng::seeded(0x5eed);
     for round in 0..2000 {
         let mut h = Harness::with_strip(round % 2 == 0);
         let (ns, _) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
         let _ = h.connected("/admin", r#"40/admin,{"sid":"a1","pid":"p2"}"#);
         let _pending = h.send_with_ack(ns, r#"421["x"]"#, 1);
         for _ in 0..12 {
-            if rng.random_range(0..5) == 0 {
+            if rng.below(5) == 0 {
                 let _ = h.binary(&[1, 2, 3]);
                 continue;
             }
-            let mut frame = REAL_FRAMES[rng.random_range(0..REAL_FRAMES.len())]
+            let mut frame = REAL_FRAMES[rng.below(REAL_FRAMES.len())]
                 .as_bytes()
                 .to_vec();
-            for _ in 0..rng.random_range(1..4) {
-                let at = rng.random_range(0..=frame.len());
-                let byte = BYTES[rng.random_range(0..BYTES.len())];
-                match rng.random_range(0..4) {
+            for _ in 0..1 + rng.below(3) {
+                let at = rng.below(frame.len() + 1);
+                let byte = BYTES[rng.below(BYTES.len())];
+                match rng.below(4) {
                     0 if at < frame.len() => frame[at] = byte,
                     1 => frame.insert(at, byte),
                     2 => frame.truncate(at),

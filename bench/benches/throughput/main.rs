@@ -2,7 +2,7 @@
 //! client, on a load server of our own. See BENCHMARKS.md.
 //!
 //! ```sh
-//! cargo bench --bench throughput
+//! cargo bench -p sioclient-bench --bench throughput
 //! ```
 //!
 //! The server runs on a thread of its own (a single-threaded runtime pinned to

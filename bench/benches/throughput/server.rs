@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-#[path = "../../tests/support/engine_server.rs"]
+#[path = "../../../tests/support/engine_server.rs"]
 mod engine_server;
 
 pub use engine_server::{blast_frame, CONNECT_REPLY};
