@@ -10,7 +10,7 @@ use tokio::process::{Child, Command};
 /// The bundled server, killed when dropped.
 pub struct BundledServer {
     _child: Child,
-    /// `http://127.0.0.1:<port>`
+    /// `http://127.0.0.1:<port>`, or `https://` with `--tls-cert`
     pub url: String,
 }
 
@@ -54,7 +54,12 @@ impl BundledServer {
         let mut lines = BufReader::new(stdout).lines();
         while let Some(line) = lines.next_line().await? {
             if let Some(port) = line.strip_prefix("LISTENING ") {
-                let url = format!("http://127.0.0.1:{}", port.trim());
+                let scheme = if args.contains(&"--tls-cert") {
+                    "https"
+                } else {
+                    "http"
+                };
+                let url = format!("{scheme}://127.0.0.1:{}", port.trim());
                 // Keep reading so the server never blocks on a full pipe.
                 tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
                 return Ok(BundledServer { _child: child, url });

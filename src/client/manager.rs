@@ -24,6 +24,16 @@ impl Manager {
     ///
     /// Returns the existing socket when one is already open for `namespace`.
     /// Uses the auth given to the builder.
+    ///
+    /// ```no_run
+    /// # async fn run(socket: sioclient::Socket) -> Result<(), sioclient::ConnectError> {
+    /// // `socket` is connected to "/"; "/admin" rides on the same connection.
+    /// let admin = socket.io().socket("/admin").await?;
+    /// admin.on("alert", |event, _admin| async move {
+    ///     println!("admin alert: {:?}", event.args());
+    /// });
+    /// # Ok(()) }
+    /// ```
     pub async fn socket(&self, namespace: &str) -> Result<Socket, ConnectError> {
         let namespace = normalize_namespace(namespace);
         let socket = self.attach(&namespace, SocketHandlers::default(), None);

@@ -66,12 +66,46 @@ impl Socket {
     /// While disconnected, the event waits in the offline buffer and is sent after
     /// the next connect; when that buffer is full the event is handed back in
     /// [`EmitError::BufferFull`].
+    ///
+    /// ```no_run
+    /// # async fn run(socket: sioclient::Socket) -> Result<(), sioclient::EmitError> {
+    /// use serde::Serialize;
+    ///
+    /// #[derive(Serialize)]
+    /// struct Move { x: i32, y: i32 }
+    ///
+    /// socket.emit("ping", ()).await?; // no argument
+    /// socket.emit("chat", "hello").await?; // one argument
+    /// socket.emit("move", Move { x: 1, y: 2 }).await?; // one object
+    /// socket.emit("scores", ("alice", 3, vec![1, 2])).await?; // three arguments
+    /// // `Bytes` goes as a binary attachment.
+    /// socket.emit("file", sioclient::bytes::Bytes::from_static(b"\x00\x01")).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn emit<A: Serialize>(&self, name: &str, args: A) -> Result<(), EmitError> {
         Emitter::new(self).emit(name, args).await
     }
 
     /// Emits an event and waits for the server's acknowledgement, decoded into `R`
     /// (a tuple type for several arguments). Fails after the socket's ack timeout.
+    ///
+    /// ```no_run
+    /// # async fn run(socket: sioclient::Socket) -> Result<(), sioclient::AckError> {
+    /// use std::time::Duration;
+    /// use serde::Deserialize;
+    ///
+    /// // The server answers `callback({ id: 7, total: 3 })`.
+    /// #[derive(Deserialize)]
+    /// struct Receipt { id: u64, total: u32 }
+    ///
+    /// let receipt: Receipt = socket.emit_with_ack("order", ("apples", 3)).await?;
+    /// // The server answers `callback("ok", 2)`: a tuple for several arguments.
+    /// let (status, n): (String, u32) = socket
+    ///     .timeout(Duration::from_secs(2))
+    ///     .emit_with_ack("count", ())
+    ///     .await?;
+    /// # let _ = (receipt.id, receipt.total, status, n); Ok(()) }
+    /// ```
     pub async fn emit_with_ack<R: DeserializeOwned, A: Serialize>(
         &self,
         name: &str,

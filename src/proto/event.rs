@@ -316,6 +316,18 @@ impl Event {
     /// lost is dropped, since the server's request died with the link. So is an
     /// answer with a frame larger than the server's maxPayload (logged as a warning),
     /// since the server would close the whole connection over it.
+    ///
+    /// ```no_run
+    /// # async fn run(socket: sioclient::Socket) {
+    /// // The server calls `socket.emit("confirm", order, (reply) => ...)`.
+    /// socket.on("confirm", |event, _socket| async move {
+    ///     let order: u64 = event.decode().unwrap_or_default();
+    ///     if event.wants_ack() {
+    ///         let _ = event.ack(&("accepted", order));
+    ///     }
+    /// });
+    /// # }
+    /// ```
     pub fn ack<A: Serialize + ?Sized>(&self, args: &A) -> Result<(), EmitError> {
         let Some(ack) = &self.inner.ack else {
             return Err(EmitError::NoAckPending);

@@ -282,6 +282,15 @@ function setupNamespace(io, name) {
       socket.volatile.emit("vol", n);
     });
 
+    // An upload: a description and the bytes; the receipt says what arrived.
+    socket.on("upload", (meta, data, ack) => {
+      if (typeof ack !== "function") return;
+      const bytes = Buffer.isBuffer(data) ? data : Buffer.alloc(0);
+      const sum = bytes.reduce((total, byte) => (total + byte) % 65536, 0);
+      log({ ev: "upload", nsp: name, id: socket.id, name: meta && meta.name, size: bytes.length });
+      ack({ name: String((meta && meta.name) || ""), size: bytes.length, sum });
+    });
+
     socket.on("kill-engine", () => {
       socket.conn.close();
     });
