@@ -37,6 +37,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use crate::client::registry::ListenerId;
+use crate::client::shared::Handling;
 use crate::{
     AckError, ClientBuilder, ConnectError, EmitError, Event, EventStream, Manager, RecoveryState,
     SocketEvent, TransportError,
@@ -315,10 +316,13 @@ async fn run_blocking(
         inner: socket,
         runtime,
     };
-    if tokio::task::spawn_blocking(move || handler(socket))
-        .await
-        .is_err()
-    {
+    // The checkpoint taken inside counts the event, as in an async handler.
+    let handling = Handling::current();
+    let run = move || match handling {
+        Some(handling) => handling.run_here(|| handler(socket)),
+        None => handler(socket),
+    };
+    if tokio::task::spawn_blocking(run).await.is_err() {
         tracing::error!("an event handler panicked; the socket goes on");
     }
 }

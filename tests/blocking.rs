@@ -140,6 +140,13 @@ fn listeners_are_plain_closures_that_may_call_the_socket() {
 fn recovers_after_the_engine_is_closed() {
     with_server(ServerOptions::default().recovery(), |url| {
         let socket = fast(&url).build_blocking().unwrap();
+        // A checkpoint taken inside a listener counts the event it handles.
+        let (checkpoints_tx, checkpoints) = mpsc::channel();
+        socket.on("tick", move |event, socket| {
+            let state = socket.recovery_state().expect("a session");
+            let matches = state.offset.as_deref() == event.offset();
+            checkpoints_tx.send(matches).unwrap();
+        });
         let mut events = socket.events();
         socket.connect().unwrap();
         assert!(matches!(
@@ -170,6 +177,10 @@ fn recovers_after_the_engine_is_closed() {
         }
         assert_eq!(ticks, (1..=60).collect::<Vec<_>>());
         assert!(reconnects >= 2, "{reconnects} reconnects");
+        let checked: Vec<bool> = (0..60)
+            .map(|_| checkpoints.recv_timeout(TIMEOUT).unwrap())
+            .collect();
+        assert!(checked.iter().all(|&matches| matches), "{checked:?}");
         assert!(socket.recovered());
     });
 }

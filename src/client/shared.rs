@@ -5,6 +5,7 @@
 //! session and the last event the application finished) is the
 //! dispatcher's to move.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -163,11 +164,41 @@ tokio::task_local! {
     static HANDLING: Handling;
 }
 
+thread_local! {
+    /// The same, for a handler that runs on a thread of its own (the
+    /// blocking client's listeners).
+    static HANDLING_ON_THREAD: RefCell<Option<Handling>> = const { RefCell::new(None) };
+}
+
 /// An event with an offset whose handlers are running, and the socket whose
 /// they are, named by the address of its listeners.
-struct Handling {
+#[derive(Clone)]
+pub(crate) struct Handling {
     listeners: usize,
     event: Event,
+}
+
+impl Handling {
+    /// The event being handled where this is called, if any.
+    pub(crate) fn current() -> Option<Handling> {
+        HANDLING
+            .try_with(Handling::clone)
+            .ok()
+            .or_else(|| HANDLING_ON_THREAD.with(|handling| handling.borrow().clone()))
+    }
+
+    /// Runs `handler` on this thread as a handler of the event.
+    pub(crate) fn run_here<R>(self, handler: impl FnOnce() -> R) -> R {
+        /// Puts the previous value back, even when the handler panics.
+        struct Restore(Option<Handling>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                HANDLING_ON_THREAD.set(self.0.take());
+            }
+        }
+        let _restore = Restore(HANDLING_ON_THREAD.replace(Some(self)));
+        handler()
+    }
 }
 
 /// The session and the last event the application finished with.
@@ -238,13 +269,9 @@ impl Listeners {
     /// event being handled when called from one of its handlers, otherwise
     /// past the last finished event.
     pub(crate) fn checkpoint(&self) -> Option<RecoveryState> {
-        let handling = HANDLING
-            .try_with(|handling| {
-                (handling.listeners == self as *const Listeners as usize)
-                    .then(|| handling.event.clone())
-            })
-            .ok()
-            .flatten();
+        let handling = Handling::current()
+            .filter(|handling| handling.listeners == self as *const Listeners as usize)
+            .map(|handling| handling.event);
         let checkpoint = self
             .checkpoint
             .lock()
