@@ -188,6 +188,7 @@ impl Handling {
     }
 
     /// Runs `handler` on this thread as a handler of the event.
+    #[cfg(feature = "blocking")]
     pub(crate) fn run_here<R>(self, handler: impl FnOnce() -> R) -> R {
         /// Puts the previous value back, even when the handler panics.
         struct Restore(Option<Handling>);

@@ -27,6 +27,7 @@ enum Kind {
     Timeout,
     Tls,
     WebSocket,
+    #[cfg_attr(not(feature = "polling"), allow(dead_code))]
     Http,
     HttpStatus(u16),
 }
