@@ -7,7 +7,7 @@ use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::header::{COOKIE, SET_COOKIE};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 use url::Url;
 
@@ -19,7 +19,6 @@ use crate::engine::link::{BoxedLink, Link, LinkError, Received};
 use crate::engine::stream::{self, Stream};
 use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, TransportError};
-use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// The WebSocket a link runs on.
 type WsStream = WebSocketStream<Stream>;

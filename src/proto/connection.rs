@@ -539,6 +539,9 @@ impl Connection {
             let AwaitingAuth::ToStart(request) = namespace.awaiting_auth else {
                 return None;
             };
+            if namespace.state != NsState::Connecting {
+                return None;
+            }
             let AuthSource::Async(callback) = &namespace.auth else {
                 return None;
             };
