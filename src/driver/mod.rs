@@ -115,7 +115,9 @@ pub(crate) struct Driver {
     /// Frames were fed to the WebSocket but not flushed yet.
     unflushed: bool,
     /// The async auth callbacks that CONNECTs on the open link wait for.
-    auth: Vec<RunningAuth>,
+    /// Boxed: most connections never have one, and every idle connection
+    /// carries this field.
+    auth: Option<Box<Vec<RunningAuth>>>,
 }
 
 /// An async auth callback running for a namespace's CONNECT.
@@ -145,7 +147,7 @@ impl Driver {
             slots: Vec::new(),
             pending: None,
             unflushed: false,
-            auth: Vec::new(),
+            auth: None,
         }
     }
 
@@ -307,7 +309,7 @@ impl Driver {
     /// Runs an open link until it ends.
     async fn run_link(&mut self, mut link: BoxedLink) -> LinkEnd {
         // What ran for an earlier link is of no use on this one.
-        self.auth.clear();
+        self.auth = None;
         // One timer for the link, moved rather than rebuilt: registering a new
         // timer per message would cost a wake-up of the IO driver each time.
         let mut timer = pin!(sleep_until(far_future()));
@@ -318,7 +320,7 @@ impl Driver {
             }
             self.deliver();
             while let Some(request) = self.conn.poll_auth() {
-                self.auth.push(RunningAuth {
+                self.auth.get_or_insert_default().push(RunningAuth {
                     socket: request.socket,
                     request: request.request,
                     future: (request.callback)(),
@@ -347,7 +349,7 @@ impl Driver {
                 (ns, emit) = next_emit(&self.slots, &self.conn) => Wake::Emit(ns, emit),
                 () = room => Wake::Room,
                 () = &mut timer => Wake::Deadline,
-                auth = next_auth(&mut self.auth), if !self.auth.is_empty() => Wake::Auth(auth),
+                auth = next_auth(&mut self.auth), if self.auth.is_some() => Wake::Auth(auth),
             };
             match wake {
                 Wake::Command(None) => {
@@ -677,14 +679,21 @@ async fn next_emit(slots: &[Slot], conn: &Connection) -> (usize, Option<Emit>) {
     .await
 }
 
-/// The next outcome of a running auth callback, which leaves the list.
+/// The next outcome of a running auth callback, which leaves the list; the
+/// list goes once empty.
 fn next_auth(
-    running: &mut Vec<RunningAuth>,
+    running: &mut Option<Box<Vec<RunningAuth>>>,
 ) -> impl Future<Output = Box<(SocketId, u64, Result<Value, ConnectError>)>> + '_ {
     std::future::poll_fn(move |cx| {
-        for index in 0..running.len() {
-            if let Poll::Ready(outcome) = running[index].future.as_mut().poll(cx) {
-                let done = running.swap_remove(index);
+        let Some(list) = running.as_mut() else {
+            return Poll::Pending;
+        };
+        for index in 0..list.len() {
+            if let Poll::Ready(outcome) = list[index].future.as_mut().poll(cx) {
+                let done = list.swap_remove(index);
+                if list.is_empty() {
+                    *running = None;
+                }
                 return Poll::Ready(Box::new((done.socket, done.request, outcome)));
             }
         }
