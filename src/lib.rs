@@ -73,9 +73,18 @@
 //! ([`SocketEvent::RecoveryAbandoned`]) and the next connect starts a fresh
 //! one, instead of looping forever.
 //!
-//! To survive a process restart, checkpoint [`Socket::recovery_state`] (the
-//! pid and the offset of the last event the handlers finished) and start the
-//! next process with [`ClientBuilder::recovery_state`].
+//! To survive a process restart, checkpoint [`Socket::recovery_state`] at the
+//! end of a handler (the pid and the offset of the event being handled; a
+//! consumer of a stream takes [`Socket::recovery_state_after`] the event it
+//! finished) and start the next process with [`ClientBuilder::recovery_state`].
+//! `examples/checkpoint.rs` is such a service.
+//!
+//! # Without async
+//!
+//! The `blocking` feature adds `ClientBuilder::build_blocking` and
+//! `connect_blocking`: a `blocking::Socket` whose calls block, whose
+//! listeners are plain closures, and whose events come as an iterator. The
+//! connection runs on a runtime of its own, on a thread of its own.
 //!
 //! # Ordering and backpressure
 //!
