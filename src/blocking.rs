@@ -39,7 +39,7 @@ use tokio::sync::oneshot;
 use crate::client::registry::ListenerId;
 use crate::client::shared::Handling;
 use crate::{
-    AckError, ClientBuilder, ConnectError, EmitError, Event, EventStream, Manager, RecoveryState,
+    AckError, ClientBuilder, ConnectError, EmitError, Engine, Event, EventStream, RecoveryState,
     SocketEvent, TransportError,
 };
 
@@ -269,11 +269,14 @@ impl Socket {
         self.inner.recovery_state()
     }
 
-    /// The manager of the connection: `socket.io().engine().close()` drops
-    /// the link on purpose. Its methods that do not return a future work
-    /// from blocking code.
+    /// The manager of the connection this socket rides on:
+    /// `socket.io().engine().close()` drops the link on purpose, and
+    /// `socket.io().socket("/admin")` connects another namespace over it.
     pub fn io(&self) -> Manager {
-        self.inner.io()
+        Manager {
+            inner: self.inner.io(),
+            runtime: self.runtime.clone(),
+        }
     }
 
     /// The async socket under this one, for code that has a runtime.
@@ -324,6 +327,37 @@ async fn run_blocking(
     };
     if tokio::task::spawn_blocking(run).await.is_err() {
         tracing::error!("an event handler panicked; the socket goes on");
+    }
+}
+
+/// The connection that one or more blocking sockets share: [`crate::Manager`]
+/// with calls that block. Cheap to clone.
+#[derive(Clone)]
+pub struct Manager {
+    inner: crate::Manager,
+    runtime: Arc<Runtime>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl Manager {
+    /// The Engine.IO connection itself; see [`crate::Manager::engine`].
+    pub fn engine(&self) -> Engine {
+        self.inner.engine()
+    }
+
+    /// A socket for another namespace over the same connection, connected;
+    /// see [`crate::Manager::socket`].
+    pub fn socket(&self, namespace: &str) -> Result<Socket, ConnectError> {
+        let socket = self.runtime.block_on(self.inner.socket(namespace))?;
+        Ok(Socket {
+            inner: socket,
+            runtime: self.runtime.clone(),
+        })
     }
 }
 

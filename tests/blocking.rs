@@ -137,6 +137,19 @@ fn listeners_are_plain_closures_that_may_call_the_socket() {
 }
 
 #[test]
+fn another_namespace_rides_on_the_same_connection() {
+    with_server(ServerOptions::default(), |url| {
+        let root = fast(&url).connect_blocking().unwrap();
+        let admin = root.io().socket("/admin").unwrap();
+        assert_eq!(admin.as_async().namespace(), "/admin");
+        let me: Value = admin.emit_with_ack("whoami", ()).unwrap();
+        assert_eq!(me["nsp"], "/admin");
+        let root_me: Value = root.emit_with_ack("whoami", ()).unwrap();
+        assert_eq!(me["engine"], root_me["engine"], "one Engine.IO connection");
+    });
+}
+
+#[test]
 fn recovers_after_the_engine_is_closed() {
     with_server(ServerOptions::default().recovery(), |url| {
         let socket = fast(&url).build_blocking().unwrap();
