@@ -11,7 +11,7 @@ use common::redis::RedisServer;
 use common::rng::Rng;
 use common::{ev, within, Proxy, ServerOptions, TestServer, TIMEOUT};
 use serde_json::{json, Value};
-use sioclient::{ClientBuilder, Event, RecoveryState, SocketEvent, Transport};
+use sioclient::{ClientBuilder, Event, RecoveryState, Socket, SocketEvent, Transport};
 use tokio::sync::mpsc;
 
 fn fast(url: &str) -> ClientBuilder {
@@ -222,9 +222,18 @@ async fn a_new_client_resumes_from_a_checkpoint_after_a_restart() {
         .map(|(n, _)| *n)
         .expect("the checkpoint is a handled event");
 
-    // A handler registered before connecting sees the replay from its start.
+    let (second, seen) = restore(&server, state, 150).await;
+    assert_eq!(seen, ((resume_after + 1)..=150).collect::<Vec<_>>());
+    // A restored session learns its id from the reply that ends the replay.
+    assert_eq!(second.id().unwrap(), id);
+}
+
+/// A new client restored from `state`, and the ticks it gets up to `last`.
+/// Its handler is registered before it connects, so it sees the replay from
+/// its start.
+async fn restore(server: &TestServer, state: RecoveryState, last: u64) -> (Socket, Vec<u64>) {
     let (tick_tx, mut ticks) = mpsc::unbounded_channel();
-    let second = connected(fast(&server.url()).recovery_state(state).on(
+    let socket = connected(fast(&server.url()).recovery_state(state).on(
         "tick",
         move |event, _socket| {
             let tick_tx = tick_tx.clone();
@@ -234,14 +243,12 @@ async fn a_new_client_resumes_from_a_checkpoint_after_a_restart() {
         },
     ))
     .await;
-    assert!(second.recovered());
+    assert!(socket.recovered());
     let mut seen = Vec::new();
-    while seen.last() != Some(&150) {
+    while seen.last() != Some(&last) {
         seen.push(within(TIMEOUT, "tick", ticks.recv()).await.unwrap());
     }
-    assert_eq!(seen, ((resume_after + 1)..=150).collect::<Vec<_>>());
-    // A restored session learns its id from the reply that ends the replay.
-    assert_eq!(second.id().unwrap(), id);
+    (socket, seen)
 }
 
 /// The obvious code: a handler saves `socket.recovery_state()` once it has
@@ -278,22 +285,7 @@ async fn a_checkpoint_saved_inside_a_handler_counts_the_event_being_handled() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let (last, state) = saved.lock().unwrap().clone().unwrap();
 
-    let (tick_tx, mut ticks) = mpsc::unbounded_channel();
-    let second = connected(fast(&server.url()).recovery_state(state).on(
-        "tick",
-        move |event, _socket| {
-            let tick_tx = tick_tx.clone();
-            async move {
-                let _ = tick_tx.send(tick_number(&event));
-            }
-        },
-    ))
-    .await;
-    assert!(second.recovered());
-    let mut seen = Vec::new();
-    while seen.last() != Some(&100) {
-        seen.push(within(TIMEOUT, "tick", ticks.recv()).await.unwrap());
-    }
+    let (_, seen) = restore(&server, state, 100).await;
     assert_eq!(seen, ((last + 1)..=100).collect::<Vec<_>>());
 }
 
