@@ -269,6 +269,12 @@ impl Socket {
         self.inner.recovery_state()
     }
 
+    /// The checkpoint right after `event`, for events taken from
+    /// [`events`](Self::events); see [`crate::Socket::recovery_state_after`].
+    pub fn recovery_state_after(&self, event: &Event) -> Option<RecoveryState> {
+        self.inner.recovery_state_after(event)
+    }
+
     /// The manager of the connection this socket rides on:
     /// `socket.io().engine().close()` drops the link on purpose, and
     /// `socket.io().socket("/admin")` connects another namespace over it.

@@ -176,6 +176,8 @@ fn recovers_after_the_engine_is_closed() {
                 SocketEvent::Event(event) if event.name() == "tick" => {
                     let n: u64 = event.args()[0].as_u64().unwrap();
                     assert_eq!(event.args().len(), 1, "the offset is stripped");
+                    let state = socket.recovery_state_after(&event).unwrap();
+                    assert_eq!(state.offset.as_deref(), event.offset());
                     ticks.push(n);
                     if n % 20 == 0 {
                         socket.io().engine().close();
