@@ -117,6 +117,12 @@ impl Runtime {
     }
 }
 
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}
+
 fn runtime_error(error: std::io::Error) -> ConnectError {
     ConnectError::Transport(TransportError::io(error))
 }
@@ -372,12 +378,6 @@ impl Manager {
 pub struct Events {
     stream: EventStream,
     runtime: Arc<Runtime>,
-}
-
-impl std::fmt::Debug for Runtime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").finish_non_exhaustive()
-    }
 }
 
 impl Events {

@@ -18,6 +18,7 @@ pub(crate) type EventHandler<S> = Arc<dyn Fn(Event, S) -> BoxFuture + Send + Syn
 pub(crate) type LifecycleHandler<S> = Arc<dyn Fn(SocketEvent, S) -> BoxFuture + Send + Sync>;
 
 /// One registered handler and the id that removes it.
+#[derive(Clone)]
 pub(crate) struct Listener<H> {
     pub(crate) id: ListenerId,
     pub(crate) handler: H,
@@ -25,12 +26,13 @@ pub(crate) struct Listener<H> {
     pub(crate) once: bool,
 }
 
-impl<H: Clone> Clone for Listener<H> {
-    fn clone(&self) -> Self {
+impl<H> Listener<H> {
+    /// A listener with a new id.
+    fn new(handler: H, once: bool) -> Self {
         Listener {
-            id: self.id,
-            handler: self.handler.clone(),
-            once: self.once,
+            id: ListenerId::next(),
+            handler,
+            once,
         }
     }
 }
@@ -101,8 +103,8 @@ impl<S: 'static> Handlers<S> {
     }
 
     fn add_named(&mut self, name: &str, handler: EventHandler<S>, once: bool) -> ListenerId {
-        let id = ListenerId::next();
-        let listener = Listener { id, handler, once };
+        let listener = Listener::new(handler, once);
+        let id = listener.id;
         self.named
             .entry(name.to_owned())
             .or_default()
@@ -125,16 +127,9 @@ impl<S: 'static> Handlers<S> {
         F: Fn(Event, S) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let id = ListenerId::next();
-        let handler = boxed(handler);
-        self.any.insert(
-            0,
-            Listener {
-                id,
-                handler,
-                once: false,
-            },
-        );
+        let listener = Listener::new(boxed(handler), false);
+        let id = listener.id;
+        self.any.insert(0, listener);
         id
     }
 
@@ -236,12 +231,9 @@ impl<S: 'static> Handlers<S> {
 }
 
 fn push<H>(list: &mut Vec<Listener<H>>, handler: H) -> ListenerId {
-    let id = ListenerId::next();
-    list.push(Listener {
-        id,
-        handler,
-        once: false,
-    });
+    let listener = Listener::new(handler, false);
+    let id = listener.id;
+    list.push(listener);
     id
 }
 
