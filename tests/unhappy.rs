@@ -307,24 +307,13 @@ async fn a_plain_http_server_answering_404_ends_connect_at_once() {
 
 #[tokio::test]
 async fn a_dead_port_gives_up_with_the_refusal_as_the_source() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = common::daemon::free_port();
     let error = settle(fast(&format!("http://127.0.0.1:{port}")).reconnection_attempts(Some(2)))
         .await
         .expect_err("nobody listens");
     assert_each_cause_once(&error);
-    let mut chain = Vec::new();
-    let mut current: Option<&dyn std::error::Error> = Some(&error);
-    while let Some(error) = current {
-        chain.push(error.to_string());
-        current = error.source();
-    }
-    assert!(
-        chain.iter().any(|message| message.contains("refused")),
-        "{chain:?}"
-    );
+    let chain = common::client::error_chain(&error);
+    assert!(chain.contains("refused"), "{chain}");
     match last_attempt(error, 2) {
         ConnectError::Transport(error) => {
             assert_eq!(
