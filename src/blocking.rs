@@ -83,6 +83,7 @@ impl Runtime {
             .spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
+                    .thread_name("sioclient-pool")
                     .build();
                 match runtime {
                     Ok(runtime) => {

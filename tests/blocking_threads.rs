@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use common::{ServerOptions, TestServer};
 use sioclient::ClientBuilder;
 
-/// The threads of this process named as the blocking client names its own.
+/// The threads of this process named as the blocking client names its
+/// runtime thread. A thread that runtime is just spawning for its blocking
+/// pool carries the same name until it names itself (Linux copies the
+/// creator's name), so a count can only be trusted once it settles.
 fn client_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
@@ -30,16 +33,25 @@ fn dropping_the_last_handle_ends_the_runtime_thread() {
         socket.on("echo", |_event, _socket| {});
         let n: u32 = clone.emit_with_ack("echo", 1).unwrap();
         assert_eq!(n, 1);
-        assert_eq!(client_threads(), 1);
+        settles_at(1, "one runtime thread per client");
         drop(socket);
         drop(clone);
-        let started = Instant::now();
-        while client_threads() > 0 {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "the runtime thread outlived its client"
-            );
-            std::thread::sleep(Duration::from_millis(10));
+        settles_at(0, "the runtime thread outlived its client");
+    }
+}
+
+/// Waits until `client_threads()` is `want`; fails after 10 s.
+fn settles_at(want: usize, what: &str) {
+    let started = Instant::now();
+    loop {
+        let threads = client_threads();
+        if threads == want {
+            return;
         }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what}: {threads} threads named sioclient"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
