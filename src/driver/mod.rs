@@ -21,7 +21,7 @@ use crate::engine::config::{self, TransportConfig};
 use crate::engine::link::{BoxedLink, LinkError, Received};
 use crate::engine::open;
 use crate::engine::trace;
-use crate::error::ConnectError;
+use crate::error::{ConnectError, ErrorChain};
 use crate::proto::ack_sink::AckAnswer;
 use crate::proto::auth::AuthFuture;
 use crate::proto::connection::{Connection, Ending, LinkFault, SocketId};
@@ -644,21 +644,6 @@ fn link_fault(error: LinkError) -> LinkFault {
             reason: DisconnectReason::TransportError,
             error,
         },
-    }
-}
-
-/// Shows an error and its sources on one line, each once.
-struct ErrorChain<'a>(&'a dyn std::error::Error);
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(error) = source {
-            write!(f, ": {error}")?;
-            source = error.source();
-        }
-        Ok(())
     }
 }
 

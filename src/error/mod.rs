@@ -122,6 +122,22 @@ pub enum ConnectError {
     Closed,
 }
 
+/// Shows an error and its sources on one line, each once: what the logs and
+/// [`SocketEvent`](crate::SocketEvent)'s `Display` print.
+pub(crate) struct ErrorChain<'a>(pub(crate) &'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
+    }
+}
+
 /// An Engine.IO error, as a server writes it in the body of an HTTP 400:
 /// `{"code":0,"message":"Transport unknown"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use crate::codec::args::write_args;
 use crate::codec::packet::{write_ack, RawEvent};
 use crate::codec::raw::{Span, Spans, Text};
 use crate::error::protocol::ProtocolError;
-use crate::error::{ConnectError, EmitError};
+use crate::error::{ConnectError, EmitError, ErrorChain};
 use crate::proto::ack_sink::{AckAnswer, AckSink};
 
 /// Why a socket was disconnected. Displays as the reference client's reason string.
@@ -95,6 +95,33 @@ pub enum SocketEvent {
     RecoveryAbandoned(ProtocolError),
     /// An event sent by the server.
     Event(Event),
+}
+
+/// One line for a log or a status display: what happened, and for a failure
+/// the error's message with its hint and every cause.
+impl fmt::Display for SocketEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Connect { recovered: true } => f.write_str("connected, session recovered"),
+            Self::Connect { recovered: false } => f.write_str("connected"),
+            Self::Disconnect(reason) => write!(f, "disconnected: {reason}"),
+            Self::ConnectError(error) => write!(f, "connect error: {}", ErrorChain(error)),
+            Self::ReconnectAttempt(n) => write!(f, "reconnection attempt {n}"),
+            Self::Reconnect(n) => write!(f, "reconnected after {n} attempts"),
+            Self::ReconnectError(error) => {
+                write!(f, "reconnection attempt failed: {}", ErrorChain(error))
+            }
+            Self::ReconnectFailed => f.write_str("gave up reconnecting"),
+            Self::RecoveryAbandoned(error) => {
+                write!(f, "session given up: {}", ErrorChain(error))
+            }
+            Self::Event(event) => {
+                let count = event.arg_count();
+                let plural = if count == 1 { "" } else { "s" };
+                write!(f, "event {:?} ({count} argument{plural})", event.name())
+            }
+        }
+    }
 }
 
 /// What the driver hands a socket's dispatcher. Kept to two words: every
@@ -251,6 +278,14 @@ impl Event {
                     })
                     .collect()
             }),
+        }
+    }
+
+    /// How many arguments [`args`](Self::args) has, without building them.
+    fn arg_count(&self) -> usize {
+        match &self.inner.args {
+            EventArgs::Values(values) => values.len(),
+            EventArgs::Raw { elements, .. } => raw_args(elements).len(),
         }
     }
 
@@ -497,5 +532,47 @@ mod tests {
         assert!(std::ptr::eq(raw.args(), clone.args()));
         assert_eq!(raw.args(), &[json!(1), json!({"a": [2]})]);
         assert!(std::ptr::eq(raw.args().as_ptr(), raw.args().as_ptr()));
+    }
+
+    /// Each socket event reads as one line, a failure with its hint and cause.
+    #[test]
+    fn socket_events_display_as_one_line() {
+        let (event, _) = both(r#"2["tick",7,"x","Q8Ftu7"]"#);
+        let no_engine = ConnectError::NoEngineIo {
+            url: "http://h/socket.io/".into(),
+            detail: "the answer holds no open packet".into(),
+        };
+        let table = [
+            (
+                SocketEvent::Connect { recovered: true },
+                "connected, session recovered",
+            ),
+            (SocketEvent::Connect { recovered: false }, "connected"),
+            (
+                SocketEvent::Disconnect(DisconnectReason::PingTimeout),
+                "disconnected: ping timeout",
+            ),
+            (SocketEvent::ReconnectAttempt(2), "reconnection attempt 2"),
+            (SocketEvent::Reconnect(3), "reconnected after 3 attempts"),
+            (SocketEvent::ReconnectFailed, "gave up reconnecting"),
+            (
+                SocketEvent::ConnectError(no_engine.clone()),
+                "connect error: no Engine.IO server answered at http://h/socket.io/ \
+                 (the answer holds no open packet): check the URL and the `path` option",
+            ),
+            (
+                SocketEvent::ReconnectError(ConnectError::ReconnectFailed {
+                    attempts: 2,
+                    last: Some(Box::new(no_engine)),
+                }),
+                "reconnection attempt failed: gave up after 2 reconnection attempts: \
+                 no Engine.IO server answered at http://h/socket.io/ \
+                 (the answer holds no open packet): check the URL and the `path` option",
+            ),
+            (SocketEvent::Event(event), r#"event "tick" (2 arguments)"#),
+        ];
+        for (event, want) in table {
+            assert_eq!(event.to_string(), want);
+        }
     }
 }
