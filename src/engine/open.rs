@@ -50,10 +50,10 @@ pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInf
     };
     match tokio::time::timeout(config.timeout, opening).await {
         Ok(result) => result,
-        Err(_) => Err(ConnectError::NoEngineIo {
-            url: redacted(&config.url),
-            detail: format!("no open packet within {:?}", config.timeout),
-        }),
+        Err(_) => {
+            tracing::debug!(url = %redacted(&config.url), "no HTTP response or open packet in time");
+            Err(ConnectError::Timeout(config.timeout))
+        }
     }
 }
 

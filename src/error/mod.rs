@@ -63,9 +63,9 @@ pub enum ConnectError {
         /// (`{"code":0,"message":"Transport unknown"}`).
         engine_io: Option<EngineIoError>,
     },
-    /// Nothing that speaks Engine.IO answered at the URL: no open packet came
-    /// within the connect timeout, or the connection ended before the
-    /// WebSocket handshake completed.
+    /// What answered at the URL does not speak Engine.IO: its answer holds no
+    /// open packet, or it ended the connection before the WebSocket handshake
+    /// completed.
     #[error(
         "no Engine.IO server answered at {url} ({detail}): check the URL and the `path` option"
     )]
@@ -90,9 +90,14 @@ pub enum ConnectError {
     /// The server closed the connection before the namespace connected.
     #[error("the server closed the connection before the namespace connected")]
     HandshakeClosed,
-    /// The server did not accept or refuse the namespace within the connect
-    /// timeout ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
-    #[error("the server did not answer the namespace CONNECT within {0:?}")]
+    /// A step of the connection got no answer within the connect timeout
+    /// ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)): the HTTP
+    /// response to the handshake, the Engine.IO open packet, or the server's
+    /// reply to the namespace CONNECT. A `debug` log names the step.
+    #[error(
+        "no answer within {0:?} (an HTTP response, the Engine.IO open packet or the reply to \
+         the namespace CONNECT): check the URL and the `path` option, or raise `timeout`"
+    )]
     Timeout(Duration),
     /// The server refused the namespace (middleware error or unknown namespace).
     #[error("the server refused the connection: {message}")]

@@ -791,6 +791,7 @@ impl Connection {
             if namespace.state == NsState::Connecting
                 && namespace.connect_deadline.is_some_and(|due| now >= due)
             {
+                tracing::debug!(nsp = %namespace.path, "no reply to the namespace CONNECT in time");
                 self.connect_failed(ns, ConnectError::Timeout(self.connect_timeout))?;
             }
         }
