@@ -74,7 +74,7 @@ impl Receiver {
             ping_timeout: Duration::from_secs(20),
             max_payload: 1_000_000,
         };
-        conn.handle_open(info, 0, Instant::now());
+        conn.handle_open(info, 0, Duration::from_secs(20), Instant::now());
         let _ = conn.handle_text(r#"40{"sid":"s","pid":"p"}"#, Instant::now());
         let mut receiver = Receiver { conn };
         receiver.take();

@@ -254,6 +254,52 @@ async fn a_failed_first_connection_gives_up_after_the_attempts() {
     assert_eq!(proxy.accepted(), 3, "the first try and two attempts");
 }
 
+/// A first connect to a port nobody listens on settles with the refusal
+/// once its window ends, with the default delays.
+#[tokio::test]
+async fn a_first_connect_to_a_closed_port_settles_with_the_refusal() {
+    let url = format!("http://127.0.0.1:{}", common::daemon::free_port());
+    let started = std::time::Instant::now();
+    let error = within(
+        TIMEOUT,
+        "connect() to settle",
+        ClientBuilder::new(&url)
+            .first_connect_window(Some(Duration::from_secs(4)))
+            .connect(),
+    )
+    .await
+    .expect_err("nobody listens");
+    match &error {
+        sioclient::ConnectError::Transport(transport) => assert_eq!(
+            transport.io_error_kind(),
+            Some(std::io::ErrorKind::ConnectionRefused),
+            "{error}"
+        ),
+        other => panic!("expected the refusal, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// The bundled server started two seconds after the connect is reached
+/// within the default window.
+#[tokio::test]
+async fn a_server_that_comes_up_late_is_reached_within_the_window() {
+    let port = common::daemon::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let connecting = tokio::spawn(ClientBuilder::new(&url).connect());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _server = TestServer::start(ServerOptions::new().port(port)).await;
+    let socket = within(TIMEOUT, "connect", connecting)
+        .await
+        .unwrap()
+        .expect("reached once up");
+    assert!(socket.connected());
+}
+
 #[tokio::test]
 async fn two_namespaces_share_one_connection() {
     let server = TestServer::start(ServerOptions::default()).await;

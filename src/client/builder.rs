@@ -56,6 +56,7 @@ pub struct ClientBuilder {
     retries: u32,
     reconnection: bool,
     attempts: Option<u32>,
+    first_connect_window: Option<Duration>,
     policy: ReconnectPolicy,
     offline_capacity: usize,
     event_buffer: usize,
@@ -98,6 +99,7 @@ impl fmt::Debug for ClientBuilder {
             .field("retries", &self.retries)
             .field("reconnection", &self.reconnection)
             .field("attempts", &self.attempts)
+            .field("first_connect_window", &self.first_connect_window)
             .field("policy", &self.policy)
             .field("offline_capacity", &self.offline_capacity)
             .field("event_buffer", &self.event_buffer)
@@ -122,6 +124,7 @@ impl ClientBuilder {
             retries: 0,
             reconnection: true,
             attempts: None,
+            first_connect_window: Some(Duration::from_secs(30)),
             policy: ReconnectPolicy::default(),
             offline_capacity: 1024,
             event_buffer: 1024,
@@ -367,6 +370,19 @@ impl ClientBuilder {
         self
     }
 
+    /// How long a first connect keeps trying: attempts are retried with the
+    /// usual backoff within this window (a server that comes up a few seconds
+    /// late is still reached), none starts or runs past its end, and then
+    /// `connect()` fails with the last attempt's error. Default 30 s; `None`
+    /// retries until the server answers, for a service that may start before
+    /// its server. Once a namespace of the connection has connected,
+    /// reconnection is not bounded in time (see
+    /// [`reconnection_attempts`](Self::reconnection_attempts)).
+    pub fn first_connect_window(mut self, window: Option<Duration>) -> Self {
+        self.first_connect_window = window;
+        self
+    }
+
     /// Wait before the first reconnection attempt, doubled for each further one. Default 1 s.
     /// Zero means zero.
     pub fn reconnection_delay(mut self, delay: Duration) -> Self {
@@ -462,9 +478,12 @@ impl ClientBuilder {
     /// Connects and resolves once the server has accepted the namespace.
     ///
     /// With reconnection on (the default) a failed first attempt is retried per the
-    /// reconnection options, and this fails only once the attempts are used up, with
-    /// [`ConnectError::ReconnectFailed`] whose source is the last attempt's error;
-    /// with unlimited attempts it waits until the server is reachable. An attempt
+    /// reconnection options within the [first-connect
+    /// window](Self::first_connect_window) (30 s by default), after which this fails
+    /// with the last attempt's error; attempts used up before that end it with
+    /// [`ConnectError::ReconnectFailed`], whose source is the last attempt's error.
+    /// With the window set to `None` and unlimited attempts it waits until the
+    /// server is reachable. An attempt
     /// succeeds when the namespace connects, not when the link opens: a link that
     /// closes, or whose CONNECT gets no valid answer within [`timeout`](Self::timeout),
     /// is a failed attempt.
@@ -579,6 +598,7 @@ impl ClientBuilder {
             },
             reconnection: self.reconnection,
             attempts: self.attempts,
+            first_connect_window: self.first_connect_window,
             policy: self.policy,
             strip_offsets: self.strip_offsets,
             retries: self.retries,

@@ -45,6 +45,8 @@ pub(crate) struct DriverConfig {
     pub(crate) transport: TransportConfig,
     pub(crate) reconnection: bool,
     pub(crate) attempts: Option<u32>,
+    /// How long a first connect retries; `None` is unbounded.
+    pub(crate) first_connect_window: Option<Duration>,
     pub(crate) policy: ReconnectPolicy,
     pub(crate) strip_offsets: bool,
     /// Resends of an at-least-once emit; 0 turns them off.
@@ -142,7 +144,12 @@ impl Driver {
                 config.transport.timeout,
                 Arc::new(sink),
             ),
-            reconnection: Reconnection::new(config.reconnection, config.attempts, config.policy),
+            reconnection: Reconnection::new(
+                config.reconnection,
+                config.attempts,
+                config.first_connect_window,
+                config.policy,
+            ),
             transport: config.transport,
             commands,
             slots: Vec::new(),
@@ -168,7 +175,9 @@ impl Driver {
             if !self.wait_until_wanted().await {
                 return;
             }
-            let (attempt, announce) = self.reconnection.start_attempt();
+            let (attempt, announce) = self
+                .reconnection
+                .start_attempt(Instant::now(), self.conn.ever_connected());
             if let Some(event) = announce {
                 self.conn.broadcast(event);
             }
@@ -201,7 +210,14 @@ impl Driver {
 
     /// Opens a link and hands its open packet to the connection.
     async fn open_link(&mut self, attempt: u32) -> Opened {
-        let config = self.transport.clone();
+        let mut config = self.transport.clone();
+        if let Some(by) = self.reconnection.attempt_deadline() {
+            // A first connect's window may end before the usual timeout would.
+            config.timeout = config
+                .timeout
+                .min(by.saturating_duration_since(Instant::now()));
+        }
+        let connect_timeout = config.timeout;
         // Boxed: the connect future is large and only lives while connecting;
         // unboxed it would make every idle driver task that much bigger.
         let open = Box::pin(async move { open::open(&config).await });
@@ -210,7 +226,8 @@ impl Driver {
             Wait::WantChanged => Opened::WantChanged,
             Wait::Done(Ok((ws, info))) => {
                 tracing::debug!(sid = %info.sid, "engine open");
-                self.conn.handle_open(info, attempt, Instant::now());
+                self.conn
+                    .handle_open(info, attempt, connect_timeout, Instant::now());
                 Opened::Link(ws)
             }
             Wait::Done(Err(error)) => Opened::Failed(Box::new(error)),
@@ -270,7 +287,7 @@ impl Driver {
         );
         let ever_connected = self.conn.ever_connected();
         self.reconnection
-            .attempt_failed(attempt, error, ever_connected)
+            .attempt_failed(attempt, error, ever_connected, Instant::now())
     }
 
     /// Serves commands until a namespace wants the link. False when every handle is gone.

@@ -154,6 +154,46 @@ async fn the_attempt_limit_ends_the_first_connect_and_nothing_follows() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_first_connect_to_nothing_settles_when_its_window_ends() {
+    let server = MemoryServer::new(|_| false, engine_server::OPEN, || Mode::Idle);
+    let t0 = Instant::now();
+    let error = server.client().connect().await.expect_err("refused");
+    // The last attempt's cause, not a count of attempts.
+    assert!(matches!(error, ConnectError::Transport(_)), "{error:?}");
+    // The next delay (5 s) would start an attempt past the 30 s window.
+    let dials = [0.0, 1.0, 3.0, 7.0, 12.0, 17.0, 22.0, 27.0].map(secs);
+    assert_eq!(Instant::now() - t0, secs(27.0));
+    assert_eq!(server.dials_since(t0), dials);
+    an_hour_later().await;
+    assert_eq!(server.dials_since(t0), dials, "no attempt after giving up");
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_attempt_runs_past_the_first_connect_window() {
+    // The server opens the link and never answers the CONNECT.
+    let server = MemoryServer::new(|_| true, engine_server::OPEN, || Mode::Mute);
+    let t0 = Instant::now();
+    let error = server.client().connect().await.expect_err("no answer");
+    // 20 s for the first CONNECT, then 1 s of delay and what is left of
+    // the window for the second.
+    assert_eq!(Instant::now() - t0, secs(30.0));
+    assert!(
+        matches!(error, ConnectError::Timeout(t) if t == secs(9.0)),
+        "{error:?}"
+    );
+    assert_eq!(server.dials_since(t0), [secs(0.0), secs(21.0)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_window_a_first_connect_waits_for_the_server() {
+    let server = MemoryServer::new(|_| false, engine_server::OPEN, || Mode::Idle);
+    let connecting = server.client().first_connect_window(None).connect();
+    let waited = tokio::time::timeout(Duration::from_secs(3600), connecting).await;
+    assert!(waited.is_err(), "still trying an hour later");
+    assert!(server.dials.lock().unwrap().len() > 700);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_silent_server_is_left_at_the_ping_timeout_and_redialed_after_the_delay() {
     let server = MemoryServer::new(|_| true, FAST_OPEN, || Mode::Idle);
     let t0 = Instant::now();
@@ -285,6 +325,7 @@ fn the_driver_future_stays_small() {
         },
         reconnection: true,
         attempts: None,
+        first_connect_window: Some(Duration::from_secs(30)),
         policy: ReconnectPolicy::default(),
         strip_offsets: true,
         retries: 0,
@@ -293,5 +334,6 @@ fn the_driver_future_stays_small() {
     let driver = Driver::new(config, commands, sink.downgrade());
     let run = driver.run();
     let size = std::mem::size_of_val(&run);
-    assert!(size <= 1200, "the driver future grew to {size} bytes");
+    // 1,216 bytes today, 32 of them the first-connect window and its end.
+    assert!(size <= 1232, "the driver future grew to {size} bytes");
 }

@@ -228,7 +228,7 @@ pub(crate) struct Connection {
     strip_offsets: bool,
     /// How many times an at-least-once emit is sent again.
     retries: u32,
-    /// How long a namespace waits for its CONNECT reply.
+    /// How long a namespace waits for its CONNECT reply on the current link.
     connect_timeout: Duration,
     /// Whether a namespace has ever connected: until then, a failure that
     /// retrying cannot fix ends the first connect at once.
@@ -458,9 +458,19 @@ impl Connection {
 
     /// The Engine.IO open packet arrived on a new link, opened by reconnection
     /// attempt `attempt` (0 for a first try): every wanted namespace connects.
-    /// Call once per link, when the transport has read the open packet.
-    pub(crate) fn handle_open(&mut self, info: OpenInfo, attempt: u32, now: Instant) {
+    /// `connect_timeout`: how long a namespace waits for its CONNECT reply on
+    /// this link (the end of a first connect's window may shorten the
+    /// configured timeout). Call once per link, when the transport has read
+    /// the open packet.
+    pub(crate) fn handle_open(
+        &mut self,
+        info: OpenInfo,
+        attempt: u32,
+        connect_timeout: Duration,
+        now: Instant,
+    ) {
         self.now = now;
+        self.connect_timeout = connect_timeout;
         if self.paused_since.is_some() {
             // The heartbeat of the new link starts unjudged.
             self.paused_since = Some(now);

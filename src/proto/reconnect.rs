@@ -15,6 +15,8 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use crate::error::ConnectError;
 use crate::proto::event::{DisconnectReason, SocketEvent};
 
@@ -165,33 +167,64 @@ pub(crate) struct Decision {
 /// try. An attempt succeeds when a namespace connects, not when the link
 /// opens; the connection state machine announces that success
 /// ([`SocketEvent::Reconnect`]) since it sees the CONNECT reply.
+///
+/// Until a namespace of the manager has ever connected, the attempts of a
+/// first connect are bounded in time by the first-connect window: no attempt
+/// starts, and none runs, past its end, so a `connect()` to a wrong address
+/// settles with the last attempt's cause instead of retrying forever.
 #[derive(Debug)]
 pub(crate) struct Reconnection {
     /// The `reconnection` option: off, a failure or a lost link is final.
     enabled: bool,
     /// The `reconnection_attempts` option; `None` is unlimited.
     max_attempts: Option<u32>,
+    /// The `first_connect_window` option; `None` is unbounded.
+    window: Option<Duration>,
+    /// When the window of the first connect being tried ends.
+    window_ends: Option<Instant>,
     backoff: Backoff,
 }
 
 impl Reconnection {
     /// The rules for these options, at attempt 0.
-    pub(crate) fn new(enabled: bool, max_attempts: Option<u32>, policy: ReconnectPolicy) -> Self {
+    pub(crate) fn new(
+        enabled: bool,
+        max_attempts: Option<u32>,
+        window: Option<Duration>,
+        policy: ReconnectPolicy,
+    ) -> Self {
         Reconnection {
             enabled,
             max_attempts,
+            window,
+            window_ends: None,
             backoff: policy.schedule(),
         }
     }
 
-    /// An attempt starts: its number, and the event that announces it (none
-    /// for a first try). Call before opening each link.
-    pub(crate) fn start_attempt(&self) -> (u32, Option<SocketEvent>) {
+    /// An attempt starts at `now`: its number, and the event that announces
+    /// it (none for a first try). `ever_connected`: whether a namespace of
+    /// this manager ever connected; until then, the first attempt opens the
+    /// first-connect window. Call before opening each link.
+    pub(crate) fn start_attempt(
+        &mut self,
+        now: Instant,
+        ever_connected: bool,
+    ) -> (u32, Option<SocketEvent>) {
         let attempt = self.backoff.attempts();
+        if attempt == 0 && !ever_connected && self.window_ends.is_none() {
+            self.window_ends = self.window.and_then(|window| now.checked_add(window));
+        }
         (
             attempt,
             (attempt > 0).then_some(SocketEvent::ReconnectAttempt(attempt)),
         )
+    }
+
+    /// When the attempt that runs must end, failed, if no namespace has
+    /// connected by then: the end of the first-connect window, if one is open.
+    pub(crate) fn attempt_deadline(&self) -> Option<Instant> {
+        self.window_ends
     }
 
     /// Starts over at attempt 0. Call when a namespace connected on the
@@ -199,6 +232,7 @@ impl Reconnection {
     /// changed (a run of attempts nobody wants stops; a new one starts fresh).
     pub(crate) fn reset(&mut self) {
         self.backoff.reset();
+        self.window_ends = None;
     }
 
     /// A link on which a namespace had connected was lost for `reason`.
@@ -213,15 +247,18 @@ impl Reconnection {
         self.after(Vec::new(), None)
     }
 
-    /// The attempt `attempt` failed with `error`, before any namespace
-    /// connected on its link. `ever_connected`: whether a namespace of this
-    /// manager ever connected; until then, a failure that retrying cannot
-    /// fix ends the first `connect()` at once, whatever the attempt limit.
+    /// The attempt `attempt` failed with `error` at `now`, before any
+    /// namespace connected on its link. `ever_connected`: whether a namespace
+    /// of this manager ever connected; until then, a failure that retrying
+    /// cannot fix ends the first `connect()` at once, whatever the attempt
+    /// limit, and so does a next attempt that would start past the end of
+    /// the first-connect window.
     pub(crate) fn attempt_failed(
         &mut self,
         attempt: u32,
         error: ConnectError,
         ever_connected: bool,
+        now: Instant,
     ) -> Decision {
         let announce = vec![if attempt == 0 {
             SocketEvent::ConnectError(error.clone())
@@ -236,7 +273,20 @@ impl Reconnection {
                 next: Next::GiveUp(error),
             };
         }
-        self.after(announce, Some(error))
+        let decision = self.after(announce, Some(error.clone()));
+        match decision.next {
+            Next::RetryAfter(delay) if self.window_ends.is_some_and(|ends| now + delay >= ends) => {
+                tracing::debug!("the first-connect window is over: connect() gives up");
+                self.reset();
+                let mut announce = decision.announce;
+                announce.push(SocketEvent::ReconnectFailed);
+                Decision {
+                    announce,
+                    next: Next::GiveUp(error),
+                }
+            }
+            _ => decision,
+        }
     }
 
     /// The next attempt, or giving up once the attempts are used up.
@@ -490,34 +540,39 @@ mod tests {
     fn fail(r: &mut Reconnection, n: u32, ever_connected: bool) -> Vec<Duration> {
         (0..n)
             .map(|_| {
-                let (attempt, _) = r.start_attempt();
-                retry_after(&r.attempt_failed(attempt, ConnectError::Aborted, ever_connected))
+                let (attempt, _) = r.start_attempt(Instant::now(), false);
+                retry_after(&r.attempt_failed(
+                    attempt,
+                    ConnectError::Aborted,
+                    ever_connected,
+                    Instant::now(),
+                ))
             })
             .collect()
     }
 
     #[test]
     fn a_first_try_is_attempt_0_and_is_not_announced() {
-        let r = Reconnection::new(true, None, NO_JITTER);
-        let (attempt, announce) = r.start_attempt();
+        let mut r = Reconnection::new(true, None, None, NO_JITTER);
+        let (attempt, announce) = r.start_attempt(Instant::now(), false);
         assert_eq!(attempt, 0);
         assert!(announce.is_none());
     }
 
     #[test]
     fn failures_are_announced_and_retried_with_a_growing_delay() {
-        let mut r = Reconnection::new(true, None, NO_JITTER);
-        let first = r.attempt_failed(0, ConnectError::Aborted, false);
+        let mut r = Reconnection::new(true, None, None, NO_JITTER);
+        let first = r.attempt_failed(0, ConnectError::Aborted, false, Instant::now());
         assert_eq!(names(&first.announce), ["connect_error"]);
         assert_eq!(retry_after(&first), ms(1000));
         for (n, delay) in [(1, 2000), (2, 4000), (3, 5000), (4, 5000)] {
-            let (attempt, announce) = r.start_attempt();
+            let (attempt, announce) = r.start_attempt(Instant::now(), false);
             assert_eq!(attempt, n);
             assert_eq!(
                 names(&announce.into_iter().collect::<Vec<_>>()),
                 [format!("attempt {n}")]
             );
-            let decision = r.attempt_failed(attempt, ConnectError::Aborted, false);
+            let decision = r.attempt_failed(attempt, ConnectError::Aborted, false, Instant::now());
             assert_eq!(names(&decision.announce), ["reconnect_error"]);
             assert_eq!(retry_after(&decision), ms(delay), "attempt {n}");
         }
@@ -525,14 +580,14 @@ mod tests {
 
     #[test]
     fn a_lost_link_is_retried_from_attempt_1_after_the_first_delay() {
-        let mut r = Reconnection::new(true, None, NO_JITTER);
+        let mut r = Reconnection::new(true, None, None, NO_JITTER);
         fail(&mut r, 3, true);
         // A namespace connected on the next link: the driver resets.
         r.reset();
         let decision = r.link_lost(DisconnectReason::TransportClose);
         assert!(decision.announce.is_empty());
         assert_eq!(retry_after(&decision), ms(1000));
-        assert_eq!(r.start_attempt().0, 1);
+        assert_eq!(r.start_attempt(Instant::now(), false).0, 1);
     }
 
     #[test]
@@ -547,7 +602,7 @@ mod tests {
             (DisconnectReason::IoClientDisconnect, false),
         ];
         for (reason, reconnects) in table {
-            let mut r = Reconnection::new(true, None, NO_JITTER);
+            let mut r = Reconnection::new(true, None, None, NO_JITTER);
             let decision = r.link_lost(reason);
             match decision.next {
                 Next::RetryAfter(_) => assert!(reconnects, "{reason}"),
@@ -559,42 +614,46 @@ mod tests {
 
     #[test]
     fn with_reconnection_off_the_first_failure_or_loss_is_final() {
-        let mut r = Reconnection::new(false, None, NO_JITTER);
-        let decision = r.attempt_failed(0, ConnectError::Aborted, false);
+        let mut r = Reconnection::new(false, None, None, NO_JITTER);
+        let decision = r.attempt_failed(0, ConnectError::Aborted, false, Instant::now());
         assert_eq!(names(&decision.announce), ["connect_error"]);
         assert!(matches!(given_up(decision), ConnectError::Aborted));
         let lost = r.link_lost(DisconnectReason::TransportClose);
         assert!(matches!(given_up(lost), ConnectError::Closed));
-        assert_eq!(r.start_attempt().0, 0, "a later connect() starts over");
+        assert_eq!(
+            r.start_attempt(Instant::now(), false).0,
+            0,
+            "a later connect() starts over"
+        );
     }
 
     #[test]
     fn what_retrying_cannot_fix_ends_a_first_connect_at_once() {
-        let mut r = Reconnection::new(true, None, NO_JITTER);
+        let mut r = Reconnection::new(true, None, None, NO_JITTER);
         fail(&mut r, 2, false);
-        let (attempt, _) = r.start_attempt();
-        let decision = r.attempt_failed(attempt, refused(), false);
+        let (attempt, _) = r.start_attempt(Instant::now(), false);
+        let decision = r.attempt_failed(attempt, refused(), false, Instant::now());
         assert_eq!(names(&decision.announce), ["reconnect_error"]);
         assert!(matches!(
             given_up(decision),
             ConnectError::HttpRefused { status: 403, .. }
         ));
-        assert_eq!(r.start_attempt().0, 0);
+        assert_eq!(r.start_attempt(Instant::now(), false).0, 0);
 
         // Once a namespace has connected, the same failure is retried.
-        let decision = r.attempt_failed(0, refused(), true);
+        let decision = r.attempt_failed(0, refused(), true, Instant::now());
         assert_eq!(retry_after(&decision), ms(1000));
     }
 
     #[test]
     fn the_attempt_limit_ends_with_reconnect_failed_and_the_last_error() {
-        let mut r = Reconnection::new(true, Some(3), NO_JITTER);
-        r.attempt_failed(0, ConnectError::Aborted, true);
+        let mut r = Reconnection::new(true, Some(3), None, NO_JITTER);
+        r.attempt_failed(0, ConnectError::Aborted, true, Instant::now());
         fail(&mut r, 2, true);
-        let (attempt, announce) = r.start_attempt();
+        let (attempt, announce) = r.start_attempt(Instant::now(), false);
         assert_eq!(attempt, 3);
         assert!(announce.is_some());
-        let decision = r.attempt_failed(attempt, refused(), true);
+        let decision = r.attempt_failed(attempt, refused(), true, Instant::now());
         assert_eq!(
             names(&decision.announce),
             ["reconnect_error", "reconnect_failed"]
@@ -606,13 +665,17 @@ mod tests {
             } => assert!(matches!(*last, ConnectError::HttpRefused { .. })),
             other => panic!("{other:?}"),
         }
-        assert_eq!(r.start_attempt().0, 0, "a later connect() starts over");
+        assert_eq!(
+            r.start_attempt(Instant::now(), false).0,
+            0,
+            "a later connect() starts over"
+        );
     }
 
     #[test]
     fn a_limit_of_0_gives_up_with_the_first_error_or_after_a_loss() {
-        let mut r = Reconnection::new(true, Some(0), NO_JITTER);
-        let decision = r.attempt_failed(0, ConnectError::Aborted, false);
+        let mut r = Reconnection::new(true, Some(0), None, NO_JITTER);
+        let decision = r.attempt_failed(0, ConnectError::Aborted, false, Instant::now());
         assert_eq!(
             names(&decision.announce),
             ["connect_error", "reconnect_failed"]
@@ -632,10 +695,78 @@ mod tests {
 
     #[test]
     fn a_reset_starts_the_delays_over() {
-        let mut r = Reconnection::new(true, None, NO_JITTER);
+        let mut r = Reconnection::new(true, None, None, NO_JITTER);
         assert_eq!(fail(&mut r, 3, true), [ms(1000), ms(2000), ms(4000)]);
         r.reset();
-        assert_eq!(r.start_attempt().0, 0);
+        assert_eq!(r.start_attempt(Instant::now(), false).0, 0);
         assert_eq!(fail(&mut r, 1, true), [ms(1000)]);
+    }
+
+    /// The window of a first connect, on synthetic instants.
+    const WINDOW: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn a_first_connect_gives_up_with_the_last_cause_when_its_window_ends() {
+        let t0 = Instant::now();
+        let mut r = Reconnection::new(true, None, Some(WINDOW), NO_JITTER);
+        // Refused at once each time: 1, 2, 4, 5, 5, 5, 5 s apart.
+        let mut now = t0;
+        let mut starts = Vec::new();
+        let given_up = loop {
+            let (attempt, _) = r.start_attempt(now, false);
+            starts.push((now - t0).as_secs());
+            assert_eq!(r.attempt_deadline(), Some(t0 + WINDOW));
+            let decision = r.attempt_failed(attempt, ConnectError::HandshakeClosed, false, now);
+            match decision.next {
+                Next::RetryAfter(delay) => now += delay,
+                Next::GiveUp(error) => break (decision.announce, error),
+            }
+        };
+        assert_eq!(starts, [0, 1, 3, 7, 12, 17, 22, 27]);
+        assert_eq!(names(&given_up.0), ["reconnect_error", "reconnect_failed"]);
+        assert!(matches!(given_up.1, ConnectError::HandshakeClosed));
+        assert_eq!(
+            r.attempt_deadline(),
+            None,
+            "a later connect() opens a new window"
+        );
+        assert_eq!(r.start_attempt(now, false).0, 0);
+        assert_eq!(r.attempt_deadline(), Some(now + WINDOW));
+    }
+
+    #[test]
+    fn the_window_bounds_only_a_first_connect() {
+        let t0 = Instant::now();
+        // Once a namespace connected, reconnection is unbounded in time.
+        let mut r = Reconnection::new(true, None, Some(WINDOW), NO_JITTER);
+        let mut now = t0;
+        for _ in 0..100 {
+            let (attempt, _) = r.start_attempt(now, true);
+            assert_eq!(r.attempt_deadline(), None);
+            now += retry_after(&r.attempt_failed(attempt, ConnectError::Aborted, true, now));
+        }
+        assert!(now - t0 > Duration::from_secs(400));
+
+        // Without a window, a first connect retries for as long as it takes.
+        let mut r = Reconnection::new(true, None, None, NO_JITTER);
+        let mut now = t0;
+        for _ in 0..100 {
+            let (attempt, _) = r.start_attempt(now, false);
+            assert_eq!(r.attempt_deadline(), None);
+            now += retry_after(&r.attempt_failed(attempt, ConnectError::Aborted, false, now));
+        }
+    }
+
+    #[test]
+    fn a_window_shorter_than_the_first_delay_allows_one_attempt() {
+        let t0 = Instant::now();
+        let mut r = Reconnection::new(true, None, Some(ms(500)), NO_JITTER);
+        let (attempt, _) = r.start_attempt(t0, false);
+        let decision = r.attempt_failed(attempt, ConnectError::Aborted, false, t0 + ms(100));
+        assert_eq!(
+            names(&decision.announce),
+            ["connect_error", "reconnect_failed"]
+        );
+        assert!(matches!(given_up(decision), ConnectError::Aborted));
     }
 }

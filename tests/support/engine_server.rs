@@ -34,6 +34,8 @@ pub fn blast_frame(i: usize) -> String {
 pub enum Mode {
     /// Reads until the client goes.
     Idle,
+    /// Never answers the CONNECT; reads until the client goes.
+    Mute,
     /// After the client's `42["go"]`, writes the first `n` of `frames` with
     /// `feed` and one `flush`.
     Blast { frames: Arc<[Utf8Bytes]>, n: usize },
@@ -63,6 +65,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     if ws.send(Message::text(open)).await.is_err() {
         return;
     }
+    if let Mode::Mute = mode {
+        while next(&mut ws, &heard).await.is_some() {}
+        return;
+    }
     // The CONNECT reply answers the client's `40`.
     loop {
         match next(&mut ws, &heard).await {
@@ -75,7 +81,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         return;
     }
     match mode {
-        Mode::Idle => {}
+        Mode::Idle | Mode::Mute => {}
         Mode::Disconnect => {
             let _ = ws.send(Message::text("41")).await;
         }

@@ -216,6 +216,7 @@ impl Harness {
         self.conn.handle_open(
             test_open_info(PING_INTERVAL, PING_TIMEOUT),
             attempt,
+            CONNECT_TIMEOUT,
             self.now,
         );
     }
@@ -1397,7 +1398,12 @@ fn ack_when_the_driver_is_gone_fails_closed() {
     let ns = conn.add_namespace(SocketId::next(), "/", AuthSource::None, status, None);
     let now = Instant::now();
     conn.connect(ns, None, now);
-    conn.handle_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), 0, now);
+    conn.handle_open(
+        test_open_info(PING_INTERVAL, PING_TIMEOUT),
+        0,
+        CONNECT_TIMEOUT,
+        now,
+    );
     assert!(conn.handle_text(r#"40{"sid":"s1"}"#, now).is_ok());
     assert!(conn.handle_text(r#"421["withack"]"#, now).is_ok());
     let Some((_, Delivery::Event(event))) = conn.deliveries.pop_back() else {
