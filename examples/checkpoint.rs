@@ -104,7 +104,7 @@ async fn service(url: &str, file: &Path) -> Result<(), Box<dyn std::error::Error
     }
     done.recv().await;
     println!("all {COUNT} ticks handled, each once");
-    socket.disconnect();
+    socket.disconnect().await;
     Ok(())
 }
 

@@ -46,6 +46,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    socket.disconnect();
+    socket.disconnect().await;
     Ok(())
 }

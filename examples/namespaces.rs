@@ -58,8 +58,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     show("after reconnecting", &[&root, &admin]).await?;
-    admin.disconnect();
-    root.disconnect();
+    admin.disconnect().await;
+    root.disconnect().await;
     Ok(())
 }
 

@@ -76,6 +76,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!("recovered: {}", socket.recovered());
-    socket.disconnect();
+    socket.disconnect().await;
     Ok(())
 }

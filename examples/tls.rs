@@ -46,6 +46,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let reply: String = socket.emit_with_ack("echo", "over TLS").await?;
     println!("with the root: connected, the ack says {reply:?}");
-    socket.disconnect();
+    socket.disconnect().await;
     Ok(())
 }

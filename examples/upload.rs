@@ -57,6 +57,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if receipt.size != data.len() || receipt.sum != sum || receipt.name != name {
         return Err("the receipt does not match what was sent".into());
     }
-    socket.disconnect();
+    socket.disconnect().await;
     Ok(())
 }

@@ -250,9 +250,10 @@ impl Socket {
         }
     }
 
-    /// Leaves the namespace for good; see [`crate::Socket::disconnect`].
+    /// Leaves the namespace for good, blocking until the DISCONNECT has left
+    /// on the link (a few seconds at most); see [`crate::Socket::disconnect`].
     pub fn disconnect(&self) {
-        self.inner.disconnect();
+        self.runtime.block_on(self.inner.disconnect());
     }
 
     /// The session id the server gave this socket, while connected.
@@ -361,6 +362,12 @@ impl Manager {
     /// The Engine.IO connection itself; see [`crate::Manager::engine`].
     pub fn engine(&self) -> Engine {
         self.inner.engine()
+    }
+
+    /// Disconnects every namespace and closes the link, blocking until it is
+    /// closed (a few seconds at most); see [`crate::Manager::disconnect`].
+    pub fn disconnect(&self) {
+        self.runtime.block_on(self.inner.disconnect());
     }
 
     /// A socket for another namespace over the same connection, connected;

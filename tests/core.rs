@@ -303,7 +303,7 @@ async fn disconnect_leaves_the_namespace_and_reports_it() {
     let socket = connect(&server.url()).await;
     let id = socket.id().unwrap();
     let mut events = socket.events();
-    socket.disconnect();
+    socket.disconnect().await;
     let event = within(TIMEOUT, "disconnect event", events.next()).await;
     assert!(
         matches!(
@@ -413,4 +413,45 @@ async fn a_slow_consumer_meets_backpressure_not_loss() {
     // Still alive and well.
     let n: u32 = socket.emit_with_ack("echo", 1).await.unwrap();
     assert_eq!(n, 1);
+}
+
+/// A program that connects, emits, awaits `disconnect()` and ends at once:
+/// its runtime stops right after, as it does when `main` returns. The
+/// server still hears the DISCONNECT, over either transport, every time.
+#[test]
+fn an_awaited_disconnect_reaches_the_server_before_the_program_ends() {
+    let host = tokio::runtime::Runtime::new().unwrap();
+    let server = host.block_on(TestServer::start(ServerOptions::default()));
+    for transport in [
+        sioclient::Transport::WebSocket,
+        sioclient::Transport::Polling,
+    ] {
+        for run in 0..5 {
+            let program = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let id = program.block_on(async {
+                let socket = within(
+                    TIMEOUT,
+                    "connect",
+                    ClientBuilder::new(server.url())
+                        .transports([transport])
+                        .connect(),
+                )
+                .await
+                .unwrap();
+                socket.emit("hello", run).await.unwrap();
+                let id = socket.id().unwrap();
+                within(TIMEOUT, "disconnect", socket.disconnect()).await;
+                id
+            });
+            program.shutdown_background();
+            let line = host.block_on(server.wait_for(ev_id("disconnect", id), TIMEOUT));
+            assert_eq!(
+                line["reason"], "client namespace disconnect",
+                "{transport:?}, run {run}"
+            );
+        }
+    }
 }

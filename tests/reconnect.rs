@@ -313,7 +313,7 @@ async fn two_namespaces_share_one_connection() {
     assert_eq!(root_me["engine"], admin_me["engine"]);
     assert_eq!(server.count(ev("engine_connection")), 1);
 
-    admin.disconnect();
+    admin.disconnect().await;
     server
         .wait_for(|l| l["ev"] == "disconnect" && l["nsp"] == "/admin", TIMEOUT)
         .await;

@@ -77,7 +77,7 @@ async fn nothing_is_sent_while_disconnected_and_the_queued_emit_succeeds_after_c
     let server = TestServer::start(logging_server()).await;
     let socket = connected(retrying(&server.url(), 3)).await;
     let mut events = socket.events();
-    socket.disconnect();
+    socket.disconnect().await;
     next_disconnect(&mut events).await;
     let pending = {
         let socket = socket.clone();
@@ -145,7 +145,7 @@ async fn the_queue_survives_a_lost_link_and_is_resent_first() {
     next_connect(&mut events).await;
     server.wait_for_nth(ev("never-ack"), 2, TIMEOUT).await;
     assert!(!echo.is_finished(), "the echo waits behind the stuck event");
-    socket.disconnect();
+    socket.disconnect().await;
     drop(socket);
     stuck.abort();
     echo.abort();

@@ -1,6 +1,9 @@
 //! The handle to one connection, shared by every namespace socket on it.
 
 use std::sync::{Arc, PoisonError, Weak};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 use crate::client::dispatcher;
 use crate::client::shared::{Checkpoint, Listeners, Manager, Socket, SocketHandlers, SocketShared};
@@ -18,6 +21,16 @@ impl Manager {
         Engine {
             manager: self.clone(),
         }
+    }
+
+    /// Disconnects every namespace of the connection (each sends DISCONNECT,
+    /// so the server ends its session) and closes the link. Resolves once
+    /// the link is closed (at once when none is up), within a few seconds at
+    /// most. A later [`Socket::connect`] opens a new link.
+    pub async fn disconnect(&self) {
+        let (flushed, done) = oneshot::channel();
+        self.command(Command::DisconnectAll(flushed));
+        until_flushed(done).await;
     }
 
     /// A socket for another namespace over the same connection, connected.
@@ -100,6 +113,18 @@ impl Manager {
         })));
         sockets.push(Arc::downgrade(&inner));
         Socket { inner }
+    }
+}
+
+/// How long `disconnect()` waits for its DISCONNECT to leave: a dead link
+/// must not hold a program that is about to exit.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Waits until the driver drops the waiter of `done`: what was queued before
+/// it has left on the link, or never will. Bounded by [`FLUSH_TIMEOUT`].
+pub(crate) async fn until_flushed(done: oneshot::Receiver<()>) {
+    if tokio::time::timeout(FLUSH_TIMEOUT, done).await.is_err() {
+        tracing::debug!("the link did not flush the DISCONNECT in time");
     }
 }
 

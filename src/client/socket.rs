@@ -11,10 +11,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::client::manager::until_flushed;
 use crate::client::registry::ListenerId;
 use crate::client::shared::{Manager, Socket, SocketHandlers};
 use crate::codec::arg_deserializer::ValueArgsDeserializer;
-use crate::driver::command::{Command, ConnectRequest};
+use crate::driver::command::{Command, ConnectRequest, DisconnectRequest};
 use crate::error::{AckError, ConnectError, EmitError};
 use crate::proto::emit::{AckPayload, AckedEmit, Emit, EncodedEvent};
 use crate::proto::event::{Event, SocketEvent};
@@ -306,12 +307,23 @@ impl Socket {
         outcome.await.unwrap_or(Err(ConnectError::Closed))
     }
 
-    /// Leaves the namespace: sends DISCONNECT and stops reconnecting. The
+    /// Leaves the namespace for good: sends DISCONNECT, so the server ends
+    /// the session (no recovery follows), and stops reconnecting. The
     /// connection closes when no other socket of its manager is active.
-    pub fn disconnect(&self) {
+    ///
+    /// Resolves once the DISCONNECT has been written and flushed on the link
+    /// (at once when no link is up), within a few seconds at most: awaited
+    /// before `main` returns, it reaches the server. Dropping the last handle
+    /// instead keeps the session on the server for a later recovery.
+    pub async fn disconnect(&self) {
+        let (flushed, done) = oneshot::channel();
         self.inner
             .manager
-            .command(Command::Disconnect(self.inner.id));
+            .command(Command::Disconnect(Box::new(DisconnectRequest {
+                socket: self.inner.id,
+                flushed,
+            })));
+        until_flushed(done).await;
     }
 
     /// A checkpoint of the session, to resume it in another process with

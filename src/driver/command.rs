@@ -31,14 +31,27 @@ pub(crate) enum Command {
     Attach(Box<Attach>),
     /// Connect the namespace; the waiter learns the outcome.
     Connect(Box<ConnectRequest>),
-    /// Disconnect the namespace for good.
-    Disconnect(SocketId),
+    /// Disconnect the namespace for good; the waiter hears once its
+    /// DISCONNECT is flushed on the link, or at once without one.
+    Disconnect(Box<DisconnectRequest>),
+    /// Disconnect every namespace and close the link; the waiter hears once
+    /// the link is closed, or at once without one.
+    DisconnectAll(FlushWaiter),
     /// The socket's last handle is gone.
     Dropped(Box<DroppedSocket>),
     /// The answer to a server's ack request.
     Ack(Box<AckAnswer>),
     /// Drop the link without a goodbye (`engine().close()`); reconnection follows.
     CloseEngine,
+}
+
+/// Dropped (its only use) once what was written before it left on the link.
+pub(crate) type FlushWaiter = tokio::sync::oneshot::Sender<()>;
+
+/// See [`Command::Disconnect`].
+pub(crate) struct DisconnectRequest {
+    pub(crate) socket: SocketId,
+    pub(crate) flushed: FlushWaiter,
 }
 
 /// See [`Command::Connect`].

@@ -29,7 +29,7 @@ use crate::proto::emit::Emit;
 use crate::proto::event::{Delivery, DisconnectReason};
 use crate::proto::reconnect::{Decision, Next, ReconnectPolicy, Reconnection};
 use crate::queue::{self, TrySendError};
-use command::{Command, ConnectRequest};
+use command::{Command, ConnectRequest, DisconnectRequest, FlushWaiter};
 
 /// How many queued emits the driver takes in one go before writing; bounds
 /// the latency a burst adds to incoming traffic.
@@ -116,6 +116,10 @@ pub(crate) struct Driver {
     pending: Option<(usize, Delivery)>,
     /// Frames were fed to the WebSocket but not flushed yet.
     unflushed: bool,
+    /// Who waits for what was queued to leave on the link (`disconnect()`);
+    /// dropped once it has, or once the link is gone. Boxed, as `auth` is.
+    #[allow(clippy::box_collection)]
+    flush_waiters: Option<Box<Vec<FlushWaiter>>>,
     /// The async auth callbacks that CONNECTs on the open link wait for.
     /// Boxed: most connections never have one, and every idle connection
     /// carries this field: one pointer instead of a `Vec`'s three.
@@ -155,6 +159,7 @@ impl Driver {
             slots: Vec::new(),
             pending: None,
             unflushed: false,
+            flush_waiters: None,
             auth: None,
         }
     }
@@ -182,17 +187,22 @@ impl Driver {
                 self.conn.broadcast(event);
             }
             let decision = match self.open_link(attempt).await {
-                Opened::Link(ws) => match self.run_link(ws).await {
-                    LinkEnd::Shutdown => return,
-                    LinkEnd::Unwanted(fault) => {
-                        self.transport.status.closed();
-                        if self.conn.handle_link_lost(&fault) {
-                            self.reconnection.reset();
+                Opened::Link(ws) => {
+                    let end = self.run_link(ws).await;
+                    // What waited for a flush has had it, or never will.
+                    self.flush_waiters = None;
+                    match end {
+                        LinkEnd::Shutdown => return,
+                        LinkEnd::Unwanted(fault) => {
+                            self.transport.status.closed();
+                            if self.conn.handle_link_lost(&fault) {
+                                self.reconnection.reset();
+                            }
+                            continue;
                         }
-                        continue;
+                        LinkEnd::Lost(fault) => self.link_lost(attempt, fault),
                     }
-                    LinkEnd::Lost(fault) => self.link_lost(attempt, fault),
-                },
+                }
                 Opened::Failed(error) => self.attempt_failed(attempt, *error),
                 Opened::WantChanged => {
                     self.reconnection.reset();
@@ -335,6 +345,9 @@ impl Driver {
             if let Err(error) = self.write(&mut link).await {
                 tracing::debug!(?error, "write failed");
                 return LinkEnd::Lost(link_fault(error));
+            }
+            if !self.unflushed {
+                self.flush_waiters = None;
             }
             self.deliver();
             while let Some(request) = self.conn.poll_auth() {
@@ -545,10 +558,16 @@ impl Driver {
                     }
                 }
             }
-            Command::Disconnect(socket) => {
+            Command::Disconnect(request) => {
+                let DisconnectRequest { socket, flushed } = *request;
                 if let Some(ns) = self.conn.find_socket(socket) {
                     self.conn.end(ns, Ending::Disconnected);
                 }
+                self.wait_for_flush(flushed, linked);
+            }
+            Command::DisconnectAll(flushed) => {
+                self.conn.end_all();
+                self.wait_for_flush(flushed, linked);
             }
             Command::Dropped(dropped) => {
                 if let Some(ns) = self.conn.find_socket(dropped.socket) {
@@ -580,6 +599,14 @@ impl Driver {
             }
         }
         None
+    }
+
+    /// `flushed` hears once what is queued now has left on the link; at once
+    /// when there is no link (`linked` false).
+    fn wait_for_flush(&mut self, flushed: FlushWaiter, linked: bool) {
+        if linked {
+            self.flush_waiters.get_or_insert_default().push(flushed);
+        }
     }
 
     /// Hands queued socket events to their dispatchers until one is full.

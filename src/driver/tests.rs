@@ -248,7 +248,7 @@ async fn no_try_of_an_at_least_once_emit_is_spent_while_disconnected() {
         .connect()
         .await
         .unwrap();
-    socket.disconnect();
+    socket.disconnect().await;
     let t0 = Instant::now();
     let pending = {
         let socket = socket.clone();
@@ -292,7 +292,7 @@ async fn disconnect_stops_every_further_attempt() {
         matches!(e, SocketEvent::ReconnectAttempt(2))
     })
     .await;
-    socket.disconnect();
+    socket.disconnect().await;
     let dials = [secs(0.0), secs(2.5), secs(4.5)];
     assert_eq!(server.dials_since(t0), dials);
     an_hour_later().await;

@@ -443,6 +443,16 @@ impl Connection {
         namespace.reliable.link_lost();
     }
 
+    /// Disconnects every namespace ([`Ending::Disconnected`]), which leaves
+    /// the link unwanted.
+    pub(crate) fn end_all(&mut self) {
+        for ns in 0..self.namespaces.len() {
+            if self.namespaces[ns].state != NsState::Inactive {
+                self.end(ns, Ending::Disconnected);
+            }
+        }
+    }
+
     fn send_disconnect(&mut self, ns: usize) {
         let mut text = String::from("4");
         Packet {

@@ -59,7 +59,7 @@ pub async fn receive_stream_over(port: u16, n: usize, transport: Transport) -> D
         }
     }
     let elapsed = start.elapsed();
-    socket.disconnect();
+    socket.disconnect().await;
     elapsed
 }
 
@@ -93,7 +93,7 @@ pub async fn receive_handler(port: u16, n: usize) -> Duration {
         in_order.load(Ordering::Relaxed),
         "sioclient: handler saw events out of order"
     );
-    socket.disconnect();
+    socket.disconnect().await;
     elapsed
 }
 
@@ -130,7 +130,7 @@ pub async fn emit_over(
             .expect("sioclient: emit");
     }
     let done = reports.recv().await.expect("server report");
-    socket.disconnect();
+    socket.disconnect().await;
     done - start
 }
 
@@ -146,7 +146,7 @@ pub async fn ack(port: u16, n: usize) -> Duration {
         debug_assert_eq!(reply, "ok");
     }
     let elapsed = start.elapsed();
-    socket.disconnect();
+    socket.disconnect().await;
     elapsed
 }
 
