@@ -455,3 +455,24 @@ fn an_awaited_disconnect_reaches_the_server_before_the_program_ends() {
         }
     }
 }
+
+/// `Manager::disconnect` leaves every namespace, then closes the link.
+#[tokio::test]
+async fn a_manager_disconnect_leaves_every_namespace_and_closes_the_link() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let root = connect(&server.url()).await;
+    let admin = within(TIMEOUT, "admin", root.io().socket("/admin"))
+        .await
+        .unwrap();
+    let ids = [root.id().unwrap(), admin.id().unwrap()];
+    within(TIMEOUT, "disconnect", root.io().disconnect()).await;
+    assert!(!root.connected() && !admin.connected());
+    assert_eq!(root.io().engine().transport(), None);
+    for id in ids {
+        let line = server.wait_for(ev_id("disconnect", id), TIMEOUT).await;
+        assert_eq!(line["reason"], "client namespace disconnect");
+    }
+    // A later connect opens a new link.
+    within(TIMEOUT, "reconnect", root.connect()).await.unwrap();
+    assert!(root.connected() && !admin.connected());
+}

@@ -188,19 +188,22 @@ impl Driver {
             }
             let decision = match self.open_link(attempt).await {
                 Opened::Link(ws) => {
-                    let end = self.run_link(ws).await;
-                    // What waited for a flush has had it, or never will.
-                    self.flush_waiters = None;
-                    match end {
+                    let decision = match self.run_link(ws).await {
                         LinkEnd::Shutdown => return,
                         LinkEnd::Unwanted(fault) => {
                             self.transport.status.closed();
                             if self.conn.handle_link_lost(&fault) {
                                 self.reconnection.reset();
                             }
-                            continue;
+                            None
                         }
-                        LinkEnd::Lost(fault) => self.link_lost(attempt, fault),
+                        LinkEnd::Lost(fault) => Some(self.link_lost(attempt, fault)),
+                    };
+                    // What waited for a flush has had it, or never will.
+                    self.flush_waiters = None;
+                    match decision {
+                        Some(decision) => decision,
+                        None => continue,
                     }
                 }
                 Opened::Failed(error) => self.attempt_failed(attempt, *error),
