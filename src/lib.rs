@@ -43,12 +43,18 @@
 //! offset as its last argument. The client strips that offset (handlers,
 //! streams and [`Event::decode`] never see it; [`Event::offset`] has it) and
 //! remembers the last one. After a lost link it sends both back; the server
-//! replays every missed event before its CONNECT reply. It replays only when
-//! it restores the session, so the first replayed event connects the socket
-//! (the connect event, `recovered: true`) and the replay flows to the
-//! application as it comes, in order, under the usual backpressure: memory
-//! stays bounded however long the replay. Emits wait for the reply that ends
-//! it. [`Socket::recovered`] and [`SocketEvent::Connect`] say whether it
+//! replays every missed event before its CONNECT reply. The socket is
+//! connected only when the reply grants the connect: the replayed events are
+//! held until then and delivered right after the connect event (`recovered:
+//! true`), so a server whose middleware refuses the recovering CONNECT
+//! (`skipMiddlewares: false` and an expired token) gives a
+//! [`SocketEvent::ConnectError`] and no connect. A replay longer than the
+//! hold (1,024 events or 8 MiB) is taken as the server restoring the session,
+//! which is the only time it replays: the connect is announced then, and the
+//! rest of the replay flows to the application as it comes, under the usual
+//! backpressure, so memory stays bounded however long the replay; a refusal
+//! after that is a disconnect. Emits wait for the reply either way.
+//! [`Socket::recovered`] and [`SocketEvent::Connect`] say whether it
 //! worked: no offset received yet, a session older than the server's
 //! `maxDisconnectionDuration`, or a `disconnect()` on either side each give a
 //! fresh session instead, with a new [`Socket::id`].

@@ -98,6 +98,7 @@ async fn a_replay_of_a_million_events_before_the_reply_flows_in_bounded_memory()
             .recovery_state(RecoveryState {
                 pid: "p1".into(),
                 offset: Some("o0".into()),
+                sid: None,
             })
             .on("tick", move |event, _socket| {
                 let (counter, disorder) = (counter.clone(), disorder.clone());

@@ -71,6 +71,62 @@ async fn the_reference_test_recovers_after_engine_close() {
     assert_eq!(line["id"], id.as_str());
 }
 
+/// With `skipMiddlewares: false`, a recovering server replays what was
+/// missed, then runs its middleware, which refuses the CONNECT (an expired
+/// token). The client announces no connect and recovers nothing: the replay
+/// is held for a reply that never grants it.
+#[tokio::test]
+async fn a_recovery_refused_after_its_replay_announces_no_connect() {
+    let server = TestServer::start(
+        ServerOptions::default()
+            .recovery()
+            .arg("--run-middlewares-on-recovery"),
+    )
+    .await;
+    let calls = Arc::new(Mutex::new(0));
+    let counted = calls.clone();
+    let socket = connected(fast(&server.url()).auth_with(move || {
+        let mut calls = counted.lock().unwrap();
+        *calls += 1;
+        // The token expires after the first connect.
+        json!({ "reject": *calls > 1 })
+    }))
+    .await;
+    let mut events = socket.events();
+    socket
+        .emit("stream", json!({"count": 1000, "interval_ms": 2}))
+        .await
+        .unwrap();
+    ticks_until(&mut events, "tick", 5).await;
+    socket.io().engine().close();
+    let mut after = Vec::new();
+    loop {
+        let event = wait_event(&mut events, "the refusal", |_| true).await;
+        let refused = matches!(
+            &event,
+            SocketEvent::ConnectError(sioclient::ConnectError::Rejected { .. })
+        );
+        after.push(event);
+        if refused {
+            break;
+        }
+    }
+    // The server did replay before refusing.
+    server.wait_for(ev("rejected"), TIMEOUT).await;
+    for event in &after {
+        assert!(
+            !matches!(
+                event,
+                SocketEvent::Connect { .. } | SocketEvent::Reconnect(_)
+            ),
+            "announced before the server granted it: {after:?}"
+        );
+    }
+    assert!(!socket.connected());
+    assert!(!socket.recovered());
+    assert_eq!(*calls.lock().unwrap(), 2);
+}
+
 #[tokio::test]
 async fn missed_events_arrive_once_in_order_without_offsets() {
     let server = TestServer::start(ServerOptions::default().recovery()).await;

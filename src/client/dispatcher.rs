@@ -98,6 +98,7 @@ async fn deliver(
         let session = listeners.status.pid().map(|pid| RecoveryState {
             pid: pid.to_string(),
             offset: None,
+            sid: listeners.status.id().map(|sid| sid.to_string()),
         });
         listeners.update_checkpoint(|checkpoint| {
             *checkpoint = Checkpoint {

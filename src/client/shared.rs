@@ -285,6 +285,7 @@ impl Listeners {
         Some(RecoveryState {
             pid: session.pid.clone(),
             offset,
+            sid: session.sid.clone(),
         })
     }
 

@@ -35,8 +35,9 @@ impl Socket {
     ///
     /// A session restored with
     /// [`ClientBuilder::recovery_state`](crate::ClientBuilder::recovery_state)
-    /// is connected from the first replayed event on, but learns its id only
-    /// from the server's reply that ends the replay: until then this is `None`.
+    /// has its id once connected, from the saved state or the server's reply;
+    /// only a state saved without a `sid`, restored with a replay longer than
+    /// the hold (see the crate docs), is `None` until the reply.
     pub fn id(&self) -> Option<String> {
         self.inner.status.id().map(|id| id.to_string())
     }

@@ -301,6 +301,10 @@ impl Connection {
         status: Arc<SocketStatus>,
         resume: Option<RecoveryState>,
     ) -> usize {
+        let last_sid = resume
+            .as_ref()
+            .and_then(|resume| resume.sid.as_deref())
+            .map(Arc::from);
         let fresh = Namespace {
             id,
             path: Arc::from(path),
@@ -311,7 +315,7 @@ impl Connection {
             resume,
             recent: RecentOffsets::default(),
             recovery_from: None,
-            last_sid: None,
+            last_sid,
             connect_deadline: None,
             held: Vec::new(),
             held_bytes: 0,
@@ -359,6 +363,7 @@ impl Connection {
         Some(RecoveryState {
             pid: resume.pid.clone(),
             offset: namespace.resume_offset().map(str::to_owned),
+            sid: None,
         })
     }
 

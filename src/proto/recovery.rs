@@ -15,6 +15,11 @@ pub struct RecoveryState {
     pub pid: String,
     /// The offset of the last event handled, if any.
     pub offset: Option<String>,
+    /// The session's public id (`Socket::id`), which a recovery keeps: a
+    /// restored socket knows it before the server's reply. States saved
+    /// without it read as `None`.
+    #[serde(default)]
+    pub sid: Option<String>,
 }
 
 impl fmt::Debug for RecoveryState {
@@ -22,6 +27,7 @@ impl fmt::Debug for RecoveryState {
         f.debug_struct("RecoveryState")
             .field("pid", &"<redacted>")
             .field("offset", &self.offset)
+            .field("sid", &self.sid)
             .finish()
     }
 }

@@ -55,8 +55,9 @@ impl SocketStatus {
         self.max_payload.store(max, Ordering::Relaxed);
     }
 
-    /// The socket is connected; `id` is `None` while a session restored from
-    /// storage replays, before the server's reply names it.
+    /// The socket is connected; `id` is `None` while a long replay of a
+    /// session restored from a state that does not name its sid flows,
+    /// before the server's reply names it.
     pub(crate) fn set_connected(
         &self,
         id: Option<Arc<str>>,
@@ -67,6 +68,11 @@ impl SocketStatus {
         *self.pid.lock().unwrap_or_else(PoisonError::into_inner) = pid;
         self.recovered.store(recovered, Ordering::Release);
         self.connected.store(true, Ordering::Release);
+    }
+
+    /// The server refused the last connect: it recovered nothing.
+    pub(crate) fn set_refused(&self) {
+        self.recovered.store(false, Ordering::Release);
     }
 
     pub(crate) fn set_disconnected(&self) {

@@ -5,7 +5,7 @@
 //                       [--recovery] [--max-disconnection MS] [--redis URL]
 //                       [--tls-cert FILE --tls-key FILE] [--path PATH]
 //                       [--max-http-buffer-size BYTES] [--transports LIST]
-//                       [--cookie]
+//                       [--cookie] [--run-middlewares-on-recovery]
 //                       [--no-stdin]
 //
 // Prints exactly one line `LISTENING <port>` on stdout once it accepts
@@ -39,6 +39,7 @@ function parseArgs(argv) {
     maxHttpBufferSize: 1e6,
     transports: null,
     cookie: false,
+    skipMiddlewares: true,
     watchStdin: true,
   };
   const int = (name, v) => {
@@ -87,6 +88,9 @@ function parseArgs(argv) {
         break;
       case "--cookie":
         opts.cookie = true;
+        break;
+      case "--run-middlewares-on-recovery":
+        opts.skipMiddlewares = false;
         break;
       case "--transports":
         opts.transports = str(a, argv[++i]).split(",");
@@ -314,7 +318,7 @@ async function main() {
   if (opts.recovery) {
     serverOpts.connectionStateRecovery = {
       maxDisconnectionDuration: opts.maxDisconnection,
-      skipMiddlewares: true,
+      skipMiddlewares: opts.skipMiddlewares,
     };
   }
   let redisClient = null;

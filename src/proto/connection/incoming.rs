@@ -230,7 +230,11 @@ impl Connection {
         }
         if !recovered {
             // A fresh session: offsets of the old one mean nothing to it.
-            namespace.resume = pid.map(|pid| RecoveryState { pid, offset: None });
+            namespace.resume = pid.map(|pid| RecoveryState {
+                pid,
+                offset: None,
+                sid: Some(sid.to_string()),
+            });
             namespace.recent.clear();
         }
         namespace.state = NsState::Connected;
@@ -252,13 +256,14 @@ impl Connection {
         Ok(())
     }
 
-    /// The first event of a replay: the server restores the session (it
-    /// replays only then), so the socket is connected for the application.
+    /// A replay outgrew what is held for the CONNECT reply: the server
+    /// restores the session (it replays only then), so the socket is
+    /// connected for the application before the reply, and the replay flows
+    /// to it as it comes, under the usual backpressure.
     fn start_replay(&mut self, ns: usize) {
         self.establish();
         let namespace = &mut self.namespaces[ns];
         namespace.state = NsState::Replaying;
-        namespace.connect_deadline = None;
         let pid = namespace
             .resume
             .as_ref()
@@ -266,10 +271,13 @@ impl Connection {
         namespace
             .status
             .set_connected(namespace.last_sid.clone(), pid, true);
-        tracing::debug!(nsp = %namespace.path, "the server replays missed events");
+        tracing::debug!(nsp = %namespace.path, "a long replay: delivered before the CONNECT reply");
+        let held = namespace.take_held();
         settle(&mut namespace.waiters, &mut self.deliveries, ns, &Ok(()));
         self.deliveries
             .push_back((ns, SocketEvent::Connect { recovered: true }.into()));
+        self.deliveries
+            .extend(held.into_iter().map(|ev| (ns, ev.into())));
     }
 
     fn on_connect_error(&mut self, ns: usize, data: Option<Value>) -> Result<(), LinkFault> {
@@ -295,6 +303,8 @@ impl Connection {
         }
         let error = ConnectError::Rejected { message, data };
         tracing::warn!(nsp = %self.namespaces[ns].path, %error, "namespace refused");
+        // Whatever the server replayed first, the session was not restored.
+        self.namespaces[ns].status.set_refused();
         self.deliveries
             .push_back((ns, SocketEvent::ConnectError(error.clone()).into()));
         // A refusal by the server is final for this namespace: retrying would be refused too.
@@ -372,9 +382,9 @@ impl Connection {
     /// offset; drops it if the namespace is inactive, or if a recovery
     /// replays an event that was already received.
     ///
-    /// Before the CONNECT reply, an event starts the replay of a recovery
-    /// when one was asked for; otherwise it is held for the reply, up to a
-    /// bound (`size` is what its frames took).
+    /// Before the CONNECT reply, an event is held for the reply, up to a
+    /// bound (`size` is what its frames took): past it, the replay of a
+    /// recovery flows on before the reply, and anything else is refused.
     fn deliver_event(
         &mut self,
         ns: usize,
@@ -388,15 +398,23 @@ impl Connection {
                 tracing::debug!(nsp = %namespace.path, "event for an inactive namespace dropped");
                 return Ok(());
             }
-            NsState::Connecting if namespace.recovery_from.is_some() => self.start_replay(ns),
             NsState::Connecting => {
+                let replay = namespace.recovery_from.is_some();
+                if replay {
+                    // The server is answering: the reply follows its replay,
+                    // however long that takes.
+                    namespace.connect_deadline = None;
+                }
                 namespace.held_bytes = namespace.held_bytes.saturating_add(size);
                 if namespace.held.len() >= HELD_MAX_EVENTS || namespace.held_bytes > HELD_MAX_BYTES
                 {
-                    return Err(LinkFault::protocol(ProtocolError::TooMuchBeforeConnect {
-                        max_events: HELD_MAX_EVENTS,
-                        max_bytes: HELD_MAX_BYTES,
-                    }));
+                    if !replay {
+                        return Err(LinkFault::protocol(ProtocolError::TooMuchBeforeConnect {
+                            max_events: HELD_MAX_EVENTS,
+                            max_bytes: HELD_MAX_BYTES,
+                        }));
+                    }
+                    self.start_replay(ns);
                 }
             }
             NsState::Replaying | NsState::Connected => {}

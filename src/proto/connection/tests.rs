@@ -124,6 +124,7 @@ fn resume(pid: &str, offset: Option<&str>) -> Option<RecoveryState> {
     Some(RecoveryState {
         pid: pid.to_owned(),
         offset: offset.map(str::to_owned),
+        sid: None,
     })
 }
 
@@ -1142,6 +1143,7 @@ fn event_offset_table() {
         let pid = reply.contains("pid").then(|| RecoveryState {
             pid: "p1".into(),
             offset: offset.map(str::to_owned),
+            sid: None,
         });
         assert!(h.conn.resume(ns) == pid, "{frame} strip={strip} {reply}");
     }
@@ -1642,7 +1644,7 @@ fn a_live_event_with_a_known_offset_is_delivered() {
 }
 
 #[test]
-fn a_recovery_replay_flows_as_it_comes_and_the_reply_ends_it() {
+fn a_recovery_replay_is_held_until_the_reply_grants_it() {
     let (mut h, ns, status) = Harness::with_session();
     assert_eq!(status.id().as_deref(), Some("s1"));
 
@@ -1659,9 +1661,15 @@ fn a_recovery_replay_flows_as_it_comes_and_the_reply_ends_it() {
     h.open();
     assert_eq!(h.texts(), [r#"40{"offset":"o1","pid":"p1"}"#]);
 
-    // The server replays what was missed: only a restored session is
-    // replayed, so the first replayed event settles the connect.
+    // The server replays what was missed, then replies: nothing is
+    // announced before the reply grants the connect.
     h.recv(&[r#"42["tick",1,"o2"]"#, r#"42["tick",2,"o3"]"#]);
+    assert_eq!(h.seen(), [], "held for the reply");
+    assert!(!status.connected());
+    assert!(!h.conn.is_connected(ns));
+    assert!(h.conn.resume(ns) == resume("p1", Some("o3")));
+
+    h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
     assert_eq!(
         h.seen(),
         [
@@ -1670,7 +1678,7 @@ fn a_recovery_replay_flows_as_it_comes_and_the_reply_ends_it() {
             (ns, ev_at("tick", json!([2]), "o3")),
         ]
     );
-    assert!(h.conn.resume(ns) == resume("p1", Some("o3")));
+    assert!(h.conn.is_connected(ns));
     assert!(status.connected());
     assert!(status.recovered());
     assert_eq!(
@@ -1678,45 +1686,80 @@ fn a_recovery_replay_flows_as_it_comes_and_the_reply_ends_it() {
         Some("s1"),
         "a recovered session keeps its sid"
     );
-    assert!(!h.conn.is_connected(ns), "emits wait for the reply");
-    assert!(!h.conn.accepts_emits(ns));
-
-    h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
-    assert_eq!(h.seen(), [], "the connect was announced already");
-    assert!(h.conn.is_connected(ns));
-    assert!(status.recovered());
-    assert!(h.conn.resume(ns) == resume("p1", Some("o3")));
 
     // Live events after the reply flow straight through.
     h.recv(&[r#"42["tick",3,"o4"]"#]);
     assert_eq!(h.seen(), [(ns, ev_at("tick", json!([3]), "o4"))]);
 }
 
+/// A server whose middleware runs on recovery (`skipMiddlewares: false`)
+/// replays, then refuses the CONNECT: the socket never counted as
+/// connected, let alone recovered.
+#[test]
+fn a_refusal_after_a_replay_announces_no_connect_and_recovers_nothing() {
+    let (mut h, ns, status) = Harness::recovering();
+    // A first recovery succeeds.
+    h.recv(&[r#"42["tick",1,"o2"]"#, r#"40{"sid":"s1","pid":"p1"}"#]);
+    assert!(status.recovered());
+    h.lose(DisconnectReason::TransportClose);
+    h.open();
+    assert_eq!(h.texts(), [r#"40{"offset":"o2","pid":"p1"}"#]);
+    h.seen();
+    h.recv(&[r#"42["tick",2,"o3"]"#, r#"44{"message":"token expired"}"#]);
+    assert_eq!(
+        h.seen(),
+        [(
+            ns,
+            Seen::ConnectError(
+                ConnectError::Rejected {
+                    message: "token expired".into(),
+                    data: None
+                }
+                .to_string()
+            )
+        )]
+    );
+    assert!(!status.connected());
+    assert!(!status.recovered());
+    assert_eq!(h.state(ns), NsState::Inactive);
+}
+
 #[test]
 fn a_replay_ended_by_a_fresh_session_reply_announces_the_fresh_session() {
     let (mut h, ns, status) = Harness::recovering();
     h.recv(&[r#"42["tick",1,"o2"]"#]);
+    assert_eq!(h.seen(), []);
+    h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
     assert_eq!(
         h.seen(),
-        [(ns, RECOVERED), (ns, ev_at("tick", json!([1]), "o2"))]
+        [(ns, CONNECTED), (ns, ev_at("tick", json!([1]), "o2"))]
     );
-    h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
-    assert_eq!(h.seen(), [(ns, CONNECTED)]);
     assert!(!status.recovered());
     assert_eq!(status.id().as_deref(), Some("s2"));
     assert!(h.conn.resume(ns) == resume("p2", None));
 }
 
 #[test]
-fn a_long_replay_is_not_held() {
-    let (mut h, ns, _status) = Harness::recovering();
-    // Far more than any hold: each event is handed on as it comes.
+fn a_replay_past_the_hold_flows_before_the_reply() {
+    let (mut h, ns, status) = Harness::recovering();
+    // Held up to the bound; past it, the connect is announced and every
+    // event is handed on as it comes.
     for i in 0..(HELD_MAX_EVENTS * 3) {
         let frame = format!(r#"42["tick",{i},"r{i}"]"#);
         assert_eq!(h.text(&frame), Ok(()));
-        assert_eq!(h.events().len(), if i == 0 { 2 } else { 1 });
+        let handed_on = match i.cmp(&HELD_MAX_EVENTS) {
+            std::cmp::Ordering::Less => 0,
+            std::cmp::Ordering::Equal => 1 + HELD_MAX_EVENTS + 1,
+            std::cmp::Ordering::Greater => 1,
+        };
+        assert_eq!(h.events().len(), handed_on, "event {i}");
     }
     assert!(h.conn.namespaces[ns].held.is_empty());
+    assert!(status.connected() && status.recovered());
+    assert!(!h.conn.is_connected(ns), "emits wait for the reply");
+    h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
+    assert_eq!(h.seen(), [], "the connect was announced already");
+    assert!(h.conn.is_connected(ns));
 }
 
 #[test]
@@ -1862,19 +1905,12 @@ fn namespace_with_a_pid_but_no_offset_sends_the_pid_alone() {
 fn link_lost_during_a_replay_resumes_after_the_last_replayed_event() {
     let (mut h, ns, status) = Harness::recovering();
     h.recv(&[r#"42["tick",1,"o2"]"#]);
-    // The link drops mid-replay, before the reply.
+    // The link drops mid-replay, before the reply: a failed attempt.
     assert!(
-        h.lose(DisconnectReason::TransportClose),
-        "the replay made the link a success"
+        !h.lose(DisconnectReason::TransportClose),
+        "no connect was granted on the link"
     );
-    assert_eq!(
-        h.seen(),
-        [
-            (ns, RECOVERED),
-            (ns, ev_at("tick", json!([1]), "o2")),
-            (ns, Seen::Disconnect(DisconnectReason::TransportClose)),
-        ]
-    );
+    assert_eq!(h.seen(), []);
     h.open();
     assert_eq!(
         h.texts(),
@@ -1884,7 +1920,11 @@ fn link_lost_during_a_replay_resumes_after_the_last_replayed_event() {
     h.recv(&[r#"42["tick",2,"o3"]"#, r#"40{"sid":"s1","pid":"p1"}"#]);
     assert_eq!(
         h.seen(),
-        [(ns, RECOVERED), (ns, ev_at("tick", json!([2]), "o3"))]
+        [
+            (ns, RECOVERED),
+            (ns, ev_at("tick", json!([1]), "o2")),
+            (ns, ev_at("tick", json!([2]), "o3"))
+        ]
     );
     assert!(status.recovered());
 }
@@ -3243,4 +3283,26 @@ fn a_recovery_that_makes_progress_is_not_given_up() {
     );
     h.open();
     assert_eq!(h.texts(), [r#"40{"offset":"o2","pid":"p1"}"#]);
+}
+
+/// A session restored from a saved state that names its sid knows its id
+/// when the connect is announced, even when a long replay announces it
+/// before the server's reply.
+#[test]
+fn a_restored_session_knows_its_id_from_the_saved_state() {
+    let mut h = Harness::new();
+    let saved = RecoveryState {
+        pid: "p1".into(),
+        offset: Some("o1".into()),
+        sid: Some("s1".into()),
+    };
+    let (ns, status) = h.add("/", AuthSource::None, Some(saved));
+    h.conn.connect(ns, None, h.now);
+    h.open();
+    assert_eq!(h.texts(), [r#"40{"offset":"o1","pid":"p1"}"#]);
+    for i in 0..=HELD_MAX_EVENTS {
+        assert_eq!(h.text(&format!(r#"42["tick",{i},"r{i}"]"#)), Ok(()));
+    }
+    assert_eq!(h.seen()[0], (ns, RECOVERED));
+    assert_eq!(status.id().as_deref(), Some("s1"));
 }
