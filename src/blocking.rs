@@ -370,6 +370,17 @@ impl Manager {
         self.runtime.block_on(self.inner.disconnect());
     }
 
+    /// A socket for another namespace over the same connection, not
+    /// connected yet, for listeners to be added before
+    /// [`Socket::connect`]; see [`crate::Manager::build_socket`].
+    pub fn build_socket(&self, namespace: &str) -> Socket {
+        let _runtime = self.runtime.handle.enter();
+        Socket {
+            inner: self.inner.build_socket(namespace),
+            runtime: self.runtime.clone(),
+        }
+    }
+
     /// A socket for another namespace over the same connection, connected;
     /// see [`crate::Manager::socket`].
     pub fn socket(&self, namespace: &str) -> Result<Socket, ConnectError> {

@@ -476,3 +476,32 @@ async fn a_manager_disconnect_leaves_every_namespace_and_closes_the_link() {
     within(TIMEOUT, "reconnect", root.connect()).await.unwrap();
     assert!(root.connected() && !admin.connected());
 }
+
+/// A socket for a second namespace, built unconnected, gets its listener
+/// and stream before it connects: what the server emits on connection to
+/// `/admin` is never missed.
+#[tokio::test]
+async fn a_second_namespace_built_first_misses_nothing_sent_on_connection() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    for run in 0..20 {
+        let root = connected(ClientBuilder::new(server.url()).auth(json!({"welcome": 3}))).await;
+        let admin = root.io().build_socket("/admin");
+        assert!(!admin.connected());
+        let (heard, mut by_listener) = mpsc::unbounded_channel();
+        admin.on("welcome", move |event, _admin| {
+            let heard = heard.clone();
+            async move {
+                let _ = heard.send(event.decode::<u32>().unwrap());
+            }
+        });
+        let mut events = admin.events();
+        within(TIMEOUT, "admin", admin.connect()).await.unwrap();
+        for n in 1..=3u32 {
+            let event = next_event(&mut events, "welcome").await;
+            assert_eq!(event.decode::<u32>().unwrap(), n, "run {run}");
+            let handled = within(TIMEOUT, "listener", by_listener.recv()).await;
+            assert_eq!(handled, Some(n), "run {run}");
+        }
+        root.io().disconnect().await;
+    }
+}

@@ -36,7 +36,9 @@ impl Manager {
     /// A socket for another namespace over the same connection, connected.
     ///
     /// Returns the existing socket when one is already open for `namespace`.
-    /// Uses the auth given to the builder.
+    /// Uses the auth given to the builder. What the server emits on
+    /// connection may come before a listener added once this returns: use
+    /// [`build_socket`](Self::build_socket) to add listeners first.
     ///
     /// ```no_run
     /// # async fn run(socket: sioclient::Socket) -> Result<(), sioclient::ConnectError> {
@@ -48,10 +50,31 @@ impl Manager {
     /// # Ok(()) }
     /// ```
     pub async fn socket(&self, namespace: &str) -> Result<Socket, ConnectError> {
-        let namespace = normalize_namespace(namespace);
-        let socket = self.attach(&namespace, SocketHandlers::default(), None);
+        let socket = self.build_socket(namespace);
         socket.connect().await?;
         Ok(socket)
+    }
+
+    /// A socket for another namespace over the same connection, not
+    /// connected yet, as [`ClientBuilder::build`](crate::ClientBuilder::build)
+    /// makes the first one: its listeners and streams are put in place
+    /// first, then [`Socket::connect`] connects it, so nothing the server
+    /// emits on connection is missed.
+    ///
+    /// Returns the existing socket when one is already open for `namespace`.
+    ///
+    /// ```no_run
+    /// # async fn run(socket: sioclient::Socket) -> Result<(), sioclient::ConnectError> {
+    /// let admin = socket.io().build_socket("/admin");
+    /// admin.on("welcome", |event, _admin| async move {
+    ///     println!("welcome: {:?}", event.args());
+    /// });
+    /// admin.connect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn build_socket(&self, namespace: &str) -> Socket {
+        let namespace = normalize_namespace(namespace);
+        self.attach(&namespace, SocketHandlers::default(), None)
     }
 
     /// The socket of `path`, registering a new one with the driver when needed.
