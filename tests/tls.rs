@@ -112,3 +112,19 @@ async fn polling_over_https_uses_the_same_tls_options() {
         "{refused:?}"
     );
 }
+
+/// `https://` to a server that speaks plain HTTP: refused at once, with the
+/// hint that the server may speak plain HTTP.
+#[tokio::test]
+async fn https_to_a_plain_http_server_says_it_may_speak_plain_http() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let url = server.url().replacen("http://", "https://", 1);
+    let error = within(TIMEOUT, "connect", ClientBuilder::new(url).connect())
+        .await
+        .expect_err("no TLS there");
+    match &error {
+        ConnectError::Transport(transport) => assert!(transport.is_tls(), "{error:?}"),
+        other => panic!("expected a TLS failure, got {other:?}"),
+    }
+    assert!(error.to_string().contains("plain HTTP"), "{error:?}");
+}

@@ -280,14 +280,56 @@ async fn a_bare_connect_reply_is_a_socketio_v2_server_and_ends_connect_at_once()
 #[tokio::test]
 async fn a_real_socketio_2_server_is_refused_with_the_cause() {
     let server = TestServer::start(ServerOptions::new().socketio_v2()).await;
-    let error = settle(fast(&server.url())).await.expect_err("refused");
+    // Over polling, from its Engine.IO v3 handshake, at the first attempt.
+    for transports in [
+        vec![Transport::WebSocket, Transport::Polling],
+        vec![Transport::Polling],
+    ] {
+        let attempts = Arc::new(Mutex::new(0));
+        let counted = attempts.clone();
+        let error = settle(
+            fast(&server.url())
+                .transports(transports.clone())
+                .on_lifecycle(move |event, _socket| {
+                    if matches!(
+                        event,
+                        SocketEvent::ConnectError(_) | SocketEvent::ReconnectError(_)
+                    ) {
+                        *counted.lock().unwrap() += 1;
+                    }
+                    async {}
+                }),
+        )
+        .await
+        .expect_err("refused");
+        assert!(
+            matches!(error, ConnectError::UnsupportedServer),
+            "{transports:?}: {error:?}"
+        );
+        assert!(
+            error.to_string().contains("socket.io 3 or later"),
+            "{error}"
+        );
+        assert_eq!(*attempts.lock().unwrap(), 1, "{transports:?}: one attempt");
+    }
+}
+
+#[tokio::test]
+async fn a_polling_only_client_is_refused_at_once_with_the_fix() {
+    let server = TestServer::start(ServerOptions::new().arg("--transports").arg("websocket")).await;
+    let error = settle(fast(&server.url()).transports([Transport::Polling]))
+        .await
+        .expect_err("refused");
     assert!(
-        matches!(error, ConnectError::UnsupportedServer),
+        matches!(error, ConnectError::HttpRefused { status: 400, .. }),
         "{error:?}"
     );
+    let message = error.to_string();
+    assert!(message.contains("polling request"), "{message}");
+    assert!(message.contains("does not allow polling"), "{message}");
     assert!(
-        error.to_string().contains("socket.io 3 or later"),
-        "{error}"
+        message.contains(".transports([Transport::WebSocket])"),
+        "{message}"
     );
 }
 
@@ -310,9 +352,11 @@ async fn a_websocket_only_client_is_refused_at_once_with_the_fix() {
         }
         other => panic!("expected HttpRefused, got {other:?}"),
     }
+    let message = error.to_string();
+    assert!(message.contains("does not allow WebSocket"), "{message}");
     assert!(
-        error.to_string().contains(r#"transports: ["polling"]"#),
-        "{error}"
+        message.contains(".transports([Transport::Polling])"),
+        "{message}"
     );
     assert_each_cause_once(&error);
 }
@@ -360,6 +404,114 @@ async fn a_plain_http_server_answering_404_ends_connect_at_once() {
         other => panic!("expected HttpRefused, got {other:?}"),
     }
     assert!(error.to_string().contains("`path`"), "{error}");
+}
+
+/// A reverse proxy that serves the app under `/app/` and is asked for
+/// `/socket.io/`: it drops the WebSocket upgrade and answers the polling
+/// request 404 (chunked). The 404 decides, at once, with the path hint and
+/// the WebSocket failure beside it.
+#[tokio::test]
+async fn a_404_behind_a_dropped_websocket_ends_connect_at_once_with_both_causes() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/app", listener.local_addr().unwrap());
+    let requests = Arc::new(Mutex::new(0));
+    let counted = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            *counted.lock().unwrap() += 1;
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 4096];
+                let n = tcp.read(&mut request).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&request[..n]).to_ascii_lowercase();
+                if request.contains("upgrade: websocket") {
+                    return; // dropped
+                }
+                let _ = tcp
+                    .write_all(
+                        b"HTTP/1.1 404 Not Found\r\ntransfer-encoding: chunked\r\n\r\n\
+                          a\r\nCannot GET\r\n0\r\n\r\n",
+                    )
+                    .await;
+            });
+        }
+    });
+    let error = settle(fast(&url).timeout(Duration::from_secs(5)))
+        .await
+        .expect_err("refused");
+    match &error {
+        ConnectError::HttpRefused {
+            status,
+            url,
+            body,
+            other_transport: Some(other),
+            ..
+        } => {
+            assert_eq!(*status, 404);
+            assert!(url.contains("transport=polling"), "{url}");
+            assert_eq!(body, "Cannot GET");
+            assert!(
+                matches!(**other, ConnectError::NoEngineIo { .. }),
+                "{other:?}"
+            );
+        }
+        other => panic!("expected HttpRefused after the WebSocket, got {other:?}"),
+    }
+    let message = error.to_string();
+    assert!(message.contains("polling request"), "{message}");
+    assert!(message.contains(r#".path("/app/socket.io/")"#), "{message}");
+    assert_each_cause_once(&error);
+    assert_eq!(*requests.lock().unwrap(), 2, "one attempt: no retry");
+}
+
+/// The WebSocket handshake answered 404 with a chunked body: the body is
+/// the server's words, without the chunk framing.
+#[tokio::test]
+async fn a_chunked_refusal_body_is_shown_without_its_framing() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = tcp.read(&mut request).await;
+                let _ = tcp
+                    .write_all(
+                        b"HTTP/1.1 403 Forbidden\r\ntransfer-encoding: chunked\r\n\r\n\
+                          27\r\n{\"code\":4,\"message\":\"Forbidden origin\"}\r\n0\r\n\r\n",
+                    )
+                    .await;
+            });
+        }
+    });
+    let error = settle(fast(&url).transports([Transport::WebSocket]))
+        .await
+        .expect_err("refused");
+    match &error {
+        ConnectError::HttpRefused {
+            status: 403, body, ..
+        } => assert_eq!(body, r#"{"code":4,"message":"Forbidden origin"}"#),
+        other => panic!("expected HttpRefused, got {other:?}"),
+    }
+}
+
+/// A server that ends the link right after the CONNECT, as one with
+/// socket.io-msgpack-parser does on a text CONNECT: the error names the
+/// parser.
+#[tokio::test]
+async fn a_link_closed_right_after_the_connect_names_the_parser() {
+    let server = Scripted::start(|mut peer: Peer| async move {
+        peer.handshake().await;
+        peer.close().await;
+    })
+    .await;
+    let error = settle(fast(&server.url()).reconnection_attempts(Some(0)))
+        .await
+        .expect_err("closed");
+    assert!(matches!(error, ConnectError::HandshakeClosed), "{error:?}");
+    assert!(
+        error.to_string().contains("socket.io-msgpack-parser"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -35,6 +35,15 @@ pub(crate) fn decode(body: &str) -> impl Iterator<Item = Result<PayloadPacket<'_
         })
 }
 
+/// Whether a polling body is framed as Engine.IO v3 (socket.io 2.x) frames
+/// it: each packet behind its length and a colon, `97:0{"sid":…}2:40`.
+/// A v4 packet starts with its type digit and never has a colon right
+/// after the leading digits.
+pub(crate) fn is_engine_io_v3(body: &str) -> bool {
+    let digits = body.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && body.as_bytes().get(digits) == Some(&b':')
+}
+
 /// The packet a frame travels as in a payload.
 pub(crate) fn encode_frame(frame: Frame) -> String {
     match frame {
@@ -102,6 +111,28 @@ mod tests {
                 "a binary packet that is not base64"
             )))
         );
+    }
+
+    #[test]
+    fn engine_io_v3_bodies_are_told_apart() {
+        let table = [
+            (
+                r#"97:0{"sid":"x","upgrades":["websocket"],"pingInterval":25000}2:40"#,
+                true,
+            ),
+            ("2:40", true),
+            (
+                r#"0{"sid":"x","upgrades":[],"pingInterval":25000,"pingTimeout":20000}"#,
+                false,
+            ),
+            (r#"42["a:b"]"#, false),
+            ("6", false),
+            (":0", false),
+            ("", false),
+        ];
+        for (body, v3) in table {
+            assert_eq!(is_engine_io_v3(body), v3, "{body:?}");
+        }
     }
 
     #[test]

@@ -174,6 +174,7 @@ pub(crate) fn http_refused(url: &Url, status: u16, body: &[u8]) -> ConnectError 
         status,
         engine_io: EngineIoError::parse(&body),
         body,
+        other_transport: None,
     }
 }
 

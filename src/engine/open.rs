@@ -23,9 +23,8 @@ pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInf
             order = order.preferring(Transport::WebSocket);
         }
         let mut transports = order.iter().peekable();
-        // The first refusal says the most, unless it was the server saying
-        // that this transport is not allowed.
-        let mut first: Option<ConnectError> = None;
+        // What the transports tried so far met; the most definite decides.
+        let mut failed: Option<ConnectError> = None;
         loop {
             let transport = transports.next().unwrap_or(Transport::WebSocket);
             let opened = match transport {
@@ -39,11 +38,17 @@ pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInf
             match opened {
                 Err(error) if transports.peek().is_some() && another_may_pass(&error) => {
                     tracing::debug!(?transport, %error, "trying the next transport");
-                    if first.is_none() && !not_allowed(&error) {
-                        first = Some(error);
-                    }
+                    failed = Some(match failed {
+                        Some(earlier) => decisive(earlier, error),
+                        None => error,
+                    });
                 }
-                Err(error) => return Err(first.unwrap_or(error)),
+                Err(error) => {
+                    return Err(match failed {
+                        Some(earlier) => decisive(earlier, error),
+                        None => error,
+                    })
+                }
                 opened => return opened,
             }
         }
@@ -76,6 +81,41 @@ async fn open_polling(config: &TransportConfig) -> Result<(BoxedLink, OpenInfo),
     });
     let link = Upgrading::new(polling, probe, config.status.clone());
     Ok((Box::new(link), info))
+}
+
+/// Of two transports' failures, the one that says more: a refusal that
+/// retrying cannot fix (an HTTP 4xx, another server version) over a
+/// failed TLS handshake or another HTTP refusal, over an answer that is
+/// not Engine.IO, over a dropped connection or a timeout; the earlier on a
+/// tie. The server saying that a transport is not allowed says the least:
+/// the other transport was tried for that. A refusal keeps the other
+/// failure, so the error tells both.
+fn decisive(earlier: ConnectError, later: ConnectError) -> ConnectError {
+    let (mut winner, loser) = if definiteness(&later) > definiteness(&earlier) {
+        (later, earlier)
+    } else {
+        (earlier, later)
+    };
+    if let ConnectError::HttpRefused {
+        other_transport, ..
+    } = &mut winner
+    {
+        other_transport.get_or_insert_with(|| Box::new(loser));
+    }
+    winner
+}
+
+/// How much a transport's failure says about the server; see [`decisive`].
+fn definiteness(error: &ConnectError) -> u8 {
+    match error {
+        ConnectError::HttpRefused { .. } if not_allowed(error) => 0,
+        ConnectError::UnsupportedServer => 4,
+        ConnectError::HttpRefused { .. } if error.retrying_cannot_fix() => 4,
+        ConnectError::HttpRefused { .. } => 3,
+        ConnectError::Transport(transport) if transport.is_tls() => 3,
+        ConnectError::NoEngineIo { .. } | ConnectError::Protocol(_) => 2,
+        _ => 1,
+    }
 }
 
 /// The server does not allow the transport: Engine.IO error code 0.
@@ -115,6 +155,7 @@ mod tests {
                 code,
                 message: "m".into(),
             }),
+            other_transport: None,
         }
     }
 
@@ -142,5 +183,59 @@ mod tests {
         for (error, passes) in table {
             assert_eq!(another_may_pass(&error), passes, "{error}");
         }
+    }
+
+    fn dropped() -> ConnectError {
+        ConnectError::NoEngineIo {
+            url: "ws://h/socket.io/?EIO=4&transport=websocket".into(),
+            detail: "the connection closed before the WebSocket handshake completed".into(),
+        }
+    }
+
+    #[test]
+    fn the_most_definite_failure_decides_and_keeps_the_other() {
+        // A proxy drops the WebSocket, then answers the polling request 404.
+        match decisive(dropped(), refused(404, None)) {
+            ConnectError::HttpRefused {
+                status: 404,
+                other_transport: Some(other),
+                ..
+            } => assert!(matches!(*other, ConnectError::NoEngineIo { .. })),
+            other => panic!("{other:?}"),
+        }
+        // The other way round, too.
+        match decisive(refused(404, None), dropped()) {
+            ConnectError::HttpRefused {
+                status: 404,
+                other_transport: Some(_),
+                ..
+            } => {}
+            other => panic!("{other:?}"),
+        }
+        // A server version refusal over a dropped connection.
+        assert!(matches!(
+            decisive(dropped(), ConnectError::UnsupportedServer),
+            ConnectError::UnsupportedServer
+        ));
+        // "Transport unknown" says least: the other transport's failure wins.
+        assert!(matches!(
+            decisive(refused(400, Some(0)), ConnectError::HandshakeClosed),
+            ConnectError::HandshakeClosed
+        ));
+        // A tie keeps the earlier.
+        assert!(matches!(
+            decisive(
+                ConnectError::HandshakeClosed,
+                ConnectError::Timeout(Default::default())
+            ),
+            ConnectError::HandshakeClosed
+        ));
+        // The chain shows both, each once.
+        let error = decisive(dropped(), refused(404, None));
+        let chain = crate::error::ErrorChain(&error).to_string();
+        assert!(
+            chain.contains("HTTP 404") && chain.contains("closed before"),
+            "{chain}"
+        );
     }
 }

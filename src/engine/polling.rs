@@ -52,6 +52,10 @@ pub(crate) async fn open(
         url: redacted(&url),
         detail: "the handshake answer is not text".into(),
     })?;
+    if payload::is_engine_io_v3(text) {
+        tracing::warn!("the handshake answer is Engine.IO v3: a socket.io 2.x server");
+        return Err(ConnectError::UnsupportedServer);
+    }
     let mut packets = payload::decode(text);
     let info = match packets.next() {
         Some(Ok(PayloadPacket::Text(open))) => match EnginePacket::decode(open) {

@@ -5,7 +5,7 @@ use std::task::{ready, Context, Poll};
 
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::header::{COOKIE, SET_COOKIE};
+use tokio_tungstenite::tungstenite::http::header::{COOKIE, SET_COOKIE, TRANSFER_ENCODING};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
@@ -169,15 +169,96 @@ pub(crate) async fn probe(config: &TransportConfig, sid: &str) -> Result<BoxedLi
 fn handshake_error(config: &TransportConfig, error: WsError) -> ConnectError {
     use tokio_tungstenite::tungstenite::error::ProtocolError as WsProtocolError;
     match error {
-        WsError::Http(response) => http_refused(
-            &config.url,
-            response.status().as_u16(),
-            response.body().as_deref().unwrap_or_default(),
-        ),
+        WsError::Http(response) => {
+            let body = response.body().as_deref().unwrap_or_default();
+            // tungstenite hands the body over as it came, chunk sizes and all.
+            let chunked = response
+                .headers()
+                .get(TRANSFER_ENCODING)
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(|value| value.to_ascii_lowercase().contains("chunked"));
+            let body = if chunked {
+                dechunk(body)
+            } else {
+                body.to_vec()
+            };
+            http_refused(&config.url, response.status().as_u16(), &body)
+        }
         WsError::Protocol(WsProtocolError::HandshakeIncomplete) => ConnectError::NoEngineIo {
             url: redacted(&config.url),
             detail: "the connection closed before the WebSocket handshake completed".into(),
         },
         other => ConnectError::Transport(TransportError::websocket(other)),
+    }
+}
+
+/// The data of an HTTP body in chunked transfer encoding, as far as it is
+/// complete: chunk sizes, extensions and trailers go. What does not parse
+/// as chunks is kept as it is, so nothing the server said is lost.
+fn dechunk(body: &[u8]) -> Vec<u8> {
+    let mut data = Vec::with_capacity(body.len());
+    let mut rest = body;
+    loop {
+        let Some(line_end) = rest.windows(2).position(|pair| pair == b"\r\n") else {
+            if rest.len() == body.len() {
+                return body.to_vec();
+            }
+            break;
+        };
+        let size_text = &rest[..line_end];
+        let size_text = size_text
+            .split(|&byte| byte == b';')
+            .next()
+            .unwrap_or_default();
+        let Some(size) = std::str::from_utf8(size_text)
+            .ok()
+            .and_then(|text| usize::from_str_radix(text.trim(), 16).ok())
+        else {
+            if rest.len() == body.len() {
+                return body.to_vec();
+            }
+            break;
+        };
+        let chunk = &rest[line_end + 2..];
+        if size == 0 {
+            break;
+        }
+        let take = size.min(chunk.len());
+        data.extend_from_slice(&chunk[..take]);
+        if take < size {
+            break;
+        }
+        rest = chunk[take..]
+            .strip_prefix(b"\r\n")
+            .unwrap_or(&chunk[take..]);
+    }
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dechunk;
+
+    #[test]
+    fn chunked_bodies_lose_their_framing() {
+        let table: [(&[u8], &[u8]); 7] = [
+            (
+                b"28\r\n{\"code\":0,\"message\":\"Transport unknown\"}\r\n0\r\n\r\n",
+                b"{\"code\":0,\"message\":\"Transport unknown\"}",
+            ),
+            (b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", b"abcde"),
+            (b"3;ext=1\r\nabc\r\n0\r\n\r\n", b"abc"),
+            // Cut short: what came.
+            (b"5\r\nab", b"ab"),
+            (b"3\r\nabc\r\n", b"abc"),
+            // Not chunked after all: kept whole.
+            (b"Cannot GET /", b"Cannot GET /"),
+            (b"", b""),
+        ];
+        for (body, want) in table {
+            assert_eq!(dechunk(body), want, "{:?}", String::from_utf8_lossy(body));
+        }
+        // A size beyond the body takes only what is there.
+        assert_eq!(dechunk(b"ffffffffffffffff\r\nxy"), b"xy");
     }
 }

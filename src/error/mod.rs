@@ -50,18 +50,24 @@ pub enum ConnectError {
     #[error(transparent)]
     Transport(TransportError),
     /// The server answered the WebSocket handshake with an HTTP status other
-    /// than 101 Switching Protocols.
+    /// than 101 Switching Protocols, or a polling request with a status
+    /// other than 200 (the URL's `transport=` says which).
     #[error("{}", http_refusal(url, *status, body, engine_io.as_ref()))]
     HttpRefused {
         /// The URL tried, query values redacted.
         url: String,
         /// The HTTP status code.
         status: u16,
-        /// The start of the response body, as text.
+        /// The start of the response body, as text (de-chunked).
         body: String,
         /// The Engine.IO error the body holds, when it is one
         /// (`{"code":0,"message":"Transport unknown"}`).
         engine_io: Option<EngineIoError>,
+        /// How the transport tried before this one failed, when another was
+        /// tried first (a WebSocket dropped by a proxy, then this refusal of
+        /// the polling request); the refusal says more, so it is the error.
+        #[source]
+        other_transport: Option<Box<ConnectError>>,
     },
     /// What answered at the URL does not speak Engine.IO: its answer holds no
     /// open packet, or it ended the connection before the WebSocket handshake
@@ -87,8 +93,14 @@ pub enum ConnectError {
          client cannot talk to: upgrade the server to socket.io 3 or later"
     )]
     UnsupportedServer,
-    /// The server closed the connection before the namespace connected.
-    #[error("the server closed the connection before the namespace connected")]
+    /// The server closed the connection before the namespace connected. A
+    /// server that uses another parser (socket.io-msgpack-parser) does so
+    /// right after the client's CONNECT, which it cannot read.
+    #[error(
+        "the server closed the connection before the namespace connected (right after the \
+         CONNECT, it may use another parser, such as socket.io-msgpack-parser, which this \
+         client does not speak)"
+    )]
     HandshakeClosed,
     /// A step of the connection got no answer within the connect timeout
     /// ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)): the HTTP
@@ -208,16 +220,35 @@ mod tests {
 
     #[test]
     fn refusals_say_what_to_do() {
-        let refusal = |status, body: &str| ConnectError::HttpRefused {
-            url: "ws://h/socket.io/?EIO=4&transport=websocket".into(),
+        let refusal_at = |url: &str, status, body: &str| ConnectError::HttpRefused {
+            url: url.into(),
             status,
             body: body.into(),
             engine_io: EngineIoError::parse(body),
+            other_transport: None,
         };
-        let polling = refusal(400, r#"{"code":0,"message":"Transport unknown"}"#).to_string();
-        assert!(polling.contains(r#"transports: ["polling"]"#), "{polling}");
-        let missing = refusal(404, "Cannot GET").to_string();
+        let refusal = |status, body: &str| {
+            refusal_at("ws://h/socket.io/?EIO=4&transport=websocket", status, body)
+        };
+        let unknown = r#"{"code":0,"message":"Transport unknown"}"#;
+        let no_ws = refusal(400, unknown).to_string();
+        assert!(no_ws.contains("WebSocket handshake"), "{no_ws}");
+        assert!(no_ws.contains("does not allow WebSocket"), "{no_ws}");
+        assert!(no_ws.contains("[Transport::Polling]"), "{no_ws}");
+        let url = "http://h/socket.io/?EIO=4&transport=polling";
+        let no_polling = refusal_at(url, 400, unknown).to_string();
+        assert!(no_polling.contains("polling request"), "{no_polling}");
+        assert!(
+            no_polling.contains("does not allow polling"),
+            "{no_polling}"
+        );
+        assert!(
+            no_polling.contains("[Transport::WebSocket]"),
+            "{no_polling}"
+        );
+        let missing = refusal_at(url, 404, "Cannot GET").to_string();
         assert!(missing.contains("`path`"), "{missing}");
+        assert!(missing.contains(r#".path("/app/socket.io/")"#), "{missing}");
         assert!(missing.contains("\"Cannot GET\""), "{missing}");
         assert!(refusal(403, "").retrying_cannot_fix());
         assert!(!refusal(429, "").retrying_cannot_fix());
@@ -231,8 +262,13 @@ mod tests {
 /// The message of [`ConnectError::HttpRefused`]: what the server said, and
 /// what to do about it where that is known.
 fn http_refusal(url: &str, status: u16, body: &str, engine_io: Option<&EngineIoError>) -> String {
-    let mut text =
-        format!("the server answered the WebSocket handshake at {url} with HTTP {status}");
+    let polling = url.contains("transport=polling");
+    let (what, other) = if polling {
+        ("polling request", "WebSocket")
+    } else {
+        ("WebSocket handshake", "Polling")
+    };
+    let mut text = format!("the server answered the {what} at {url} with HTTP {status}");
     match engine_io {
         Some(error) => {
             text.push_str(&format!(
@@ -240,9 +276,13 @@ fn http_refusal(url: &str, status: u16, body: &str, engine_io: Option<&EngineIoE
                 error.code, error.message
             ));
             match error.code {
-                0 => text.push_str(
-                    ": the server does not allow this transport (a server with transports: [\"polling\"] refuses WebSocket: use .transports([Transport::Polling]))",
-                ),
+                0 => {
+                    let refused = if polling { "polling" } else { "WebSocket" };
+                    text.push_str(&format!(
+                        ": the server does not allow {refused} (its `transports` option): \
+                         use .transports([Transport::{other}])"
+                    ));
+                }
                 5 => text.push_str(": the server speaks another Engine.IO protocol version"),
                 _ => {}
             }
@@ -253,7 +293,11 @@ fn http_refusal(url: &str, status: u16, body: &str, engine_io: Option<&EngineIoE
                 text.push_str(&format!(": {body:?}"));
             }
             if status == 404 {
-                text.push_str(": check the `path` option");
+                text.push_str(
+                    ": check the `path` option; the URL's path names the namespace, so a \
+                     server under a prefix (http://host/app) is reached with \
+                     .path(\"/app/socket.io/\")",
+                );
             }
         }
     }

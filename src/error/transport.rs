@@ -128,6 +128,39 @@ impl TransportError {
     }
 }
 
+impl TransportError {
+    /// Whether the TLS handshake met an answer that is not TLS at all, as a
+    /// plain HTTP server gives.
+    fn plain_text_answer(&self) -> bool {
+        let mut cause: Option<&(dyn Error + 'static)> = self
+            .source
+            .as_deref()
+            .map(|error| error as &(dyn Error + 'static));
+        while let Some(error) = cause {
+            // An `io::Error` wrapping another shows the inner one's source
+            // as its own, not the inner one.
+            let inner = error
+                .downcast_ref::<io::Error>()
+                .and_then(|io| io.get_ref())
+                .map(|inner| inner as &(dyn Error + 'static));
+            #[cfg(feature = "__rustls")]
+            if let Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) =
+                inner.unwrap_or(error).downcast_ref::<rustls::Error>()
+            {
+                return true;
+            }
+            #[cfg(not(feature = "__rustls"))]
+            let _ = inner;
+            // OpenSSL's word for it, through native-tls.
+            if error.to_string().contains("wrong version number") {
+                return true;
+            }
+            cause = error.source();
+        }
+        false
+    }
+}
+
 /// Whether an I/O error is rustls refusing the handshake.
 fn is_rustls(error: &io::Error) -> bool {
     #[cfg(feature = "__rustls")]
@@ -143,6 +176,10 @@ impl fmt::Display for TransportError {
         match self.kind {
             Kind::Io => f.write_str("the connection to the server failed"),
             Kind::Timeout => f.write_str("the connection to the server timed out"),
+            Kind::Tls if self.plain_text_answer() => f.write_str(
+                "the TLS handshake failed: the server answered in plain text, so it may speak \
+                 plain HTTP (use an http:// or ws:// URL)",
+            ),
             Kind::Tls => f.write_str("the TLS handshake failed"),
             Kind::WebSocket => f.write_str("the WebSocket connection failed"),
             Kind::Http => f.write_str("the HTTP request failed"),

@@ -506,6 +506,7 @@ mod tests {
             status: 403,
             body: String::new(),
             engine_io: None,
+            other_transport: None,
         }
     }
 

@@ -123,6 +123,11 @@ impl Peer {
         self.recv().await
     }
 
+    /// Closes the WebSocket with a close frame, as a server does on purpose.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+
     /// Keeps the connection open, reading, until the client goes.
     pub async fn idle(mut self) {
         while self.recv().await.is_some() {}
