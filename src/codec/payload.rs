@@ -6,6 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
 
+use crate::codec::limits::MAX_POST_PACKETS;
 use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
 
@@ -58,12 +59,14 @@ pub(crate) fn encode_frame(frame: Frame) -> String {
 }
 
 /// Joins packets into one body of at most `max` bytes (the server's
-/// maxPayload, 0 for no limit), taking them from the front of `packets`.
-/// A packet larger than `max` alone goes alone: the server refuses it, as
-/// it would refuse it on a WebSocket.
+/// maxPayload, 0 for no limit) and [`MAX_POST_PACKETS`] packets, taking
+/// them from the front of `packets`. A packet larger than `max` alone goes
+/// alone: the server refuses it, as it would refuse it on a WebSocket.
 pub(crate) fn take_body(packets: &mut std::collections::VecDeque<String>, max: u64) -> String {
     let mut body = String::new();
-    while let Some(packet) = packets.front() {
+    let mut taken = 0;
+    while let Some(packet) = packets.front().filter(|_| taken < MAX_POST_PACKETS) {
+        taken += 1;
         let size = body.len() + usize::from(!body.is_empty()) + packet.len();
         if !body.is_empty() && max > 0 && size as u64 > max {
             break;
@@ -158,6 +161,13 @@ mod tests {
         assert_eq!(take_body(&mut packets, 22), "421[\"echo\",{\"a\":1}]\x1e3");
         assert_eq!(take_body(&mut packets, 22), "42[\"x\"]");
         assert!(packets.is_empty());
+        // At most 16 packets a body, whatever their size.
+        let mut many: VecDeque<String> = (0..40).map(|n| n.to_string()).collect();
+        let first = take_body(&mut many, 0);
+        assert_eq!(first.split(SEPARATOR).count(), MAX_POST_PACKETS);
+        assert!(first.starts_with("0\x1e1\x1e") && first.ends_with("\x1e15"));
+        assert_eq!(take_body(&mut many, 0).split(SEPARATOR).count(), 16);
+        assert_eq!(take_body(&mut many, 0), "32\x1e33\x1e34\x1e35\x1e36\x1e37\x1e38\x1e39");
         // Too large alone: it goes alone.
         let mut big: VecDeque<String> = ["x".repeat(30), "3".into()].into();
         assert_eq!(take_body(&mut big, 10), "x".repeat(30));

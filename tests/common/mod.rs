@@ -8,8 +8,10 @@
 pub mod client;
 pub mod daemon;
 pub mod haproxy;
+pub mod install_lock;
 pub mod proxies;
 pub mod proxy;
+pub mod python;
 pub mod redis;
 #[path = "../support/rng.rs"]
 pub mod rng;

@@ -12,6 +12,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{oneshot, watch};
 
+use super::{install_lock, python};
+
 /// How long the server may take to print `LISTENING <port>`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -42,6 +44,9 @@ pub struct ServerOptions {
     /// Run the socket.io 2.x server of `tests/server-v2` instead (it takes
     /// `port` alone).
     pub v2: bool,
+    /// Run the python-socketio server of `tests/server-python` instead (it
+    /// takes `port` alone, and serves polling only).
+    pub python: bool,
 }
 
 impl ServerOptions {
@@ -82,9 +87,18 @@ impl ServerOptions {
         self
     }
 
+    pub fn python_socketio(mut self) -> Self {
+        self.python = true;
+        self
+    }
+
     /// The directory of the server to run.
     fn dir(&self) -> PathBuf {
-        let name = if self.v2 { "server-v2" } else { "server" };
+        let name = match (self.v2, self.python) {
+            (true, _) => "server-v2",
+            (_, true) => "server-python",
+            _ => "server",
+        };
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests")
             .join(name)
@@ -154,22 +168,33 @@ pub fn server_dir() -> PathBuf {
 impl TestServer {
     /// Starts a server and waits until it listens.
     pub async fn start(opts: ServerOptions) -> TestServer {
-        ensure_node();
         let dir = opts.dir();
-        ensure_node_modules(&dir);
+        let mut cmd = if opts.python {
+            let python = python::ensure_venv(&dir);
+            let mut cmd = Command::new(python);
+            cmd.arg("server.py");
+            cmd
+        } else {
+            ensure_node();
+            ensure_node_modules(&dir);
+            let mut cmd = Command::new("node");
+            cmd.arg("server.js");
+            cmd
+        };
 
         let verbose = std::env::var_os("SIOCLIENT_TEST_VERBOSE").is_some();
-        let mut cmd = Command::new("node");
-        cmd.arg("server.js")
-            .args(opts.to_args())
+        cmd.args(opts.to_args())
             .current_dir(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("{NODE_MISSING} (spawning node failed: {e})"));
+        let mut child = cmd.spawn().unwrap_or_else(|e| {
+            panic!(
+                "{} (spawning the server failed: {e})",
+                if opts.python { python::MISSING } else { NODE_MISSING }
+            )
+        });
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout piped");
         let mut stderr = child.stderr.take().expect("stderr piped");
@@ -461,38 +486,7 @@ fn ensure_node_modules(dir: &Path) {
         return;
     }
 
-    // The lock lives in cargo's per-target scratch directory so that it never
-    // shows up in the work tree.
-    let lock_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sioclient-npm-install.lock");
-    let _ = std::fs::create_dir_all(env!("CARGO_TARGET_TMPDIR"));
-    let started = std::time::Instant::now();
-    let _lock = loop {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&lock_path)
-        {
-            Ok(_) => break LockFile(lock_path.clone()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                // Another process is installing. Take over a lock that looks
-                // abandoned (older than 10 minutes).
-                let stale = std::fs::metadata(&lock_path)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .is_some_and(|age| age > Duration::from_secs(600));
-                if stale {
-                    let _ = std::fs::remove_file(&lock_path);
-                    continue;
-                }
-                if started.elapsed() > Duration::from_secs(900) {
-                    panic!("waited too long for {}", lock_path.display());
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            Err(e) => panic!("cannot create {}: {e}", lock_path.display()),
-        }
-    };
+    let _lock = install_lock::acquire("sioclient-npm-install.lock");
     // Someone else may have finished the install while we waited.
     if !node_modules_ok(dir) {
         eprintln!("sioclient tests: running `npm ci` in {}", dir.display());
@@ -517,13 +511,4 @@ fn ensure_node_modules(dir: &Path) {
         );
     }
     done.push(dir.to_owned());
-}
-
-/// Removes the lock file when dropped (also on panic).
-struct LockFile(PathBuf);
-
-impl Drop for LockFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
