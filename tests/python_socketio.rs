@@ -39,9 +39,13 @@ async fn quick_emits_arrive_complete_and_in_order() {
     for n in 0..100u32 {
         socket.emit("seq", n).await.unwrap();
     }
-    let seen: Vec<u32> = within(TIMEOUT, "the report", socket.emit_with_ack("seq-report", ()))
-        .await
-        .expect("the report");
+    let seen: Vec<u32> = within(
+        TIMEOUT,
+        "the report",
+        socket.emit_with_ack("seq-report", ()),
+    )
+    .await
+    .expect("the report");
     assert_eq!(seen, (0..100).collect::<Vec<_>>());
     nothing_refused(&server);
 }

@@ -12,10 +12,13 @@ pub(crate) const DEFAULT_MAX_PAYLOAD: u64 = 1_000_000;
 /// packet together. The one size limit on what the client receives.
 pub(crate) const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
-/// The most packets one polling POST carries. python-engineio refuses a
-/// payload of more (its `max_decode_packets`, 16 by default) with an error
-/// in its log and a 200 OK, so what a larger POST carried would be lost
-/// without a word; the reference server has no such limit.
+/// The most packets one polling POST carries to a server other than the
+/// reference one. python-engineio refuses a payload of more (its
+/// `max_decode_packets`, 16 by default) with an error in its log and a
+/// 200 OK, so what a larger POST carried would be lost without a word. The
+/// reference server has no such limit, and one POST at a time of 16
+/// packets would cut emits over polling to a tenth: see
+/// [`post_packet_limit`](crate::codec::payload::post_packet_limit).
 pub(crate) const MAX_POST_PACKETS: usize = 16;
 
 /// The longest `pingInterval` and `pingTimeout` taken from an open packet;

@@ -58,14 +58,32 @@ pub(crate) fn encode_frame(frame: Frame) -> String {
     }
 }
 
+/// How many packets a POST may carry to the server whose open packet is
+/// `open` (its JSON, after the `0`). The reference server (Node's
+/// engine.io) takes any number, up to its byte limit, and writes its open
+/// packet's keys in the order `sid, upgrades, pingInterval, pingTimeout,
+/// maxPayload`; python-engineio, which refuses more than 16, writes
+/// `pingTimeout` first. A server that does not write the reference order is
+/// sent at most [`MAX_POST_PACKETS`] a POST, so none is refused.
+pub(crate) fn post_packet_limit(open: &str) -> usize {
+    match (open.find("\"pingInterval\""), open.find("\"pingTimeout\"")) {
+        (Some(interval), Some(timeout)) if interval < timeout => usize::MAX,
+        _ => MAX_POST_PACKETS,
+    }
+}
+
 /// Joins packets into one body of at most `max` bytes (the server's
-/// maxPayload, 0 for no limit) and [`MAX_POST_PACKETS`] packets, taking
-/// them from the front of `packets`. A packet larger than `max` alone goes
-/// alone: the server refuses it, as it would refuse it on a WebSocket.
-pub(crate) fn take_body(packets: &mut std::collections::VecDeque<String>, max: u64) -> String {
+/// maxPayload, 0 for no limit) and `max_packets` packets, taking them from
+/// the front of `packets`. A packet larger than `max` alone goes alone: the
+/// server refuses it, as it would refuse it on a WebSocket.
+pub(crate) fn take_body(
+    packets: &mut std::collections::VecDeque<String>,
+    max: u64,
+    max_packets: usize,
+) -> String {
     let mut body = String::new();
     let mut taken = 0;
-    while let Some(packet) = packets.front().filter(|_| taken < MAX_POST_PACKETS) {
+    while let Some(packet) = packets.front().filter(|_| taken < max_packets) {
         taken += 1;
         let size = body.len() + usize::from(!body.is_empty()) + packet.len();
         if !body.is_empty() && max > 0 && size as u64 > max {
@@ -117,6 +135,20 @@ mod tests {
     }
 
     #[test]
+    fn only_the_reference_server_takes_posts_of_any_size() {
+        let node = r#"{"sid":"T","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
+        let python = r#"{"sid":"W","upgrades":["websocket"],"pingTimeout":20000,"pingInterval":25000,"maxPayload":1000000}"#;
+        assert_eq!(post_packet_limit(node), usize::MAX);
+        assert_eq!(post_packet_limit(python), MAX_POST_PACKETS);
+        assert_eq!(post_packet_limit(r#"{"sid":"x"}"#), MAX_POST_PACKETS);
+        let mut many: VecDeque<String> = (0..20).map(|n| n.to_string()).collect();
+        assert_eq!(
+            take_body(&mut many, 0, usize::MAX).split(SEPARATOR).count(),
+            20
+        );
+    }
+
+    #[test]
     fn engine_io_v3_bodies_are_told_apart() {
         let table = [
             (
@@ -154,23 +186,34 @@ mod tests {
             .map(String::from)
             .into();
         assert_eq!(
-            take_body(&mut packets.clone(), 0),
+            take_body(&mut packets.clone(), 0, usize::MAX),
             "421[\"echo\",{\"a\":1}]\x1e3\x1e42[\"x\"]"
         );
         // 20 + 1 + 1 = 22 bytes fit; the third would make 30.
-        assert_eq!(take_body(&mut packets, 22), "421[\"echo\",{\"a\":1}]\x1e3");
-        assert_eq!(take_body(&mut packets, 22), "42[\"x\"]");
+        assert_eq!(
+            take_body(&mut packets, 22, usize::MAX),
+            "421[\"echo\",{\"a\":1}]\x1e3"
+        );
+        assert_eq!(take_body(&mut packets, 22, usize::MAX), "42[\"x\"]");
         assert!(packets.is_empty());
         // At most 16 packets a body, whatever their size.
         let mut many: VecDeque<String> = (0..40).map(|n| n.to_string()).collect();
-        let first = take_body(&mut many, 0);
+        let first = take_body(&mut many, 0, MAX_POST_PACKETS);
         assert_eq!(first.split(SEPARATOR).count(), MAX_POST_PACKETS);
         assert!(first.starts_with("0\x1e1\x1e") && first.ends_with("\x1e15"));
-        assert_eq!(take_body(&mut many, 0).split(SEPARATOR).count(), 16);
-        assert_eq!(take_body(&mut many, 0), "32\x1e33\x1e34\x1e35\x1e36\x1e37\x1e38\x1e39");
+        assert_eq!(
+            take_body(&mut many, 0, MAX_POST_PACKETS)
+                .split(SEPARATOR)
+                .count(),
+            16
+        );
+        assert_eq!(
+            take_body(&mut many, 0, MAX_POST_PACKETS),
+            "32\x1e33\x1e34\x1e35\x1e36\x1e37\x1e38\x1e39"
+        );
         // Too large alone: it goes alone.
         let mut big: VecDeque<String> = ["x".repeat(30), "3".into()].into();
-        assert_eq!(take_body(&mut big, 10), "x".repeat(30));
-        assert_eq!(take_body(&mut big, 10), "3");
+        assert_eq!(take_body(&mut big, 10, usize::MAX), "x".repeat(30));
+        assert_eq!(take_body(&mut big, 10, usize::MAX), "3");
     }
 }

@@ -57,9 +57,9 @@ pub(crate) async fn open(
         return Err(ConnectError::UnsupportedServer);
     }
     let mut packets = payload::decode(text);
-    let info = match packets.next() {
+    let (info, max_post_packets) = match packets.next() {
         Some(Ok(PayloadPacket::Text(open))) => match EnginePacket::decode(open) {
-            Ok(EnginePacket::Open(info)) => info,
+            Ok(EnginePacket::Open(info)) => (info, payload::post_packet_limit(open)),
             Ok(_) | Err(_) => return Err(no_open_packet(&url)),
         },
         _ => return Err(no_open_packet(&url)),
@@ -74,6 +74,7 @@ pub(crate) async fn open(
         exchange: Exchange::new(config, &session),
         url: session,
         max_payload: info.max_payload,
+        max_post_packets,
         get,
         post,
         received,
@@ -128,6 +129,8 @@ pub(crate) struct PollingLink {
     exchange: Exchange,
     url: Url,
     max_payload: u64,
+    /// The most packets a POST carries to this server.
+    max_post_packets: usize,
     /// The connection of the long GETs.
     get: HttpConnection,
     /// The connection of the POSTs.
@@ -305,7 +308,8 @@ impl Link for PollingLink {
                 return Poll::Ready(Ok(()));
             }
             ready!(self.poll_connection(Role::Post, cx))?;
-            let body = payload::take_body(&mut self.outgoing, self.max_payload);
+            let body =
+                payload::take_body(&mut self.outgoing, self.max_payload, self.max_post_packets);
             self.outgoing_bytes = self.outgoing.iter().map(String::len).sum();
             self.posting = Some(self.send(Role::Post, Method::POST, Bytes::from(body)));
         }

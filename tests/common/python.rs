@@ -23,12 +23,23 @@ pub fn ensure_venv(dir: &Path) -> PathBuf {
     }
     let _lock = install_lock::acquire("sioclient-venv-install.lock");
     if !installed(dir) {
-        eprintln!("sioclient tests: installing python-socketio in {}", dir.display());
+        eprintln!(
+            "sioclient tests: installing python-socketio in {}",
+            dir.display()
+        );
         run(dir, "python3", &["-m", "venv", "--clear", ".venv"]);
         run(
             dir,
             ".venv/bin/python",
-            &["-m", "pip", "install", "--quiet", "--no-deps", "-r", "requirements.txt"],
+            &[
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "-r",
+                "requirements.txt",
+            ],
         );
         std::fs::copy(dir.join("requirements.txt"), stamp(dir))
             .expect("the venv's copy of requirements.txt");

@@ -192,7 +192,11 @@ impl TestServer {
         let mut child = cmd.spawn().unwrap_or_else(|e| {
             panic!(
                 "{} (spawning the server failed: {e})",
-                if opts.python { python::MISSING } else { NODE_MISSING }
+                if opts.python {
+                    python::MISSING
+                } else {
+                    NODE_MISSING
+                }
             )
         });
         let stdin = child.stdin.take();
