@@ -224,13 +224,7 @@ impl Driver {
     /// Opens a link and hands its open packet to the connection.
     async fn open_link(&mut self, attempt: u32) -> Opened {
         let mut config = self.transport.clone();
-        if let Some(by) = self.reconnection.attempt_deadline() {
-            // A first connect's window may end before the usual timeout would.
-            config.timeout = config
-                .timeout
-                .min(by.saturating_duration_since(Instant::now()));
-        }
-        let connect_timeout = config.timeout;
+        config.timeout = self.attempt_timeout();
         // Boxed: the connect future is large and only lives while connecting;
         // unboxed it would make every idle driver task that much bigger.
         let open = Box::pin(async move { open::open(&config).await });
@@ -239,11 +233,23 @@ impl Driver {
             Wait::WantChanged => Opened::WantChanged,
             Wait::Done(Ok((ws, info))) => {
                 tracing::debug!(sid = %info.sid, "engine open");
+                // The CONNECT replies get what is left of the window.
+                let connect_timeout = self.attempt_timeout();
                 self.conn
                     .handle_open(info, attempt, connect_timeout, Instant::now());
                 Opened::Link(ws)
             }
             Wait::Done(Err(error)) => Opened::Failed(Box::new(error)),
+        }
+    }
+
+    /// How long the next step of an attempt may take from now: the
+    /// `timeout` option, or less when a first connect's window ends sooner.
+    fn attempt_timeout(&self) -> Duration {
+        let timeout = self.transport.timeout;
+        match self.reconnection.attempt_deadline() {
+            Some(by) => timeout.min(by.saturating_duration_since(Instant::now())),
+            None => timeout,
         }
     }
 

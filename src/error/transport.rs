@@ -182,7 +182,7 @@ impl fmt::Display for TransportError {
             ),
             Kind::Tls => f.write_str("the TLS handshake failed"),
             Kind::WebSocket => f.write_str("the WebSocket connection failed"),
-            Kind::Http => f.write_str("the HTTP request failed"),
+            Kind::Http => f.write_str("the polling request failed"),
             Kind::HttpStatus(status) => write!(f, "the server answered with HTTP status {status}"),
         }
     }
