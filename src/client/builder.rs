@@ -193,8 +193,10 @@ impl ClientBuilder {
     /// `http://[user:password@]host:port` for an HTTP proxy (a `CONNECT`
     /// tunnel), `socks5://[user:password@]host:port` for SOCKS5. Without
     /// it, `HTTPS_PROXY` (for `https`/`wss` servers), `HTTP_PROXY` (for
-    /// `http`/`ws`), `ALL_PROXY` and `NO_PROXY` are honoured; loopback hosts
-    /// are always reached directly.
+    /// `http`/`ws`), `ALL_PROXY` and `NO_PROXY` are honoured (`NO_PROXY` as
+    /// curl and Go read it: domains with their subdomains, IP addresses and
+    /// CIDR blocks, `host:port` for one port, `*`); loopback hosts are always
+    /// reached directly.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), sioclient::ConnectError> {
