@@ -58,7 +58,16 @@ impl ReconnectPolicy {
 
     /// A fresh schedule.
     pub(crate) fn schedule(&self) -> Backoff {
-        let engine = backoff::ExponentialBackoffBuilder::new()
+        Backoff {
+            policy: *self,
+            engine: None,
+            attempts: 0,
+        }
+    }
+
+    /// The randomized exponential, as its first draw needs it.
+    fn engine(&self) -> backoff::ExponentialBackoff {
+        backoff::ExponentialBackoffBuilder::new()
             .with_initial_interval(self.delay)
             .with_multiplier(2.0)
             .with_randomization_factor(self.factor())
@@ -69,12 +78,7 @@ impl ReconnectPolicy {
             .with_max_interval(Duration::MAX)
             // Reconnection never gives up on time; the manager counts attempts.
             .with_max_elapsed_time(None)
-            .build();
-        Backoff {
-            policy: *self,
-            engine,
-            attempts: 0,
-        }
+            .build()
     }
 
     /// The randomization factor actually used, in `[0, 1]`.
@@ -108,7 +112,9 @@ pub(crate) struct Backoff {
     /// The options this schedule was made from; gives each attempt's bounds.
     policy: ReconnectPolicy,
     /// Draws the randomized exponential; its output is clamped by `policy`.
-    engine: backoff::ExponentialBackoff,
+    /// Made at the first draw after a reset and boxed: a connection that
+    /// never loses its link never needs it, and every idle one carries this.
+    engine: Option<Box<backoff::ExponentialBackoff>>,
     /// Delays handed out since the last reset; the `n` of the next attempt.
     attempts: u32,
 }
@@ -125,7 +131,11 @@ impl Backoff {
         // attempt's bounds removes those and applies `delay_max`. It only
         // returns `None` past `max_elapsed_time`, which is unset; `max` is a
         // safe fallback all the same.
-        let drawn = self.engine.next_backoff().unwrap_or(max);
+        let policy = self.policy;
+        let engine = self
+            .engine
+            .get_or_insert_with(|| Box::new(policy.engine()));
+        let drawn = engine.next_backoff().unwrap_or(max);
         // `max`/`min` rather than `clamp`, which panics if min > max.
         drawn.max(min).min(max)
     }
@@ -137,9 +147,8 @@ impl Backoff {
 
     /// Starts over at attempt 0 (after a successful reconnect).
     pub(crate) fn reset(&mut self) {
-        // The engine's reset puts its interval back to `delay` (and restarts
-        // its unused elapsed-time clock).
-        self.engine.reset();
+        // The next draw starts a fresh engine at `delay`.
+        self.engine = None;
         self.attempts = 0;
     }
 }
