@@ -58,7 +58,7 @@ pub struct ClientBuilder {
     attempts: Option<u32>,
     first_connect_window: Option<Duration>,
     policy: ReconnectPolicy,
-    offline_capacity: usize,
+    offline_buffer: usize,
     event_buffer: usize,
     strip_offsets: bool,
     recovery_state: Option<RecoveryState>,
@@ -101,7 +101,7 @@ impl fmt::Debug for ClientBuilder {
             .field("attempts", &self.attempts)
             .field("first_connect_window", &self.first_connect_window)
             .field("policy", &self.policy)
-            .field("offline_capacity", &self.offline_capacity)
+            .field("offline_buffer", &self.offline_buffer)
             .field("event_buffer", &self.event_buffer)
             .field("strip_offsets", &self.strip_offsets)
             .finish_non_exhaustive()
@@ -126,7 +126,7 @@ impl ClientBuilder {
             attempts: None,
             first_connect_window: Some(Duration::from_secs(30)),
             policy: ReconnectPolicy::default(),
-            offline_capacity: 1024,
+            offline_buffer: 1024,
             event_buffer: 1024,
             strip_offsets: true,
             recovery_state: None,
@@ -407,7 +407,7 @@ impl ClientBuilder {
     /// How many emits wait while disconnected before emit fails with
     /// [`EmitError::BufferFull`](crate::EmitError::BufferFull). Default 1024.
     pub fn offline_buffer(mut self, capacity: usize) -> Self {
-        self.offline_capacity = capacity;
+        self.offline_buffer = capacity;
         self
     }
 
@@ -613,13 +613,12 @@ impl ClientBuilder {
             engine,
             SocketSettings {
                 auth,
-                offline_capacity: self.offline_capacity,
+                offline_buffer: self.offline_buffer,
                 event_buffer: self.event_buffer,
                 ack_timeout: self.ack_timeout,
                 retries: self.retries,
             },
         );
-        let resume = self.recovery_state;
-        Ok(manager.attach(&namespace, self.handlers, resume))
+        Ok(manager.attach(&namespace, self.handlers, self.recovery_state))
     }
 }

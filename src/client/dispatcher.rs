@@ -102,7 +102,7 @@ async fn deliver(
         });
         listeners.update_checkpoint(|checkpoint| {
             *checkpoint = Checkpoint {
-                session,
+                state: session,
                 last: None,
             }
         });

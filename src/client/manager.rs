@@ -82,7 +82,7 @@ impl Manager {
         &self,
         path: &str,
         handlers: SocketHandlers,
-        resume: Option<RecoveryState>,
+        recovery: Option<RecoveryState>,
     ) -> Socket {
         let mut sockets = self
             .inner
@@ -99,11 +99,11 @@ impl Manager {
             return Socket { inner };
         }
         let settings = &self.inner.settings;
-        let (emit_tx, emit_rx) = queue::bounded(settings.offline_capacity);
+        let (emit_tx, emit_rx) = queue::bounded(settings.offline_buffer);
         let (delivery_tx, delivery_rx) = queue::bounded(settings.event_buffer);
         let status = Arc::new(SocketStatus::default());
         let checkpoint = Checkpoint {
-            session: resume.clone(),
+            state: recovery.clone(),
             last: None,
         };
         let listeners = Arc::new(Listeners::new(handlers, status.clone(), checkpoint));
@@ -116,7 +116,7 @@ impl Manager {
             status: status.clone(),
             listeners: listeners.clone(),
             emits: emit_tx,
-            offline_capacity: settings.offline_capacity.max(1),
+            offline_buffer: settings.offline_buffer.max(1),
             ack_timeout: settings.ack_timeout,
             retries: settings.retries,
         });
@@ -130,7 +130,7 @@ impl Manager {
             path: path.clone(),
             auth: settings.auth.clone(),
             status,
-            resume,
+            recovery,
             emits: emit_rx,
             deliveries: delivery_tx,
         })));

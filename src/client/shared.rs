@@ -50,7 +50,7 @@ pub(crate) struct SocketShared {
     pub(crate) status: Arc<SocketStatus>,
     pub(crate) listeners: Arc<Listeners>,
     pub(crate) emits: queue::Sender<Emit>,
-    pub(crate) offline_capacity: usize,
+    pub(crate) offline_buffer: usize,
     pub(crate) ack_timeout: Duration,
     /// Resends of an at-least-once emit; 0 sends every emit once.
     pub(crate) retries: u32,
@@ -102,7 +102,7 @@ pub(crate) struct ManagerShared {
 #[derive(Clone)]
 pub(crate) struct SocketSettings {
     pub(crate) auth: AuthSource,
-    pub(crate) offline_capacity: usize,
+    pub(crate) offline_buffer: usize,
     pub(crate) event_buffer: usize,
     pub(crate) ack_timeout: Duration,
     pub(crate) retries: u32,
@@ -207,7 +207,7 @@ impl Handling {
 pub(crate) struct Checkpoint {
     /// The session, and the offset to resume from until an event with an
     /// offset is finished.
-    pub(crate) session: Option<RecoveryState>,
+    pub(crate) state: Option<RecoveryState>,
     /// The last finished event with an offset: its offset is read only when
     /// asked for, so finishing an event copies nothing.
     pub(crate) last: Option<Event>,
@@ -277,7 +277,7 @@ impl Listeners {
             .checkpoint
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let session = checkpoint.session.as_ref()?;
+        let session = checkpoint.state.as_ref()?;
         let offset = match handling.as_ref().or(checkpoint.last.as_ref()) {
             Some(event) => event.offset().map(str::to_owned),
             None => session.offset.clone(),

@@ -535,7 +535,7 @@ impl<'a> Emitter<'a> {
             Ok(()) => Ok(()),
             Err(TrySendError::Closed(_)) => Err(EmitError::Closed),
             Err(TrySendError::Full(emit)) => Err(EmitError::BufferFull {
-                capacity: inner.offline_capacity,
+                capacity: inner.offline_buffer,
                 unsent: Box::new(emit.into_unsent()),
             }),
         }

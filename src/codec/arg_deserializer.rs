@@ -1,4 +1,4 @@
-//! Typed decoding of an event's argument list, the mirror of `socketio::args`:
+//! Typed decoding of an event's argument list, the mirror of `codec::args`:
 //! a tuple type takes one argument per field, `()` takes none, any other type
 //! takes the single argument.
 //!
@@ -8,7 +8,7 @@
 //!
 //! Placeholders of binary attachments decode as the attachment's bytes
 //! wherever the target type asks for bytes or a byte sequence (see
-//! `socketio::binary::BinaryValue`).
+//! `codec::binary::BinaryValue`).
 
 use bytes::Bytes;
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};

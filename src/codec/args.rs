@@ -10,7 +10,7 @@
 //!
 //! Bytes (whatever serializes with `serialize_bytes`: `bytes::Bytes`,
 //! `serde_bytes`) become binary attachments, at any depth; see
-//! `socketio::binary`.
+//! `codec::binary`.
 
 use std::cell::Cell;
 

@@ -66,9 +66,6 @@ impl PacketKind {
     }
 }
 
-/// The most binary attachments one packet may announce; more is a protocol
-/// error.
-///
 /// A decoded or to-be-encoded Socket.IO packet.
 ///
 /// `Debug` hides the value of a `pid` key in CONNECT data: the private
@@ -198,7 +195,7 @@ fn write_name(out: &mut String, name: &str) {
 /// Appends an EVENT packet (without the Engine.IO `4`) up to its first
 /// argument: `2[<nsp>,][<id>]["<name>"`, or with attachments a BINARY_EVENT
 /// `5<attachments>-[<nsp>,][<id>]["<name>"`. The caller writes the arguments,
-/// `,<json>` each as `socketio::args::write_args` produces them, and the
+/// `,<json>` each as `codec::args::write_args` produces them, and the
 /// closing `]`. The namespace `/` is omitted; `name` is JSON-escaped.
 ///
 /// Returns the byte index in `out` where the ack id stands (or would stand,
@@ -232,7 +229,7 @@ pub(crate) fn write_event_open(
 /// `6<attachments>-[<nsp>,]<id>[<args>]`.
 ///
 /// `args_json` is the serialized argument list, `,<json>` per argument, as
-/// `socketio::args::write_args` produces it (its leading `,` is dropped), and
+/// `codec::args::write_args` produces it (its leading `,` is dropped), and
 /// `attachments` the number of attachments it collected.
 pub(crate) fn write_ack(out: &mut String, nsp: &str, id: u64, args_json: &str, attachments: usize) {
     let kind = if attachments == 0 {
@@ -321,7 +318,7 @@ impl<'a> Head<'a> {
 }
 
 /// A received packet, as the connection handles it: an EVENT's arguments are
-/// only split (see `socketio::raw`), every other packet is decoded whole.
+/// only split (see `codec::raw`), every other packet is decoded whole.
 pub(crate) enum Received<'a> {
     /// An EVENT (not a BINARY_EVENT).
     Event {

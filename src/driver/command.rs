@@ -19,7 +19,7 @@ pub(crate) struct Attach {
     pub(crate) path: Arc<str>,
     pub(crate) auth: AuthSource,
     pub(crate) status: Arc<SocketStatus>,
-    pub(crate) resume: Option<RecoveryState>,
+    pub(crate) recovery: Option<RecoveryState>,
     pub(crate) emits: queue::Receiver<Emit>,
     pub(crate) deliveries: queue::Sender<Delivery>,
 }

@@ -18,7 +18,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 
 use crate::codec::Frame;
 use crate::engine::config::{self, TransportConfig};
-use crate::engine::link::{BoxedLink, LinkError, Received};
+use crate::engine::link::{BoxedLink, LinkError, LinkMessage};
 use crate::engine::open;
 use crate::engine::trace;
 use crate::error::{ConnectError, ErrorChain};
@@ -83,9 +83,9 @@ enum LinkEnd {
 }
 
 /// What woke the driver while a link is open.
-enum Wake {
+enum WokenOnLink {
     Command(Option<Command>),
-    Incoming(Option<Result<Received, LinkError>>),
+    Incoming(Option<Result<LinkMessage, LinkError>>),
     Emit(usize, Option<Emit>),
     /// The dispatcher of the pending delivery has room again.
     Room,
@@ -95,7 +95,7 @@ enum Wake {
 }
 
 /// What woke the driver while no link is open.
-enum Wait<T> {
+enum WokenOffLink<T> {
     Done(T),
     /// Whether a namespace wants the link changed.
     WantChanged,
@@ -197,7 +197,7 @@ impl Driver {
                             }
                             None
                         }
-                        LinkEnd::Lost(fault) => Some(self.link_lost(attempt, fault)),
+                        LinkEnd::Lost(fault) => Some(self.after_link_lost(attempt, fault)),
                     };
                     // What waited for a flush has had it, or never will.
                     self.flush_waiters = None;
@@ -229,9 +229,9 @@ impl Driver {
         // unboxed it would make every idle driver task that much bigger.
         let open = Box::pin(async move { open::open(&config).await });
         match self.wait(open).await {
-            Wait::Shutdown => Opened::Shutdown,
-            Wait::WantChanged => Opened::WantChanged,
-            Wait::Done(Ok((ws, info))) => {
+            WokenOffLink::Shutdown => Opened::Shutdown,
+            WokenOffLink::WantChanged => Opened::WantChanged,
+            WokenOffLink::Done(Ok((ws, info))) => {
                 tracing::debug!(sid = %info.sid, "engine open");
                 // The CONNECT replies get what is left of the window.
                 let connect_timeout = self.attempt_timeout();
@@ -239,7 +239,7 @@ impl Driver {
                     .handle_open(info, attempt, connect_timeout, Instant::now());
                 Opened::Link(ws)
             }
-            Wait::Done(Err(error)) => Opened::Failed(Box::new(error)),
+            WokenOffLink::Done(Err(error)) => Opened::Failed(Box::new(error)),
         }
     }
 
@@ -254,12 +254,12 @@ impl Driver {
     }
 
     /// A link opened by attempt `attempt` was lost: what follows.
-    fn link_lost(&mut self, attempt: u32, fault: LinkFault) -> Decision {
+    fn after_link_lost(&mut self, attempt: u32, fault: LinkFault) -> Decision {
         self.transport.status.closed();
         if self.conn.handle_link_lost(&fault) {
             self.reconnection.reset();
             tracing::debug!(reason = %fault.reason, "link lost");
-            self.reconnection.link_lost(fault.reason)
+            self.reconnection.connection_lost(fault.reason)
         } else {
             self.attempt_failed(attempt, fault.error)
         }
@@ -287,12 +287,12 @@ impl Driver {
     async fn pause(&mut self, delay: Duration) -> bool {
         // Boxed: an idle connection is never here, so it need not carry the timer.
         match self.wait(Box::pin(sleep(delay))).await {
-            Wait::Shutdown => false,
-            Wait::WantChanged => {
+            WokenOffLink::Shutdown => false,
+            WokenOffLink::WantChanged => {
                 self.reconnection.reset();
                 true
             }
-            Wait::Done(()) => true,
+            WokenOffLink::Done(()) => true,
         }
     }
 
@@ -312,7 +312,7 @@ impl Driver {
     /// Serves commands until a namespace wants the link. False when every handle is gone.
     async fn wait_until_wanted(&mut self) -> bool {
         while !self.conn.wants_link() {
-            if let Wait::Shutdown = self.wait(std::future::pending::<()>()).await {
+            if let WokenOffLink::Shutdown = self.wait(std::future::pending::<()>()).await {
                 return false;
             }
         }
@@ -322,21 +322,21 @@ impl Driver {
     /// Drives `fut` while serving commands and deliveries, with no link open.
     /// Gives up on `fut` as soon as whether a namespace wants the link changes:
     /// a reconnection nobody wants stops, and an idle driver wakes for a connect.
-    async fn wait<F: Future>(&mut self, fut: F) -> Wait<F::Output> {
+    async fn wait<F: Future>(&mut self, fut: F) -> WokenOffLink<F::Output> {
         let mut fut = pin!(fut);
         let wanted_at_start = self.conn.wants_link();
         loop {
             self.deliver();
             if self.conn.wants_link() != wanted_at_start {
-                return Wait::WantChanged;
+                return WokenOffLink::WantChanged;
             }
             tokio::select! {
-                output = &mut fut => return Wait::Done(output),
+                output = &mut fut => return WokenOffLink::Done(output),
                 command = self.commands.recv() => match command {
                     Some(command) => {
                         self.on_command(command, false);
                     }
-                    None => return Wait::Shutdown,
+                    None => return WokenOffLink::Shutdown,
                 },
                 () = room_for_pending(&self.pending, &self.slots) => self.on_room(),
             }
@@ -382,37 +382,37 @@ impl Driver {
             }
             let room = room_for_pending(&self.pending, &self.slots);
             let wake = tokio::select! {
-                command = self.commands.recv() => Wake::Command(command),
+                command = self.commands.recv() => WokenOnLink::Command(command),
                 message = std::future::poll_fn(|cx| link.poll_receive(cx)), if reading => {
-                    Wake::Incoming(message)
+                    WokenOnLink::Incoming(message)
                 }
-                (ns, emit) = next_emit(&self.slots, &self.conn) => Wake::Emit(ns, emit),
-                () = room => Wake::Room,
-                () = &mut timer => Wake::Deadline,
-                auth = next_auth(&mut self.auth), if self.auth.is_some() => Wake::Auth(auth),
+                (ns, emit) = next_emit(&self.slots, &self.conn) => WokenOnLink::Emit(ns, emit),
+                () = room => WokenOnLink::Room,
+                () = &mut timer => WokenOnLink::Deadline,
+                auth = next_auth(&mut self.auth), if self.auth.is_some() => WokenOnLink::Auth(auth),
             };
             match wake {
-                Wake::Command(None) => {
+                WokenOnLink::Command(None) => {
                     Box::pin(self.shut_down(&mut link)).await;
                     return LinkEnd::Shutdown;
                 }
-                Wake::Command(Some(command)) => {
+                WokenOnLink::Command(Some(command)) => {
                     if let Some(end) = self.on_command(command, true) {
                         return end;
                     }
                 }
-                Wake::Incoming(None) => return LinkEnd::Lost(closed_fault()),
-                Wake::Incoming(Some(Err(error))) => {
+                WokenOnLink::Incoming(None) => return LinkEnd::Lost(closed_fault()),
+                WokenOnLink::Incoming(Some(Err(error))) => {
                     tracing::debug!(?error, "read failed");
                     return LinkEnd::Lost(link_fault(error));
                 }
-                Wake::Incoming(Some(Ok(message))) => {
+                WokenOnLink::Incoming(Some(Ok(message))) => {
                     if let Err(fault) = self.read_burst(&mut link, message) {
                         return LinkEnd::Lost(fault);
                     }
                 }
-                Wake::Emit(ns, None) => self.slots[ns].emits = None,
-                Wake::Emit(ns, Some(emit)) => {
+                WokenOnLink::Emit(ns, None) => self.slots[ns].emits = None,
+                WokenOnLink::Emit(ns, Some(emit)) => {
                     let now = Instant::now();
                     self.conn.send(ns, emit, now);
                     // Take whatever else is queued, so one flush carries the burst.
@@ -428,14 +428,14 @@ impl Driver {
                         }
                     }
                 }
-                Wake::Room => self.on_room(),
-                Wake::Auth(done) => {
+                WokenOnLink::Room => self.on_room(),
+                WokenOnLink::Auth(done) => {
                     let (socket, request, outcome) = *done;
                     if let Err(fault) = self.conn.handle_auth(socket, request, outcome) {
                         return LinkEnd::Lost(fault);
                     }
                 }
-                Wake::Deadline => {
+                WokenOnLink::Deadline => {
                     if let Err(fault) = self.conn.handle_timeout(Instant::now()) {
                         return LinkEnd::Lost(fault);
                     }
@@ -448,18 +448,18 @@ impl Driver {
 
     /// Handles `first` and then whatever else the link has buffered, up to a
     /// bound, before going back to select over every source.
-    fn read_burst(&mut self, link: &mut BoxedLink, first: Received) -> Result<(), LinkFault> {
+    fn read_burst(&mut self, link: &mut BoxedLink, first: LinkMessage) -> Result<(), LinkFault> {
         let now = Instant::now();
         // Polled only for what is already buffered: a waker is never kept.
         let mut buffered = Context::from_waker(Waker::noop());
         let mut message = first;
         for handled in 1.. {
             match message {
-                Received::Text(text) => {
+                LinkMessage::Text(text) => {
                     trace::incoming_text(text.as_str());
                     self.conn.handle_text(text.as_str(), now)?;
                 }
-                Received::Binary(data) => {
+                LinkMessage::Binary(data) => {
                     trace::incoming_binary(&data);
                     self.conn.handle_binary(data, now)?;
                 }
@@ -545,7 +545,7 @@ impl Driver {
                     &attach.path,
                     attach.auth,
                     attach.status,
-                    attach.resume,
+                    attach.recovery,
                 );
                 if self.slots.len() <= ns {
                     self.slots.resize_with(ns + 1, Slot::default);

@@ -13,7 +13,7 @@ use crate::error::ConnectError;
 
 /// A message from the server: an Engine.IO packet, or a binary attachment.
 #[derive(Debug)]
-pub(crate) enum Received {
+pub(crate) enum LinkMessage {
     Text(Utf8Bytes),
     Binary(Bytes),
 }
@@ -32,7 +32,10 @@ pub(crate) enum LinkError {
 /// after `Pending`, with the latest waker.
 pub(crate) trait Link: Send {
     /// The next message; `None` once the server closed the link.
-    fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Received, LinkError>>>;
+    fn poll_receive(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<LinkMessage, LinkError>>>;
 
     /// Ready when [`start_send`](Self::start_send) may take a frame.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>>;

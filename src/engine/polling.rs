@@ -19,7 +19,7 @@ use crate::codec::engine::{EnginePacket, OpenInfo};
 use crate::codec::payload::{self, PayloadPacket};
 use crate::codec::Frame;
 use crate::engine::config::{redacted, TransportConfig};
-use crate::engine::link::{Link, LinkError, Received};
+use crate::engine::link::{Link, LinkError, LinkMessage};
 use crate::error::protocol::ProtocolError;
 use crate::error::ConnectError;
 use http::{connect, read_body, transport_failure, BoxedBody, Exchange, HttpConnection};
@@ -136,7 +136,7 @@ pub(crate) struct PollingLink {
     /// The connection of the POSTs.
     post: HttpConnection,
     /// Packets of the last payload not handed on yet.
-    received: VecDeque<Received>,
+    received: VecDeque<LinkMessage>,
     /// The GET in flight.
     polling: Option<BoxedBody>,
     /// Packets to send, in order.
@@ -245,15 +245,18 @@ impl PollingLink {
     }
 }
 
-fn received_packet(packet: PayloadPacket<'_>) -> Received {
+fn received_packet(packet: PayloadPacket<'_>) -> LinkMessage {
     match packet {
-        PayloadPacket::Text(text) => Received::Text(Utf8Bytes::from(text.to_owned())),
-        PayloadPacket::Binary(data) => Received::Binary(data),
+        PayloadPacket::Text(text) => LinkMessage::Text(Utf8Bytes::from(text.to_owned())),
+        PayloadPacket::Binary(data) => LinkMessage::Binary(data),
     }
 }
 
 impl Link for PollingLink {
-    fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Received, LinkError>>> {
+    fn poll_receive(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<LinkMessage, LinkError>>> {
         loop {
             if let Some(packet) = self.received.pop_front() {
                 return Poll::Ready(Some(Ok(packet)));

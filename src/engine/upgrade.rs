@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use crate::codec::Frame;
-use crate::engine::link::{BoxedLink, Link, LinkError, Received};
+use crate::engine::link::{BoxedLink, Link, LinkError, LinkMessage};
 use crate::engine::polling::PollingLink;
 use crate::engine::status::EngineStatus;
 use crate::error::ConnectError;
@@ -137,7 +137,10 @@ impl Upgrading {
 }
 
 impl Link for Upgrading {
-    fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Received, LinkError>>> {
+    fn poll_receive(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<LinkMessage, LinkError>>> {
         if let Err(error) = self.advance(cx) {
             return Poll::Ready(Some(Err(error)));
         }
@@ -180,7 +183,10 @@ impl Link for Upgrading {
 struct Gone;
 
 impl Link for Gone {
-    fn poll_receive(&mut self, _: &mut Context<'_>) -> Poll<Option<Result<Received, LinkError>>> {
+    fn poll_receive(
+        &mut self,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<LinkMessage, LinkError>>> {
         Poll::Ready(None)
     }
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), LinkError>> {

@@ -15,7 +15,7 @@ use crate::codec::engine::{EnginePacket, OpenInfo};
 use crate::codec::limits::MAX_MESSAGE_BYTES;
 use crate::codec::Frame;
 use crate::engine::config::{http_refused, redacted, TransportConfig};
-use crate::engine::link::{BoxedLink, Link, LinkError, Received};
+use crate::engine::link::{BoxedLink, Link, LinkError, LinkMessage};
 use crate::engine::stream::{self, Stream};
 use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, TransportError};
@@ -39,11 +39,14 @@ fn websocket_config() -> WebSocketConfig {
 }
 
 impl Link for WsStream {
-    fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Received, LinkError>>> {
+    fn poll_receive(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<LinkMessage, LinkError>>> {
         loop {
             let received = match ready!(self.poll_next_unpin(cx)) {
-                Some(Ok(Message::Text(text))) => Ok(Received::Text(text)),
-                Some(Ok(Message::Binary(data))) => Ok(Received::Binary(data)),
+                Some(Ok(Message::Text(text))) => Ok(LinkMessage::Text(text)),
+                Some(Ok(Message::Binary(data))) => Ok(LinkMessage::Binary(data)),
                 Some(Ok(Message::Close(_))) | None => return Poll::Ready(None),
                 // Pings and pongs of the WebSocket itself: tungstenite answers them.
                 Some(Ok(_)) => continue,

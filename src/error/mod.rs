@@ -128,13 +128,18 @@ pub enum ConnectError {
         #[source]
         last: Option<Box<ConnectError>>,
     },
-    /// `disconnect()` was called before the connection was established.
-    #[error("disconnected by the client before the connection was established")]
+    /// The client ended the attempt before the namespace connected:
+    /// `disconnect()` was called, or the link was dropped on purpose with
+    /// [`Engine::close`](crate::Engine::close) (which reconnection retries).
+    #[error("ended by the client before the connection was established")]
     Aborted,
     /// The server ended the namespace before it was established.
     #[error("the server disconnected the namespace")]
     ServerDisconnect,
-    /// The connection's task is gone (every handle was dropped or the runtime shut down).
+    /// The connection is closed for good: its task is gone (every handle was
+    /// dropped, or the runtime shut down), or its link ended and will not be
+    /// reopened (reconnection is off, or the server or the client ended the
+    /// session), so a socket still waiting to connect gives up with this.
     #[error("the connection is closed")]
     Closed,
 }

@@ -138,7 +138,7 @@ struct Namespace {
     auth: AuthSource,
     /// The async auth callback the CONNECT waits for (see [`AuthRequest`]).
     awaiting_auth: AwaitingAuth,
-    resume: Option<RecoveryState>,
+    recovery: Option<RecoveryState>,
     /// Offsets of the last events, to drop what a recovery replays twice.
     recent: RecentOffsets,
     /// The offset the CONNECT on the current link asked to recover from.
@@ -164,8 +164,8 @@ struct Namespace {
 impl Namespace {
     /// The offset a recovery starts after: the last event received, or
     /// before any, the one the session was restored with.
-    fn resume_offset(&self) -> Option<&str> {
-        let restored = self.resume.as_ref()?.offset.as_deref();
+    fn recovery_offset(&self) -> Option<&str> {
+        let restored = self.recovery.as_ref()?.offset.as_deref();
         self.recent.last().or(restored)
     }
 
@@ -209,7 +209,7 @@ fn settle(
 }
 
 /// The open Engine.IO link.
-struct Link {
+struct OpenLink {
     info: OpenInfo,
     last_seen: Instant,
     /// Whether a namespace connected on this link, which makes the connection
@@ -221,7 +221,7 @@ struct Link {
 
 /// The protocol state of one manager and its namespaces.
 pub(crate) struct Connection {
-    link: Option<Link>,
+    link: Option<OpenLink>,
     /// Counts links, so an ack answer is never sent on a later link than its request.
     link_id: u64,
     namespaces: Vec<Namespace>,
@@ -299,11 +299,11 @@ impl Connection {
         path: &str,
         auth: AuthSource,
         status: Arc<SocketStatus>,
-        resume: Option<RecoveryState>,
+        recovery: Option<RecoveryState>,
     ) -> usize {
-        let last_sid = resume
+        let last_sid = recovery
             .as_ref()
-            .and_then(|resume| resume.sid.as_deref())
+            .and_then(|recovery| recovery.sid.as_deref())
             .map(Arc::from);
         let fresh = Namespace {
             id,
@@ -312,7 +312,7 @@ impl Connection {
             status,
             auth,
             awaiting_auth: AwaitingAuth::No,
-            resume,
+            recovery,
             recent: RecentOffsets::default(),
             recovery_from: None,
             last_sid,
@@ -357,12 +357,12 @@ impl Connection {
 
     /// The pid and last offset received of a namespace.
     #[cfg(test)]
-    pub(crate) fn resume(&self, ns: usize) -> Option<RecoveryState> {
+    pub(crate) fn recovery(&self, ns: usize) -> Option<RecoveryState> {
         let namespace = self.namespaces.get(ns)?;
-        let resume = namespace.resume.as_ref()?;
+        let recovery = namespace.recovery.as_ref()?;
         Some(RecoveryState {
-            pid: resume.pid.clone(),
-            offset: namespace.resume_offset().map(str::to_owned),
+            pid: recovery.pid.clone(),
+            offset: namespace.recovery_offset().map(str::to_owned),
             sid: None,
         })
     }
@@ -413,7 +413,7 @@ impl Connection {
         let (reason, waiter_error) = match ending {
             Ending::Disconnected => {
                 // The server ends the session for good, so it is forgotten here too.
-                namespace.resume = None;
+                namespace.recovery = None;
                 // A namespace still waiting for its CONNECT reply gets its DISCONNECT
                 // when the reply comes: the server may not have a socket to end before.
                 if namespace.state.announced() && self.link.is_some() {
@@ -423,7 +423,7 @@ impl Connection {
             }
             Ending::Dropped => (DisconnectReason::IoClientDisconnect, ConnectError::Closed),
             Ending::ByServer(error) => {
-                namespace.resume = None;
+                namespace.recovery = None;
                 (DisconnectReason::IoServerDisconnect, error)
             }
             Ending::Failed(error) => (DisconnectReason::IoClientDisconnect, error),
@@ -445,7 +445,7 @@ impl Connection {
             &Err(waiter_error),
         );
         // Queued at-least-once emits wait for a later connect().
-        namespace.reliable.link_lost();
+        namespace.reliable.requeue_in_flight();
     }
 
     /// Disconnects every namespace ([`Ending::Disconnected`]), which leaves
@@ -494,7 +494,7 @@ impl Connection {
         for namespace in &self.namespaces {
             namespace.status.set_max_payload(info.max_payload);
         }
-        self.link = Some(Link {
+        self.link = Some(OpenLink {
             info,
             last_seen: now,
             established: false,
@@ -592,11 +592,11 @@ impl Connection {
                 return;
             }
         };
-        if let Some(resume) = &namespace.resume {
+        if let Some(recovery) = &namespace.recovery {
             // The session keys win over user keys of the same name: the server
             // reads them to decide on recovery.
-            auth.insert("pid".into(), Value::String(resume.pid.clone()));
-            match namespace.resume_offset().map(str::to_owned) {
+            auth.insert("pid".into(), Value::String(recovery.pid.clone()));
+            match namespace.recovery_offset().map(str::to_owned) {
                 Some(offset) => {
                     auth.insert("offset".into(), Value::String(offset.clone()));
                     namespace.recovery_from = Some(offset);
@@ -649,19 +649,19 @@ impl Connection {
             namespace.connect_deadline = None;
             namespace.awaiting_auth = AwaitingAuth::No;
             namespace.fail_acks();
-            namespace.reliable.link_lost();
+            namespace.reliable.requeue_in_flight();
             // A message the client refuses is replayed by the server after
             // every recovery: when a recovery ends on a refusal again before
             // any new event, give the session up rather than loop forever.
             let recovery_from = namespace.recovery_from.take();
             if let (Some(error), Some(from)) = (refused, recovery_from) {
-                if namespace.resume_offset() == Some(from.as_str()) {
+                if namespace.recovery_offset() == Some(from.as_str()) {
                     tracing::warn!(
                         nsp = %namespace.path,
                         %error,
                         "the server replayed a refused message again: giving the session up"
                     );
-                    namespace.resume = None;
+                    namespace.recovery = None;
                     namespace.recent.clear();
                     self.deliveries
                         .push_back((ns, SocketEvent::RecoveryAbandoned(error.clone()).into()));

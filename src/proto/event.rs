@@ -124,9 +124,9 @@ impl fmt::Display for SocketEvent {
     }
 }
 
-/// What the driver hands a socket's dispatcher. Kept to two words: every
-/// socket's queue allocates room for a block of these up front, and the
-/// rare state changes can afford a box where the frequent events cannot.
+/// What the driver hands a socket's dispatcher. Kept to two words: a
+/// socket's queue holds up to its `event_buffer` of these, and the rare
+/// state changes can afford a box where the frequent events cannot.
 #[derive(Debug)]
 pub(crate) enum Delivery {
     /// A server event, for the handlers and the streams.

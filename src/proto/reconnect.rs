@@ -132,9 +132,7 @@ impl Backoff {
         // returns `None` past `max_elapsed_time`, which is unset; `max` is a
         // safe fallback all the same.
         let policy = self.policy;
-        let engine = self
-            .engine
-            .get_or_insert_with(|| Box::new(policy.engine()));
+        let engine = self.engine.get_or_insert_with(|| Box::new(policy.engine()));
         let drawn = engine.next_backoff().unwrap_or(max);
         // `max`/`min` rather than `clamp`, which panics if min > max.
         drawn.max(min).min(max)
@@ -246,7 +244,7 @@ impl Reconnection {
 
     /// A link on which a namespace had connected was lost for `reason`.
     /// Call after [`reset`](Self::reset).
-    pub(crate) fn link_lost(&mut self, reason: DisconnectReason) -> Decision {
+    pub(crate) fn connection_lost(&mut self, reason: DisconnectReason) -> Decision {
         if !self.enabled || !reason.reconnects() {
             return Decision {
                 announce: Vec::new(),
@@ -594,7 +592,7 @@ mod tests {
         fail(&mut r, 3, true);
         // A namespace connected on the next link: the driver resets.
         r.reset();
-        let decision = r.link_lost(DisconnectReason::TransportClose);
+        let decision = r.connection_lost(DisconnectReason::TransportClose);
         assert!(decision.announce.is_empty());
         assert_eq!(retry_after(&decision), ms(1000));
         assert_eq!(r.start_attempt(Instant::now(), false).0, 1);
@@ -613,7 +611,7 @@ mod tests {
         ];
         for (reason, reconnects) in table {
             let mut r = Reconnection::new(true, None, None, NO_JITTER);
-            let decision = r.link_lost(reason);
+            let decision = r.connection_lost(reason);
             match decision.next {
                 Next::RetryAfter(_) => assert!(reconnects, "{reason}"),
                 Next::GiveUp(ConnectError::Closed) => assert!(!reconnects, "{reason}"),
@@ -628,7 +626,7 @@ mod tests {
         let decision = r.attempt_failed(0, ConnectError::Aborted, false, Instant::now());
         assert_eq!(names(&decision.announce), ["connect_error"]);
         assert!(matches!(given_up(decision), ConnectError::Aborted));
-        let lost = r.link_lost(DisconnectReason::TransportClose);
+        let lost = r.connection_lost(DisconnectReason::TransportClose);
         assert!(matches!(given_up(lost), ConnectError::Closed));
         assert_eq!(
             r.start_attempt(Instant::now(), false).0,
@@ -692,7 +690,7 @@ mod tests {
         );
         assert!(matches!(given_up(decision), ConnectError::Aborted));
 
-        let decision = r.link_lost(DisconnectReason::PingTimeout);
+        let decision = r.connection_lost(DisconnectReason::PingTimeout);
         assert_eq!(names(&decision.announce), ["reconnect_failed"]);
         assert!(matches!(
             given_up(decision),

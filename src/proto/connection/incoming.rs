@@ -120,7 +120,7 @@ impl Connection {
         };
         // Only a socket with a session (pid) gets offsets; ack-requesting
         // events keep their last argument.
-        let offset = if self.strip_offsets && self.namespaces[ns].resume.is_some() {
+        let offset = if self.strip_offsets && self.namespaces[ns].recovery.is_some() {
             event.take_offset(id)
         } else {
             None
@@ -148,7 +148,7 @@ impl Connection {
         };
         // Only a socket with a session (pid) gets offsets; the codec leaves
         // ack-requesting events whole.
-        let offset = if self.strip_offsets && self.namespaces[ns].resume.is_some() {
+        let offset = if self.strip_offsets && self.namespaces[ns].recovery.is_some() {
             packet.take_offset()
         } else {
             None
@@ -207,7 +207,7 @@ impl Connection {
             }
         };
         let (sid, pid) = connect_reply(data)?;
-        let recovered = match (&namespace.resume, &pid) {
+        let recovered = match (&namespace.recovery, &pid) {
             (Some(old), Some(new)) => old.pid == *new,
             _ => false,
         };
@@ -230,7 +230,7 @@ impl Connection {
         }
         if !recovered {
             // A fresh session: offsets of the old one mean nothing to it.
-            namespace.resume = pid.map(|pid| RecoveryState {
+            namespace.recovery = pid.map(|pid| RecoveryState {
                 pid,
                 offset: None,
                 sid: Some(sid.to_string()),
@@ -265,9 +265,9 @@ impl Connection {
         let namespace = &mut self.namespaces[ns];
         namespace.state = NsState::Replaying;
         let pid = namespace
-            .resume
+            .recovery
             .as_ref()
-            .map(|resume| Arc::from(resume.pid.as_str()));
+            .map(|recovery| Arc::from(recovery.pid.as_str()));
         namespace
             .status
             .set_connected(namespace.last_sid.clone(), pid, true);
@@ -428,7 +428,7 @@ impl Connection {
             answered: AtomicBool::new(false),
         });
         let event = make(ack);
-        if let (Some(offset), Some(_)) = (event.offset(), &namespace.resume) {
+        if let (Some(offset), Some(_)) = (event.offset(), &namespace.recovery) {
             if namespace.recent.is_repeat(offset) {
                 tracing::debug!(nsp = %namespace.path, offset, "event replayed twice dropped");
                 return Ok(());

@@ -114,7 +114,7 @@ impl ReliableQueue {
     }
 
     /// The link is gone: the packet in flight goes out again on the next one.
-    pub(crate) fn link_lost(&mut self) {
+    pub(crate) fn requeue_in_flight(&mut self) {
         self.in_flight = None;
     }
 }
@@ -223,7 +223,7 @@ mod tests {
         let cancelled = push(&mut queue, r#"42["b"]"#, 2);
         let _third = push(&mut queue, r#"42["c"]"#, 2);
         assert!(queue.send_front(0, now, &mut outbox).is_some());
-        queue.link_lost();
+        queue.requeue_in_flight();
         assert_eq!(queue.deadline(), None);
         assert!(queue.send_front(1, now, &mut outbox).is_some());
         assert_eq!(texts(&mut outbox), [r#"420["a"]"#, r#"421["a"]"#]);

@@ -192,12 +192,12 @@ impl Harness {
         &mut self,
         path: &str,
         auth: AuthSource,
-        resume: Option<RecoveryState>,
+        recovery: Option<RecoveryState>,
     ) -> (usize, Arc<SocketStatus>) {
         let status = Arc::new(SocketStatus::default());
         let ns = self
             .conn
-            .add_namespace(SocketId::next(), path, auth, status.clone(), resume);
+            .add_namespace(SocketId::next(), path, auth, status.clone(), recovery);
         (ns, status)
     }
 
@@ -633,7 +633,7 @@ fn connect_reply_connects_the_namespace() {
     assert!(h.conn.is_connected(ns));
     assert!(connect_ok(&mut outcome));
     assert_eq!(h.texts(), Vec::<String>::new());
-    assert!(h.conn.resume(ns) == resume("p1", None));
+    assert!(h.conn.recovery(ns) == resume("p1", None));
 }
 
 #[test]
@@ -641,7 +641,7 @@ fn connect_reply_without_pid_leaves_no_session() {
     let mut h = Harness::new();
     let (ns, status) = h.connected("/", r#"40{"sid":"s1"}"#);
     assert_eq!(status.id().as_deref(), Some("s1"));
-    assert!(h.conn.resume(ns).is_none());
+    assert!(h.conn.recovery(ns).is_none());
 }
 
 #[test]
@@ -718,7 +718,7 @@ fn connect_of_an_unknown_index_is_ignored() {
     h.conn.end(7, Ending::Disconnected);
     assert_eq!(h.texts(), Vec::<String>::new());
     assert!(!h.conn.is_connected(7));
-    assert!(h.conn.resume(7).is_none());
+    assert!(h.conn.recovery(7).is_none());
 }
 
 #[test]
@@ -728,7 +728,7 @@ fn duplicate_connect_reply_is_ignored() {
     h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
     assert_eq!(h.seen(), []);
     assert_eq!(status.id().as_deref(), Some("s1"));
-    assert!(h.conn.resume(ns) == resume("p1", None));
+    assert!(h.conn.recovery(ns) == resume("p1", None));
 }
 
 #[test]
@@ -861,7 +861,7 @@ fn re_adding_a_path_reuses_its_slot_and_aborts_the_old_namespace() {
         NsState::Inactive,
         "the new socket starts inactive"
     );
-    assert!(h.conn.resume(ns) == resume("p9", Some("o9")));
+    assert!(h.conn.recovery(ns) == resume("p9", Some("o9")));
     h.recv(&[r#"40{"sid":"s1"}"#]);
     assert!(!old_status.connected());
     assert!(!new_status.connected(), "reply for the old socket ignored");
@@ -1145,19 +1145,19 @@ fn event_offset_table() {
             offset: offset.map(str::to_owned),
             sid: None,
         });
-        assert!(h.conn.resume(ns) == pid, "{frame} strip={strip} {reply}");
+        assert!(h.conn.recovery(ns) == pid, "{frame} strip={strip} {reply}");
     }
 }
 
 #[test]
 fn resume_reports_the_latest_offset() {
     let (mut h, ns, _) = Harness::with_session();
-    assert!(h.conn.resume(ns) == resume("p1", Some("o1")));
+    assert!(h.conn.recovery(ns) == resume("p1", Some("o1")));
     // Events without an offset leave the last one in place.
     h.recv(&[r#"42["foo"]"#, r#"421["ask","x"]"#, r#"42["foo",7]"#]);
-    assert!(h.conn.resume(ns) == resume("p1", Some("o1")));
+    assert!(h.conn.recovery(ns) == resume("p1", Some("o1")));
     h.recv(&[r#"42["foo","a","o2"]"#, r#"42["foo","b","o3"]"#]);
-    assert!(h.conn.resume(ns) == resume("p1", Some("o3")));
+    assert!(h.conn.recovery(ns) == resume("p1", Some("o3")));
     assert_eq!(h.seen().len(), 5);
 }
 
@@ -1188,8 +1188,8 @@ fn events_of_other_namespaces_go_to_their_own_slot() {
             ),
         ]
     );
-    assert!(h.conn.resume(admin) == resume("pa", Some("oa1")));
-    assert!(h.conn.resume(root) == resume("pr", Some("or1")));
+    assert!(h.conn.recovery(admin) == resume("pa", Some("oa1")));
+    assert!(h.conn.recovery(root) == resume("pr", Some("or1")));
 }
 
 #[test]
@@ -1444,7 +1444,7 @@ fn ack_reply_resolves_its_waiter() {
     };
     assert_eq!(reply.args, [json!("second"), json!("Q8FtvoZ")]);
     assert!(
-        h.conn.resume(ns) == resume("p1", None),
+        h.conn.recovery(ns) == resume("p1", None),
         "no offset recorded"
     );
 
@@ -1631,7 +1631,7 @@ fn a_recovery_drops_events_received_before() {
             (ns, ev_at("tick", json!([5]), "o5")),
         ]
     );
-    assert!(h.conn.resume(ns) == resume("p1", Some("o5")));
+    assert!(h.conn.recovery(ns) == resume("p1", Some("o5")));
 }
 
 /// Without a recovery in between, offsets are not compared: a server whose
@@ -1667,7 +1667,7 @@ fn a_recovery_replay_is_held_until_the_reply_grants_it() {
     assert_eq!(h.seen(), [], "held for the reply");
     assert!(!status.connected());
     assert!(!h.conn.is_connected(ns));
-    assert!(h.conn.resume(ns) == resume("p1", Some("o3")));
+    assert!(h.conn.recovery(ns) == resume("p1", Some("o3")));
 
     h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
     assert_eq!(
@@ -1736,7 +1736,7 @@ fn a_replay_ended_by_a_fresh_session_reply_announces_the_fresh_session() {
     );
     assert!(!status.recovered());
     assert_eq!(status.id().as_deref(), Some("s2"));
-    assert!(h.conn.resume(ns) == resume("p2", None));
+    assert!(h.conn.recovery(ns) == resume("p2", None));
 }
 
 #[test]
@@ -1835,7 +1835,7 @@ fn failed_recovery_starts_a_fresh_session() {
     assert!(!status.recovered());
     assert_eq!(status.id().as_deref(), Some("s2"));
     assert!(
-        h.conn.resume(ns) == resume("p2", None),
+        h.conn.recovery(ns) == resume("p2", None),
         "the old offset means nothing to the new session"
     );
 
@@ -1844,7 +1844,7 @@ fn failed_recovery_starts_a_fresh_session() {
     h.open();
     assert_eq!(h.texts(), [r#"40{"pid":"p2"}"#]);
     h.recv(&[r#"40{"sid":"s3","pid":"p3"}"#, r#"42["tick","o9"]"#]);
-    assert!(h.conn.resume(ns) == resume("p3", Some("o9")));
+    assert!(h.conn.recovery(ns) == resume("p3", Some("o9")));
 
     // Once an event came, the offset goes with the pid.
     h.lose(DisconnectReason::TransportClose);
@@ -1858,7 +1858,7 @@ fn recovery_against_a_server_that_lost_recovery_drops_the_session() {
     h.recv(&[r#"40{"sid":"s2"}"#]);
     assert_eq!(h.seen(), [(ns, CONNECTED)]);
     assert!(!status.recovered());
-    assert!(h.conn.resume(ns).is_none());
+    assert!(h.conn.recovery(ns).is_none());
     h.recv(&[r#"42["foo","kept"]"#]);
     assert_eq!(h.seen(), [(ns, ev("foo", json!(["kept"])))]);
     h.lose(DisconnectReason::TransportClose);
@@ -1898,7 +1898,7 @@ fn namespace_with_a_pid_but_no_offset_sends_the_pid_alone() {
     h.open();
     assert_eq!(h.texts(), [r#"40{"pid":"p1"}"#]);
     h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
-    assert!(h.conn.resume(ns) == resume("p2", None));
+    assert!(h.conn.recovery(ns) == resume("p2", None));
 }
 
 #[test]
@@ -1989,7 +1989,7 @@ fn strip_offsets_off_records_no_offset() {
     let (ns, _) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
     h.recv(&[r#"42["tick","o1"]"#]);
     assert_eq!(h.seen(), [(ns, ev("tick", json!(["o1"])))]);
-    assert!(h.conn.resume(ns) == resume("p1", None));
+    assert!(h.conn.recovery(ns) == resume("p1", None));
 }
 
 // ---------------------------------------------------------------------------
@@ -2019,7 +2019,7 @@ fn server_disconnect_ends_the_namespace_for_good() {
         let mut h = Harness::new();
         let (ns, status) = h.connected(path, reply);
         h.recv(&[format!(r#"{head}["e","o1"]"#).as_str()]);
-        assert!(h.conn.resume(ns).is_some(), "{frame}");
+        assert!(h.conn.recovery(ns).is_some(), "{frame}");
         h.events();
         let mut pending = h.send_with_ack(ns, "42[\"x\"]", 1);
 
@@ -2033,7 +2033,7 @@ fn server_disconnect_ends_the_namespace_for_good() {
         assert_eq!(status.id(), None);
         assert_eq!(h.state(ns), NsState::Inactive);
         assert!(!h.conn.wants_link(), "{frame}: it was the only one");
-        assert!(h.conn.resume(ns).is_none(), "{frame}: session gone");
+        assert!(h.conn.recovery(ns).is_none(), "{frame}: session gone");
         assert!(matches!(
             pending.try_recv(),
             Ok(Err(AckError::Disconnected))
@@ -2293,7 +2293,7 @@ fn binary_event_with_one_attachment() {
             }
         )]
     );
-    assert!(h.conn.resume(ns) == resume("p1", Some("Q8FtvoZ.2")));
+    assert!(h.conn.recovery(ns) == resume("p1", Some("Q8FtvoZ.2")));
 }
 
 #[test]
@@ -2749,7 +2749,7 @@ fn give_up_keeps_the_session_for_a_later_connect() {
     h.events();
     h.give_up(ConnectError::Closed);
     assert!(!status.connected());
-    assert!(h.conn.resume(ns) == resume("p1", Some("o2")));
+    assert!(h.conn.recovery(ns) == resume("p1", Some("o2")));
     h.open();
     assert_eq!(h.texts(), Vec::<String>::new());
     h.connect(ns);
@@ -2827,7 +2827,7 @@ fn events_for_a_namespace_never_added_are_ignored() {
     assert_eq!(h.texts(), Vec::<String>::new());
     assert!(h.conn.find("/nope").is_none());
     assert!(status.connected());
-    assert!(h.conn.resume(ns) == resume("p1", None), "no offset taken");
+    assert!(h.conn.recovery(ns) == resume("p1", None), "no offset taken");
 }
 
 #[test]
@@ -2837,7 +2837,7 @@ fn events_for_an_inactive_namespace_are_dropped() {
     let (admin, _) = h.add("/admin", AuthSource::None, resume("p1", Some("o1")));
     h.recv(&[r#"42/admin,["x","o2"]"#, r#"40/admin,{"sid":"a"}"#]);
     assert_eq!(h.seen(), []);
-    assert!(h.conn.resume(admin) == resume("p1", Some("o1")));
+    assert!(h.conn.recovery(admin) == resume("p1", Some("o1")));
     assert!(!h.conn.is_connected(admin));
 }
 
@@ -2866,7 +2866,7 @@ fn forget_leaves_without_telling_the_server_and_keeps_the_session() {
         pending.try_recv(),
         Ok(Err(AckError::Disconnected))
     ));
-    assert!(h.conn.resume(ns) == resume("p1", Some("o1")));
+    assert!(h.conn.recovery(ns) == resume("p1", Some("o1")));
     assert_eq!(status.pid().as_deref(), Some("p1"));
 }
 
@@ -2905,7 +2905,7 @@ fn status_pid_follows_the_server_session() {
     h.open();
     h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
     assert_eq!(status.pid().as_deref(), Some("p2"));
-    assert!(h.conn.resume(ns) == resume("p2", None));
+    assert!(h.conn.recovery(ns) == resume("p2", None));
 }
 
 // ---------------------------------------------------------------------------
