@@ -2,22 +2,21 @@
 
 use std::fmt;
 use std::future::Future;
+#[cfg(feature = "__rustls")]
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
-use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
 use crate::client::auth::{self, AuthCallback};
 use crate::client::shared::{Manager, Socket, SocketHandlers, SocketSettings};
 use crate::client::socket::EventStream;
 use crate::driver::{Driver, DriverConfig};
-use crate::engine::config::{Transport, TransportConfig, Transports};
-use crate::engine::proxy::Proxy;
-use crate::engine::status::EngineStatus;
+use crate::engine::options::EngineOptions;
+#[cfg(test)]
 use crate::engine::stream::Dialer;
-use crate::engine::tls::TlsOptions;
+use crate::engine::transport::Transport;
 use crate::error::ConnectError;
 use crate::proto::auth::AuthSource;
 use crate::proto::event::{Event, SocketEvent};
@@ -45,10 +44,8 @@ use crate::queue;
 /// ```
 #[must_use = "a ClientBuilder does nothing until connect() is called"]
 pub struct ClientBuilder {
-    url: String,
-    path: String,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
+    /// How the server is reached: the engine turns these into its links.
+    engine: EngineOptions,
     auth: Result<AuthSource, ConnectError>,
     handlers: SocketHandlers,
     timeout: Duration,
@@ -62,38 +59,13 @@ pub struct ClientBuilder {
     event_buffer: usize,
     strip_offsets: bool,
     recovery_state: Option<RecoveryState>,
-    tls: TlsOptions,
-    dialer: Dialer,
-    transports: Option<Transports>,
-    upgrade: bool,
-    remember_upgrade: bool,
-    cookies: bool,
-    proxy: ProxyChoice,
-    timestamp_requests: bool,
-}
-
-/// Where the proxy comes from.
-#[derive(Debug, Clone)]
-enum ProxyChoice {
-    /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
-    FromEnvironment,
-    /// None: always direct.
-    Direct,
-    /// This one, or why its URL is not one.
-    Given(Result<Proxy, String>),
 }
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Query, header and auth values often hold secrets: only names show.
-        let names = |pairs: &[(String, String)]| -> Vec<String> {
-            pairs.iter().map(|(name, _)| name.clone()).collect()
-        };
+        // The engine shows no query or header values; auth is left out.
         f.debug_struct("ClientBuilder")
-            .field("url", &self.url.split('?').next().unwrap_or_default())
-            .field("path", &self.path)
-            .field("query", &names(&self.query))
-            .field("headers", &names(&self.headers))
+            .field("engine", &self.engine)
             .field("timeout", &self.timeout)
             .field("ack_timeout", &self.ack_timeout)
             .field("retries", &self.retries)
@@ -113,10 +85,7 @@ impl ClientBuilder {
     /// names the namespace (`/` when empty), as in the JS client's `io(url)`.
     pub fn new(url: impl Into<String>) -> Self {
         ClientBuilder {
-            url: url.into(),
-            path: "/socket.io/".into(),
-            query: Vec::new(),
-            headers: Vec::new(),
+            engine: EngineOptions::new(url.into()),
             auth: Ok(AuthSource::None),
             handlers: SocketHandlers::default(),
             timeout: Duration::from_secs(20),
@@ -130,14 +99,6 @@ impl ClientBuilder {
             event_buffer: 1024,
             strip_offsets: true,
             recovery_state: None,
-            tls: TlsOptions::default(),
-            dialer: Dialer::Network,
-            transports: Some(Transports::DEFAULT),
-            upgrade: true,
-            remember_upgrade: false,
-            cookies: true,
-            proxy: ProxyChoice::FromEnvironment,
-            timestamp_requests: false,
         }
     }
 
@@ -160,7 +121,7 @@ impl ClientBuilder {
     /// # Ok(()) }
     /// ```
     pub fn transports(mut self, transports: impl IntoIterator<Item = Transport>) -> Self {
-        self.transports = Transports::new(transports);
+        self.engine.set_transports(transports);
         self
     }
 
@@ -168,7 +129,7 @@ impl ClientBuilder {
     /// and `transports` includes WebSocket, as the JS option `upgrade`.
     /// Default true.
     pub fn upgrade(mut self, upgrade: bool) -> Self {
-        self.upgrade = upgrade;
+        self.engine.set_upgrade(upgrade);
         self
     }
 
@@ -176,7 +137,7 @@ impl ClientBuilder {
     /// connection try WebSocket first, as the JS option `rememberUpgrade`.
     /// Default false.
     pub fn remember_upgrade(mut self, remember: bool) -> Self {
-        self.remember_upgrade = remember;
+        self.engine.set_remember_upgrade(remember);
         self
     }
 
@@ -185,7 +146,7 @@ impl ClientBuilder {
     /// posts, the WebSocket handshake, reconnects): what keeps a session on
     /// one node behind a load balancer with cookie affinity. Default true.
     pub fn cookies(mut self, keep: bool) -> Self {
-        self.cookies = keep;
+        self.engine.set_cookies(keep);
         self
     }
 
@@ -207,7 +168,7 @@ impl ClientBuilder {
     /// # Ok(()) }
     /// ```
     pub fn proxy(mut self, url: &str) -> Self {
-        self.proxy = ProxyChoice::Given(Proxy::parse(url));
+        self.engine.set_proxy(url);
         self
     }
 
@@ -215,31 +176,31 @@ impl ClientBuilder {
     /// the JS option `timestampRequests`, for caches and proxies that would
     /// answer a GET from their cache. Default false.
     pub fn timestamp_requests(mut self, on: bool) -> Self {
-        self.timestamp_requests = on;
+        self.engine.set_timestamp_requests(on);
         self
     }
 
     /// Never uses a proxy, whatever the environment says.
     pub fn no_proxy(mut self) -> Self {
-        self.proxy = ProxyChoice::Direct;
+        self.engine.set_no_proxy();
         self
     }
 
     /// The server's Engine.IO path. Default `/socket.io/`.
     pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
+        self.engine.set_path(path.into());
         self
     }
 
     /// Adds a query parameter to the handshake URL.
     pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.query.push((key.into(), value.into()));
+        self.engine.add_query(key.into(), value.into());
         self
     }
 
     /// Adds an HTTP header to the WebSocket upgrade request.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
+        self.engine.add_header(name.into(), value.into());
         self
     }
 
@@ -442,7 +403,7 @@ impl ClientBuilder {
     /// for servers with a private or self-signed certificate. Certificates are
     /// always verified; a PEM without a certificate fails `connect()`.
     pub fn tls_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.tls.root_pems.push(pem.into());
+        self.engine.add_root_pem(pem.into());
         self
     }
 
@@ -457,7 +418,7 @@ impl ClientBuilder {
         )))
     )]
     pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
-        self.tls.rustls = Some(config);
+        self.engine.set_rustls_config(config);
         self
     }
 
@@ -466,14 +427,14 @@ impl ClientBuilder {
     #[cfg(feature = "native-tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "native-tls")))]
     pub fn native_tls_connector(mut self, connector: native_tls::TlsConnector) -> Self {
-        self.tls.native = Some(connector);
+        self.engine.set_native_tls_connector(connector);
         self
     }
 
     /// Makes every link's stream with `dialer`: tests connect in memory.
     #[cfg(test)]
     pub(crate) fn dialer(mut self, dialer: Dialer) -> Self {
-        self.dialer = dialer;
+        self.engine.set_dialer(dialer);
         self
     }
 
@@ -556,48 +517,10 @@ impl ClientBuilder {
             )));
         }
         let auth = self.auth?;
-        let Some(transports) = self.transports else {
-            return Err(ConnectError::InvalidOption(
-                "transports must name at least one transport".into(),
-            ));
-        };
-        let (url, namespace) = TransportConfig::engine_url(&self.url, &self.path, &self.query)?;
-        let mut headers = Vec::with_capacity(self.headers.len());
-        for (name, value) in &self.headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| ConnectError::InvalidOption(format!("header name {name:?}: {e}")))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|e| ConnectError::InvalidOption(format!("header value {value:?}: {e}")))?;
-            headers.push((name, value));
-        }
-        let proxy = match &self.proxy {
-            ProxyChoice::FromEnvironment => Proxy::from_env(&url),
-            ProxyChoice::Direct => None,
-            ProxyChoice::Given(Ok(proxy)) => Some(proxy.clone()),
-            ProxyChoice::Given(Err(why)) => return Err(ConnectError::InvalidOption(why.clone())),
-        };
-        let dialer = match (proxy, &self.dialer) {
-            (Some(proxy), Dialer::Network) => Dialer::Proxy(Box::new(proxy)),
-            (_, dialer) => dialer.clone(),
-        };
-        let tls = match url.scheme() {
-            "wss" => Some(self.tls.connector()?),
-            _ => None,
-        };
-        let engine = Arc::new(EngineStatus::new(self.cookies));
+        let (transport, namespace) = self.engine.build(self.timeout)?;
+        let engine = transport.status.clone();
         let config = DriverConfig {
-            transport: TransportConfig {
-                url,
-                headers,
-                timeout: self.timeout,
-                tls,
-                dialer,
-                transports,
-                upgrade: self.upgrade,
-                remember_upgrade: self.remember_upgrade,
-                status: engine.clone(),
-                timestamp_requests: self.timestamp_requests,
-            },
+            transport,
             reconnection: self.reconnection,
             attempts: self.attempts,
             first_connect_window: self.first_connect_window,

@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 use crate::client::dispatcher;
 use crate::client::shared::{Checkpoint, Listeners, Manager, Socket, SocketHandlers, SocketShared};
 use crate::driver::command::{Attach, Command};
-use crate::engine::config::Transport;
+use crate::engine::transport::Transport;
 use crate::error::ConnectError;
 use crate::proto::connection::SocketId;
 use crate::proto::recovery::RecoveryState;

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::client::registry::Handlers;
 use crate::driver::command::{Command, DroppedSocket};
-use crate::engine::status::EngineStatus;
+use crate::engine::status::LinkStatus;
 use crate::proto::auth::AuthSource;
 use crate::proto::connection::SocketId;
 use crate::proto::emit::Emit;
@@ -90,7 +90,7 @@ pub struct Manager {
 pub(crate) struct ManagerShared {
     command: queue::Sender<Command>,
     /// What the handles see of the link.
-    pub(crate) engine: Arc<EngineStatus>,
+    pub(crate) engine: Arc<LinkStatus>,
     pub(crate) settings: SocketSettings,
     /// The socket of each namespace, so that asking for one twice gives the
     /// same socket while it lives. A list: most connections carry one or
@@ -117,7 +117,7 @@ impl fmt::Debug for Manager {
 impl Manager {
     pub(crate) fn new(
         command: queue::Sender<Command>,
-        engine: Arc<EngineStatus>,
+        engine: Arc<LinkStatus>,
         settings: SocketSettings,
     ) -> Self {
         Manager {

@@ -17,8 +17,9 @@ pub(crate) const MAX_MESSAGE_BYTES: usize = 64 << 20;
 /// `max_decode_packets`, 16 by default) with an error in its log and a
 /// 200 OK, so what a larger POST carried would be lost without a word. The
 /// reference server has no such limit, and one POST at a time of 16
-/// packets would cut emits over polling to a tenth: see
-/// [`post_packet_limit`](crate::codec::payload::post_packet_limit).
+/// packets would cut emits over polling to a tenth, so the payload codec
+/// tells the reference server by its open packet.
+#[cfg(feature = "polling")]
 pub(crate) const MAX_POST_PACKETS: usize = 16;
 
 /// The longest `pingInterval` and `pingTimeout` taken from an open packet;

@@ -309,20 +309,11 @@ async fn disconnect_stops_every_further_attempt() {
 /// rare states) must stay boxed or out of it.
 #[test]
 fn the_driver_future_stays_small() {
-    let (url, _) = TransportConfig::engine_url("http://h:1", "/socket.io/", &[]).unwrap();
+    let (transport, _) = crate::engine::options::EngineOptions::new("http://h:1".into())
+        .build(Duration::from_secs(1))
+        .unwrap();
     let config = DriverConfig {
-        transport: TransportConfig {
-            url,
-            headers: Vec::new(),
-            timeout: Duration::from_secs(1),
-            tls: None,
-            dialer: Default::default(),
-            transports: crate::engine::config::Transports::DEFAULT,
-            upgrade: true,
-            remember_upgrade: false,
-            status: Arc::default(),
-            timestamp_requests: false,
-        },
+        transport,
         reconnection: true,
         attempts: None,
         first_connect_window: Some(Duration::from_secs(30)),

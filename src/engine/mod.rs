@@ -6,6 +6,7 @@ pub(crate) mod config;
 pub(crate) mod cookies;
 pub(crate) mod link;
 pub(crate) mod open;
+pub(crate) mod options;
 #[cfg(feature = "polling")]
 pub(crate) mod polling;
 pub(crate) mod proxy;
@@ -13,6 +14,7 @@ pub(crate) mod status;
 pub(crate) mod stream;
 pub(crate) mod tls;
 pub(crate) mod trace;
+pub(crate) mod transport;
 #[cfg(feature = "polling")]
 pub(crate) mod upgrade;
 pub(crate) mod websocket;

@@ -3,10 +3,11 @@
 //! only, a proxy that will not upgrade to WebSocket) moves on to it.
 
 use crate::codec::engine::OpenInfo;
-use crate::engine::config::{redacted, Transport, TransportConfig};
+use crate::engine::config::{redacted, TransportConfig};
 use crate::engine::link::BoxedLink;
 #[cfg(feature = "polling")]
 use crate::engine::polling;
+use crate::engine::transport::Transport;
 #[cfg(feature = "polling")]
 use crate::engine::upgrade::Upgrading;
 use crate::engine::websocket;

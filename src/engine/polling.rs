@@ -42,7 +42,7 @@ pub(crate) async fn open(
     let exchange = Exchange::new(config, &url);
     let request = exchange.request(Method::GET, Bytes::new());
     let response = get.sender.send_request(request);
-    let body = read_body(response, url.clone(), config.status.clone())
+    let body = read_body(response, url.clone(), config.cookies.clone())
         .await
         .map_err(|error| match error {
             LinkError::Refused(error) => ConnectError::Protocol(error),
@@ -229,7 +229,7 @@ impl PollingLink {
         Box::pin(read_body(
             response,
             self.url.clone(),
-            self.exchange.status.clone(),
+            self.exchange.cookies.clone(),
         ))
     }
 

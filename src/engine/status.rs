@@ -1,40 +1,24 @@
 //! What the handles may read of the link: which transport carries it now,
-//! and its Engine.IO session id. Written by the engine when a link opens or
-//! upgrades, and by the driver when it ends.
+//! its Engine.IO session id, and whether an upgrade ever succeeded. Written
+//! by the engine when a link opens or upgrades, and by the driver when it
+//! ends.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::engine::config::Transport;
-use crate::engine::cookies::CookieJar;
+use crate::engine::transport::Transport;
 
-/// Shared between the engine, the driver and the manager's handles; it also
-/// holds the manager's cookie jar, which outlives every link.
+/// Shared between the engine, the driver and the manager's handles.
 #[derive(Debug, Default)]
-pub(crate) struct EngineStatus {
+pub(crate) struct LinkStatus {
     /// 0: no link; then the transport's code.
     transport: AtomicU8,
     sid: Mutex<Option<Arc<str>>>,
     /// An upgrade to WebSocket succeeded once, for `remember_upgrade`.
     upgraded: AtomicBool,
-    /// The cookie jar, unless turned off.
-    cookies: Option<CookieJar>,
 }
 
-impl EngineStatus {
-    /// The status of a manager with no link yet; `cookies`: keep a jar.
-    pub(crate) fn new(cookies: bool) -> Self {
-        EngineStatus {
-            cookies: cookies.then(CookieJar::default),
-            ..EngineStatus::default()
-        }
-    }
-
-    /// The manager's cookie jar, unless cookies are turned off.
-    pub(crate) fn cookies(&self) -> Option<&CookieJar> {
-        self.cookies.as_ref()
-    }
-
+impl LinkStatus {
     /// A link opened with `transport`, for session `sid`.
     pub(crate) fn opened(&self, transport: Transport, sid: &Arc<str>) {
         *self.sid.lock().unwrap_or_else(PoisonError::into_inner) = Some(sid.clone());

@@ -15,7 +15,7 @@ use std::task::{ready, Context, Poll};
 use crate::codec::Frame;
 use crate::engine::link::{BoxedLink, Link, LinkError, LinkMessage};
 use crate::engine::polling::PollingLink;
-use crate::engine::status::EngineStatus;
+use crate::engine::status::LinkStatus;
 use crate::error::ConnectError;
 
 type Probe = Pin<Box<dyn Future<Output = Result<BoxedLink, ConnectError>> + Send>>;
@@ -23,7 +23,7 @@ type Probe = Pin<Box<dyn Future<Output = Result<BoxedLink, ConnectError>> + Send
 /// A polling session that moves to WebSocket once a probe succeeds.
 pub(crate) struct Upgrading {
     state: State,
-    status: Arc<EngineStatus>,
+    status: Arc<LinkStatus>,
     /// The `5` is written but maybe not flushed: the driver flushes only
     /// what it wrote itself, and an idle session may write nothing more.
     flushing: bool,
@@ -41,7 +41,7 @@ enum State {
 }
 
 impl Upgrading {
-    pub(crate) fn new(polling: PollingLink, probe: Probe, status: Arc<EngineStatus>) -> Self {
+    pub(crate) fn new(polling: PollingLink, probe: Probe, status: Arc<LinkStatus>) -> Self {
         Upgrading {
             state: State::Probing(Box::new(polling), probe),
             status,

@@ -119,7 +119,7 @@ async fn handshake(config: &TransportConfig, url: &Url) -> Result<WsStream, Conn
     for (name, value) in &config.headers {
         request.headers_mut().append(name.clone(), value.clone());
     }
-    if let Some(cookie) = config.status.cookies().and_then(|jar| jar.header(url)) {
+    if let Some(cookie) = config.cookies.as_deref().and_then(|jar| jar.header(url)) {
         request.headers_mut().append(COOKIE, cookie);
     }
     let stream = stream::connect(url, config.tls.as_ref(), &config.dialer)
@@ -129,7 +129,7 @@ async fn handshake(config: &TransportConfig, url: &Url) -> Result<WsStream, Conn
         tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()))
             .await;
     let (ws, response) = connected.map_err(|error| handshake_error(config, error))?;
-    if let Some(jar) = config.status.cookies() {
+    if let Some(jar) = config.cookies.as_deref() {
         jar.store(url, response.headers().get_all(SET_COOKIE).iter());
     }
     Ok(ws)

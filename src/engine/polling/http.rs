@@ -16,8 +16,8 @@ use url::Url;
 
 use crate::codec::limits::MAX_MESSAGE_BYTES;
 use crate::engine::config::{http_refused, TransportConfig};
+use crate::engine::cookies::CookieJar;
 use crate::engine::link::LinkError;
-use crate::engine::status::EngineStatus;
 use crate::engine::stream;
 use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, TransportError};
@@ -67,8 +67,8 @@ pub(super) struct Exchange {
         tokio_tungstenite::tungstenite::http::HeaderName,
         HeaderValue,
     )>,
-    /// Holds the cookie jar.
-    pub(super) status: Arc<EngineStatus>,
+    /// The manager's cookie jar, unless cookies are turned off.
+    pub(super) cookies: Option<Arc<CookieJar>>,
     /// Adds a `t` parameter unique to each request (`timestamp_requests`).
     timestamped: bool,
 }
@@ -79,7 +79,7 @@ impl Exchange {
         let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
         Exchange {
             url: url.clone(),
-            status: config.status.clone(),
+            cookies: config.cookies.clone(),
             timestamped: config.timestamp_requests,
             // A path and query Url produced are valid in a request line.
             uri: target.parse().unwrap_or_default(),
@@ -109,7 +109,11 @@ impl Exchange {
         for (name, value) in &self.headers {
             headers.append(name.clone(), value.clone());
         }
-        if let Some(cookie) = self.status.cookies().and_then(|jar| jar.header(&self.url)) {
+        if let Some(cookie) = self
+            .cookies
+            .as_deref()
+            .and_then(|jar| jar.header(&self.url))
+        {
             headers.insert(hyper::header::COOKIE, cookie);
         }
         request
@@ -146,10 +150,10 @@ fn base36(mut n: u64) -> String {
 pub(super) async fn read_body(
     response: impl Future<Output = Result<hyper::Response<hyper::body::Incoming>, hyper::Error>>,
     url: Url,
-    status: Arc<EngineStatus>,
+    cookies: Option<Arc<CookieJar>>,
 ) -> Result<Bytes, LinkError> {
     let response = response.await.map_err(transport_failure)?;
-    if let Some(jar) = status.cookies() {
+    if let Some(jar) = cookies.as_deref() {
         jar.store(
             &url,
             response.headers().get_all(hyper::header::SET_COOKIE).iter(),
