@@ -320,15 +320,23 @@ async fn restore(server: &TestServer, state: RecoveryState, last: u64) -> (Socke
 #[tokio::test]
 async fn a_checkpoint_saved_inside_a_handler_counts_the_event_being_handled() {
     let server = TestServer::start(ServerOptions::default().recovery()).await;
-    let saved: Arc<Mutex<Option<(u64, RecoveryState)>>> = Arc::default();
+    // The last state saved, and whether the service has stopped saving: a
+    // handler saves under the lock, so none saves once the flag is set.
+    let saved: Arc<Mutex<(bool, Option<(u64, RecoveryState)>)>> = Arc::default();
     let store = saved.clone();
+    let (handled_tx, mut handled) = mpsc::unbounded_channel();
     let first = connected(fast(&server.url()).on("tick", move |event, socket| {
-        let store = store.clone();
+        let (store, handled_tx) = (store.clone(), handled_tx.clone());
         async move {
             tokio::time::sleep(Duration::from_millis(2)).await;
             let state = socket.recovery_state().expect("a session");
             assert_eq!(state.offset.as_deref(), event.offset());
-            *store.lock().unwrap() = Some((tick_number(&event), state));
+            let n = tick_number(&event);
+            let mut saved = store.lock().unwrap();
+            if !saved.0 {
+                saved.1 = Some((n, state));
+            }
+            let _ = handled_tx.send(n);
         }
     }))
     .await;
@@ -337,16 +345,17 @@ async fn a_checkpoint_saved_inside_a_handler_counts_the_event_being_handled() {
         .await
         .unwrap();
     within(TIMEOUT, "20 handled ticks", async {
-        while saved.lock().unwrap().as_ref().is_none_or(|(n, _)| *n < 20) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        while handled.recv().await.is_some_and(|n| n < 20) {}
     })
     .await;
+    // The service stops: what it saved last is where the next one resumes.
+    let (last, state) = {
+        let mut saved = saved.lock().unwrap();
+        saved.0 = true;
+        saved.1.clone().unwrap()
+    };
     drop(first);
     server.wait_for(ev("disconnect"), TIMEOUT).await;
-    // The handler that was running may still save once after the drop.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let (last, state) = saved.lock().unwrap().clone().unwrap();
 
     let (_, seen) = restore(&server, state, 100).await;
     assert_eq!(seen, ((last + 1)..=100).collect::<Vec<_>>());
@@ -371,8 +380,8 @@ async fn a_checkpoint_after_a_stream_event_resumes_right_after_it() {
             first.recovery_state_after(&event).unwrap(),
         ));
     }
-    // Let the server send more, which the stream's buffer takes in.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The server sends the rest, which the stream's buffer takes in.
+    server.wait_for(ev("stream-done"), TIMEOUT).await;
     drop(events);
     drop(first);
     server.wait_for(ev("disconnect"), TIMEOUT).await;
