@@ -63,9 +63,10 @@ impl Receiver {
             0,
             Duration::from_secs(20),
             Arc::new(NoAnswers),
+            Instant::now(),
         );
         let status = Arc::new(SocketStatus::default());
-        let ns = conn.add_namespace(SocketId::next(), "/", AuthSource::None, status, None);
+        let ns = conn.add_namespace(SocketId::FIRST, "/", AuthSource::None, status, None);
         conn.connect(ns, None, Instant::now());
         let info = OpenInfo {
             sid: "bench".into(),

@@ -10,7 +10,6 @@ use crate::client::shared::{Checkpoint, Listeners, Manager, Socket, SocketHandle
 use crate::driver::command::{Attach, Command};
 use crate::engine::transport::Transport;
 use crate::error::ConnectError;
-use crate::proto::connection::SocketId;
 use crate::proto::recovery::RecoveryState;
 use crate::proto::status::SocketStatus;
 use crate::queue;
@@ -90,8 +89,9 @@ impl Manager {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         // The sockets that are gone go too.
-        sockets.retain(|socket| socket.strong_count() > 0);
+        sockets.live.retain(|socket| socket.strong_count() > 0);
         if let Some(inner) = sockets
+            .live
             .iter()
             .filter_map(Weak::upgrade)
             .find(|socket| &*socket.path == path)
@@ -108,7 +108,8 @@ impl Manager {
         };
         let listeners = Arc::new(Listeners::new(handlers, status.clone(), checkpoint));
         let path: Arc<str> = Arc::from(path);
-        let id = SocketId::next();
+        let id = sockets.next_id;
+        sockets.next_id = id.following();
         let inner = Arc::new(SocketShared {
             path: path.clone(),
             id,
@@ -134,7 +135,7 @@ impl Manager {
             emits: emit_rx,
             deliveries: delivery_tx,
         })));
-        sockets.push(Arc::downgrade(&inner));
+        sockets.live.push(Arc::downgrade(&inner));
         Socket { inner }
     }
 }

@@ -92,10 +92,17 @@ pub(crate) struct ManagerShared {
     /// What the handles see of the link.
     pub(crate) engine: Arc<LinkStatus>,
     pub(crate) settings: SocketSettings,
-    /// The socket of each namespace, so that asking for one twice gives the
-    /// same socket while it lives. A list: most connections carry one or
-    /// two namespaces, and a map would cost every one a table.
-    pub(crate) sockets: Mutex<Vec<Weak<SocketShared>>>,
+    /// The socket of each namespace, and the id of the next one.
+    pub(crate) sockets: Mutex<Sockets>,
+}
+
+/// The live sockets of a manager, so that asking for a namespace twice
+/// gives the same socket while it lives. A list: most connections carry one
+/// or two namespaces, and a map would cost every one a table.
+pub(crate) struct Sockets {
+    pub(crate) live: Vec<Weak<SocketShared>>,
+    /// The manager's sockets are numbered in the order they are made.
+    pub(crate) next_id: SocketId,
 }
 
 /// Options every socket of a manager is created with.
@@ -125,7 +132,10 @@ impl Manager {
                 command,
                 engine,
                 settings,
-                sockets: Mutex::new(Vec::new()),
+                sockets: Mutex::new(Sockets {
+                    live: Vec::new(),
+                    next_id: SocketId::FIRST,
+                }),
             }),
         }
     }

@@ -147,6 +147,7 @@ impl Driver {
                 config.retries,
                 config.transport.timeout,
                 Arc::new(sink),
+                Instant::now(),
             ),
             reconnection: Reconnection::new(
                 config.reconnection,

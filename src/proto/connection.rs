@@ -14,7 +14,6 @@
 //! must be called.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,8 +100,19 @@ pub(crate) type ConnectWaiter = oneshot::Sender<Result<(), ConnectError>>;
 pub(crate) struct SocketId(u64);
 
 impl SocketId {
-    /// A new id, never used before in this process.
+    /// The first id of a manager; each later socket takes the
+    /// [`following`](Self::following) one, so ids never repeat within it.
+    pub(crate) const FIRST: SocketId = SocketId(1);
+
+    /// The id after this one.
+    pub(crate) fn following(self) -> SocketId {
+        SocketId(self.0.wrapping_add(1))
+    }
+
+    /// A new id, never used before in this test process.
+    #[cfg(test)]
     pub(crate) fn next() -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(1);
         SocketId(NEXT.fetch_add(1, Ordering::Relaxed))
     }
@@ -138,6 +148,8 @@ struct Namespace {
     auth: AuthSource,
     /// The async auth callback the CONNECT waits for (see [`AuthRequest`]).
     awaiting_auth: AwaitingAuth,
+    /// How many auth requests this namespace made: the id of the last one.
+    auth_requests: u64,
     recovery: Option<RecoveryState>,
     /// Offsets of the last events, to drop what a recovery replays twice.
     recent: RecentOffsets,
@@ -267,12 +279,13 @@ pub(crate) struct AuthRequest {
 }
 
 impl Connection {
-    /// A session with no link and no namespace yet.
+    /// A session with no link and no namespace yet, at `now`.
     pub(crate) fn new(
         strip_offsets: bool,
         retries: u32,
         connect_timeout: Duration,
         ack_sink: Arc<dyn AckSink>,
+        now: Instant,
     ) -> Self {
         Connection {
             link: None,
@@ -282,7 +295,7 @@ impl Connection {
             retries,
             connect_timeout,
             ever_connected: false,
-            now: Instant::now(),
+            now,
             ack_sink,
             partial: None,
             paused_since: None,
@@ -312,6 +325,7 @@ impl Connection {
             status,
             auth,
             awaiting_auth: AwaitingAuth::No,
+            auth_requests: 0,
             recovery,
             recent: RecentOffsets::default(),
             recovery_from: None,
@@ -518,9 +532,8 @@ impl Connection {
         match namespace.auth.evaluate() {
             Auth::Ready(auth) => self.write_connect(ns, auth),
             Auth::Later => {
-                static NEXT: AtomicU64 = AtomicU64::new(1);
-                namespace.awaiting_auth =
-                    AwaitingAuth::ToStart(NEXT.fetch_add(1, Ordering::Relaxed));
+                namespace.auth_requests = namespace.auth_requests.wrapping_add(1);
+                namespace.awaiting_auth = AwaitingAuth::ToStart(namespace.auth_requests);
             }
         }
     }

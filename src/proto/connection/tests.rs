@@ -181,10 +181,11 @@ impl Harness {
 
     fn with_strip(strip_offsets: bool) -> Self {
         let acks = Arc::new(CollectedAnswers::default());
+        let now = Instant::now();
         Harness {
-            conn: Connection::new(strip_offsets, 0, CONNECT_TIMEOUT, acks.clone()),
+            conn: Connection::new(strip_offsets, 0, CONNECT_TIMEOUT, acks.clone(), now),
             acks,
-            now: Instant::now(),
+            now,
         }
     }
 
@@ -1395,7 +1396,13 @@ fn ack_of_an_event_that_asked_for_none_fails() {
 
 #[test]
 fn ack_when_the_driver_is_gone_fails_closed() {
-    let mut conn = Connection::new(true, 0, CONNECT_TIMEOUT, Arc::new(ClosedSink));
+    let mut conn = Connection::new(
+        true,
+        0,
+        CONNECT_TIMEOUT,
+        Arc::new(ClosedSink),
+        Instant::now(),
+    );
     let status = Arc::new(SocketStatus::default());
     let ns = conn.add_namespace(SocketId::next(), "/", AuthSource::None, status, None);
     let now = Instant::now();
@@ -2926,7 +2933,7 @@ fn send_reliable(h: &mut Harness, ns: usize, text: &str, id_at: usize) -> AckOut
 
 fn with_retries(retries: u32) -> Harness {
     let mut h = Harness::new();
-    h.conn = Connection::new(true, retries, CONNECT_TIMEOUT, h.acks.clone());
+    h.conn = Connection::new(true, retries, CONNECT_TIMEOUT, h.acks.clone(), h.now);
     h
 }
 
