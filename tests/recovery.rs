@@ -320,9 +320,14 @@ async fn restore(server: &TestServer, state: RecoveryState, last: u64) -> (Socke
 #[tokio::test]
 async fn a_checkpoint_saved_inside_a_handler_counts_the_event_being_handled() {
     let server = TestServer::start(ServerOptions::default().recovery()).await;
-    // The last state saved, and whether the service has stopped saving: a
-    // handler saves under the lock, so none saves once the flag is set.
-    let saved: Arc<Mutex<(bool, Option<(u64, RecoveryState)>)>> = Arc::default();
+    /// The last state saved, and whether the service has stopped saving: a
+    /// handler saves under the lock, so none saves once `stopped` is set.
+    #[derive(Default)]
+    struct Saved {
+        stopped: bool,
+        last: Option<(u64, RecoveryState)>,
+    }
+    let saved: Arc<Mutex<Saved>> = Arc::default();
     let store = saved.clone();
     let (handled_tx, mut handled) = mpsc::unbounded_channel();
     let first = connected(fast(&server.url()).on("tick", move |event, socket| {
@@ -333,8 +338,8 @@ async fn a_checkpoint_saved_inside_a_handler_counts_the_event_being_handled() {
             assert_eq!(state.offset.as_deref(), event.offset());
             let n = tick_number(&event);
             let mut saved = store.lock().unwrap();
-            if !saved.0 {
-                saved.1 = Some((n, state));
+            if !saved.stopped {
+                saved.last = Some((n, state));
             }
             let _ = handled_tx.send(n);
         }
@@ -351,8 +356,8 @@ async fn a_checkpoint_saved_inside_a_handler_counts_the_event_being_handled() {
     // The service stops: what it saved last is where the next one resumes.
     let (last, state) = {
         let mut saved = saved.lock().unwrap();
-        saved.0 = true;
-        saved.1.clone().unwrap()
+        saved.stopped = true;
+        saved.last.clone().unwrap()
     };
     drop(first);
     server.wait_for(ev("disconnect"), TIMEOUT).await;
