@@ -18,6 +18,7 @@ use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
 use crate::proto::auth::AuthSource;
 use crate::proto::connection::{Connection, SocketId};
 use crate::proto::event::{Delivery, Event};
+use crate::proto::reconnect::{ReconnectPolicy, Reconnection};
 use crate::proto::status::SocketStatus;
 
 /// Encodes an emit as `Socket::emit` does: the Engine.IO text frame is
@@ -62,6 +63,7 @@ impl Receiver {
             strip_offsets,
             0,
             Duration::from_secs(20),
+            Reconnection::new(false, None, None, ReconnectPolicy::default()),
             Arc::new(NoAnswers),
             Instant::now(),
         );
@@ -75,7 +77,7 @@ impl Receiver {
             ping_timeout: Duration::from_secs(20),
             max_payload: 1_000_000,
         };
-        conn.handle_open(info, 0, Duration::from_secs(20), Instant::now());
+        conn.handle_open(info, Instant::now());
         let _ = conn.handle_text(r#"40{"sid":"s","pid":"p"}"#, Instant::now());
         let mut receiver = Receiver { conn };
         receiver.take();

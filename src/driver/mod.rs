@@ -4,6 +4,12 @@
 //! and delivers what it hands back. It owns the link, and the one delivery
 //! a full dispatcher could not take yet; nothing else touches the link, so
 //! the IO path needs no lock.
+//!
+//! It decides nothing about reconnecting: while no link is open it asks
+//! the connection what to do ([`Connection::poll_dial`]), opens a link when
+//! told, and reports how each attempt and each link ended; the attempt
+//! number, the delays, the first-connect window, giving up and what the
+//! sockets are told are the connection's.
 
 pub(crate) mod command;
 
@@ -14,7 +20,7 @@ use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::time::{sleep, sleep_until, Instant};
+use tokio::time::{sleep_until, Instant};
 
 use crate::codec::Frame;
 use crate::engine::config::{self, TransportConfig};
@@ -24,10 +30,10 @@ use crate::engine::trace;
 use crate::error::{ConnectError, ErrorChain};
 use crate::proto::ack_sink::AckAnswer;
 use crate::proto::auth::AuthFuture;
-use crate::proto::connection::{Connection, Ending, LinkFault, SocketId};
+use crate::proto::connection::{Connection, Dial, Ending, LinkFault, SocketId};
 use crate::proto::emit::Emit;
 use crate::proto::event::{Delivery, DisconnectReason};
-use crate::proto::reconnect::{Decision, Next, ReconnectPolicy, Reconnection};
+use crate::proto::reconnect::{ReconnectPolicy, Reconnection};
 use crate::queue::{self, TrySendError};
 use command::{Command, ConnectRequest, DisconnectRequest, FlushWaiter};
 
@@ -105,10 +111,9 @@ enum WokenOffLink<T> {
 /// The task that owns one manager's connection.
 pub(crate) struct Driver {
     /// How links are opened; the rest of the configuration went into the
-    /// connection and the reconnection rules.
+    /// connection.
     transport: TransportConfig,
     conn: Connection,
-    reconnection: Reconnection,
     commands: queue::Receiver<Command>,
     slots: Vec<Slot>,
     /// The delivery a full dispatcher could not take yet, and its namespace:
@@ -146,14 +151,14 @@ impl Driver {
                 config.strip_offsets,
                 config.retries,
                 config.transport.timeout,
+                Reconnection::new(
+                    config.reconnection,
+                    config.attempts,
+                    config.first_connect_window,
+                    config.policy,
+                ),
                 Arc::new(sink),
                 Instant::now(),
-            ),
-            reconnection: Reconnection::new(
-                config.reconnection,
-                config.attempts,
-                config.first_connect_window,
-                config.policy,
             ),
             transport: config.transport,
             commands,
@@ -178,54 +183,49 @@ impl Driver {
     // future holds at its largest await is what every idle connection costs.
     async fn serve(&mut self) {
         loop {
-            if !self.wait_until_wanted().await {
-                return;
-            }
-            let (attempt, announce) = self
-                .reconnection
-                .start_attempt(Instant::now(), self.conn.ever_connected());
-            if let Some(event) = announce {
-                self.conn.broadcast(event);
-            }
-            let decision = match self.open_link(attempt).await {
-                Opened::Link(ws) => {
-                    let decision = match self.run_link(ws).await {
-                        LinkEnd::Shutdown => return,
-                        LinkEnd::Unwanted(fault) => {
-                            self.transport.status.closed();
-                            if self.conn.handle_link_lost(&fault) {
-                                self.reconnection.reset();
+            let dial = self.conn.poll_dial(Instant::now());
+            let woken = match dial {
+                Dial::Idle => self.wait(std::future::pending::<()>()).await,
+                // Boxed: an idle connection is never here, so it need not carry the timer.
+                Dial::At(at) => self.wait(Box::pin(sleep_until(at))).await,
+                Dial::Now { attempt, timeout } => match self.open_link(timeout).await {
+                    Opened::Link(link) => {
+                        let end = self.run_link(link).await;
+                        // What waited for a flush has had it, or never will.
+                        self.flush_waiters = None;
+                        self.transport.status.closed();
+                        match end {
+                            LinkEnd::Shutdown => return,
+                            LinkEnd::Unwanted(fault) => {
+                                self.conn.handle_link_ended(&fault, Instant::now());
                             }
-                            None
+                            LinkEnd::Lost(fault) => {
+                                if !self.conn.handle_link_ended(&fault, Instant::now()) {
+                                    self.log_failed_attempt(attempt, &fault.error);
+                                }
+                            }
                         }
-                        LinkEnd::Lost(fault) => Some(self.after_link_lost(attempt, fault)),
-                    };
-                    // What waited for a flush has had it, or never will.
-                    self.flush_waiters = None;
-                    match decision {
-                        Some(decision) => decision,
-                        None => continue,
+                        continue;
                     }
-                }
-                Opened::Failed(error) => self.attempt_failed(attempt, *error),
-                Opened::WantChanged => {
-                    self.reconnection.reset();
-                    continue;
-                }
-                Opened::Shutdown => return,
+                    Opened::Failed(error) => {
+                        self.log_failed_attempt(attempt, &error);
+                        self.conn.handle_dial_failed(*error, Instant::now());
+                        continue;
+                    }
+                    Opened::WantChanged => continue,
+                    Opened::Shutdown => return,
+                },
             };
-            if let Some(delay) = self.act(decision) {
-                if !self.pause(delay).await {
-                    return;
-                }
+            if let WokenOffLink::Shutdown = woken {
+                return;
             }
         }
     }
 
-    /// Opens a link and hands its open packet to the connection.
-    async fn open_link(&mut self, attempt: u32) -> Opened {
+    /// Opens a link within `timeout` and hands its open packet to the connection.
+    async fn open_link(&mut self, timeout: Duration) -> Opened {
         let mut config = self.transport.clone();
-        config.timeout = self.attempt_timeout();
+        config.timeout = timeout;
         // Boxed: the connect future is large and only lives while connecting;
         // unboxed it would make every idle driver task that much bigger.
         let open = Box::pin(async move { open::open(&config).await });
@@ -234,90 +234,21 @@ impl Driver {
             WokenOffLink::WantChanged => Opened::WantChanged,
             WokenOffLink::Done(Ok((ws, info))) => {
                 tracing::debug!(sid = %info.sid, "engine open");
-                // The CONNECT replies get what is left of the window.
-                let connect_timeout = self.attempt_timeout();
-                self.conn
-                    .handle_open(info, attempt, connect_timeout, Instant::now());
+                self.conn.handle_open(info, Instant::now());
                 Opened::Link(ws)
             }
             WokenOffLink::Done(Err(error)) => Opened::Failed(Box::new(error)),
         }
     }
 
-    /// How long the next step of an attempt may take from now: the
-    /// `timeout` option, or less when a first connect's window ends sooner.
-    fn attempt_timeout(&self) -> Duration {
-        let timeout = self.transport.timeout;
-        match self.reconnection.attempt_deadline() {
-            Some(by) => timeout.min(by.saturating_duration_since(Instant::now())),
-            None => timeout,
-        }
-    }
-
-    /// A link opened by attempt `attempt` was lost: what follows.
-    fn after_link_lost(&mut self, attempt: u32, fault: LinkFault) -> Decision {
-        self.transport.status.closed();
-        if self.conn.handle_link_lost(&fault) {
-            self.reconnection.reset();
-            tracing::debug!(reason = %fault.reason, "link lost");
-            self.reconnection.connection_lost(fault.reason)
-        } else {
-            self.attempt_failed(attempt, fault.error)
-        }
-    }
-
-    /// Announces what `decision` says and gives up if it says so; otherwise
-    /// returns the delay before the next attempt.
-    fn act(&mut self, decision: Decision) -> Option<Duration> {
-        for event in decision.announce {
-            self.conn.broadcast(event);
-        }
-        match decision.next {
-            Next::GiveUp(error) => {
-                self.conn.give_up(error);
-                None
-            }
-            Next::RetryAfter(delay) => {
-                tracing::debug!(?delay, "reconnecting after a delay");
-                Some(delay)
-            }
-        }
-    }
-
-    /// Waits `delay` before the next attempt. False when every handle is gone.
-    async fn pause(&mut self, delay: Duration) -> bool {
-        // Boxed: an idle connection is never here, so it need not carry the timer.
-        match self.wait(Box::pin(sleep(delay))).await {
-            WokenOffLink::Shutdown => false,
-            WokenOffLink::WantChanged => {
-                self.reconnection.reset();
-                true
-            }
-            WokenOffLink::Done(()) => true,
-        }
-    }
-
-    /// Logs a failed connection attempt and decides what follows.
-    fn attempt_failed(&mut self, attempt: u32, error: ConnectError) -> Decision {
+    /// Logs a failed connection attempt, with the URL it tried.
+    fn log_failed_attempt(&self, attempt: u32, error: &ConnectError) {
         tracing::warn!(
             url = %config::redacted(&self.transport.url),
             attempt,
-            error = %ErrorChain(&error),
+            error = %ErrorChain(error),
             "connection attempt failed"
         );
-        let ever_connected = self.conn.ever_connected();
-        self.reconnection
-            .attempt_failed(attempt, error, ever_connected, Instant::now())
-    }
-
-    /// Serves commands until a namespace wants the link. False when every handle is gone.
-    async fn wait_until_wanted(&mut self) -> bool {
-        while !self.conn.wants_link() {
-            if let WokenOffLink::Shutdown = self.wait(std::future::pending::<()>()).await {
-                return false;
-            }
-        }
-        true
     }
 
     /// Drives `fut` while serving commands and deliveries, with no link open.

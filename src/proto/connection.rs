@@ -31,12 +31,16 @@ use crate::proto::ack_sink::AckSink;
 use crate::proto::auth::{self, AsyncAuth, Auth, AuthSource};
 use crate::proto::emit::{AckWaiter, Emit};
 use crate::proto::event::{Delivery, DisconnectReason, Settled, SocketEvent};
+use crate::proto::reconnect::Reconnection;
 use crate::proto::recovery::RecoveryState;
 use crate::proto::status::SocketStatus;
 
+mod dialing;
 mod incoming;
 mod recent_offsets;
 mod reliable;
+
+pub(crate) use dialing::Dial;
 
 use incoming::Partial;
 use recent_offsets::RecentOffsets;
@@ -227,8 +231,6 @@ struct OpenLink {
     /// Whether a namespace connected on this link, which makes the connection
     /// attempt a success.
     established: bool,
-    /// The reconnection attempt that opened this link; 0 for a first try.
-    attempt: u32,
 }
 
 /// The protocol state of one manager and its namespaces.
@@ -240,11 +242,21 @@ pub(crate) struct Connection {
     strip_offsets: bool,
     /// How many times an at-least-once emit is sent again.
     retries: u32,
+    /// The `timeout` option: how long each step of an attempt may take.
+    timeout: Duration,
     /// How long a namespace waits for its CONNECT reply on the current link.
     connect_timeout: Duration,
     /// Whether a namespace has ever connected: until then, a failure that
-    /// retrying cannot fix ends the first connect at once.
+    /// retrying cannot fix ends the first connect at once, and a first
+    /// connect's attempts are bounded in time.
     ever_connected: bool,
+    /// The reconnection rules, the one owner of the attempt number.
+    reconnection: Reconnection,
+    /// When the next attempt may start, after a failure or a lost link.
+    next_dial: Option<Instant>,
+    /// Whether a namespace wanted the link when last asked: a change stops
+    /// or starts a run of attempts.
+    wanted: bool,
     /// The time given with the frame being handled.
     now: Instant,
     ack_sink: Arc<dyn AckSink>,
@@ -279,11 +291,13 @@ pub(crate) struct AuthRequest {
 }
 
 impl Connection {
-    /// A session with no link and no namespace yet, at `now`.
+    /// A session with no link and no namespace yet, at `now`; `timeout`
+    /// times each step of an attempt.
     pub(crate) fn new(
         strip_offsets: bool,
         retries: u32,
-        connect_timeout: Duration,
+        timeout: Duration,
+        reconnection: Reconnection,
         ack_sink: Arc<dyn AckSink>,
         now: Instant,
     ) -> Self {
@@ -293,8 +307,12 @@ impl Connection {
             namespaces: Vec::new(),
             strip_offsets,
             retries,
-            connect_timeout,
+            timeout,
+            connect_timeout: timeout,
             ever_connected: false,
+            reconnection,
+            next_dial: None,
+            wanted: false,
             now,
             ack_sink,
             partial: None,
@@ -485,21 +503,15 @@ impl Connection {
         self.outbox.push_back(Frame::Text(text));
     }
 
-    /// The Engine.IO open packet arrived on a new link, opened by reconnection
-    /// attempt `attempt` (0 for a first try): every wanted namespace connects.
-    /// `connect_timeout`: how long a namespace waits for its CONNECT reply on
-    /// this link (the end of a first connect's window may shorten the
-    /// configured timeout). Call once per link, when the transport has read
-    /// the open packet.
-    pub(crate) fn handle_open(
-        &mut self,
-        info: OpenInfo,
-        attempt: u32,
-        connect_timeout: Duration,
-        now: Instant,
-    ) {
+    /// The Engine.IO open packet arrived on the link of the attempt
+    /// [`poll_dial`](Self::poll_dial) asked for: every wanted namespace
+    /// connects, each waiting for its reply for what is left of the
+    /// attempt's time. Call once per link, when the transport has read the
+    /// open packet.
+    pub(crate) fn handle_open(&mut self, info: OpenInfo, now: Instant) {
         self.now = now;
-        self.connect_timeout = connect_timeout;
+        self.connect_timeout = self.attempt_timeout(now);
+        self.wanted = self.wants_link();
         if self.paused_since.is_some() {
             // The heartbeat of the new link starts unjudged.
             self.paused_since = Some(now);
@@ -512,7 +524,6 @@ impl Connection {
             info,
             last_seen: now,
             established: false,
-            attempt,
         });
         self.link_id += 1;
         self.partial = None;
@@ -684,11 +695,6 @@ impl Connection {
         established
     }
 
-    /// Whether a namespace has ever connected on this manager.
-    pub(crate) fn ever_connected(&self) -> bool {
-        self.ever_connected
-    }
-
     /// A namespace connected on the current link: the connection attempt
     /// succeeded. Announces a reconnect to every socket that waits for the link.
     fn establish(&mut self) {
@@ -699,7 +705,7 @@ impl Connection {
         if std::mem::replace(&mut link.established, true) {
             return;
         }
-        let attempt = link.attempt;
+        let attempt = self.reconnection.attempt();
         if attempt > 0 {
             self.broadcast(SocketEvent::Reconnect(attempt));
         }

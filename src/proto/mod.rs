@@ -21,7 +21,10 @@
 //! - **Delivery backpressure**: the driver, which holds the one delivery a
 //!   full dispatcher could not take and tells the connection with
 //!   `handle_reading`.
-//! - **Reconnection attempts and delays**: [`reconnect::Reconnection`].
+//! - **Reconnection attempts and delays**: the connection, through its
+//!   [`reconnect::Reconnection`] (the one owner of the attempt number) and
+//!   `connection/dialing.rs`, which says when to dial and what follows a
+//!   failed attempt or a lost link; the driver only dials when told.
 
 pub(crate) mod ack_sink;
 pub(crate) mod auth;

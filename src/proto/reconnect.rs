@@ -228,6 +228,11 @@ impl Reconnection {
         )
     }
 
+    /// The number of the attempt that runs (or the next): 0 for a first try.
+    pub(crate) fn attempt(&self) -> u32 {
+        self.backoff.attempts()
+    }
+
     /// When the attempt that runs must end, failed, if no namespace has
     /// connected by then: the end of the first-connect window, if one is open.
     pub(crate) fn attempt_deadline(&self) -> Option<Instant> {

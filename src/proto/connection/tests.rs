@@ -17,8 +17,8 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::{
-    test_open_info, AuthSource, Connection, Ending, LinkFault, NsState, SocketId, HELD_MAX_BYTES,
-    HELD_MAX_EVENTS,
+    test_open_info, AuthSource, Connection, Dial, Ending, LinkFault, NsState, SocketId,
+    HELD_MAX_BYTES, HELD_MAX_EVENTS,
 };
 use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
@@ -26,6 +26,7 @@ use crate::error::{AckError, ConnectError, EmitError};
 use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
 use crate::proto::emit::{AckPayload, AckedEmit, Emit, EncodedEvent};
 use crate::proto::event::{Delivery, DisconnectReason, Event, SocketEvent};
+use crate::proto::reconnect::{ReconnectPolicy, Reconnection};
 use crate::proto::recovery::RecoveryState;
 use crate::proto::status::SocketStatus;
 
@@ -86,6 +87,21 @@ impl Seen {
             },
         }
     }
+}
+
+/// The reconnection rules of the tests: retries without end, 1 s doubling
+/// up to 5 s, no jitter, no first-connect window.
+fn rules() -> Reconnection {
+    Reconnection::new(
+        true,
+        None,
+        None,
+        ReconnectPolicy {
+            delay: Duration::from_secs(1),
+            delay_max: Duration::from_secs(5),
+            randomization_factor: 0.0,
+        },
+    )
 }
 
 const CONNECTED: Seen = Seen::Connect { recovered: false };
@@ -183,7 +199,14 @@ impl Harness {
         let acks = Arc::new(CollectedAnswers::default());
         let now = Instant::now();
         Harness {
-            conn: Connection::new(strip_offsets, 0, CONNECT_TIMEOUT, acks.clone(), now),
+            conn: Connection::new(
+                strip_offsets,
+                0,
+                CONNECT_TIMEOUT,
+                rules(),
+                acks.clone(),
+                now,
+            ),
             acks,
             now,
         }
@@ -210,17 +233,8 @@ impl Harness {
     }
 
     fn open(&mut self) {
-        self.open_attempt(0);
-    }
-
-    /// Opens a link as reconnection attempt `attempt`.
-    fn open_attempt(&mut self, attempt: u32) {
-        self.conn.handle_open(
-            test_open_info(PING_INTERVAL, PING_TIMEOUT),
-            attempt,
-            CONNECT_TIMEOUT,
-            self.now,
-        );
+        self.conn
+            .handle_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), self.now);
     }
 
     fn text(&mut self, frame: &str) -> Result<(), DisconnectReason> {
@@ -1400,6 +1414,7 @@ fn ack_when_the_driver_is_gone_fails_closed() {
         true,
         0,
         CONNECT_TIMEOUT,
+        rules(),
         Arc::new(ClosedSink),
         Instant::now(),
     );
@@ -1407,12 +1422,7 @@ fn ack_when_the_driver_is_gone_fails_closed() {
     let ns = conn.add_namespace(SocketId::next(), "/", AuthSource::None, status, None);
     let now = Instant::now();
     conn.connect(ns, None, now);
-    conn.handle_open(
-        test_open_info(PING_INTERVAL, PING_TIMEOUT),
-        0,
-        CONNECT_TIMEOUT,
-        now,
-    );
+    conn.handle_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), now);
     assert!(conn.handle_text(r#"40{"sid":"s1"}"#, now).is_ok());
     assert!(conn.handle_text(r#"421["withack"]"#, now).is_ok());
     let Some((_, Delivery::Event(event))) = conn.deliveries.pop_back() else {
@@ -2933,7 +2943,14 @@ fn send_reliable(h: &mut Harness, ns: usize, text: &str, id_at: usize) -> AckOut
 
 fn with_retries(retries: u32) -> Harness {
     let mut h = Harness::new();
-    h.conn = Connection::new(true, retries, CONNECT_TIMEOUT, h.acks.clone(), h.now);
+    h.conn = Connection::new(
+        true,
+        retries,
+        CONNECT_TIMEOUT,
+        rules(),
+        h.acks.clone(),
+        h.now,
+    );
     h
 }
 
@@ -3198,18 +3215,53 @@ fn on_an_established_link_an_unanswered_namespace_fails_alone() {
 #[test]
 fn a_reconnect_is_announced_when_a_namespace_connects_not_when_the_link_opens() {
     let (mut h, ns, _) = Harness::with_session();
-    h.lose(DisconnectReason::TransportClose);
+    let lost = LinkFault {
+        reason: DisconnectReason::TransportClose,
+        error: ConnectError::HandshakeClosed,
+    };
+    assert!(h.conn.handle_link_ended(&lost, h.now));
     h.events();
-    // Attempt 1 opens a link that never connects the namespace.
-    h.open_attempt(1);
+    // Attempt 1, after the first delay, opens a link that never connects
+    // the namespace.
+    let second = Duration::from_secs(1);
+    assert_eq!(h.conn.poll_dial(h.now), Dial::At(h.now + second));
+    h.now += second;
+    assert!(matches!(
+        h.conn.poll_dial(h.now),
+        Dial::Now { attempt: 1, .. }
+    ));
+    h.open();
     h.texts();
-    assert_eq!(h.seen(), []);
-    assert!(!h.lose(DisconnectReason::TransportClose));
-    // Attempt 2 connects it.
-    h.open_attempt(2);
+    assert_eq!(h.seen(), [(ns, Seen::ReconnectAttempt(1))]);
+    assert!(!h.conn.handle_link_ended(&lost, h.now));
+    assert!(matches!(
+        h.seen().as_slice(),
+        [(_, Seen::ReconnectError(_))]
+    ));
+    // Attempt 2, after twice the delay, connects it.
+    assert_eq!(h.conn.poll_dial(h.now), Dial::At(h.now + 2 * second));
+    h.now += 2 * second;
+    assert!(matches!(
+        h.conn.poll_dial(h.now),
+        Dial::Now { attempt: 2, .. }
+    ));
+    h.open();
     h.recv(&[r#"40{"sid":"s2","pid":"p2"}"#]);
-    assert_eq!(h.seen(), [(ns, Seen::Reconnect(2)), (ns, CONNECTED)]);
-    assert!(h.lose(DisconnectReason::TransportClose));
+    assert_eq!(
+        h.seen(),
+        [
+            (ns, Seen::ReconnectAttempt(2)),
+            (ns, Seen::Reconnect(2)),
+            (ns, CONNECTED)
+        ]
+    );
+    assert!(h.conn.handle_link_ended(&lost, h.now));
+    // Connected again: the next attempt is attempt 1 again.
+    h.now += second;
+    assert!(matches!(
+        h.conn.poll_dial(h.now),
+        Dial::Now { attempt: 1, .. }
+    ));
 }
 
 #[test]
