@@ -303,11 +303,11 @@ async fn proxy_forwards_drops_and_refuses() {
     proxy.drop_all();
     c.wait_closed(TIMEOUT).await;
     server.wait_for(ev_id("disconnect", sid), TIMEOUT).await;
-    within(TIMEOUT, "proxy connection count to reach 0", async {
-        while proxy.active() != 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
+    within(
+        TIMEOUT,
+        "proxy connection count to reach 0",
+        proxy.wait_until(|p| p.active() == 0),
+    )
     .await;
 
     proxy.set_refuse(true);

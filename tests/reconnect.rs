@@ -225,11 +225,11 @@ async fn a_failed_first_connection_is_retried() {
     let proxy = Proxy::start(server.addr()).await;
     proxy.set_refuse(true);
     let connecting = tokio::spawn(fast(&proxy.url()).connect());
-    within(TIMEOUT, "two refused attempts", async {
-        while proxy.accepted() < 2 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
+    within(
+        TIMEOUT,
+        "two refused attempts",
+        proxy.wait_until(|p| p.accepted() >= 2),
+    )
     .await;
     proxy.set_refuse(false);
     let socket = within(TIMEOUT, "connect", connecting)

@@ -212,16 +212,11 @@ async fn an_ack_that_timed_out_in_the_offline_buffer_is_never_sent() {
 #[tokio::test]
 async fn on_any_outgoing_sees_each_emit_as_it_goes_out() {
     let server = TestServer::start(ServerOptions::default()).await;
-    let heard: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = heard.clone();
+    let (log, mut heard) = tokio::sync::mpsc::unbounded_channel();
     let socket = connected(ClientBuilder::new(server.url()).on_any_outgoing(
         move |event, _socket| {
-            let log = log.clone();
-            async move {
-                log.lock()
-                    .unwrap()
-                    .push(format!("{} {}", event.name(), Value::from(event.args())));
-            }
+            let _ = log.send(format!("{} {}", event.name(), Value::from(event.args())));
+            async {}
         },
     ))
     .await;
@@ -229,14 +224,16 @@ async fn on_any_outgoing_sees_each_emit_as_it_goes_out() {
     let _: u32 = socket.emit_with_ack("echo", 2).await.unwrap();
     socket.emit("echo", ()).await.unwrap();
     let _: Value = socket.emit_with_ack("whoami", ()).await.unwrap();
-    within(TIMEOUT, "outgoing listener", async {
-        while heard.lock().unwrap().len() < 4 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(
+            within(TIMEOUT, "outgoing listener", heard.recv())
+                .await
+                .unwrap(),
+        );
+    }
     assert_eq!(
-        *heard.lock().unwrap(),
+        seen,
         [r#"echo ["a",1]"#, "echo [2]", "echo []", "whoami []"]
     );
 }

@@ -24,6 +24,8 @@ struct Inner {
     kill: watch::Sender<u64>,
     accepted: Mutex<Vec<Instant>>,
     active: AtomicUsize,
+    /// Woken whenever `accepted` or `active` changes.
+    changed: tokio::sync::Notify,
 }
 
 /// A TCP proxy listening on 127.0.0.1 that forwards each accepted
@@ -50,6 +52,7 @@ impl Proxy {
             kill: watch::channel(0).0,
             accepted: Mutex::new(Vec::new()),
             active: AtomicUsize::new(0),
+            changed: tokio::sync::Notify::new(),
         });
         let accept_task = tokio::spawn(accept_loop(listener, inner.clone()));
         Proxy {
@@ -110,6 +113,18 @@ impl Proxy {
         self.inner.accepted.lock().unwrap().len()
     }
 
+    /// Waits until `pred` holds for the proxy, checking on every accepted,
+    /// opened or closed connection.
+    pub async fn wait_until(&self, pred: impl Fn(&Proxy) -> bool) {
+        loop {
+            let changed = self.inner.changed.notified();
+            if pred(self) {
+                return;
+            }
+            changed.await;
+        }
+    }
+
     /// When each connection was accepted, refused ones included.
     pub fn accepted_times(&self) -> Vec<Instant> {
         self.inner.accepted.lock().unwrap().clone()
@@ -143,6 +158,7 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
             accepted.push(Instant::now());
             accepted.len()
         };
+        inner.changed.notify_waiters();
         if inner.refuse.load(Ordering::SeqCst) || count > inner.refuse_after.load(Ordering::SeqCst)
         {
             drop(client);
@@ -154,6 +170,7 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
         let blackhole = inner.blackhole.subscribe();
         let target = *inner.target.lock().unwrap();
         inner.active.fetch_add(1, Ordering::SeqCst);
+        inner.changed.notify_waiters();
         let guard = ActiveGuard(inner.clone());
         tokio::spawn(run_connection(client, target, kill, blackhole, guard));
     }
@@ -165,6 +182,7 @@ struct ActiveGuard(Arc<Inner>);
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, Ordering::SeqCst);
+        self.0.changed.notify_waiters();
     }
 }
 
