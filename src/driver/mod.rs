@@ -201,14 +201,18 @@ impl Driver {
                             }
                             LinkEnd::Lost(fault) => {
                                 if !self.conn.handle_link_ended(&fault, Instant::now()) {
-                                    self.log_failed_attempt(attempt, &fault.error);
+                                    self.log_failed_attempt(
+                                        attempt,
+                                        "namespace CONNECT",
+                                        &fault.error,
+                                    );
                                 }
                             }
                         }
                         continue;
                     }
                     Opened::Failed(error) => {
-                        self.log_failed_attempt(attempt, &error);
+                        self.log_failed_attempt(attempt, "handshake", &error);
                         self.conn.handle_dial_failed(*error, Instant::now());
                         continue;
                     }
@@ -241,11 +245,14 @@ impl Driver {
         }
     }
 
-    /// Logs a failed connection attempt, with the URL it tried.
-    fn log_failed_attempt(&self, attempt: u32, error: &ConnectError) {
+    /// Logs a failed connection attempt, with the URL it tried and the step
+    /// that failed: the handshake (HTTP, WebSocket, the open packet) or the
+    /// namespace CONNECT after it.
+    fn log_failed_attempt(&self, attempt: u32, step: &str, error: &ConnectError) {
         tracing::warn!(
             url = %config::redacted(&self.transport.url),
             attempt,
+            step,
             error = %ErrorChain(error),
             "connection attempt failed"
         );

@@ -105,7 +105,8 @@ pub enum ConnectError {
     /// A step of the connection got no answer within the connect timeout
     /// ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)): the HTTP
     /// response to the handshake, the Engine.IO open packet, or the server's
-    /// reply to the namespace CONNECT. A `debug` log names the step.
+    /// reply to the namespace CONNECT. The `warn` log of the attempt names
+    /// the step (`handshake` or `namespace CONNECT`).
     #[error(
         "no answer within {0:?} (an HTTP response, the Engine.IO open packet or the reply to \
          the namespace CONNECT): check the URL and the `path` option, or raise `timeout`"
