@@ -19,7 +19,8 @@ fn polling_server() -> ServerOptions {
     ServerOptions::default().arg("--transports").arg("polling")
 }
 
-async fn server_logs_polling(server: &TestServer, socket: &Socket) {
+/// The server logged the socket's connection over polling; its line.
+async fn opened_over_polling(server: &TestServer, socket: &Socket) -> serde_json::Value {
     let id = socket.id().expect("connected");
     let line = server
         .wait_for(
@@ -28,6 +29,12 @@ async fn server_logs_polling(server: &TestServer, socket: &Socket) {
         )
         .await;
     assert_eq!(line["transport"], "polling", "{line}");
+    line
+}
+
+/// The session opened over polling and is still on it.
+async fn server_logs_polling(server: &TestServer, socket: &Socket) {
+    let line = opened_over_polling(server, socket).await;
     let engine = socket.io().engine();
     assert_eq!(engine.transport(), Some(Transport::Polling));
     assert_eq!(engine.id().as_deref(), line["engine"].as_str());
@@ -157,15 +164,8 @@ async fn a_polling_session_upgrades_with_nothing_lost_across_it() {
         ClientBuilder::new(server.url()).transports([Transport::Polling, Transport::WebSocket]),
     )
     .await;
-    // The session opened over polling; the upgrade may be done already.
-    let id = socket.id().expect("connected");
-    let line = server
-        .wait_for(
-            |l| l["ev"] == "connection" && l["id"] == id.as_str(),
-            TIMEOUT,
-        )
-        .await;
-    assert_eq!(line["transport"], "polling", "{line}");
+    // The upgrade may be done already.
+    opened_over_polling(&server, &socket).await;
     let mut events = socket.events();
     socket
         .emit("stream", json!({"count": 300, "interval_ms": 1}))

@@ -380,21 +380,27 @@ async fn a_wrong_path_says_to_check_the_path() {
     assert!(message.contains("`path`"), "{message}");
 }
 
-#[tokio::test]
-async fn a_plain_http_server_answering_404_ends_connect_at_once() {
+/// A plain HTTP server that answers every request with `response`;
+/// `http://` and its address.
+async fn answering(response: &'static [u8]) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/?token=secret", listener.local_addr().unwrap());
+    let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
         while let Ok((mut tcp, _)) = listener.accept().await {
             tokio::spawn(async move {
                 let mut request = [0u8; 4096];
                 let _ = tcp.read(&mut request).await;
-                let _ = tcp
-                    .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nCannot GE")
-                    .await;
+                let _ = tcp.write_all(response).await;
             });
         }
     });
+    url
+}
+
+#[tokio::test]
+async fn a_plain_http_server_answering_404_ends_connect_at_once() {
+    let server = answering(b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nCannot GE").await;
+    let url = format!("{server}/?token=secret");
     let error = settle(fast(&url)).await.expect_err("refused");
     match &error {
         ConnectError::HttpRefused { status, url, .. } => {
@@ -467,22 +473,11 @@ async fn a_404_behind_a_dropped_websocket_ends_connect_at_once_with_both_causes(
 /// the server's words, without the chunk framing.
 #[tokio::test]
 async fn a_chunked_refusal_body_is_shown_without_its_framing() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut tcp, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut request = [0u8; 4096];
-                let _ = tcp.read(&mut request).await;
-                let _ = tcp
-                    .write_all(
-                        b"HTTP/1.1 403 Forbidden\r\ntransfer-encoding: chunked\r\n\r\n\
-                          27\r\n{\"code\":4,\"message\":\"Forbidden origin\"}\r\n0\r\n\r\n",
-                    )
-                    .await;
-            });
-        }
-    });
+    let url = answering(
+        b"HTTP/1.1 403 Forbidden\r\ntransfer-encoding: chunked\r\n\r\n\
+          27\r\n{\"code\":4,\"message\":\"Forbidden origin\"}\r\n0\r\n\r\n",
+    )
+    .await;
     let error = settle(fast(&url).transports([Transport::WebSocket]))
         .await
         .expect_err("refused");
