@@ -59,12 +59,12 @@ pub(crate) struct DriverConfig {
     pub(crate) retries: u32,
 }
 
-/// A socket's queues, at the index of its namespace in the connection,
-/// which is the one table of sockets.
-#[derive(Default)]
+/// A socket's queues, for the IO between the driver and its handles; the
+/// socket itself is the connection's, which names it by its id.
 struct Slot {
+    id: SocketId,
     emits: Option<queue::Receiver<Emit>>,
-    deliveries: Option<queue::Sender<Delivery>>,
+    deliveries: queue::Sender<Delivery>,
 }
 
 /// How an attempt to open a link ended.
@@ -92,7 +92,7 @@ enum LinkEnd {
 enum WokenOnLink {
     Command(Option<Command>),
     Incoming(Option<Result<LinkMessage, LinkError>>),
-    Emit(usize, Option<Emit>),
+    Emit(SocketId, Option<Emit>),
     /// The dispatcher of the pending delivery has room again.
     Room,
     Deadline,
@@ -118,7 +118,7 @@ pub(crate) struct Driver {
     slots: Vec<Slot>,
     /// The delivery a full dispatcher could not take yet, and its namespace:
     /// reading waits until it is handed on. The one place backpressure lives.
-    pending: Option<(usize, Delivery)>,
+    pending: Option<(SocketId, Delivery)>,
     /// Frames were fed to the WebSocket but not flushed yet.
     unflushed: bool,
     /// Who waits for what was queued to leave on the link (`disconnect()`);
@@ -325,7 +325,7 @@ impl Driver {
                 message = std::future::poll_fn(|cx| link.poll_receive(cx)), if reading => {
                     WokenOnLink::Incoming(message)
                 }
-                (ns, emit) = next_emit(&self.slots, &self.conn) => WokenOnLink::Emit(ns, emit),
+                (id, emit) = next_emit(&self.slots, &self.conn) => WokenOnLink::Emit(id, emit),
                 () = room => WokenOnLink::Room,
                 () = &mut timer => WokenOnLink::Deadline,
                 auth = next_auth(&mut self.auth), if self.auth.is_some() => WokenOnLink::Auth(auth),
@@ -350,18 +350,23 @@ impl Driver {
                         return LinkEnd::Lost(fault);
                     }
                 }
-                WokenOnLink::Emit(ns, None) => self.slots[ns].emits = None,
-                WokenOnLink::Emit(ns, Some(emit)) => {
+                WokenOnLink::Emit(id, None) => {
+                    if let Some(slot) = self.slot_mut(id) {
+                        slot.emits = None;
+                    }
+                }
+                WokenOnLink::Emit(id, Some(emit)) => {
                     let now = Instant::now();
-                    self.conn.send(ns, emit, now);
+                    self.conn.send(id, emit, now);
                     // Take whatever else is queued, so one flush carries the burst.
-                    if let Some(emits) = &self.slots[ns].emits {
+                    let emits = self.slots.iter().find(|slot| slot.id == id);
+                    if let Some(emits) = emits.and_then(|slot| slot.emits.as_ref()) {
                         for _ in 1..EMIT_BATCH {
-                            if !self.conn.accepts_emits(ns) {
+                            if !self.conn.accepts_emits(id) {
                                 break;
                             }
                             match emits.try_recv() {
-                                Ok(emit) => self.conn.send(ns, emit, now),
+                                Ok(emit) => self.conn.send(id, emit, now),
                                 Err(_) => break,
                             }
                         }
@@ -461,8 +466,8 @@ impl Driver {
 
     /// Whether a connected namespace has emits queued for the driver.
     fn emits_waiting(&self) -> bool {
-        self.slots.iter().enumerate().any(|(ns, slot)| {
-            self.conn.accepts_emits(ns) && slot.emits.as_ref().is_some_and(|rx| !rx.is_empty())
+        self.slots.iter().any(|slot| {
+            self.conn.accepts_emits(slot.id) && slot.emits.as_ref().is_some_and(|rx| !rx.is_empty())
         })
     }
 
@@ -479,38 +484,26 @@ impl Driver {
         match command {
             Command::Attach(attach) => {
                 let attach = *attach;
-                let ns = self.conn.add_namespace(
+                let id = self.conn.add_namespace(
                     attach.id,
                     &attach.path,
                     attach.auth,
                     attach.status,
                     attach.recovery,
                 );
-                if self.slots.len() <= ns {
-                    self.slots.resize_with(ns + 1, Slot::default);
-                }
-                self.slots[ns] = Slot {
+                self.slots.push(Slot {
+                    id,
                     emits: Some(attach.emits),
-                    deliveries: Some(attach.deliveries),
-                };
-                self.drop_pending(ns);
+                    deliveries: attach.deliveries,
+                });
             }
             Command::Connect(request) => {
                 let ConnectRequest { socket, waiter } = *request;
-                match self.conn.find_socket(socket) {
-                    Some(ns) => self.conn.connect(ns, waiter, Instant::now()),
-                    None => {
-                        if let Some(waiter) = waiter {
-                            let _ = waiter.send(Err(ConnectError::Closed));
-                        }
-                    }
-                }
+                self.conn.connect(socket, waiter, Instant::now());
             }
             Command::Disconnect(request) => {
                 let DisconnectRequest { socket, flushed } = *request;
-                if let Some(ns) = self.conn.find_socket(socket) {
-                    self.conn.end(ns, Ending::Disconnected);
-                }
+                self.conn.end(socket, Ending::Disconnected);
                 self.wait_for_flush(flushed, linked);
             }
             Command::DisconnectAll(flushed) => {
@@ -518,15 +511,14 @@ impl Driver {
                 self.wait_for_flush(flushed, linked);
             }
             Command::Dropped(dropped) => {
-                if let Some(ns) = self.conn.find_socket(dropped.socket) {
-                    if dropped.leave {
-                        self.conn.end(ns, Ending::Disconnected);
-                    } else {
-                        self.conn.end(ns, Ending::Dropped);
-                    }
-                    self.slots[ns] = Slot::default();
-                    self.drop_pending(ns);
-                }
+                let ending = if dropped.leave {
+                    Ending::Disconnected
+                } else {
+                    Ending::Dropped
+                };
+                self.conn.end(dropped.socket, ending);
+                self.slots.retain(|slot| slot.id != dropped.socket);
+                self.drop_pending(dropped.socket);
             }
             Command::Ack(answer) => {
                 let AckAnswer {
@@ -557,19 +549,25 @@ impl Driver {
         }
     }
 
+    /// The slot of socket `id`, while it has one.
+    fn slot_mut(&mut self, id: SocketId) -> Option<&mut Slot> {
+        self.slots.iter_mut().find(|slot| slot.id == id)
+    }
+
     /// Hands queued socket events to their dispatchers until one is full.
     fn deliver(&mut self) {
         if self.pending.is_some() {
             return;
         }
-        while let Some((ns, delivery)) = self.conn.poll_delivery() {
-            let Some(sender) = self.slots.get(ns).and_then(|slot| slot.deliveries.as_ref()) else {
+        while let Some((id, delivery)) = self.conn.poll_delivery() {
+            // A socket that is gone has no slot: what was queued for it goes.
+            let Some(sender) = deliveries_of(&self.slots, id) else {
                 continue;
             };
             match sender.try_send(delivery) {
                 Ok(()) => {}
                 Err(TrySendError::Full(delivery)) => {
-                    self.pending = Some((ns, delivery));
+                    self.pending = Some((id, delivery));
                     self.conn.handle_reading(false, Instant::now());
                     return;
                 }
@@ -578,12 +576,12 @@ impl Driver {
         }
     }
 
-    /// Drops the pending delivery of namespace `ns`, whose socket is gone.
-    fn drop_pending(&mut self, ns: usize) {
+    /// Drops the pending delivery of socket `id`, which is gone.
+    fn drop_pending(&mut self, id: SocketId) {
         if self
             .pending
             .as_ref()
-            .is_some_and(|(pending, _)| *pending == ns)
+            .is_some_and(|(pending, _)| *pending == id)
         {
             self.pending = None;
             self.conn.handle_reading(true, Instant::now());
@@ -592,8 +590,8 @@ impl Driver {
 
     /// The dispatcher of the pending delivery has room again, or is gone.
     fn on_room(&mut self) {
-        if let Some((ns, delivery)) = self.pending.take() {
-            if let Some(sender) = self.slots.get(ns).and_then(|slot| slot.deliveries.as_ref()) {
+        if let Some((id, delivery)) = self.pending.take() {
+            if let Some(sender) = deliveries_of(&self.slots, id) {
                 // The driver is the only sender, so the room is still there.
                 let _ = sender.try_send(delivery);
             }
@@ -606,18 +604,25 @@ impl Driver {
 /// Resolves when the dispatcher of the pending delivery has room (or is
 /// gone); never without one.
 fn room_for_pending<'a>(
-    pending: &'a Option<(usize, Delivery)>,
+    pending: &'a Option<(SocketId, Delivery)>,
     slots: &'a [Slot],
 ) -> impl Future<Output = ()> + 'a {
     let sender = pending
         .as_ref()
-        .and_then(|(ns, _)| slots.get(*ns))
-        .and_then(|slot| slot.deliveries.as_ref());
+        .and_then(|(id, _)| deliveries_of(slots, *id));
     std::future::poll_fn(move |cx| match sender {
         Some(sender) => sender.poll_ready(cx).map(|_| ()),
         None if pending.is_some() => Poll::Ready(()),
         None => Poll::Pending,
     })
+}
+
+/// The delivery queue of socket `id`, while it has a slot.
+fn deliveries_of(slots: &[Slot], id: SocketId) -> Option<&queue::Sender<Delivery>> {
+    slots
+        .iter()
+        .find(|slot| slot.id == id)
+        .map(|slot| &slot.deliveries)
 }
 
 /// The server closed the link.
@@ -640,15 +645,15 @@ fn link_fault(error: LinkError) -> LinkFault {
 }
 
 /// The next queued emit of any connected namespace.
-async fn next_emit(slots: &[Slot], conn: &Connection) -> (usize, Option<Emit>) {
+async fn next_emit(slots: &[Slot], conn: &Connection) -> (SocketId, Option<Emit>) {
     std::future::poll_fn(|cx| {
-        for (ns, slot) in slots.iter().enumerate() {
-            if !conn.accepts_emits(ns) {
+        for slot in slots {
+            if !conn.accepts_emits(slot.id) {
                 continue;
             }
             if let Some(emits) = &slot.emits {
                 if let Poll::Ready(emit) = emits.poll_recv(cx) {
-                    return Poll::Ready((ns, emit));
+                    return Poll::Ready((slot.id, emit));
                 }
             }
         }

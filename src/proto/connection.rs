@@ -209,8 +209,8 @@ impl Namespace {
 /// behind everything delivered before.
 fn settle(
     waiters: &mut Vec<ConnectWaiter>,
-    deliveries: &mut VecDeque<(usize, Delivery)>,
-    ns: usize,
+    deliveries: &mut VecDeque<(SocketId, Delivery)>,
+    ns: SocketId,
     outcome: &Result<(), ConnectError>,
 ) {
     for waiter in waiters.drain(..) {
@@ -268,7 +268,7 @@ pub(crate) struct Connection {
     outbox: VecDeque<Frame>,
     /// Socket events for each namespace's dispatcher, in order; see
     /// [`poll_delivery`](Self::poll_delivery).
-    deliveries: VecDeque<(usize, Delivery)>,
+    deliveries: VecDeque<(SocketId, Delivery)>,
 }
 
 /// Whether a namespace's CONNECT waits for an async auth callback.
@@ -322,8 +322,8 @@ impl Connection {
         }
     }
 
-    /// Registers a namespace (or takes over the slot of a dropped socket of the same
-    /// path) and returns its index. It starts inactive.
+    /// Registers socket `id` for a namespace (taking over from a dropped
+    /// socket of the same path) and returns the id. It starts inactive.
     pub(crate) fn add_namespace(
         &mut self,
         id: SocketId,
@@ -331,7 +331,7 @@ impl Connection {
         auth: AuthSource,
         status: Arc<SocketStatus>,
         recovery: Option<RecoveryState>,
-    ) -> usize {
+    ) -> SocketId {
         let last_sid = recovery
             .as_ref()
             .and_then(|recovery| recovery.sid.as_deref())
@@ -361,23 +361,21 @@ impl Connection {
             fresh.status.set_max_payload(link.info.max_payload);
         }
         if let Some(index) = self.find(path) {
-            // The old socket is gone: end its server-side socket, and let nothing
-            // still queued for it reach the new one.
-            self.end(index, Ending::Disconnected);
-            self.deliveries.retain(|(ns, _)| *ns != index);
+            // The old socket is gone: end its server-side socket. What is still
+            // queued for it names it, not the new one.
+            self.end_at(index, Ending::Disconnected);
             self.namespaces[index] = fresh;
-            index
         } else {
             // Most connections carry one namespace; room for four (what `push`
             // takes) would cost every idle connection a kilobyte.
             self.namespaces.reserve_exact(1);
             self.namespaces.push(fresh);
-            self.namespaces.len() - 1
         }
+        id
     }
 
     /// The index of the namespace of socket `id`, while that socket is the
-    /// one attached to it.
+    /// one attached to it: where it stands in the one table of sockets.
     pub(crate) fn find_socket(&self, id: SocketId) -> Option<usize> {
         self.namespaces.iter().position(|ns| ns.id == id)
     }
@@ -389,8 +387,8 @@ impl Connection {
 
     /// The pid and last offset received of a namespace.
     #[cfg(test)]
-    pub(crate) fn recovery(&self, ns: usize) -> Option<RecoveryState> {
-        let namespace = self.namespaces.get(ns)?;
+    pub(crate) fn recovery(&self, id: SocketId) -> Option<RecoveryState> {
+        let namespace = self.namespaces.get(self.find_socket(id)?)?;
         let recovery = namespace.recovery.as_ref()?;
         Some(RecoveryState {
             pid: recovery.pid.clone(),
@@ -399,8 +397,14 @@ impl Connection {
         })
     }
 
-    /// Whether the namespace is connected, so emits can go out.
-    pub(crate) fn is_connected(&self, ns: usize) -> bool {
+    /// Whether socket `id` is connected, so emits can go out.
+    #[cfg(test)]
+    pub(crate) fn is_connected(&self, id: SocketId) -> bool {
+        self.find_socket(id).is_some_and(|ns| self.connected_at(ns))
+    }
+
+    /// Whether the namespace at `ns` is connected.
+    fn connected_at(&self, ns: usize) -> bool {
         self.namespaces
             .get(ns)
             .is_some_and(|ns| ns.state == NsState::Connected)
@@ -413,12 +417,17 @@ impl Connection {
             .any(|ns| ns.state != NsState::Inactive)
     }
 
-    /// The user wants the namespace connected; `waiter` learns the outcome.
-    pub(crate) fn connect(&mut self, ns: usize, waiter: Option<ConnectWaiter>, now: Instant) {
+    /// The user wants socket `id` connected; `waiter` learns the outcome,
+    /// `Closed` when the socket is not attached.
+    pub(crate) fn connect(&mut self, id: SocketId, waiter: Option<ConnectWaiter>, now: Instant) {
         self.now = now;
-        let Some(namespace) = self.namespaces.get_mut(ns) else {
+        let Some(ns) = self.find_socket(id) else {
+            if let Some(waiter) = waiter {
+                let _ = waiter.send(Err(ConnectError::Closed));
+            }
             return;
         };
+        let namespace = &mut self.namespaces[ns];
         if let Some(waiter) = waiter {
             if namespace.state.announced() {
                 let _ = waiter.send(Ok(()));
@@ -434,11 +443,18 @@ impl Connection {
         }
     }
 
+    /// Ends the namespace of socket `id`, if it is attached; see
+    /// [`end_at`](Self::end_at). Call with [`Ending::Disconnected`] or
+    /// [`Ending::Dropped`] for the commands of the same name.
+    pub(crate) fn end(&mut self, id: SocketId, ending: Ending) {
+        if let Some(ns) = self.find_socket(id) {
+            self.end_at(ns, ending);
+        }
+    }
+
     /// Ends a namespace, the one way a namespace ends. Its socket sees a
     /// disconnect if it was connected; pending acks and connect waiters fail.
-    /// Call with [`Ending::Disconnected`] or [`Ending::Dropped`] for the
-    /// commands of the same name; the others come from within.
-    pub(crate) fn end(&mut self, ns: usize, ending: Ending) {
+    fn end_at(&mut self, ns: usize, ending: Ending) {
         let Some(namespace) = self.namespaces.get_mut(ns) else {
             return;
         };
@@ -464,7 +480,7 @@ impl Connection {
         if namespace.state.announced() {
             namespace.status.set_disconnected();
             self.deliveries
-                .push_back((ns, SocketEvent::Disconnect(reason).into()));
+                .push_back((namespace.id, SocketEvent::Disconnect(reason).into()));
         }
         namespace.state = NsState::Inactive;
         namespace.connect_deadline = None;
@@ -473,7 +489,7 @@ impl Connection {
         settle(
             &mut namespace.waiters,
             &mut self.deliveries,
-            ns,
+            namespace.id,
             &Err(waiter_error),
         );
         // Queued at-least-once emits wait for a later connect().
@@ -485,7 +501,7 @@ impl Connection {
     pub(crate) fn end_all(&mut self) {
         for ns in 0..self.namespaces.len() {
             if self.namespaces[ns].state != NsState::Inactive {
-                self.end(ns, Ending::Disconnected);
+                self.end_at(ns, Ending::Disconnected);
             }
         }
     }
@@ -610,9 +626,11 @@ impl Connection {
         let mut auth = match auth {
             Ok(auth) => auth,
             Err(error) => {
-                self.deliveries
-                    .push_back((ns, SocketEvent::ConnectError(error.clone()).into()));
-                self.end(ns, Ending::Failed(error));
+                self.deliveries.push_back((
+                    self.namespaces[ns].id,
+                    SocketEvent::ConnectError(error.clone()).into(),
+                ));
+                self.end_at(ns, Ending::Failed(error));
                 return;
             }
         };
@@ -661,11 +679,11 @@ impl Connection {
             ConnectError::Protocol(error) => Some(error),
             _ => None,
         };
-        for (ns, namespace) in self.namespaces.iter_mut().enumerate() {
+        for namespace in &mut self.namespaces {
             if namespace.state.announced() {
                 namespace.status.set_disconnected();
                 self.deliveries
-                    .push_back((ns, SocketEvent::Disconnect(fault.reason).into()));
+                    .push_back((namespace.id, SocketEvent::Disconnect(fault.reason).into()));
             }
             if namespace.state != NsState::Inactive {
                 namespace.state = NsState::Connecting;
@@ -687,8 +705,10 @@ impl Connection {
                     );
                     namespace.recovery = None;
                     namespace.recent.clear();
-                    self.deliveries
-                        .push_back((ns, SocketEvent::RecoveryAbandoned(error.clone()).into()));
+                    self.deliveries.push_back((
+                        namespace.id,
+                        SocketEvent::RecoveryAbandoned(error.clone()).into(),
+                    ));
                 }
             }
         }
@@ -718,9 +738,11 @@ impl Connection {
                 // Events held for a connect that will not complete are still
                 // events the server sent: deliver them rather than lose them.
                 let held = self.namespaces[ns].take_held();
-                self.deliveries
-                    .extend(held.into_iter().map(|ev| (ns, ev.into())));
-                self.end(ns, Ending::Failed(error.clone()));
+                self.deliveries.extend(
+                    held.into_iter()
+                        .map(|ev| (self.namespaces[ns].id, ev.into())),
+                );
+                self.end_at(ns, Ending::Failed(error.clone()));
             }
         }
     }
@@ -729,7 +751,8 @@ impl Connection {
     pub(crate) fn broadcast(&mut self, event: SocketEvent) {
         for (ns, namespace) in self.namespaces.iter().enumerate() {
             if namespace.state != NsState::Inactive {
-                self.deliveries.push_back((ns, event.clone().into()));
+                self.deliveries
+                    .push_back((self.namespaces[ns].id, event.clone().into()));
             }
         }
     }
@@ -743,7 +766,7 @@ impl Connection {
     /// The next socket event for the dispatcher of namespace `.0`, in order.
     /// Call after every `handle_*` call and command, until it returns `None`
     /// or a dispatcher is full; what was taken is the caller's to hand on.
-    pub(crate) fn poll_delivery(&mut self) -> Option<(usize, Delivery)> {
+    pub(crate) fn poll_delivery(&mut self) -> Option<(SocketId, Delivery)> {
         self.deliveries.pop_front()
     }
 
@@ -854,15 +877,17 @@ impl Connection {
             });
         }
         tracing::warn!(nsp = %self.namespaces[ns].path, %error, "namespace not connected");
-        self.deliveries
-            .push_back((ns, SocketEvent::ConnectError(error.clone()).into()));
-        self.end(ns, Ending::Failed(error));
+        self.deliveries.push_back((
+            self.namespaces[ns].id,
+            SocketEvent::ConnectError(error.clone()).into(),
+        ));
+        self.end_at(ns, Ending::Failed(error));
         Ok(())
     }
 
     /// Sends the front at-least-once emit of a connected namespace, if any.
     fn send_reliable(&mut self, ns: usize) {
-        if self.link.is_none() || !self.is_connected(ns) {
+        if self.link.is_none() || !self.connected_at(ns) {
             return;
         }
         let namespace = &mut self.namespaces[ns];
@@ -874,22 +899,26 @@ impl Connection {
             .reliable
             .send_front(id, self.now, &mut self.outbox)
         {
-            self.deliveries.push_back((ns, Delivery::Outgoing(event)));
+            self.deliveries
+                .push_back((self.namespaces[ns].id, Delivery::Outgoing(event)));
         }
     }
 
-    /// Whether the driver may hand this namespace more emits.
-    pub(crate) fn accepts_emits(&self, ns: usize) -> bool {
-        self.is_connected(ns) && self.namespaces[ns].reliable.len() < RELIABLE_WINDOW
+    /// Whether the driver may hand socket `id` more emits.
+    pub(crate) fn accepts_emits(&self, id: SocketId) -> bool {
+        self.find_socket(id).is_some_and(|ns| {
+            self.connected_at(ns) && self.namespaces[ns].reliable.len() < RELIABLE_WINDOW
+        })
     }
 
-    /// Queues an emit on a connected namespace. Call for each emit taken
-    /// from the namespace's queue while [`accepts_emits`](Self::accepts_emits).
-    pub(crate) fn send(&mut self, ns: usize, emit: Emit, now: Instant) {
+    /// Queues an emit of socket `id`. Call for each emit taken from the
+    /// socket's queue while [`accepts_emits`](Self::accepts_emits).
+    pub(crate) fn send(&mut self, id: SocketId, emit: Emit, now: Instant) {
         self.now = now;
-        let Some(namespace) = self.namespaces.get_mut(ns) else {
+        let Some(ns) = self.find_socket(id) else {
             return;
         };
+        let namespace = &mut self.namespaces[ns];
         let notify = match emit {
             Emit::Plain(event) => {
                 let notify = event.notify();
@@ -921,7 +950,8 @@ impl Connection {
             }
         };
         if let Some(event) = notify {
-            self.deliveries.push_back((ns, Delivery::Outgoing(event)));
+            self.deliveries
+                .push_back((self.namespaces[ns].id, Delivery::Outgoing(event)));
         }
     }
 

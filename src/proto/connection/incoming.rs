@@ -245,14 +245,23 @@ impl Connection {
         let held = namespace.take_held();
         self.establish();
         let namespace = &mut self.namespaces[ns];
-        settle(&mut namespace.waiters, &mut self.deliveries, ns, &Ok(()));
+        settle(
+            &mut namespace.waiters,
+            &mut self.deliveries,
+            namespace.id,
+            &Ok(()),
+        );
         // At-least-once emits go out again before the application hears of the
         // connect, so that what it emits from its connect handler queues behind.
         self.send_reliable(ns);
-        self.deliveries
-            .push_back((ns, SocketEvent::Connect { recovered }.into()));
-        self.deliveries
-            .extend(held.into_iter().map(|ev| (ns, ev.into())));
+        self.deliveries.push_back((
+            self.namespaces[ns].id,
+            SocketEvent::Connect { recovered }.into(),
+        ));
+        self.deliveries.extend(
+            held.into_iter()
+                .map(|ev| (self.namespaces[ns].id, ev.into())),
+        );
         Ok(())
     }
 
@@ -273,11 +282,20 @@ impl Connection {
             .set_connected(namespace.last_sid.clone(), pid, true);
         tracing::debug!(nsp = %namespace.path, "a long replay: delivered before the CONNECT reply");
         let held = namespace.take_held();
-        settle(&mut namespace.waiters, &mut self.deliveries, ns, &Ok(()));
-        self.deliveries
-            .push_back((ns, SocketEvent::Connect { recovered: true }.into()));
-        self.deliveries
-            .extend(held.into_iter().map(|ev| (ns, ev.into())));
+        settle(
+            &mut namespace.waiters,
+            &mut self.deliveries,
+            namespace.id,
+            &Ok(()),
+        );
+        self.deliveries.push_back((
+            self.namespaces[ns].id,
+            SocketEvent::Connect { recovered: true }.into(),
+        ));
+        self.deliveries.extend(
+            held.into_iter()
+                .map(|ev| (self.namespaces[ns].id, ev.into())),
+        );
     }
 
     fn on_connect_error(&mut self, ns: usize, data: Option<Value>) -> Result<(), LinkFault> {
@@ -305,15 +323,17 @@ impl Connection {
         tracing::warn!(nsp = %self.namespaces[ns].path, %error, "namespace refused");
         // Whatever the server replayed first, the session was not restored.
         self.namespaces[ns].status.set_refused();
-        self.deliveries
-            .push_back((ns, SocketEvent::ConnectError(error.clone()).into()));
+        self.deliveries.push_back((
+            self.namespaces[ns].id,
+            SocketEvent::ConnectError(error.clone()).into(),
+        ));
         // A refusal by the server is final for this namespace: retrying would be refused too.
-        self.end(ns, Ending::ByServer(error));
+        self.end_at(ns, Ending::ByServer(error));
         Ok(())
     }
 
     fn on_server_disconnect(&mut self, ns: usize) {
-        self.end(ns, Ending::ByServer(ConnectError::ServerDisconnect));
+        self.end_at(ns, Ending::ByServer(ConnectError::ServerDisconnect));
     }
 
     /// An EVENT or ACK with all of its attachments.
@@ -439,7 +459,8 @@ impl Connection {
         if namespace.state == NsState::Connecting {
             namespace.held.push(event);
         } else {
-            self.deliveries.push_back((ns, event.into()));
+            self.deliveries
+                .push_back((self.namespaces[ns].id, event.into()));
         }
         Ok(())
     }

@@ -217,7 +217,7 @@ impl Harness {
         path: &str,
         auth: AuthSource,
         recovery: Option<RecoveryState>,
-    ) -> (usize, Arc<SocketStatus>) {
+    ) -> (SocketId, Arc<SocketStatus>) {
         let status = Arc::new(SocketStatus::default());
         let ns = self
             .conn
@@ -225,7 +225,7 @@ impl Harness {
         (ns, status)
     }
 
-    fn connect(&mut self, ns: usize) -> ConnectOutcome {
+    fn connect(&mut self, ns: SocketId) -> ConnectOutcome {
         let (tx, rx) = oneshot::channel();
         self.conn.connect(ns, Some(tx), self.now);
         self.settle();
@@ -311,7 +311,7 @@ impl Harness {
     }
 
     /// Drains the deliveries, answering connect waiters as the dispatcher does.
-    fn events(&mut self) -> Vec<(usize, SocketEvent)> {
+    fn events(&mut self) -> Vec<(SocketId, SocketEvent)> {
         self.conn
             .deliveries
             .drain(..)
@@ -328,7 +328,7 @@ impl Harness {
     }
 
     /// Drains the deliveries, summarised.
-    fn seen(&mut self) -> Vec<(usize, Seen)> {
+    fn seen(&mut self) -> Vec<(SocketId, Seen)> {
         self.events()
             .iter()
             .map(|(ns, event)| (*ns, Seen::of(event)))
@@ -336,19 +336,19 @@ impl Harness {
     }
 
     /// Drains the deliveries and returns the single event delivered.
-    fn one_event(&mut self) -> (usize, SocketEvent) {
+    fn one_event(&mut self) -> (SocketId, SocketEvent) {
         let mut events = self.events();
         assert_eq!(events.len(), 1, "{events:?}");
         events.remove(0)
     }
 
-    fn state(&self, ns: usize) -> NsState {
-        self.conn.namespaces[ns].state
+    fn state(&self, ns: SocketId) -> NsState {
+        self.conn.namespaces[self.conn.find_socket(ns).unwrap()].state
     }
 
     /// Adds a namespace, opens the link, and has the server accept it with
     /// `reply`; outbox and deliveries are drained.
-    fn connected(&mut self, path: &str, reply: &str) -> (usize, Arc<SocketStatus>) {
+    fn connected(&mut self, path: &str, reply: &str) -> (SocketId, Arc<SocketStatus>) {
         let (ns, status) = self.add(path, AuthSource::None, None);
         self.conn.connect(ns, None, self.now);
         if self.conn.link.is_none() {
@@ -363,7 +363,7 @@ impl Harness {
 
     /// A session on "/" with server-side recovery: pid `p1`, and one event
     /// with offset `o1` received.
-    fn with_session() -> (Self, usize, Arc<SocketStatus>) {
+    fn with_session() -> (Self, SocketId, Arc<SocketStatus>) {
         let mut h = Harness::new();
         let (ns, status) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
         h.recv(&[r#"42["tick",0,"o1"]"#]);
@@ -373,7 +373,7 @@ impl Harness {
 
     /// [`with_session`](Self::with_session) after a lost link, with the
     /// recovery CONNECT sent on a new one; outbox and deliveries are drained.
-    fn recovering() -> (Self, usize, Arc<SocketStatus>) {
+    fn recovering() -> (Self, SocketId, Arc<SocketStatus>) {
         let (mut h, ns, status) = Harness::with_session();
         h.lose(DisconnectReason::TransportClose);
         h.open();
@@ -383,20 +383,21 @@ impl Harness {
     }
 
     /// Queues an emit asking for an ack; `text` shows it sent with ack id `id`.
-    fn send_with_ack(&mut self, ns: usize, text: &str, id: u64) -> AckOutcome {
+    fn send_with_ack(&mut self, ns: SocketId, text: &str, id: u64) -> AckOutcome {
         self.send_with_ack_and(ns, text, id, Vec::new())
     }
 
     /// Queues an emit asking for an ack, with attachments.
     fn send_with_ack_and(
         &mut self,
-        ns: usize,
+        ns: SocketId,
         text: &str,
         id: u64,
         attachments: Vec<Bytes>,
     ) -> AckOutcome {
         let (waiter, rx) = oneshot::channel();
-        self.conn.namespaces[ns].next_ack_id = id;
+        let at = self.conn.find_socket(ns).unwrap();
+        self.conn.namespaces[at].next_ack_id = id;
         // The id stands before the data array, if `text` shows it.
         let digits = id.to_string();
         let data_at = text.find('[').expect("an event frame");
@@ -412,7 +413,7 @@ impl Harness {
     }
 
     /// Queues a plain emit.
-    fn send_plain(&mut self, ns: usize, text: &str, attachments: Vec<Bytes>) {
+    fn send_plain(&mut self, ns: SocketId, text: &str, attachments: Vec<Bytes>) {
         let event = EncodedEvent::from_parts(text, 0, attachments, None);
         self.conn.send(ns, Emit::Plain(event), self.now);
     }
@@ -721,19 +722,16 @@ fn connect_when_connected_resolves_at_once_and_sends_nothing() {
 }
 
 #[test]
-fn connect_of_an_unknown_index_is_ignored() {
+fn connect_of_an_unknown_socket_fails_closed() {
     let mut h = Harness::new();
     h.open();
-    let mut outcome = h.connect(7);
-    // The waiter is dropped: its receiver sees the sender gone.
-    assert!(matches!(
-        outcome.try_recv(),
-        Err(oneshot::error::TryRecvError::Closed)
-    ));
-    h.conn.end(7, Ending::Disconnected);
+    let unknown = SocketId::next();
+    let mut outcome = h.connect(unknown);
+    assert!(matches!(outcome.try_recv(), Ok(Err(ConnectError::Closed))));
+    h.conn.end(unknown, Ending::Disconnected);
     assert_eq!(h.texts(), Vec::<String>::new());
-    assert!(!h.conn.is_connected(7));
-    assert!(h.conn.recovery(7).is_none());
+    assert!(!h.conn.is_connected(unknown));
+    assert!(h.conn.recovery(unknown).is_none());
 }
 
 #[test]
@@ -855,21 +853,20 @@ fn link_loss_and_reopen_reconnect_every_wanted_namespace() {
 }
 
 #[test]
-fn re_adding_a_path_reuses_its_slot_and_aborts_the_old_namespace() {
+fn re_adding_a_path_replaces_the_old_socket_and_aborts_it() {
     let mut h = Harness::new();
-    let (ns, old_status) = h.add("/", AuthSource::None, None);
+    let (old, old_status) = h.add("/", AuthSource::None, None);
     h.open();
-    let mut outcome = h.connect(ns);
+    let mut outcome = h.connect(old);
     h.texts();
-    let (again, new_status) = h.add("/", AuthSource::None, resume("p9", Some("o9")));
-    assert_eq!(again, ns);
-    assert_eq!(h.conn.find("/"), Some(ns));
+    let (ns, new_status) = h.add("/", AuthSource::None, resume("p9", Some("o9")));
+    assert_ne!(ns, old);
+    assert_eq!(h.conn.find("/"), h.conn.find_socket(ns));
+    assert_eq!(h.conn.find_socket(old), None);
+    h.settle();
     assert!(
-        matches!(
-            outcome.try_recv(),
-            Err(oneshot::error::TryRecvError::Closed)
-        ),
-        "the old socket's queue is gone, its waiter with it"
+        matches!(outcome.try_recv(), Ok(Err(ConnectError::Aborted))),
+        "the old socket's connect is aborted"
     );
     assert_eq!(
         h.state(ns),
@@ -883,14 +880,16 @@ fn re_adding_a_path_reuses_its_slot_and_aborts_the_old_namespace() {
 
     h.texts();
 
-    // A connected namespace that is replaced leaves the server, and nothing
-    // queued for the old socket reaches the new one.
+    // A connected namespace that is replaced leaves the server, and what is
+    // queued for the old socket names the old socket, not the new one.
     let (admin, admin_status) = h.connected("/admin", r#"40/admin,{"sid":"a1"}"#);
     h.recv(&[r#"42/admin,["for the old socket"]"#]);
     let (again, _) = h.add("/admin", AuthSource::None, None);
-    assert_eq!(again, admin);
+    assert_ne!(again, admin);
     assert_eq!(h.texts(), ["41/admin,"]);
-    assert_eq!(h.seen(), []);
+    let seen = h.seen();
+    assert!(!seen.is_empty());
+    assert!(seen.iter().all(|(id, _)| *id == admin), "{seen:?}");
     assert!(!admin_status.connected());
 }
 
@@ -1513,7 +1512,8 @@ fn emit_whose_waiter_gave_up_is_not_sent() {
     let rx = h.send_with_ack_and(ns, r#"422["timed out"]"#, 2, vec![Bytes::from_static(b"x")]);
     drop(rx);
     h.conn.outbox.clear();
-    h.conn.namespaces[ns].acks.clear();
+    let at = h.conn.find_socket(ns).unwrap();
+    h.conn.namespaces[at].acks.clear();
     let (tx, rx) = oneshot::channel();
     drop(rx);
     let event = EncodedEvent::from_parts(
@@ -1528,7 +1528,9 @@ fn emit_whose_waiter_gave_up_is_not_sent() {
         h.now,
     );
     assert_eq!(h.frames(), [], "neither the text nor its attachments");
-    assert!(!h.conn.namespaces[ns].acks.contains_key(&2));
+    assert!(!h.conn.namespaces[h.conn.find_socket(ns).unwrap()]
+        .acks
+        .contains_key(&2));
 }
 
 #[test]
@@ -1607,7 +1609,7 @@ fn closed_ack_waiters_are_swept_as_the_table_grows() {
         drop(h.send_with_ack(ns, r#"42["x"]"#, id));
     }
     let mut live = h.send_with_ack(ns, r#"42["x"]"#, 1000);
-    let acks = &h.conn.namespaces[ns].acks;
+    let acks = &h.conn.namespaces[h.conn.find_socket(ns).unwrap()].acks;
     assert_eq!(acks.len(), 1, "the closed waiters were swept");
     assert!(acks.contains_key(&1000));
     assert_eq!(h.texts().len(), 65);
@@ -1771,7 +1773,9 @@ fn a_replay_past_the_hold_flows_before_the_reply() {
         };
         assert_eq!(h.events().len(), handed_on, "event {i}");
     }
-    assert!(h.conn.namespaces[ns].held.is_empty());
+    assert!(h.conn.namespaces[h.conn.find_socket(ns).unwrap()]
+        .held
+        .is_empty());
     assert!(status.connected() && status.recovered());
     assert!(!h.conn.is_connected(ns), "emits wait for the reply");
     h.recv(&[r#"40{"sid":"s1","pid":"p1"}"#]);
@@ -2929,7 +2933,7 @@ fn status_pid_follows_the_server_session() {
 // At-least-once emits and outgoing listeners
 
 /// Queues an at-least-once emit whose ack id goes at `id_at`.
-fn send_reliable(h: &mut Harness, ns: usize, text: &str, id_at: usize) -> AckOutcome {
+fn send_reliable(h: &mut Harness, ns: SocketId, text: &str, id_at: usize) -> AckOutcome {
     let (tx, rx) = oneshot::channel();
     let event = EncodedEvent::from_parts(text, id_at, Vec::new(), None);
     let emit = Box::new(AckedEmit { event, waiter: tx });
@@ -3054,7 +3058,7 @@ fn attachments_adding_up_past_the_limit_end_the_link() {
             .map_err(|fault| fault.reason),
         Err(DisconnectReason::ParseError)
     );
-    assert_eq!(h.seen(), [], "{ns}: nothing delivered");
+    assert_eq!(h.seen(), [], "{ns:?}: nothing delivered");
 }
 
 // ---------------------------------------------------------------------------
