@@ -491,6 +491,9 @@ impl Driver {
                     attach.status,
                     attach.recovery,
                 );
+                // One at a time, as the connection's table grows: most
+                // connections carry one socket.
+                self.slots.reserve_exact(1);
                 self.slots.push(Slot {
                     id,
                     emits: Some(attach.emits),
