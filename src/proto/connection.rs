@@ -205,17 +205,17 @@ impl Namespace {
     }
 }
 
-/// Answers the connect waiters of namespace `ns` through its delivery queue,
-/// behind everything delivered before.
+/// Answers the connect waiters of socket `socket` through its delivery
+/// queue, behind everything delivered before.
 fn settle(
     waiters: &mut Vec<ConnectWaiter>,
     deliveries: &mut VecDeque<(SocketId, Delivery)>,
-    ns: SocketId,
+    socket: SocketId,
     outcome: &Result<(), ConnectError>,
 ) {
     for waiter in waiters.drain(..) {
         deliveries.push_back((
-            ns,
+            socket,
             Delivery::Settled(Box::new(Settled {
                 waiter,
                 outcome: outcome.clone(),
@@ -763,7 +763,7 @@ impl Connection {
         self.outbox.pop_front()
     }
 
-    /// The next socket event for the dispatcher of namespace `.0`, in order.
+    /// The next socket event for the dispatcher of socket `.0`, in order.
     /// Call after every `handle_*` call and command, until it returns `None`
     /// or a dispatcher is full; what was taken is the caller's to hand on.
     pub(crate) fn poll_delivery(&mut self) -> Option<(SocketId, Delivery)> {
