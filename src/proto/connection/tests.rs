@@ -3369,3 +3369,163 @@ fn a_restored_session_knows_its_id_from_the_saved_state() {
     assert_eq!(h.seen()[0], (ns, RECOVERED));
     assert_eq!(status.id().as_deref(), Some("s1"));
 }
+
+// ---------------------------------------------------------------------------
+// When to dial, through the connection's inputs
+// ---------------------------------------------------------------------------
+
+/// A connection whose first connect is wanted, with these rules.
+fn dialing(rules: Reconnection) -> (Harness, SocketId) {
+    let mut h = Harness::new();
+    h.conn = Connection::new(true, 0, CONNECT_TIMEOUT, rules, h.acks.clone(), h.now);
+    let (ns, _) = h.add("/", AuthSource::None, None);
+    h.conn.connect(ns, None, h.now);
+    (h, ns)
+}
+
+fn refused() -> ConnectError {
+    ConnectError::HttpRefused {
+        url: "http://h/socket.io/?EIO=4&transport=polling".into(),
+        status: 403,
+        body: String::new(),
+        engine_io: None,
+        other_transport: None,
+    }
+}
+
+#[test]
+fn nothing_is_dialed_until_a_namespace_wants_the_link() {
+    let mut h = Harness::new();
+    let (ns, _) = h.add("/", AuthSource::None, None);
+    assert_eq!(h.conn.poll_dial(h.now), Dial::Idle);
+    h.conn.connect(ns, None, h.now);
+    assert_eq!(
+        h.conn.poll_dial(h.now),
+        Dial::Now {
+            attempt: 0,
+            timeout: CONNECT_TIMEOUT
+        }
+    );
+    assert_eq!(h.seen(), [], "a first try is not announced");
+}
+
+#[test]
+fn failed_dials_are_announced_and_retried_after_growing_delays() {
+    let (mut h, ns) = dialing(rules());
+    let t0 = h.now;
+    let mut starts = Vec::new();
+    for _ in 0..5 {
+        loop {
+            match h.conn.poll_dial(h.now) {
+                Dial::At(at) => h.now = at,
+                Dial::Now { attempt, .. } => {
+                    starts.push((attempt, (h.now - t0).as_secs()));
+                    break;
+                }
+                Dial::Idle => panic!("gave up"),
+            }
+        }
+        h.conn
+            .handle_dial_failed(ConnectError::HandshakeClosed, h.now);
+    }
+    assert_eq!(starts, [(0, 0), (1, 1), (2, 3), (3, 7), (4, 12)]);
+    let seen = h.seen();
+    assert!(matches!(seen[0], (id, Seen::ConnectError(_)) if id == ns));
+    assert!(matches!(seen[1], (_, Seen::ReconnectAttempt(1))));
+    assert!(matches!(seen[2], (_, Seen::ReconnectError(_))));
+}
+
+#[test]
+fn what_retrying_cannot_fix_ends_a_first_connect_and_the_next_starts_over() {
+    let (mut h, ns) = dialing(rules());
+    assert!(matches!(
+        h.conn.poll_dial(h.now),
+        Dial::Now { attempt: 0, .. }
+    ));
+    h.conn.handle_dial_failed(refused(), h.now);
+    assert_eq!(h.state(ns), NsState::Inactive);
+    assert_eq!(h.conn.poll_dial(h.now), Dial::Idle, "given up");
+    // A later connect() starts a fresh run at attempt 0.
+    h.conn.connect(ns, None, h.now);
+    assert!(matches!(
+        h.conn.poll_dial(h.now),
+        Dial::Now { attempt: 0, .. }
+    ));
+}
+
+#[test]
+fn a_first_connects_window_bounds_the_attempts_and_their_time() {
+    let window = Duration::from_secs(30);
+    let policy = ReconnectPolicy {
+        delay: Duration::from_secs(1),
+        delay_max: Duration::from_secs(5),
+        randomization_factor: 0.0,
+    };
+    let (mut h, ns) = dialing(Reconnection::new(true, None, Some(window), policy));
+    let t0 = h.now;
+    // A silent server: each attempt runs out its time.
+    let Dial::Now { timeout, .. } = h.conn.poll_dial(h.now) else {
+        panic!("no dial");
+    };
+    assert_eq!(timeout, CONNECT_TIMEOUT);
+    h.now += timeout;
+    h.conn
+        .handle_dial_failed(ConnectError::Timeout(timeout), h.now);
+    let Dial::At(at) = h.conn.poll_dial(h.now) else {
+        panic!("no delay");
+    };
+    h.now = at;
+    let Dial::Now {
+        attempt: 1,
+        timeout,
+    } = h.conn.poll_dial(h.now)
+    else {
+        panic!("no second dial");
+    };
+    assert_eq!(
+        timeout,
+        Duration::from_secs(9),
+        "what is left of the window"
+    );
+    h.now += timeout;
+    h.conn
+        .handle_dial_failed(ConnectError::Timeout(timeout), h.now);
+    assert_eq!(h.now - t0, window);
+    assert_eq!(h.state(ns), NsState::Inactive);
+    assert_eq!(
+        h.conn.poll_dial(h.now),
+        Dial::Idle,
+        "given up at the window's end"
+    );
+    assert!(h
+        .seen()
+        .iter()
+        .any(|(_, seen)| *seen == Seen::ReconnectFailed));
+}
+
+#[test]
+fn a_lost_link_after_a_connect_is_redialed_after_the_first_delay() {
+    let (mut h, ns, _) = Harness::with_session();
+    let lost = LinkFault {
+        reason: DisconnectReason::PingTimeout,
+        error: ConnectError::Timeout(PING_INTERVAL + PING_TIMEOUT),
+    };
+    assert!(h.conn.handle_link_ended(&lost, h.now));
+    assert_eq!(
+        h.seen(),
+        [(ns, Seen::Disconnect(DisconnectReason::PingTimeout))]
+    );
+    assert_eq!(
+        h.conn.poll_dial(h.now),
+        Dial::At(h.now + Duration::from_secs(1))
+    );
+    // A server disconnect is final: nothing is dialed again.
+    let (mut h, _, _) = Harness::with_session();
+    h.recv(&["41"]);
+    let closed = LinkFault {
+        reason: DisconnectReason::IoServerDisconnect,
+        error: ConnectError::ServerDisconnect,
+    };
+    h.conn.handle_link_ended(&closed, h.now);
+    assert_eq!(h.conn.poll_dial(h.now), Dial::Idle);
+}
