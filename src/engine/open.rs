@@ -36,22 +36,22 @@ pub(crate) async fn open(config: &TransportConfig) -> Result<(BoxedLink, OpenInf
             if let Ok((_, info)) = &opened {
                 config.status.opened(transport, &info.sid);
             }
-            match opened {
-                Err(error) if transports.peek().is_some() && another_may_pass(&error) => {
-                    tracing::debug!(?transport, %error, "trying the next transport");
-                    failed = Some(match failed {
-                        Some(earlier) => decisive(earlier, error),
-                        None => error,
-                    });
-                }
-                Err(error) => {
-                    return Err(match failed {
-                        Some(earlier) => decisive(earlier, error),
-                        None => error,
-                    })
-                }
+            let error = match opened {
+                Err(error) => error,
                 opened => return opened,
+            };
+            let next = transports.peek().is_some() && another_may_pass(&error);
+            if next {
+                tracing::debug!(?transport, %error, "trying the next transport");
             }
+            let error = match failed.take() {
+                Some(earlier) => decisive(earlier, error),
+                None => error,
+            };
+            if !next {
+                return Err(error);
+            }
+            failed = Some(error);
         }
     };
     match tokio::time::timeout(config.timeout, opening).await {
