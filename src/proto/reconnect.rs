@@ -259,7 +259,7 @@ impl Reconnection {
         self.after(Vec::new(), None)
     }
 
-    /// The attempt `attempt` failed with `error` at `now`, before any
+    /// The attempt that runs failed with `error` at `now`, before any
     /// namespace connected on its link. `ever_connected`: whether a namespace
     /// of this manager ever connected; until then, a failure that retrying
     /// cannot fix ends the first `connect()` at once, whatever the attempt
@@ -267,12 +267,11 @@ impl Reconnection {
     /// the first-connect window.
     pub(crate) fn attempt_failed(
         &mut self,
-        attempt: u32,
         error: ConnectError,
         ever_connected: bool,
         now: Instant,
     ) -> Decision {
-        let announce = vec![if attempt == 0 {
+        let announce = vec![if self.attempt() == 0 {
             SocketEvent::ConnectError(error.clone())
         } else {
             SocketEvent::ReconnectError(error.clone())
@@ -553,9 +552,8 @@ mod tests {
     fn fail(r: &mut Reconnection, n: u32, ever_connected: bool) -> Vec<Duration> {
         (0..n)
             .map(|_| {
-                let (attempt, _) = r.start_attempt(Instant::now(), false);
+                r.start_attempt(Instant::now(), false);
                 retry_after(&r.attempt_failed(
-                    attempt,
                     ConnectError::Aborted,
                     ever_connected,
                     Instant::now(),
@@ -575,7 +573,7 @@ mod tests {
     #[test]
     fn failures_are_announced_and_retried_with_a_growing_delay() {
         let mut r = Reconnection::new(true, None, None, NO_JITTER);
-        let first = r.attempt_failed(0, ConnectError::Aborted, false, Instant::now());
+        let first = r.attempt_failed(ConnectError::Aborted, false, Instant::now());
         assert_eq!(names(&first.announce), ["connect_error"]);
         assert_eq!(retry_after(&first), ms(1000));
         for (n, delay) in [(1, 2000), (2, 4000), (3, 5000), (4, 5000)] {
@@ -585,7 +583,7 @@ mod tests {
                 names(&announce.into_iter().collect::<Vec<_>>()),
                 [format!("attempt {n}")]
             );
-            let decision = r.attempt_failed(attempt, ConnectError::Aborted, false, Instant::now());
+            let decision = r.attempt_failed(ConnectError::Aborted, false, Instant::now());
             assert_eq!(names(&decision.announce), ["reconnect_error"]);
             assert_eq!(retry_after(&decision), ms(delay), "attempt {n}");
         }
@@ -628,7 +626,7 @@ mod tests {
     #[test]
     fn with_reconnection_off_the_first_failure_or_loss_is_final() {
         let mut r = Reconnection::new(false, None, None, NO_JITTER);
-        let decision = r.attempt_failed(0, ConnectError::Aborted, false, Instant::now());
+        let decision = r.attempt_failed(ConnectError::Aborted, false, Instant::now());
         assert_eq!(names(&decision.announce), ["connect_error"]);
         assert!(matches!(given_up(decision), ConnectError::Aborted));
         let lost = r.connection_lost(DisconnectReason::TransportClose);
@@ -644,8 +642,8 @@ mod tests {
     fn what_retrying_cannot_fix_ends_a_first_connect_at_once() {
         let mut r = Reconnection::new(true, None, None, NO_JITTER);
         fail(&mut r, 2, false);
-        let (attempt, _) = r.start_attempt(Instant::now(), false);
-        let decision = r.attempt_failed(attempt, refused(), false, Instant::now());
+        r.start_attempt(Instant::now(), false);
+        let decision = r.attempt_failed(refused(), false, Instant::now());
         assert_eq!(names(&decision.announce), ["reconnect_error"]);
         assert!(matches!(
             given_up(decision),
@@ -654,19 +652,19 @@ mod tests {
         assert_eq!(r.start_attempt(Instant::now(), false).0, 0);
 
         // Once a namespace has connected, the same failure is retried.
-        let decision = r.attempt_failed(0, refused(), true, Instant::now());
+        let decision = r.attempt_failed(refused(), true, Instant::now());
         assert_eq!(retry_after(&decision), ms(1000));
     }
 
     #[test]
     fn the_attempt_limit_ends_with_reconnect_failed_and_the_last_error() {
         let mut r = Reconnection::new(true, Some(3), None, NO_JITTER);
-        r.attempt_failed(0, ConnectError::Aborted, true, Instant::now());
+        r.attempt_failed(ConnectError::Aborted, true, Instant::now());
         fail(&mut r, 2, true);
         let (attempt, announce) = r.start_attempt(Instant::now(), false);
         assert_eq!(attempt, 3);
         assert!(announce.is_some());
-        let decision = r.attempt_failed(attempt, refused(), true, Instant::now());
+        let decision = r.attempt_failed(refused(), true, Instant::now());
         assert_eq!(
             names(&decision.announce),
             ["reconnect_error", "reconnect_failed"]
@@ -688,7 +686,7 @@ mod tests {
     #[test]
     fn a_limit_of_0_gives_up_with_the_first_error_or_after_a_loss() {
         let mut r = Reconnection::new(true, Some(0), None, NO_JITTER);
-        let decision = r.attempt_failed(0, ConnectError::Aborted, false, Instant::now());
+        let decision = r.attempt_failed(ConnectError::Aborted, false, Instant::now());
         assert_eq!(
             names(&decision.announce),
             ["connect_error", "reconnect_failed"]
@@ -726,10 +724,10 @@ mod tests {
         let mut now = t0;
         let mut starts = Vec::new();
         let given_up = loop {
-            let (attempt, _) = r.start_attempt(now, false);
+            r.start_attempt(now, false);
             starts.push((now - t0).as_secs());
             assert_eq!(r.attempt_deadline(), Some(t0 + WINDOW));
-            let decision = r.attempt_failed(attempt, ConnectError::HandshakeClosed, false, now);
+            let decision = r.attempt_failed(ConnectError::HandshakeClosed, false, now);
             match decision.next {
                 Next::RetryAfter(delay) => now += delay,
                 Next::GiveUp(error) => break (decision.announce, error),
@@ -754,9 +752,9 @@ mod tests {
         let mut r = Reconnection::new(true, None, Some(WINDOW), NO_JITTER);
         let mut now = t0;
         for _ in 0..100 {
-            let (attempt, _) = r.start_attempt(now, true);
+            r.start_attempt(now, true);
             assert_eq!(r.attempt_deadline(), None);
-            now += retry_after(&r.attempt_failed(attempt, ConnectError::Aborted, true, now));
+            now += retry_after(&r.attempt_failed(ConnectError::Aborted, true, now));
         }
         assert!(now - t0 > Duration::from_secs(400));
 
@@ -764,9 +762,9 @@ mod tests {
         let mut r = Reconnection::new(true, None, None, NO_JITTER);
         let mut now = t0;
         for _ in 0..100 {
-            let (attempt, _) = r.start_attempt(now, false);
+            r.start_attempt(now, false);
             assert_eq!(r.attempt_deadline(), None);
-            now += retry_after(&r.attempt_failed(attempt, ConnectError::Aborted, false, now));
+            now += retry_after(&r.attempt_failed(ConnectError::Aborted, false, now));
         }
     }
 
@@ -774,8 +772,8 @@ mod tests {
     fn a_window_shorter_than_the_first_delay_allows_one_attempt() {
         let t0 = Instant::now();
         let mut r = Reconnection::new(true, None, Some(ms(500)), NO_JITTER);
-        let (attempt, _) = r.start_attempt(t0, false);
-        let decision = r.attempt_failed(attempt, ConnectError::Aborted, false, t0 + ms(100));
+        r.start_attempt(t0, false);
+        let decision = r.attempt_failed(ConnectError::Aborted, false, t0 + ms(100));
         assert_eq!(
             names(&decision.announce),
             ["connect_error", "reconnect_failed"]

@@ -74,10 +74,9 @@ impl Connection {
     /// The link of the attempt [`poll_dial`](Self::poll_dial) asked for
     /// could not be opened: the reconnection rules say what follows.
     pub(crate) fn handle_dial_failed(&mut self, error: ConnectError, now: Instant) {
-        let attempt = self.reconnection.attempt();
         let decision = self
             .reconnection
-            .attempt_failed(attempt, error, self.ever_connected, now);
+            .attempt_failed(error, self.ever_connected, now);
         self.follow(decision, now);
     }
 
@@ -93,9 +92,8 @@ impl Connection {
             tracing::debug!(reason = %fault.reason, "link lost");
             self.reconnection.connection_lost(fault.reason)
         } else {
-            let attempt = self.reconnection.attempt();
             self.reconnection
-                .attempt_failed(attempt, fault.error.clone(), self.ever_connected, now)
+                .attempt_failed(fault.error.clone(), self.ever_connected, now)
         };
         self.follow(decision, now);
         established
