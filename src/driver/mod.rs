@@ -359,8 +359,9 @@ impl Driver {
                     let now = Instant::now();
                     self.conn.send(id, emit, now);
                     // Take whatever else is queued, so one flush carries the burst.
-                    let emits = self.slots.iter().find(|slot| slot.id == id);
-                    if let Some(emits) = emits.and_then(|slot| slot.emits.as_ref()) {
+                    if let Some(emits) =
+                        slot_of(&self.slots, id).and_then(|slot| slot.emits.as_ref())
+                    {
                         for _ in 1..EMIT_BATCH {
                             if !self.conn.accepts_emits(id) {
                                 break;
@@ -620,12 +621,14 @@ fn room_for_pending<'a>(
     })
 }
 
+/// The slot of socket `id`, while it has one.
+fn slot_of(slots: &[Slot], id: SocketId) -> Option<&Slot> {
+    slots.iter().find(|slot| slot.id == id)
+}
+
 /// The delivery queue of socket `id`, while it has a slot.
 fn deliveries_of(slots: &[Slot], id: SocketId) -> Option<&queue::Sender<Delivery>> {
-    slots
-        .iter()
-        .find(|slot| slot.id == id)
-        .map(|slot| &slot.deliveries)
+    slot_of(slots, id).map(|slot| &slot.deliveries)
 }
 
 /// The server closed the link.
