@@ -376,12 +376,12 @@ impl Connection {
 
     /// The index of the namespace of socket `id`, while that socket is the
     /// one attached to it: where it stands in the one table of sockets.
-    pub(crate) fn find_socket(&self, id: SocketId) -> Option<usize> {
+    fn find_socket(&self, id: SocketId) -> Option<usize> {
         self.namespaces.iter().position(|ns| ns.id == id)
     }
 
     /// The index of the namespace with this path.
-    pub(crate) fn find(&self, path: &str) -> Option<usize> {
+    fn find(&self, path: &str) -> Option<usize> {
         self.namespaces.iter().position(|ns| &*ns.path == path)
     }
 
