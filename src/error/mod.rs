@@ -175,8 +175,8 @@ pub struct EngineIoError {
 
 impl EngineIoError {
     /// Reads an Engine.IO error body; `None` when the body is something else.
-    /// The JSON object is looked for inside the body, which the reference
-    /// server sends with chunked transfer encoding (sizes around it).
+    /// The JSON object is looked for inside the body, so that text around it
+    /// (a body kept with its chunk sizes, a proxy's wrapping) does not hide it.
     pub(crate) fn parse(body: &str) -> Option<Self> {
         #[derive(serde::Deserialize)]
         struct Wire {
