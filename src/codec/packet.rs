@@ -389,7 +389,7 @@ impl<'a> RawEvent<'a> {
         })
     }
 
-    /// As [`Packet::take_offset`]: if the event has no ack id (`id`) and
+    /// If the event has no ack id (`id`) and
     /// has >= 2 elements, the last of which is a JSON string, removes that
     /// element and returns the string (the connection-state-recovery
     /// offset). Otherwise returns None and leaves the event whole.
@@ -450,33 +450,12 @@ impl<'a> Packet<'a> {
             let _ = write!(out, "{data}");
         }
     }
-
-    /// If the packet is an EVENT/BINARY_EVENT without ack id whose data
-    /// array has >= 2 elements and whose last element is a JSON string,
-    /// removes and returns that string (the connection-state-recovery
-    /// offset). Otherwise returns None and leaves the packet whole.
-    pub(crate) fn take_offset(&mut self) -> Option<String> {
-        if !matches!(self.kind, PacketKind::Event | PacketKind::BinaryEvent) || self.id.is_some() {
-            return None;
-        }
-        let Some(Value::Array(items)) = &mut self.data else {
-            return None;
-        };
-        if items.len() < 2 {
-            return None;
-        }
-        let Some(Value::String(offset)) = items.last_mut() else {
-            return None;
-        };
-        let offset = std::mem::take(offset);
-        items.pop();
-        Some(offset)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::parser::parse_event;
 
     /// A whole EVENT packet, as an emit writes it.
     fn write_event(
@@ -880,16 +859,16 @@ mod tests {
     fn assert_same(wire: &str) {
         let packet = Packet::decode(wire);
         assert_eq!(received_as_packet(wire), packet, "{wire}");
-        if let (Ok(Received::Event { id, mut event, .. }), Ok(mut packet)) =
+        if let (Ok(Received::Event { id, mut event, .. }), Ok(packet)) =
             (Received::decode(wire), packet)
         {
-            let offset = event.take_offset(id);
+            assert_eq!(Some(Value::Array(elements(&event))), packet.data, "{wire}");
+            let (_, mut parsed) = parse_event(wire);
             assert_eq!(
-                offset.as_ref().map(|o| o.get(event.json)),
-                packet.take_offset().as_deref(),
+                event.take_offset(id).as_ref().map(|o| o.get(event.json)),
+                parsed.take_offset(id).as_ref().map(|o| o.get("")),
                 "{wire}"
             );
-            assert_eq!(Some(Value::Array(elements(&event))), packet.data, "{wire}");
         }
     }
 
@@ -1123,52 +1102,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn take_offset_table() {
-        let table: &[(&str, Option<&str>, Value)] = &[
-            (
-                r#"2["foo","bar","Q8FtvoZ"]"#,
-                Some("Q8FtvoZ"),
-                json!(["foo", "bar"]),
-            ),
-            (
-                r#"2["tick","A",39,"Q8Ftvxw"]"#,
-                Some("Q8Ftvxw"),
-                json!(["tick", "A", 39]),
-            ),
-            (
-                r#"2["foo","1795562728913-0"]"#,
-                Some("1795562728913-0"),
-                json!(["foo"]),
-            ),
-            (r#"2/admin,["foo",""]"#, Some(""), json!(["foo"])),
-            (
-                r#"51-["bin",{"_placeholder":true,"num":0},"Q8FtvoZ.2"]"#,
-                Some("Q8FtvoZ.2"),
-                json!(["bin", {"_placeholder": true, "num": 0}]),
-            ),
-            (r#"21["withack",1]"#, None, json!(["withack", 1])),
-            (r#"21["withack","s"]"#, None, json!(["withack", "s"])),
-            (r#"2["foo"]"#, None, json!(["foo"])),
-            (r#"2["foo",1]"#, None, json!(["foo", 1])),
-            (r#"2["foo",["x"]]"#, None, json!(["foo", ["x"]])),
-            (r#"31["ok","x"]"#, None, json!(["ok", "x"])),
-            (r#"61-["a","b"]"#, None, json!(["a", "b"])),
-            (r#"4"err""#, None, json!("err")),
-        ];
-        for (wire, offset, rest) in table {
-            let mut p = Packet::decode(wire).expect(wire);
-            let before = p.clone();
-            assert_eq!(p.take_offset().as_deref(), *offset, "{wire}");
-            assert_eq!(p.data.as_ref(), Some(rest), "{wire}");
-            if offset.is_none() {
-                assert_eq!(p, before, "{wire}");
-            }
-        }
-        let mut connect = Packet::decode("0").expect("connect");
-        assert_eq!(connect.take_offset(), None);
     }
 
     #[test]

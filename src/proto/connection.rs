@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::codec::engine::OpenInfo;
-use crate::codec::packet::{Packet, PacketKind};
+use crate::codec::parser::{self, Decoder};
 use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
 use crate::error::{AckError, ConnectError};
@@ -42,7 +42,6 @@ mod reliable;
 
 pub(crate) use dialing::Dial;
 
-use incoming::Partial;
 use recent_offsets::RecentOffsets;
 use reliable::ReliableQueue;
 
@@ -260,8 +259,9 @@ pub(crate) struct Connection {
     /// The time given with the frame being handled.
     now: Instant,
     ack_sink: Arc<dyn AckSink>,
-    /// Boxed: rare, and every idle connection would carry its room.
-    partial: Option<Box<Partial>>,
+    /// Turns Engine.IO messages into Socket.IO packets; holds a packet's
+    /// parts until all have come.
+    decoder: Decoder,
     /// Since when reading has been paused for a slow consumer, if it is.
     paused_since: Option<Instant>,
     /// Frames to write, in order; see [`poll_transmit`](Self::poll_transmit).
@@ -315,7 +315,7 @@ impl Connection {
             wanted: false,
             now,
             ack_sink,
-            partial: None,
+            decoder: Decoder::default(),
             paused_since: None,
             outbox: VecDeque::new(),
             deliveries: VecDeque::new(),
@@ -507,16 +507,8 @@ impl Connection {
     }
 
     fn send_disconnect(&mut self, ns: usize) {
-        let mut text = String::from("4");
-        Packet {
-            kind: PacketKind::Disconnect,
-            nsp: self.namespaces[ns].path.to_string().into(),
-            attachments: 0,
-            id: None,
-            data: None,
-        }
-        .encode(&mut text);
-        self.outbox.push_back(Frame::Text(text));
+        let frame = parser::disconnect_frame(&self.namespaces[ns].path);
+        self.outbox.push_back(frame);
     }
 
     /// The Engine.IO open packet arrived on the link of the attempt
@@ -542,7 +534,7 @@ impl Connection {
             established: false,
         });
         self.link_id += 1;
-        self.partial = None;
+        self.decoder.reset();
         for ns in 0..self.namespaces.len() {
             if self.namespaces[ns].state != NsState::Inactive {
                 self.namespaces[ns].state = NsState::Connecting;
@@ -653,16 +645,9 @@ impl Connection {
                 }
             }
         }
-        let mut text = String::from("4");
-        Packet {
-            kind: PacketKind::Connect,
-            nsp: namespace.path.to_string().into(),
-            attachments: 0,
-            id: None,
-            data: (!auth.is_empty()).then_some(Value::Object(auth)),
-        }
-        .encode(&mut text);
-        self.outbox.push_back(Frame::Text(text));
+        let data = (!auth.is_empty()).then_some(Value::Object(auth));
+        let frame = parser::connect_frame(&namespace.path, data);
+        self.outbox.push_back(frame);
     }
 
     /// The link is gone. Connected namespaces see the reason and wait to
@@ -673,7 +658,7 @@ impl Connection {
     /// caller closing it.
     pub(crate) fn handle_link_lost(&mut self, fault: &LinkFault) -> bool {
         let established = self.link.take().is_some_and(|link| link.established);
-        self.partial = None;
+        self.decoder.reset();
         self.outbox.clear();
         let refused = match &fault.error {
             ConnectError::Protocol(error) => Some(error),

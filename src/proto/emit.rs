@@ -1,8 +1,7 @@
 //! An emit on its way from a socket handle to the wire, as a typed message:
-//! plain, with an ack, or at least once. This module owns an emit's frame
-//! layout: the handle encodes the event without an ack id, and the
-//! connection, the one place ack ids are allocated, splices the id in each
-//! time it sends.
+//! plain, with an ack, or at least once. The handle has the parser encode
+//! the event without an ack id, and the connection, the one place ack ids
+//! are allocated, has the id spliced in each time it sends.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -12,9 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::codec::args::encode_event;
 use crate::codec::limits::RESERVED_EVENTS;
-use crate::codec::packet::Packet;
+use crate::codec::parser::{self, decode_emit, with_ack_id};
 use crate::codec::Frame;
 use crate::error::{AckError, EmitError, UnsentEmit};
 use crate::proto::event::Event;
@@ -85,10 +83,11 @@ impl EncodedEvent {
         if RESERVED_EVENTS.contains(&name) {
             return Err(EmitError::ReservedName(name.to_owned()));
         }
-        let mut text = String::with_capacity(64 + name.len());
-        let mut attachments = Vec::new();
-        let id_at = encode_event(&mut text, &mut attachments, nsp, None, name, args)
-            .map_err(EmitError::Serialize)?;
+        let parser::EventMessage {
+            text,
+            id_at,
+            attachments,
+        } = parser::event_message(nsp, name, args).map_err(EmitError::Serialize)?;
         let notify = notify.then(|| {
             let (name, args) = decode_emit(&text);
             Event::new(name, args, attachments.clone(), None, None)
@@ -192,35 +191,6 @@ impl Emit {
             Emit::WithAck(acked) | Emit::AtLeastOnce(acked, _) => acked.event.into_unsent(),
         }
     }
-}
-
-/// `text` with ack id `id` inserted at byte `at`.
-fn with_ack_id(text: &str, at: usize, id: u64) -> String {
-    let id = id.to_string();
-    let (head, body) = text.split_at(at.min(text.len()));
-    let mut out = String::with_capacity(text.len() + id.len());
-    out.push_str(head);
-    out.push_str(&id);
-    out.push_str(body);
-    out
-}
-
-/// The name and arguments of an encoded emit (`42["name",...]`). The frame
-/// was encoded here, so it decodes; anything else gives an empty event.
-fn decode_emit(text: &str) -> (String, Vec<Value>) {
-    let data = text
-        .get(1..)
-        .and_then(|packet| Packet::decode(packet).ok())
-        .and_then(|packet| packet.data);
-    let mut args = match data {
-        Some(Value::Array(args)) => args,
-        _ => Vec::new(),
-    };
-    let name = match (!args.is_empty()).then(|| args.remove(0)) {
-        Some(Value::String(name)) => name,
-        _ => String::new(),
-    };
-    (name, args)
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::codec::arg_deserializer::{TextArgsDeserializer, ValueArgsDeserializer};
-use crate::codec::args::write_args;
-use crate::codec::packet::{write_ack, RawEvent};
+use crate::codec::packet::RawEvent;
+use crate::codec::parser::{self, EventData};
 use crate::codec::raw::{Span, Spans, Text};
 use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, EmitError, ErrorChain};
@@ -209,7 +209,7 @@ impl Event {
         name: String,
         args: Vec<Value>,
         attachments: Vec<Bytes>,
-        offset: Option<String>,
+        offset: Option<Text>,
         ack: Option<AckRequest>,
     ) -> Self {
         Event {
@@ -218,9 +218,32 @@ impl Event {
                 name: Text::Owned(name.into_boxed_str()),
                 args: EventArgs::Values(args),
                 attachments,
-                offset: offset.map(|offset| Text::Owned(offset.into_boxed_str())),
+                offset,
                 ack,
             }),
+        }
+    }
+
+    /// An event as the parser decoded it; with `strip_offset`, without
+    /// its recovery offset (see [`EventData::take_offset`]).
+    pub(crate) fn received(
+        mut data: EventData<'_>,
+        id: Option<u64>,
+        strip_offset: bool,
+        ack: Option<AckRequest>,
+    ) -> Self {
+        let offset = if strip_offset {
+            data.take_offset(id)
+        } else {
+            None
+        };
+        match data {
+            EventData::Raw(event) => Self::from_raw(event, offset, ack),
+            EventData::Parsed {
+                name,
+                args,
+                attachments,
+            } => Self::new(name, args, attachments, offset, ack),
         }
     }
 
@@ -367,15 +390,11 @@ impl Event {
         let Some(ack) = &self.inner.ack else {
             return Err(EmitError::NoAckPending);
         };
-        let mut json = String::new();
-        let mut attachments = Vec::new();
-        write_args(&mut json, args, &mut attachments).map_err(EmitError::Serialize)?;
+        let (frame, attachments) =
+            parser::ack_message(&ack.nsp, ack.id, args).map_err(EmitError::Serialize)?;
         if ack.answered.swap(true, Ordering::AcqRel) {
             return Err(EmitError::NoAckPending);
         }
-        let mut frame = String::with_capacity(json.len() + ack.nsp.len() + 24);
-        frame.push('4');
-        write_ack(&mut frame, &ack.nsp, ack.id, &json, attachments.len());
         ack.sink
             .send(AckAnswer {
                 link: ack.link,
@@ -406,7 +425,8 @@ fn raw_args(elements: &Spans) -> &[Span] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::packet::{Packet, Received};
+    use crate::codec::packet::Received;
+    use crate::codec::parser::parse_event;
     use serde::Deserialize;
     use serde_json::json;
 
@@ -419,15 +439,8 @@ mod tests {
         let offset = event.take_offset(id);
         let raw = Event::from_raw(event, offset, None);
 
-        let mut packet = Packet::decode(wire).expect(wire);
-        let offset = packet.take_offset();
-        let Some(Value::Array(mut args)) = packet.data else {
-            panic!("{wire}: no array");
-        };
-        let Value::String(name) = args.remove(0) else {
-            panic!("{wire}: no name");
-        };
-        (raw, Event::new(name, args, Vec::new(), offset, None))
+        let (id, parsed) = parse_event(wire);
+        (raw, Event::received(parsed, id, true, None))
     }
 
     #[derive(Debug, Deserialize, PartialEq)]

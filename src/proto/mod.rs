@@ -8,6 +8,9 @@
 //! - **Namespace lifecycle** (inactive, connecting, replaying, connected):
 //!   [`connection::Connection`], one entry per socket in its namespace
 //!   table, the one registry of sockets, keyed by [`connection::SocketId`].
+//! - **The wire format of Socket.IO packets**: `codec::parser`. The
+//!   connection holds its decoder (a packet's half-received parts) and
+//!   acts on the packets it hands out, whichever parser made them.
 //! - **Ack waiters**: the connection's namespaces. An `emit_with_ack` times
 //!   out in its caller, who stops waiting; the connection sweeps closed
 //!   waiters out. At-least-once emits and their timers are the namespace's

@@ -10,28 +10,13 @@ use tokio::time::Instant;
 
 use super::{settle, Connection, Ending, LinkFault, NsState, HELD_MAX_BYTES, HELD_MAX_EVENTS};
 use crate::codec::engine::EnginePacket;
-use crate::codec::limits::MAX_MESSAGE_BYTES;
-use crate::codec::packet::{Packet, PacketKind, RawEvent, Received};
+use crate::codec::parser::{Body, Incoming};
 use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
 use crate::error::ConnectError;
 use crate::proto::emit::AckPayload;
 use crate::proto::event::{AckRequest, DisconnectReason, Event, SocketEvent};
 use crate::proto::recovery::RecoveryState;
-
-/// An EVENT or ACK packet, and its attachments as they come.
-pub(super) struct Partial {
-    kind: PacketKind,
-    /// None for a namespace this client did not open: assembled, then dropped.
-    ns: Option<usize>,
-    id: Option<u64>,
-    data: Value,
-    offset: Option<String>,
-    expected: usize,
-    buffers: Vec<Bytes>,
-    /// Bytes of the text frame and the attachments so far.
-    bytes: usize,
-}
 
 impl Connection {
     /// A text message arrived. Call for each, in the order they arrived.
@@ -51,12 +36,13 @@ impl Connection {
                 Ok(())
             }
             EnginePacket::Message(message) => {
-                if self.partial.is_some() {
-                    return Err(LinkFault::protocol(ProtocolError::MissingAttachments));
-                }
-                match Received::decode(message).map_err(LinkFault::protocol)? {
-                    Received::Event { nsp, id, event } => self.on_event(nsp, id, event, text.len()),
-                    Received::Packet(packet) => self.on_packet(packet, text.len()),
+                match self
+                    .decoder
+                    .decode_text(message)
+                    .map_err(LinkFault::protocol)?
+                {
+                    Some(packet) => self.on_packet(packet),
+                    None => Ok(()),
                 }
             }
             EnginePacket::Close => Err(LinkFault {
@@ -78,115 +64,43 @@ impl Connection {
         if let Some(link) = &mut self.link {
             link.last_seen = now;
         }
-        let Some(partial) = &mut self.partial else {
-            return Err(LinkFault::protocol(ProtocolError::UnexpectedBinary));
-        };
-        // The count is capped, but each frame may be as large as a WebSocket
-        // message: cap the sum too, so a hostile server cannot make one
-        // half-received packet hold gigabytes.
-        partial.bytes = partial.bytes.saturating_add(data.len());
-        if partial.bytes > MAX_MESSAGE_BYTES {
-            return Err(LinkFault::protocol(ProtocolError::AttachmentsTooLarge {
-                max: MAX_MESSAGE_BYTES,
-            }));
+        match self
+            .decoder
+            .decode_binary(data)
+            .map_err(LinkFault::protocol)?
+        {
+            Some(packet) => self.on_packet(packet),
+            None => Ok(()),
         }
-        partial.buffers.push(data);
-        if partial.buffers.len() < partial.expected {
-            return Ok(());
-        }
-        let Some(partial) = self.partial.take() else {
-            return Ok(());
-        };
-        let Some(ns) = partial.ns else {
-            return Ok(());
-        };
-        self.on_complete(ns, *partial)
     }
 
-    /// A plain EVENT (no attachments), its arguments split but not parsed.
-    ///
-    /// The same steps as an EVENT through [`on_packet`](Self::on_packet) and
-    /// `on_complete`, whose checks `Received::decode` already made.
-    fn on_event(
-        &mut self,
-        nsp: &str,
-        id: Option<u64>,
-        mut event: RawEvent<'_>,
-        size: usize,
-    ) -> Result<(), LinkFault> {
-        let Some(ns) = self.find(nsp) else {
-            tracing::debug!(%nsp, "packet for a namespace this client did not open");
-            return Ok(());
-        };
-        // Only a socket with a session (pid) gets offsets; ack-requesting
-        // events keep their last argument.
-        let offset = if self.strip_offsets && self.namespaces[ns].recovery.is_some() {
-            event.take_offset(id)
-        } else {
-            None
-        };
-        self.deliver_event(ns, id, size, |ack| Event::from_raw(event, offset, ack))
-    }
-
-    fn on_packet(&mut self, mut packet: Packet<'_>, size: usize) -> Result<(), LinkFault> {
+    fn on_packet(&mut self, packet: Incoming<'_>) -> Result<(), LinkFault> {
         let Some(ns) = self.find(&packet.nsp) else {
             tracing::debug!(nsp = %packet.nsp, "packet for a namespace this client did not open");
-            if packet.attachments > 0 {
-                // Its attachments still follow: take them, then drop the packet.
-                self.partial = Some(Box::new(Partial {
-                    kind: packet.kind,
-                    ns: None,
-                    id: None,
-                    data: Value::Null,
-                    offset: None,
-                    expected: packet.attachments,
-                    buffers: Vec::new(),
-                    bytes: size,
-                }));
-            }
             return Ok(());
         };
-        // Only a socket with a session (pid) gets offsets; the codec leaves
-        // ack-requesting events whole.
-        let offset = if self.strip_offsets && self.namespaces[ns].recovery.is_some() {
-            packet.take_offset()
-        } else {
-            None
-        };
-        let Packet {
-            kind,
-            nsp: _,
-            attachments,
-            id,
-            data,
-        } = packet;
-        match kind {
-            PacketKind::Connect => self.on_connect_reply(ns, data),
-            PacketKind::ConnectError => self.on_connect_error(ns, data),
-            PacketKind::Disconnect => {
+        match packet.body {
+            Body::Connect(data) => self.on_connect_reply(ns, data),
+            Body::ConnectError(data) => self.on_connect_error(ns, data),
+            Body::Disconnect => {
                 self.on_server_disconnect(ns);
                 Ok(())
             }
-            PacketKind::Event
-            | PacketKind::Ack
-            | PacketKind::BinaryEvent
-            | PacketKind::BinaryAck => {
-                let packet = Partial {
-                    kind,
-                    ns: Some(ns),
-                    id,
-                    data: data.unwrap_or_default(),
-                    offset,
-                    expected: attachments,
-                    buffers: Vec::new(),
-                    bytes: size,
-                };
-                // Only the binary kinds announce attachments.
-                if attachments == 0 {
-                    return self.on_complete(ns, packet);
-                }
-                self.partial = Some(Box::new(packet));
+            Body::Ack {
+                id,
+                args,
+                attachments,
+            } => {
+                self.on_ack(ns, id, AckPayload { args, attachments });
                 Ok(())
+            }
+            Body::Event { id, data } => {
+                // Only a socket with a session (pid) gets offsets; ack-requesting
+                // events keep their last argument.
+                let strip = self.strip_offsets && self.namespaces[ns].recovery.is_some();
+                self.deliver_event(ns, id, packet.size, |ack| {
+                    Event::received(data, id, strip, ack)
+                })
             }
         }
     }
@@ -298,9 +212,9 @@ impl Connection {
         );
     }
 
-    fn on_connect_error(&mut self, ns: usize, data: Option<Value>) -> Result<(), LinkFault> {
+    fn on_connect_error(&mut self, ns: usize, data: Value) -> Result<(), LinkFault> {
         let (message, data) = match data {
-            Some(Value::Object(mut map)) => {
+            Value::Object(mut map) => {
                 let message = match map.remove("message") {
                     Some(Value::String(message)) => message,
                     Some(other) => other.to_string(),
@@ -308,7 +222,7 @@ impl Connection {
                 };
                 (message, map.remove("data"))
             }
-            Some(Value::String(message)) => (message, None),
+            Value::String(message) => (message, None),
             _ => {
                 return Err(LinkFault::protocol(ProtocolError::InvalidPayload(
                     "CONNECT_ERROR payload must be an object or a string",
@@ -336,66 +250,27 @@ impl Connection {
         self.end_at(ns, Ending::ByServer(ConnectError::ServerDisconnect));
     }
 
-    /// An EVENT or ACK with all of its attachments.
-    fn on_complete(&mut self, ns: usize, packet: Partial) -> Result<(), LinkFault> {
-        let Partial {
-            kind,
-            id,
-            data,
-            offset,
-            buffers: attachments,
-            bytes: size,
-            ..
-        } = packet;
-        if matches!(kind, PacketKind::BinaryEvent | PacketKind::BinaryAck) {
-            // Only binary packets have placeholders; in others they are plain data.
-            check_placeholders(&data, attachments.len()).map_err(LinkFault::protocol)?;
-        }
-        let Value::Array(mut args) = data else {
-            return Err(LinkFault::protocol(ProtocolError::InvalidPayload(
-                "expected an array",
-            )));
+    /// An acknowledgement: of the at-least-once emit in flight, or of an
+    /// emit that asked for one.
+    fn on_ack(&mut self, ns: usize, id: Option<u64>, payload: AckPayload) {
+        let Some(id) = id else {
+            tracing::debug!("ack without an id ignored");
+            return;
         };
         let namespace = &mut self.namespaces[ns];
-        if matches!(kind, PacketKind::Ack | PacketKind::BinaryAck) {
-            let Some(id) = id else {
-                tracing::debug!("ack without an id ignored");
-                return Ok(());
-            };
-            let payload = match namespace
-                .reliable
-                .on_ack(id, AckPayload { args, attachments })
-            {
-                Ok(()) => {
-                    self.send_reliable(ns);
-                    return Ok(());
-                }
-                Err(payload) => payload,
-            };
-            match namespace.acks.remove(&id) {
-                Some(waiter) => {
-                    let _ = waiter.send(Ok(payload));
-                }
-                None => tracing::debug!(id, "ack for an unknown or expired id"),
+        let payload = match namespace.reliable.on_ack(id, payload) {
+            Ok(()) => {
+                self.send_reliable(ns);
+                return;
             }
-            return Ok(());
-        }
-        if args.is_empty() {
-            return Err(LinkFault::protocol(ProtocolError::InvalidPayload(
-                "event without a name",
-            )));
-        }
-        let name = match args.remove(0) {
-            Value::String(name) => name,
-            _ => {
-                return Err(LinkFault::protocol(ProtocolError::InvalidPayload(
-                    "event name must be a string",
-                )))
-            }
+            Err(payload) => payload,
         };
-        self.deliver_event(ns, id, size, |ack| {
-            Event::new(name, args, attachments, offset, ack)
-        })
+        match namespace.acks.remove(&id) {
+            Some(waiter) => {
+                let _ = waiter.send(Ok(payload));
+            }
+            None => tracing::debug!(id, "ack for an unknown or expired id"),
+        }
     }
 
     /// Delivers the event `make` builds with its ack request, and records its
@@ -497,28 +372,4 @@ fn connect_reply(data: Option<Value>) -> Result<(Arc<str>, Option<String>), Link
         _ => None,
     };
     Ok((sid, pid))
-}
-
-/// Checks that every placeholder points at an attachment that exists.
-fn check_placeholders(value: &Value, count: usize) -> Result<(), ProtocolError> {
-    // Iterative so a deeply nested payload cannot overflow the stack.
-    let mut stack = vec![value];
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::Array(items) => stack.extend(items),
-            Value::Object(map) => {
-                if map.get("_placeholder") == Some(&Value::Bool(true)) {
-                    if let Some(num) = map.get("num").and_then(Value::as_u64) {
-                        if num >= count as u64 {
-                            return Err(ProtocolError::PlaceholderOutOfRange { num, count });
-                        }
-                        continue;
-                    }
-                }
-                stack.extend(map.values());
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }

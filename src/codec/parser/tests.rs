@@ -1,0 +1,197 @@
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use super::*;
+
+/// The offset, and what is left of the arguments, of an event decoded from
+/// `wire` (after the Engine.IO `4`) and its `attachments`.
+fn offset_and_args(wire: &str, attachments: &[&'static [u8]]) -> (Option<String>, Vec<Value>) {
+    let mut decoder = Decoder::default();
+    let mut packet = decoder.decode_text(wire).expect(wire);
+    for part in attachments {
+        assert!(packet.is_none(), "{wire}: complete before its attachments");
+        packet = decoder.decode_binary(Bytes::from_static(part)).expect(wire);
+    }
+    let packet = packet.expect("complete");
+    let Body::Event { id, mut data } = packet.body else {
+        panic!("{wire}: {:?}", packet.body);
+    };
+    let offset = data.take_offset(id);
+    match data {
+        EventData::Raw(event) => {
+            let offset = offset.map(|text| text.get(event.json).to_owned());
+            let args = event.elements.as_slice()[1..]
+                .iter()
+                .map(|&(start, end)| serde_json::from_str(&event.json[start..end]).unwrap())
+                .collect();
+            (offset, args)
+        }
+        EventData::Parsed { args, .. } => (offset.map(|text| text.get("").to_owned()), args),
+    }
+}
+
+/// A wire string, its attachments, the offset taken off, the arguments left.
+type OffsetCase = (
+    &'static str,
+    &'static [&'static [u8]],
+    Option<&'static str>,
+    Value,
+);
+
+#[test]
+fn the_offset_is_the_last_string_of_an_event_without_an_ack_id() {
+    let table: &[OffsetCase] = &[
+        (
+            r#"2["foo","bar","Q8FtvoZ"]"#,
+            &[],
+            Some("Q8FtvoZ"),
+            json!(["bar"]),
+        ),
+        (
+            r#"2["tick","A",39,"Q8Ftvxw"]"#,
+            &[],
+            Some("Q8Ftvxw"),
+            json!(["A", 39]),
+        ),
+        (
+            r#"2["foo","1795562728913-0"]"#,
+            &[],
+            Some("1795562728913-0"),
+            json!([]),
+        ),
+        (r#"2/admin,["foo",""]"#, &[], Some(""), json!([])),
+        (
+            r#"51-["bin",{"_placeholder":true,"num":0},"Q8FtvoZ.2"]"#,
+            &[b"abc"],
+            Some("Q8FtvoZ.2"),
+            json!([{"_placeholder": true, "num": 0}]),
+        ),
+        (r#"21["withack",1]"#, &[], None, json!([1])),
+        (r#"21["withack","s"]"#, &[], None, json!(["s"])),
+        (
+            r#"51-1["bin",{"_placeholder":true,"num":0},"s"]"#,
+            &[b"x"],
+            None,
+            json!([{"_placeholder": true, "num": 0}, "s"]),
+        ),
+        (r#"2["foo"]"#, &[], None, json!([])),
+        (r#"2["foo",1]"#, &[], None, json!([1])),
+        (r#"2["foo",["x"]]"#, &[], None, json!([["x"]])),
+    ];
+    for (wire, attachments, offset, rest) in table {
+        let (got, args) = offset_and_args(wire, attachments);
+        assert_eq!(got.as_deref(), *offset, "{wire}");
+        assert_eq!(Value::Array(args), *rest, "{wire}");
+    }
+}
+
+#[test]
+fn packets_decode_to_what_the_connection_acts_on() {
+    let mut decoder = Decoder::default();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            r#"0{"sid":"s1","pid":"p"}"#,
+            "/",
+            r#"Connect(Some(Object {"pid": String("p"), "sid": String("s1")}))"#,
+        ),
+        ("0/admin,", "/admin", "Connect(None)"),
+        (
+            r#"4/admin,{"message":"no"}"#,
+            "/admin",
+            r#"ConnectError(Object {"message": String("no")})"#,
+        ),
+        (r#"4"err""#, "/", r#"ConnectError(String("err"))"#),
+        ("1/admin,", "/admin", "Disconnect"),
+        ("1", "/", "Disconnect"),
+        (
+            r#"31["ok","x"]"#,
+            "/",
+            r#"Ack { id: Some(1), args: [String("ok"), String("x")], attachments: [] }"#,
+        ),
+    ];
+    for (wire, nsp, body) in cases {
+        let packet = decoder.decode_text(wire).expect(wire).expect(wire);
+        assert_eq!(packet.nsp, *nsp, "{wire}");
+        assert_eq!(format!("{:?}", packet.body), *body, "{wire}");
+        assert_eq!(packet.size, wire.len(), "{wire}");
+    }
+}
+
+#[test]
+fn a_binary_packet_waits_for_every_attachment() {
+    let mut decoder = Decoder::default();
+    let wire = r#"62-/admin,4[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
+    assert!(decoder.decode_text(wire).unwrap().is_none());
+    assert!(decoder
+        .decode_binary(Bytes::from_static(b"ab"))
+        .unwrap()
+        .is_none());
+    let packet = decoder
+        .decode_binary(Bytes::from_static(b"cde"))
+        .unwrap()
+        .expect("complete");
+    assert_eq!(packet.nsp, "/admin");
+    assert_eq!(packet.size, wire.len() + 5);
+    let Body::Ack {
+        id, attachments, ..
+    } = packet.body
+    else {
+        panic!("{:?}", packet.body);
+    };
+    assert_eq!(id, Some(4));
+    assert_eq!(attachments, [&b"ab"[..], &b"cde"[..]]);
+    // The next packet starts afresh.
+    assert!(decoder.decode_text("1").unwrap().is_some());
+}
+
+#[test]
+fn attachments_out_of_turn_are_refused() {
+    let mut decoder = Decoder::default();
+    assert!(matches!(
+        decoder.decode_binary(Bytes::from_static(b"x")),
+        Err(ProtocolError::UnexpectedBinary)
+    ));
+    let wire = r#"51-["bin",{"_placeholder":true,"num":0}]"#;
+    assert!(decoder.decode_text(wire).unwrap().is_none());
+    assert!(matches!(
+        decoder.decode_text(r#"2["next"]"#),
+        Err(ProtocolError::MissingAttachments)
+    ));
+    // A new link forgets the half-received packet.
+    decoder.reset();
+    assert!(decoder.decode_text(r#"2["next"]"#).unwrap().is_some());
+}
+
+#[test]
+fn placeholders_must_point_at_an_attachment() {
+    let cases: &[(&str, usize)] = &[
+        (r#"51-["bin",{"_placeholder":true,"num":1}]"#, 1),
+        (r#"50-["bin",{"_placeholder":true,"num":0}]"#, 0),
+    ];
+    for &(wire, parts) in cases {
+        let mut decoder = Decoder::default();
+        let mut outcome = decoder.decode_text(wire).map(|_| ());
+        for _ in 0..parts {
+            outcome = decoder.decode_binary(Bytes::from_static(b"x")).map(|_| ());
+        }
+        assert!(
+            matches!(outcome, Err(ProtocolError::PlaceholderOutOfRange { .. })),
+            "{wire}: {outcome:?}"
+        );
+    }
+}
+
+#[test]
+fn control_packets_encode_as_the_reference_parser_does() {
+    let text = |frame: Frame| match frame {
+        Frame::Text(text) => text,
+        Frame::Binary(_) => panic!("binary"),
+    };
+    assert_eq!(text(connect_frame("/", None)), "40");
+    assert_eq!(
+        text(connect_frame("/admin", Some(json!({"token": "t"})))),
+        r#"40/admin,{"token":"t"}"#
+    );
+    assert_eq!(text(disconnect_frame("/")), "41");
+    assert_eq!(text(disconnect_frame("/admin")), "41/admin,");
+}
