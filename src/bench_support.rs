@@ -19,7 +19,6 @@ use crate::proto::auth::AuthSource;
 use crate::proto::connection::{Connection, SocketId};
 use crate::proto::event::{Delivery, Event};
 use crate::proto::reconnect::{ReconnectPolicy, Reconnection};
-use crate::proto::status::SocketStatus;
 
 /// Encodes an emit as `Socket::emit` does: the Engine.IO text frame is
 /// appended to `out`, the binary attachments to `attachments`.
@@ -67,9 +66,8 @@ impl Receiver {
             Arc::new(NoAnswers),
             Instant::now(),
         );
-        let status = Arc::new(SocketStatus::default());
-        let ns = conn.add_namespace(SocketId::FIRST, "/", AuthSource::None, status, None);
-        conn.connect(ns, None, Instant::now());
+        let ns = conn.add_namespace(SocketId::FIRST, "/", AuthSource::None, None);
+        conn.connect(ns, false, Instant::now());
         let info = OpenInfo {
             sid: "bench".into(),
             upgrades: Vec::new(),
@@ -100,6 +98,7 @@ impl Receiver {
     /// The last event delivered, dropping everything else queued.
     fn take(&mut self) -> Option<Event> {
         while self.conn.poll_transmit().is_some() {}
+        while self.conn.poll_update().is_some() {}
         let mut last = None;
         while let Some((_, delivered)) = self.conn.poll_delivery() {
             if let Delivery::Event(event) = delivered {

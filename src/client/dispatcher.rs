@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::client::registry::BoxFuture;
 use crate::client::shared::{Checkpoint, Listeners, Socket, SocketShared};
+use crate::driver::command::Dispatch;
 use crate::proto::event::{Delivery, Event, SocketEvent};
 use crate::proto::recovery::RecoveryState;
 use crate::queue;
@@ -21,7 +22,7 @@ const DISPATCH_BATCH: usize = 32;
 
 /// Runs the dispatcher of one socket until the driver drops its sender.
 pub(crate) async fn run(
-    incoming: queue::Receiver<Delivery>,
+    incoming: queue::Receiver<Dispatch>,
     listeners: Arc<Listeners>,
     socket: Weak<SocketShared>,
 ) {
@@ -42,8 +43,8 @@ pub(crate) async fn run(
 
 /// Hands on `first` and what else is queued, up to a batch, in order.
 async fn dispatch_batch(
-    first: Delivery,
-    incoming: &queue::Receiver<Delivery>,
+    first: Dispatch,
+    incoming: &queue::Receiver<Dispatch>,
     listeners: &Listeners,
     socket: &Weak<SocketShared>,
     subscribers: &mut Vec<mpsc::Sender<SocketEvent>>,
@@ -59,7 +60,9 @@ async fn dispatch_batch(
             Delivery::Lifecycle(event) => deliver(listeners, socket, subscribers, *event).await,
             Delivery::Outgoing(event) => run_outgoing(listeners, socket, event).await,
             Delivery::Settled(settled) => {
-                let _ = settled.waiter.send(settled.outcome);
+                for waiter in settled.waiters {
+                    let _ = waiter.send(settled.outcome.clone());
+                }
             }
         }
         if taken < DISPATCH_BATCH {

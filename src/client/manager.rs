@@ -7,11 +7,11 @@ use tokio::sync::oneshot;
 
 use crate::client::dispatcher;
 use crate::client::shared::{Checkpoint, Listeners, Manager, Socket, SocketHandlers, SocketShared};
+use crate::driver::command::SocketStatus;
 use crate::driver::command::{Attach, Command};
 use crate::engine::transport::Transport;
 use crate::error::ConnectError;
 use crate::proto::recovery::RecoveryState;
-use crate::proto::status::SocketStatus;
 use crate::queue;
 
 impl Manager {

@@ -16,13 +16,12 @@ use tokio::sync::mpsc;
 
 use crate::client::registry::Handlers;
 use crate::driver::command::{Command, DroppedSocket};
+use crate::driver::command::{Emit, SocketStatus};
 use crate::engine::status::LinkStatus;
 use crate::proto::auth::AuthSource;
 use crate::proto::connection::SocketId;
-use crate::proto::emit::Emit;
 use crate::proto::event::{Event, SocketEvent};
 use crate::proto::recovery::RecoveryState;
-use crate::proto::status::SocketStatus;
 use crate::queue;
 
 /// The handlers of a socket.

@@ -2,16 +2,58 @@
 //! public face and the IO task. Each command is at most a pointer.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::queue::{self, WeakSender};
+use tokio::sync::oneshot;
 
+use crate::error::{AckError, ConnectError, UnsentEmit};
 use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
 use crate::proto::auth::AuthSource;
-use crate::proto::connection::{ConnectWaiter, SocketId};
-use crate::proto::emit::Emit;
+use crate::proto::connection::SocketId;
+use crate::proto::emit::{AckPayload, EncodedEvent};
 use crate::proto::event::Delivery;
 use crate::proto::recovery::RecoveryState;
-use crate::proto::status::SocketStatus;
+use crate::queue::{self, WeakSender};
+
+pub(crate) use super::status::SocketStatus;
+
+/// Where the outcome of a `connect()` goes.
+pub(crate) type ConnectWaiter = oneshot::Sender<Result<(), ConnectError>>;
+
+/// Where the answer to an emit that asked for an ack goes.
+pub(crate) type AckWaiter = oneshot::Sender<Result<AckPayload, AckError>>;
+
+/// What a socket's dispatcher receives: a delivery of the connection, with
+/// the `connect()` callers its outcome answers.
+pub(crate) type Dispatch = Delivery<Vec<ConnectWaiter>>;
+
+/// An emit, as a socket handle queues it for the driver.
+#[derive(Debug)]
+pub(crate) enum Emit {
+    /// No ack asked: sent once, forgotten.
+    Plain(EncodedEvent),
+    /// Sent once; the waiter gets the ack. The caller times out on its own.
+    WithAck(Box<AckedEmit>),
+    /// Sent until acknowledged, each try waiting this long for its ack.
+    AtLeastOnce(Box<AckedEmit>, Duration),
+}
+
+/// An emit that asks for an ack.
+#[derive(Debug)]
+pub(crate) struct AckedEmit {
+    pub(crate) event: EncodedEvent,
+    pub(crate) waiter: AckWaiter,
+}
+
+impl Emit {
+    /// The event it carries, handed back to the caller.
+    pub(crate) fn into_unsent(self) -> UnsentEmit {
+        match self {
+            Emit::Plain(event) => event.into_unsent(),
+            Emit::WithAck(acked) | Emit::AtLeastOnce(acked, _) => acked.event.into_unsent(),
+        }
+    }
+}
 
 /// A namespace socket handed to the driver.
 pub(crate) struct Attach {
@@ -21,7 +63,7 @@ pub(crate) struct Attach {
     pub(crate) status: Arc<SocketStatus>,
     pub(crate) recovery: Option<RecoveryState>,
     pub(crate) emits: queue::Receiver<Emit>,
-    pub(crate) deliveries: queue::Sender<Delivery>,
+    pub(crate) deliveries: queue::Sender<Dispatch>,
 }
 
 /// Commands from the handles to the driver. Each is at most a pointer, so

@@ -1,9 +1,11 @@
 //! The one IO task of a manager. It selects over the link, the command
 //! queue from the handles, the sockets' emit queues and the connection's
 //! next timeout, feeds everything to the sans-IO [`Connection`], and writes
-//! and delivers what it hands back. It owns the link, and the one delivery
-//! a full dispatcher could not take yet; nothing else touches the link, so
-//! the IO path needs no lock.
+//! and delivers what it hands back. It owns the link, the one delivery a
+//! full dispatcher could not take yet, the status each socket's handles
+//! read and the waiters of what they asked (`waiters.rs`), all written as
+//! the connection's outputs say; nothing else touches the link, so the IO
+//! path needs no lock.
 //!
 //! It decides nothing about reconnecting: while no link is open it asks
 //! the connection what to do ([`Connection::poll_dial`]), opens a link when
@@ -12,6 +14,8 @@
 //! sockets are told are the connection's.
 
 pub(crate) mod command;
+mod status;
+mod waiters;
 
 use std::future::Future;
 use std::pin::pin;
@@ -31,11 +35,15 @@ use crate::error::{ConnectError, ErrorChain};
 use crate::proto::ack_sink::AckAnswer;
 use crate::proto::auth::AuthFuture;
 use crate::proto::connection::{Connection, Dial, Ending, LinkFault, SocketId};
-use crate::proto::emit::Emit;
-use crate::proto::event::{Delivery, DisconnectReason};
+use crate::proto::emit::EmitKind;
+use crate::proto::event::DisconnectReason;
 use crate::proto::reconnect::{ReconnectPolicy, Reconnection};
+use crate::proto::update::Update;
 use crate::queue::{self, TrySendError};
-use command::{Command, ConnectRequest, DisconnectRequest, FlushWaiter};
+use command::{
+    Command, ConnectRequest, DisconnectRequest, Dispatch, Emit, FlushWaiter, SocketStatus,
+};
+use waiters::Waiters;
 
 /// How many queued emits the driver takes in one go before writing; bounds
 /// the latency a burst adds to incoming traffic.
@@ -59,12 +67,22 @@ pub(crate) struct DriverConfig {
     pub(crate) retries: u32,
 }
 
-/// A socket's queues, for the IO between the driver and its handles; the
-/// socket itself is the connection's, which names it by its id.
+/// What the driver holds of a socket for its handles: their queues, the
+/// status they read, and who waits on what they asked. The socket itself is
+/// the connection's, which names it by its id.
 struct Slot {
     id: SocketId,
     emits: Option<queue::Receiver<Emit>>,
-    deliveries: queue::Sender<Delivery>,
+    deliveries: queue::Sender<Dispatch>,
+    status: Arc<SocketStatus>,
+    /// Boxed, and only once something waits: most sockets never ask for an ack.
+    waiters: Option<Box<Waiters>>,
+}
+
+impl Slot {
+    fn waiters(&mut self) -> &mut Waiters {
+        self.waiters.get_or_insert_default()
+    }
 }
 
 /// How an attempt to open a link ended.
@@ -118,7 +136,7 @@ pub(crate) struct Driver {
     slots: Vec<Slot>,
     /// The delivery a full dispatcher could not take yet, and its namespace:
     /// reading waits until it is handed on. The one place backpressure lives.
-    pending: Option<(SocketId, Delivery)>,
+    pending: Option<(SocketId, Dispatch)>,
     /// Frames were fed to the WebSocket but not flushed yet.
     unflushed: bool,
     /// Who waits for what was queued to leave on the link (`disconnect()`);
@@ -290,6 +308,7 @@ impl Driver {
         // timer per message would cost a wake-up of the IO driver each time.
         let mut timer = pin!(sleep_until(far_future()));
         loop {
+            self.cancel_abandoned();
             if let Err(error) = self.write(&mut link).await {
                 tracing::debug!(?error, "write failed");
                 return LinkEnd::Lost(link_fault(error));
@@ -357,19 +376,18 @@ impl Driver {
                 }
                 WokenOnLink::Emit(id, Some(emit)) => {
                     let now = Instant::now();
-                    self.conn.send(id, emit, now);
+                    self.send(id, emit, now);
                     // Take whatever else is queued, so one flush carries the burst.
-                    if let Some(emits) =
-                        slot_of(&self.slots, id).and_then(|slot| slot.emits.as_ref())
-                    {
-                        for _ in 1..EMIT_BATCH {
-                            if !self.conn.accepts_emits(id) {
-                                break;
-                            }
-                            match emits.try_recv() {
-                                Ok(emit) => self.conn.send(id, emit, now),
-                                Err(_) => break,
-                            }
+                    for _ in 1..EMIT_BATCH {
+                        if !self.conn.accepts_emits(id) {
+                            break;
+                        }
+                        let next = slot_of(&self.slots, id)
+                            .and_then(|slot| slot.emits.as_ref())
+                            .map(queue::Receiver::try_recv);
+                        match next {
+                            Some(Ok(emit)) => self.send(id, emit, now),
+                            _ => break,
                         }
                     }
                 }
@@ -485,13 +503,9 @@ impl Driver {
         match command {
             Command::Attach(attach) => {
                 let attach = *attach;
-                let id = self.conn.add_namespace(
-                    attach.id,
-                    &attach.path,
-                    attach.auth,
-                    attach.status,
-                    attach.recovery,
-                );
+                let id =
+                    self.conn
+                        .add_namespace(attach.id, &attach.path, attach.auth, attach.recovery);
                 // One at a time, as the connection's table grows: most
                 // connections carry one socket.
                 self.slots.reserve_exact(1);
@@ -499,11 +513,24 @@ impl Driver {
                     id,
                     emits: Some(attach.emits),
                     deliveries: attach.deliveries,
+                    status: attach.status,
+                    waiters: None,
                 });
             }
             Command::Connect(request) => {
                 let ConnectRequest { socket, waiter } = *request;
-                self.conn.connect(socket, waiter, Instant::now());
+                let known = self.conn.connect(socket, waiter.is_some(), Instant::now());
+                match (waiter, known) {
+                    (Some(waiter), Some(outcome)) => {
+                        let _ = waiter.send(outcome);
+                    }
+                    (Some(waiter), None) => {
+                        if let Some(slot) = self.slot_mut(socket) {
+                            slot.waiters().push_connect(waiter);
+                        }
+                    }
+                    (None, _) => {}
+                }
             }
             Command::Disconnect(request) => {
                 let DisconnectRequest { socket, flushed } = *request;
@@ -558,17 +585,80 @@ impl Driver {
         self.slots.iter_mut().find(|slot| slot.id == id)
     }
 
-    /// Hands queued socket events to their dispatchers until one is full.
+    /// Hands an emit taken from socket `id`'s queue to the connection, and
+    /// files who waits for its ack.
+    fn send(&mut self, id: SocketId, emit: Emit, now: Instant) {
+        let (event, kind, waiter) = match emit {
+            Emit::Plain(event) => (event, EmitKind::Plain, None),
+            Emit::WithAck(acked) => {
+                if acked.waiter.is_closed() {
+                    // The caller stopped waiting (its timeout ran out while the emit was
+                    // queued offline): sending it now would surprise the server and nobody.
+                    return;
+                }
+                (acked.event, EmitKind::WithAck, Some(acked.waiter))
+            }
+            Emit::AtLeastOnce(acked, timeout) => (
+                acked.event,
+                EmitKind::AtLeastOnce(timeout),
+                Some(acked.waiter),
+            ),
+        };
+        let key = self.conn.send(id, event, kind, now);
+        let (Some(key), Some(waiter), Some(slot)) = (key, waiter, self.slot_mut(id)) else {
+            return;
+        };
+        match kind {
+            EmitKind::AtLeastOnce(_) => slot.waiters().push_reliable(key, waiter),
+            _ => slot.waiters().push_ack(key, waiter),
+        }
+    }
+
+    /// Tells the connection of the at-least-once emits whose caller gave up
+    /// before they are sent (again).
+    fn cancel_abandoned(&mut self) {
+        for slot in &mut self.slots {
+            let Some(waiters) = &mut slot.waiters else {
+                continue;
+            };
+            while let Some(key) = waiters.take_abandoned() {
+                self.conn.cancel_reliable(slot.id, key);
+            }
+        }
+    }
+
+    /// Applies what the handles must learn at once: status changes, and the
+    /// answers to their emits.
+    fn update(&mut self) {
+        while let Some((id, update)) = self.conn.poll_update() {
+            // A socket that is gone has no slot, and nobody to tell.
+            let Some(slot) = self.slots.iter_mut().find(|slot| slot.id == id) else {
+                continue;
+            };
+            match update {
+                Update::Status(change) => slot.status.apply(change),
+                answer => slot.waiters().answer(answer),
+            }
+        }
+    }
+
+    /// Applies the updates, then hands queued socket events to their
+    /// dispatchers until one is full.
     fn deliver(&mut self) {
+        self.update();
         if self.pending.is_some() {
             return;
         }
         while let Some((id, delivery)) = self.conn.poll_delivery() {
             // A socket that is gone has no slot: what was queued for it goes.
-            let Some(sender) = deliveries_of(&self.slots, id) else {
+            let Some(slot) = self.slots.iter_mut().find(|slot| slot.id == id) else {
                 continue;
             };
-            match sender.try_send(delivery) {
+            let delivery = delivery.with_waiters(|waiting| match &mut slot.waiters {
+                Some(waiters) => waiters.take_connects(waiting.0),
+                None => Vec::new(),
+            });
+            match slot.deliveries.try_send(delivery) {
                 Ok(()) => {}
                 Err(TrySendError::Full(delivery)) => {
                     self.pending = Some((id, delivery));
@@ -608,7 +698,7 @@ impl Driver {
 /// Resolves when the dispatcher of the pending delivery has room (or is
 /// gone); never without one.
 fn room_for_pending<'a>(
-    pending: &'a Option<(SocketId, Delivery)>,
+    pending: &'a Option<(SocketId, Dispatch)>,
     slots: &'a [Slot],
 ) -> impl Future<Output = ()> + 'a {
     let sender = pending
@@ -627,7 +717,7 @@ fn slot_of(slots: &[Slot], id: SocketId) -> Option<&Slot> {
 }
 
 /// The delivery queue of socket `id`, while it has a slot.
-fn deliveries_of(slots: &[Slot], id: SocketId) -> Option<&queue::Sender<Delivery>> {
+fn deliveries_of(slots: &[Slot], id: SocketId) -> Option<&queue::Sender<Dispatch>> {
     slot_of(slots, id).map(|slot| &slot.deliveries)
 }
 

@@ -325,5 +325,7 @@ fn the_driver_future_stays_small() {
     let driver = Driver::new(config, commands, sink.downgrade());
     let run = driver.run();
     let size = std::mem::size_of_val(&run);
-    assert!(size <= 1100, "the driver future grew to {size} bytes");
+    // 1,120 since the connection queues updates for the handles (32 bytes),
+    // which took more than that out of each namespace's entry.
+    assert!(size <= 1130, "the driver future grew to {size} bytes");
 }

@@ -13,27 +13,26 @@
 //! [`poll_timeout`](Connection::poll_timeout); each method says when it
 //! must be called.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::codec::engine::OpenInfo;
 use crate::codec::parser::{self, Decoder};
 use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
-use crate::error::{AckError, ConnectError};
+use crate::error::{AckError, ConnectError, EmitError};
 use crate::proto::ack_sink::AckSink;
 use crate::proto::auth::{self, AsyncAuth, Auth, AuthSource};
-use crate::proto::emit::{AckWaiter, Emit};
-use crate::proto::event::{Delivery, DisconnectReason, Settled, SocketEvent};
+use crate::proto::emit::{EmitKind, EncodedEvent};
+use crate::proto::event::{Delivery, DisconnectReason, Settled, SocketEvent, Waiting};
 use crate::proto::reconnect::Reconnection;
 use crate::proto::recovery::RecoveryState;
-use crate::proto::status::SocketStatus;
+use crate::proto::update::{StatusChange, Update};
 
 mod dialing;
 mod incoming;
@@ -93,13 +92,10 @@ pub(crate) enum Ending {
     Failed(ConnectError),
 }
 
-/// Where the outcome of a namespace connect goes.
-pub(crate) type ConnectWaiter = oneshot::Sender<Result<(), ConnectError>>;
-
 /// Names a socket across the layers: its handles, the commands they send
 /// the driver, and the connection's table of namespaces, the one registry
 /// of sockets. A later socket of the same namespace gets another id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct SocketId(u64);
 
 impl SocketId {
@@ -147,7 +143,6 @@ struct Namespace {
     id: SocketId,
     path: Arc<str>,
     state: NsState,
-    status: Arc<SocketStatus>,
     auth: AuthSource,
     /// The async auth callback the CONNECT waits for (see [`AuthRequest`]).
     awaiting_auth: AwaitingAuth,
@@ -167,13 +162,15 @@ struct Namespace {
     /// [`HELD_MAX_BYTES`].
     held: Vec<SocketEvent>,
     held_bytes: usize,
-    acks: HashMap<u64, AckWaiter>,
+    /// Whether an emit went out with an ack id since acks were last lost.
+    acks_outstanding: bool,
     /// The ack id of the next emit that asks for one.
     next_ack_id: u64,
-    /// Size at which closed ack waiters are next swept out.
-    ack_sweep_at: usize,
-    waiters: Vec<ConnectWaiter>,
+    /// How many `connect()` calls wait for the outcome of the current one.
+    waiting: u32,
     reliable: ReliableQueue,
+    /// The key of the next at-least-once emit.
+    next_reliable_key: u64,
 }
 
 impl Namespace {
@@ -197,29 +194,30 @@ impl Namespace {
         id
     }
 
-    fn fail_acks(&mut self) {
-        for (_, waiter) in self.acks.drain() {
-            let _ = waiter.send(Err(AckError::Disconnected));
+    /// The emits sent with an ack id will get no answer.
+    fn lose_acks(&mut self, updates: &mut VecDeque<(SocketId, Update)>) {
+        if std::mem::take(&mut self.acks_outstanding) {
+            updates.push_back((self.id, Update::AcksLost));
         }
     }
-}
 
-/// Answers the connect waiters of socket `socket` through its delivery
-/// queue, behind everything delivered before.
-fn settle(
-    waiters: &mut Vec<ConnectWaiter>,
-    deliveries: &mut VecDeque<(SocketId, Delivery)>,
-    socket: SocketId,
-    outcome: &Result<(), ConnectError>,
-) {
-    for waiter in waiters.drain(..) {
-        deliveries.push_back((
-            socket,
-            Delivery::Settled(Box::new(Settled {
-                waiter,
-                outcome: outcome.clone(),
-            })),
-        ));
+    /// Answers the `connect()` calls waiting on this namespace through its
+    /// delivery queue, behind everything delivered before.
+    fn settle(
+        &mut self,
+        deliveries: &mut VecDeque<(SocketId, Delivery)>,
+        outcome: Result<(), ConnectError>,
+    ) {
+        let waiters = std::mem::take(&mut self.waiting);
+        if waiters > 0 {
+            deliveries.push_back((
+                self.id,
+                Delivery::Settled(Box::new(Settled {
+                    outcome,
+                    waiters: Waiting(waiters),
+                })),
+            ));
+        }
     }
 }
 
@@ -269,6 +267,9 @@ pub(crate) struct Connection {
     /// Socket events for each namespace's dispatcher, in order; see
     /// [`poll_delivery`](Self::poll_delivery).
     deliveries: VecDeque<(SocketId, Delivery)>,
+    /// What each socket's handles learn at once; see
+    /// [`poll_update`](Self::poll_update).
+    updates: VecDeque<(SocketId, Update)>,
 }
 
 /// Whether a namespace's CONNECT waits for an async auth callback.
@@ -319,6 +320,7 @@ impl Connection {
             paused_since: None,
             outbox: VecDeque::new(),
             deliveries: VecDeque::new(),
+            updates: VecDeque::new(),
         }
     }
 
@@ -329,7 +331,6 @@ impl Connection {
         id: SocketId,
         path: &str,
         auth: AuthSource,
-        status: Arc<SocketStatus>,
         recovery: Option<RecoveryState>,
     ) -> SocketId {
         let last_sid = recovery
@@ -340,7 +341,6 @@ impl Connection {
             id,
             path: Arc::from(path),
             state: NsState::Inactive,
-            status,
             auth,
             awaiting_auth: AwaitingAuth::No,
             auth_requests: 0,
@@ -351,14 +351,15 @@ impl Connection {
             connect_deadline: None,
             held: Vec::new(),
             held_bytes: 0,
-            acks: HashMap::new(),
+            acks_outstanding: false,
             next_ack_id: 0,
-            ack_sweep_at: 64,
-            waiters: Vec::new(),
+            waiting: 0,
             reliable: ReliableQueue::default(),
+            next_reliable_key: 0,
         };
         if let Some(link) = &self.link {
-            fresh.status.set_max_payload(link.info.max_payload);
+            let max = StatusChange::MaxPayload(link.info.max_payload);
+            self.updates.push_back((id, Update::Status(max)));
         }
         if let Some(index) = self.find(path) {
             // The old socket is gone: end its server-side socket. What is still
@@ -417,23 +418,26 @@ impl Connection {
             .any(|ns| ns.state != NsState::Inactive)
     }
 
-    /// The user wants socket `id` connected; `waiter` learns the outcome,
-    /// `Closed` when the socket is not attached.
-    pub(crate) fn connect(&mut self, id: SocketId, waiter: Option<ConnectWaiter>, now: Instant) {
+    /// The user wants socket `id` connected. With `waits`, the caller waits
+    /// for the outcome: returned when it is known at once (`Closed` when
+    /// the socket is not attached), else a [`Delivery::Settled`] for the
+    /// socket answers it.
+    pub(crate) fn connect(
+        &mut self,
+        id: SocketId,
+        waits: bool,
+        now: Instant,
+    ) -> Option<Result<(), ConnectError>> {
         self.now = now;
         let Some(ns) = self.find_socket(id) else {
-            if let Some(waiter) = waiter {
-                let _ = waiter.send(Err(ConnectError::Closed));
-            }
-            return;
+            return waits.then_some(Err(ConnectError::Closed));
         };
         let namespace = &mut self.namespaces[ns];
-        if let Some(waiter) = waiter {
+        if waits {
             if namespace.state.announced() {
-                let _ = waiter.send(Ok(()));
-                return;
+                return Some(Ok(()));
             }
-            namespace.waiters.push(waiter);
+            namespace.waiting += 1;
         }
         if namespace.state == NsState::Inactive {
             namespace.state = NsState::Connecting;
@@ -441,6 +445,7 @@ impl Connection {
                 self.send_connect(ns);
             }
         }
+        None
     }
 
     /// Ends the namespace of socket `id`, if it is attached; see
@@ -478,20 +483,16 @@ impl Connection {
         };
         let namespace = &mut self.namespaces[ns];
         if namespace.state.announced() {
-            namespace.status.set_disconnected();
+            let disconnected = Update::Status(StatusChange::Disconnected);
+            self.updates.push_back((namespace.id, disconnected));
             self.deliveries
                 .push_back((namespace.id, SocketEvent::Disconnect(reason).into()));
         }
         namespace.state = NsState::Inactive;
         namespace.connect_deadline = None;
         namespace.take_held();
-        namespace.fail_acks();
-        settle(
-            &mut namespace.waiters,
-            &mut self.deliveries,
-            namespace.id,
-            &Err(waiter_error),
-        );
+        namespace.lose_acks(&mut self.updates);
+        namespace.settle(&mut self.deliveries, Err(waiter_error));
         // Queued at-least-once emits wait for a later connect().
         namespace.reliable.requeue_in_flight();
     }
@@ -526,7 +527,8 @@ impl Connection {
         }
         // The emitting handles check their frames against the server's limit.
         for namespace in &self.namespaces {
-            namespace.status.set_max_payload(info.max_payload);
+            let max = StatusChange::MaxPayload(info.max_payload);
+            self.updates.push_back((namespace.id, Update::Status(max)));
         }
         self.link = Some(OpenLink {
             info,
@@ -666,7 +668,8 @@ impl Connection {
         };
         for namespace in &mut self.namespaces {
             if namespace.state.announced() {
-                namespace.status.set_disconnected();
+                let disconnected = Update::Status(StatusChange::Disconnected);
+                self.updates.push_back((namespace.id, disconnected));
                 self.deliveries
                     .push_back((namespace.id, SocketEvent::Disconnect(fault.reason).into()));
             }
@@ -675,7 +678,7 @@ impl Connection {
             }
             namespace.connect_deadline = None;
             namespace.awaiting_auth = AwaitingAuth::No;
-            namespace.fail_acks();
+            namespace.lose_acks(&mut self.updates);
             namespace.reliable.requeue_in_flight();
             // A message the client refuses is replayed by the server after
             // every recovery: when a recovery ends on a refusal again before
@@ -746,6 +749,14 @@ impl Connection {
     /// `handle_*` call and command, until it returns `None`.
     pub(crate) fn poll_transmit(&mut self) -> Option<Frame> {
         self.outbox.pop_front()
+    }
+
+    /// The next thing the handles of socket `.0` must learn at once: a
+    /// status change or the answer to an emit. Call after every `handle_*`
+    /// call and command, until it returns `None`, whatever the dispatchers'
+    /// room.
+    pub(crate) fn poll_update(&mut self) -> Option<(SocketId, Update)> {
+        self.updates.pop_front()
     }
 
     /// The next socket event for the dispatcher of socket `.0`, in order.
@@ -822,7 +833,14 @@ impl Connection {
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<(), LinkFault> {
         self.now = now;
         for ns in 0..self.namespaces.len() {
-            if self.namespaces[ns].reliable.expire(now, self.retries) {
+            let namespace = &mut self.namespaces[ns];
+            let (resend, exhausted) = namespace.reliable.expire(now, self.retries);
+            if let Some(done) = exhausted {
+                let error = AckError::Emit(EmitError::Unacknowledged { tries: done.tries });
+                self.updates
+                    .push_back((namespace.id, Update::Reliable(done.key, Err(error))));
+            }
+            if resend {
                 self.send_reliable(ns);
             }
         }
@@ -896,47 +914,56 @@ impl Connection {
         })
     }
 
-    /// Queues an emit of socket `id`. Call for each emit taken from the
-    /// socket's queue while [`accepts_emits`](Self::accepts_emits).
-    pub(crate) fn send(&mut self, id: SocketId, emit: Emit, now: Instant) {
+    /// Queues an emit of socket `id`, of `kind`. Returns the key its
+    /// answer will name: the ack id of an emit with an ack ([`Update::Ack`]),
+    /// the key of an at-least-once emit ([`Update::Reliable`]). Call for
+    /// each emit taken from the socket's queue while
+    /// [`accepts_emits`](Self::accepts_emits).
+    pub(crate) fn send(
+        &mut self,
+        id: SocketId,
+        event: EncodedEvent,
+        kind: EmitKind,
+        now: Instant,
+    ) -> Option<u64> {
         self.now = now;
-        let Some(ns) = self.find_socket(id) else {
-            return;
-        };
+        let ns = self.find_socket(id)?;
         let namespace = &mut self.namespaces[ns];
-        let notify = match emit {
-            Emit::Plain(event) => {
+        let (key, notify) = match kind {
+            EmitKind::Plain => {
                 let notify = event.notify();
                 event.write_plain(&mut self.outbox);
-                notify
+                (None, notify)
             }
-            Emit::WithAck(acked) => {
-                if acked.waiter.is_closed() {
-                    // The caller stopped waiting (its timeout ran out while the emit was
-                    // queued offline): sending it now would surprise the server and nobody.
-                    return;
-                }
-                if namespace.acks.len() >= namespace.ack_sweep_at {
-                    namespace.acks.retain(|_, waiter| !waiter.is_closed());
-                    namespace.ack_sweep_at = (namespace.acks.len() * 2).max(64);
-                }
-                let id = namespace.take_ack_id();
-                acked.event.write(Some(id), &mut self.outbox);
-                namespace.acks.insert(id, acked.waiter);
-                acked.event.notify()
+            EmitKind::WithAck => {
+                let ack_id = namespace.take_ack_id();
+                namespace.acks_outstanding = true;
+                event.write(Some(ack_id), &mut self.outbox);
+                (Some(ack_id), event.notify())
             }
-            Emit::AtLeastOnce(acked, timeout) => {
+            EmitKind::AtLeastOnce(timeout) => {
+                let key = namespace.next_reliable_key;
+                namespace.next_reliable_key = key.wrapping_add(1);
                 let idle = !namespace.reliable.in_flight();
-                namespace.reliable.push(acked, timeout);
+                namespace.reliable.push(key, event, timeout);
                 if idle {
                     self.send_reliable(ns);
                 }
-                return;
+                return Some(key);
             }
         };
         if let Some(event) = notify {
             self.deliveries
                 .push_back((self.namespaces[ns].id, Delivery::Outgoing(event)));
+        }
+        key
+    }
+
+    /// The caller of at-least-once emit `key` of socket `id` stopped
+    /// waiting: it is not sent (again), and its answer goes to nobody.
+    pub(crate) fn cancel_reliable(&mut self, id: SocketId, key: u64) {
+        if let Some(ns) = self.find_socket(id) {
+            self.namespaces[ns].reliable.cancel(key);
         }
     }
 

@@ -9,12 +9,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 use crate::codec::limits::RESERVED_EVENTS;
 use crate::codec::parser::{self, decode_emit, with_ack_id};
 use crate::codec::Frame;
-use crate::error::{AckError, EmitError, UnsentEmit};
+use crate::error::{EmitError, UnsentEmit};
 use crate::proto::event::Event;
 
 /// What an acknowledgement carried.
@@ -24,29 +23,22 @@ pub(crate) struct AckPayload {
     pub(crate) attachments: Vec<Bytes>,
 }
 
-/// Where the reply to an emit that asked for an ack goes.
-pub(crate) type AckWaiter = oneshot::Sender<Result<AckPayload, AckError>>;
-
 /// The digits of the longest ack id (`u64::MAX`).
 const MAX_ID_DIGITS: usize = 20;
 
-/// An emit, as a socket handle queues it for the connection.
-#[derive(Debug)]
-pub(crate) enum Emit {
+/// What an emit asks of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EmitKind {
     /// No ack asked: sent once, forgotten.
-    Plain(EncodedEvent),
-    /// Sent once; the waiter gets the ack. The caller times out on its own.
-    WithAck(Box<AckedEmit>),
+    Plain,
+    /// Sent once; the ack, if it comes, is an [`Update::Ack`]. The caller
+    /// times out on its own.
+    ///
+    /// [`Update::Ack`]: crate::proto::update::Update::Ack
+    WithAck,
     /// Sent until acknowledged, one at a time per socket and in order: each
-    /// try with a fresh ack id, waiting `timeout` for its ack.
-    AtLeastOnce(Box<AckedEmit>, Duration),
-}
-
-/// An emit that asks for an ack.
-#[derive(Debug)]
-pub(crate) struct AckedEmit {
-    pub(crate) event: EncodedEvent,
-    pub(crate) waiter: AckWaiter,
+    /// try with a fresh ack id, waiting this long for its ack.
+    AtLeastOnce(Duration),
 }
 
 /// An event encoded for the wire, without its ack id.
@@ -179,16 +171,6 @@ impl EncodedEvent {
                     notify,
                 })
             }),
-        }
-    }
-}
-
-impl Emit {
-    /// The event it carries, handed back to the caller.
-    pub(crate) fn into_unsent(self) -> UnsentEmit {
-        match self {
-            Emit::Plain(event) => event.into_unsent(),
-            Emit::WithAck(acked) | Emit::AtLeastOnce(acked, _) => acked.event.into_unsent(),
         }
     }
 }

@@ -9,7 +9,6 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 use crate::codec::arg_deserializer::{TextArgsDeserializer, ValueArgsDeserializer};
 use crate::codec::packet::RawEvent;
@@ -127,8 +126,11 @@ impl fmt::Display for SocketEvent {
 /// What the driver hands a socket's dispatcher. Kept to two words: a
 /// socket's queue holds up to its `event_buffer` of these, and the rare
 /// state changes can afford a box where the frequent events cannot.
+///
+/// `W` is who waits for a `connect()`: the connection counts them
+/// ([`Waiting`]); the driver, which holds them, hands them on.
 #[derive(Debug)]
-pub(crate) enum Delivery {
+pub(crate) enum Delivery<W = Waiting> {
     /// A server event, for the handlers and the streams.
     Event(Event),
     /// Any other socket event (connect, disconnect, reconnect...).
@@ -138,14 +140,37 @@ pub(crate) enum Delivery {
     /// The outcome of a `connect()`, answered once everything delivered
     /// before it was handled: lifecycle handlers see every failed attempt
     /// before the caller learns that connecting failed.
-    Settled(Box<Settled>),
+    Settled(Box<Settled<W>>),
 }
 
 /// See [`Delivery::Settled`].
 #[derive(Debug)]
-pub(crate) struct Settled {
-    pub(crate) waiter: oneshot::Sender<Result<(), ConnectError>>,
+pub(crate) struct Settled<W> {
     pub(crate) outcome: Result<(), ConnectError>,
+    pub(crate) waiters: W,
+}
+
+/// How many `connect()` calls wait for an outcome, the oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Waiting(pub(crate) u32);
+
+impl<W> Delivery<W> {
+    /// The same delivery, with the waiters `hand_on` gives for the
+    /// count of a [`Settled`].
+    pub(crate) fn with_waiters<V>(self, hand_on: impl FnOnce(W) -> V) -> Delivery<V> {
+        match self {
+            Delivery::Event(event) => Delivery::Event(event),
+            Delivery::Lifecycle(event) => Delivery::Lifecycle(event),
+            Delivery::Outgoing(event) => Delivery::Outgoing(event),
+            Delivery::Settled(settled) => {
+                let Settled { outcome, waiters } = *settled;
+                Delivery::Settled(Box::new(Settled {
+                    outcome,
+                    waiters: hand_on(waiters),
+                }))
+            }
+        }
+    }
 }
 
 impl From<SocketEvent> for Delivery {

@@ -1,7 +1,8 @@
 //! The Socket.IO protocol of one manager, sans IO: namespaces, acks, offsets
 //! and recovery, the reconnection rules, and the events they produce.
 //! Inputs are calls that take the current time; outputs are pulled. Nothing
-//! here imports the driver, the transport or the public face.
+//! here imports the driver, the transport or the public face, holds a
+//! channel or reads the clock.
 //!
 //! Who owns what, for the whole crate:
 //!
@@ -11,10 +12,16 @@
 //! - **The wire format of Socket.IO packets**: `codec::parser`. The
 //!   connection holds its decoder (a packet's half-received parts) and
 //!   acts on the packets it hands out, whichever parser made them.
-//! - **Ack waiters**: the connection's namespaces. An `emit_with_ack` times
-//!   out in its caller, who stops waiting; the connection sweeps closed
-//!   waiters out. At-least-once emits and their timers are the namespace's
-//!   reliable queue (`connection/reliable.rs`).
+//! - **What the handles wait for** (a `connect()`, an ack): the connection
+//!   keys each request (the ack id, the key of an at-least-once emit, a
+//!   count of `connect()` callers) and answers it as an output:
+//!   [`update::Update`] at once, `Delivery::Settled` in delivery order.
+//!   The driver holds the waiters (`driver/waiters.rs`) and drops those
+//!   whose caller gave up. At-least-once emits and their timers are the
+//!   namespace's reliable queue (`connection/reliable.rs`).
+//! - **The status the handles read** (connected, sid, pid, recovered, the
+//!   server's maxPayload): the connection says what changed
+//!   ([`update::StatusChange`]); the driver writes the shared status.
 //! - **The pid and offsets**: the connection's namespaces, for reconnecting
 //!   (the last event received); the dispatcher's checkpoint
 //!   (`client/shared.rs`), for restarting (the last event the application
@@ -36,4 +43,4 @@ pub(crate) mod emit;
 pub(crate) mod event;
 pub(crate) mod reconnect;
 pub(crate) mod recovery;
-pub(crate) mod status;
+pub(crate) mod update;

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{settle, Connection, Ending, LinkFault, NsState, HELD_MAX_BYTES, HELD_MAX_EVENTS};
+use super::{Connection, Ending, LinkFault, NsState, HELD_MAX_BYTES, HELD_MAX_EVENTS};
 use crate::codec::engine::EnginePacket;
 use crate::codec::parser::{Body, Incoming};
 use crate::codec::Frame;
@@ -17,6 +17,7 @@ use crate::error::ConnectError;
 use crate::proto::emit::AckPayload;
 use crate::proto::event::{AckRequest, DisconnectReason, Event, SocketEvent};
 use crate::proto::recovery::RecoveryState;
+use crate::proto::update::{StatusChange, Update};
 
 impl Connection {
     /// A text message arrived. Call for each, in the order they arrived.
@@ -131,7 +132,13 @@ impl Connection {
         if replayed && recovered {
             // The replay already announced the connect; the reply ends it.
             namespace.state = NsState::Connected;
-            namespace.status.set_connected(Some(sid), shared_pid, true);
+            let connected = StatusChange::Connected {
+                sid: Some(sid),
+                pid: shared_pid,
+                recovered: true,
+            };
+            self.updates
+                .push_back((namespace.id, Update::Status(connected)));
             tracing::debug!(nsp = %namespace.path, "replay complete");
             self.send_reliable(ns);
             return Ok(());
@@ -152,19 +159,17 @@ impl Connection {
             namespace.recent.clear();
         }
         namespace.state = NsState::Connected;
-        namespace
-            .status
-            .set_connected(Some(sid), shared_pid, recovered);
+        let connected = StatusChange::Connected {
+            sid: Some(sid),
+            pid: shared_pid,
+            recovered,
+        };
+        self.updates
+            .push_back((namespace.id, Update::Status(connected)));
         tracing::debug!(nsp = %namespace.path, recovered, "namespace connected");
         let held = namespace.take_held();
         self.establish();
-        let namespace = &mut self.namespaces[ns];
-        settle(
-            &mut namespace.waiters,
-            &mut self.deliveries,
-            namespace.id,
-            &Ok(()),
-        );
+        self.namespaces[ns].settle(&mut self.deliveries, Ok(()));
         // At-least-once emits go out again before the application hears of the
         // connect, so that what it emits from its connect handler queues behind.
         self.send_reliable(ns);
@@ -191,17 +196,16 @@ impl Connection {
             .recovery
             .as_ref()
             .map(|recovery| Arc::from(recovery.pid.as_str()));
-        namespace
-            .status
-            .set_connected(namespace.last_sid.clone(), pid, true);
+        let connected = StatusChange::Connected {
+            sid: namespace.last_sid.clone(),
+            pid,
+            recovered: true,
+        };
+        self.updates
+            .push_back((namespace.id, Update::Status(connected)));
         tracing::debug!(nsp = %namespace.path, "a long replay: delivered before the CONNECT reply");
         let held = namespace.take_held();
-        settle(
-            &mut namespace.waiters,
-            &mut self.deliveries,
-            namespace.id,
-            &Ok(()),
-        );
+        namespace.settle(&mut self.deliveries, Ok(()));
         self.deliveries.push_back((
             self.namespaces[ns].id,
             SocketEvent::Connect { recovered: true }.into(),
@@ -236,7 +240,8 @@ impl Connection {
         let error = ConnectError::Rejected { message, data };
         tracing::warn!(nsp = %self.namespaces[ns].path, %error, "namespace refused");
         // Whatever the server replayed first, the session was not restored.
-        self.namespaces[ns].status.set_refused();
+        let refused = Update::Status(StatusChange::Refused);
+        self.updates.push_back((self.namespaces[ns].id, refused));
         self.deliveries.push_back((
             self.namespaces[ns].id,
             SocketEvent::ConnectError(error.clone()).into(),
@@ -258,18 +263,16 @@ impl Connection {
             return;
         };
         let namespace = &mut self.namespaces[ns];
-        let payload = match namespace.reliable.on_ack(id, payload) {
-            Ok(()) => {
+        let socket = namespace.id;
+        match namespace.reliable.on_ack(id, payload) {
+            Ok(done) => {
+                if let Some((key, payload)) = done {
+                    self.updates
+                        .push_back((socket, Update::Reliable(key, Ok(payload))));
+                }
                 self.send_reliable(ns);
-                return;
             }
-            Err(payload) => payload,
-        };
-        match namespace.acks.remove(&id) {
-            Some(waiter) => {
-                let _ = waiter.send(Ok(payload));
-            }
-            None => tracing::debug!(id, "ack for an unknown or expired id"),
+            Err(payload) => self.updates.push_back((socket, Update::Ack(id, payload))),
         }
     }
 

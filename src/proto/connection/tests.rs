@@ -5,7 +5,7 @@
 //! included (`42[...]` is an Engine.IO message carrying a Socket.IO EVENT).
 //! Time is `Instant::now()` plus durations; nothing sleeps and nothing does IO.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,11 +24,11 @@ use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
 use crate::error::{AckError, ConnectError, EmitError};
 use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
-use crate::proto::emit::{AckPayload, AckedEmit, Emit, EncodedEvent};
-use crate::proto::event::{Delivery, DisconnectReason, Event, SocketEvent};
+use crate::proto::emit::{AckPayload, EmitKind, EncodedEvent};
+use crate::proto::event::{Delivery, DisconnectReason, Event, SocketEvent, Waiting};
 use crate::proto::reconnect::{ReconnectPolicy, Reconnection};
 use crate::proto::recovery::RecoveryState;
-use crate::proto::status::SocketStatus;
+use crate::proto::update::{StatusChange, Update};
 
 #[path = "../../../tests/support/rng.rs"]
 mod rng;
@@ -182,12 +182,79 @@ impl AckSink for ClosedSink {
     }
 }
 
-/// A connection state machine with an ack sink and a clock.
+/// What the handles read of a socket: the connection's status changes,
+/// applied as the driver applies them.
+#[derive(Default)]
+struct Status(Mutex<StatusState>);
+
+#[derive(Default)]
+struct StatusState {
+    connected: bool,
+    recovered: bool,
+    id: Option<Arc<str>>,
+    pid: Option<Arc<str>>,
+    max_payload: Option<u64>,
+}
+
+impl Status {
+    fn apply(&self, change: StatusChange) {
+        let mut state = self.0.lock().unwrap();
+        match change {
+            StatusChange::Connected {
+                sid,
+                pid,
+                recovered,
+            } => {
+                state.connected = true;
+                state.recovered = recovered;
+                state.id = sid;
+                state.pid = pid;
+            }
+            StatusChange::Refused => state.recovered = false,
+            StatusChange::Disconnected => {
+                state.connected = false;
+                state.id = None;
+            }
+            StatusChange::MaxPayload(max) => state.max_payload = Some(max),
+        }
+    }
+
+    fn connected(&self) -> bool {
+        self.0.lock().unwrap().connected
+    }
+
+    fn recovered(&self) -> bool {
+        self.0.lock().unwrap().recovered
+    }
+
+    fn id(&self) -> Option<Arc<str>> {
+        self.0.lock().unwrap().id.clone()
+    }
+
+    fn pid(&self) -> Option<Arc<str>> {
+        self.0.lock().unwrap().pid.clone()
+    }
+
+    fn max_payload(&self) -> Option<u64> {
+        self.0.lock().unwrap().max_payload
+    }
+}
+
+/// A connection state machine with an ack sink and a clock, and what the
+/// driver holds for the handles: their status and their waiters, answered
+/// as the connection's updates and deliveries say.
 struct Harness {
     conn: Connection,
     /// Where `Event::ack` sends its answers.
     acks: Arc<CollectedAnswers>,
     now: Instant,
+    statuses: Vec<(SocketId, Arc<Status>)>,
+    /// `connect()` callers, the oldest first.
+    connects: Vec<(SocketId, oneshot::Sender<Result<(), ConnectError>>)>,
+    /// Emits waiting for an ack, by socket and ack id.
+    ack_waiters: HashMap<(SocketId, u64), oneshot::Sender<Result<AckPayload, AckError>>>,
+    /// At-least-once emits waiting for theirs, by socket and key.
+    reliable_waiters: HashMap<(SocketId, u64), oneshot::Sender<Result<AckPayload, AckError>>>,
 }
 
 impl Harness {
@@ -209,6 +276,76 @@ impl Harness {
             ),
             acks,
             now,
+            statuses: Vec::new(),
+            connects: Vec::new(),
+            ack_waiters: HashMap::new(),
+            reliable_waiters: HashMap::new(),
+        }
+    }
+
+    /// A fresh connection with these settings, in place of the harness's.
+    fn replace(&mut self, strip_offsets: bool, retries: u32, rules: Reconnection) {
+        self.conn = Connection::new(
+            strip_offsets,
+            retries,
+            CONNECT_TIMEOUT,
+            rules,
+            self.acks.clone(),
+            self.now,
+        );
+    }
+
+    /// Applies the connection's updates, as the driver does.
+    fn route(&mut self) {
+        while let Some((ns, update)) = self.conn.poll_update() {
+            match update {
+                Update::Status(change) => {
+                    if let Some((_, status)) = self.statuses.iter().find(|(id, _)| *id == ns) {
+                        status.apply(change);
+                    }
+                }
+                Update::Ack(id, payload) => {
+                    if let Some(waiter) = self.ack_waiters.remove(&(ns, id)) {
+                        let _ = waiter.send(Ok(payload));
+                    }
+                }
+                Update::AcksLost => {
+                    let lost: Vec<_> = self
+                        .ack_waiters
+                        .keys()
+                        .filter(|(id, _)| *id == ns)
+                        .copied()
+                        .collect();
+                    for key in lost {
+                        if let Some(waiter) = self.ack_waiters.remove(&key) {
+                            let _ = waiter.send(Err(AckError::Disconnected));
+                        }
+                    }
+                }
+                Update::Reliable(key, result) => {
+                    if let Some(waiter) = self.reliable_waiters.remove(&(ns, key)) {
+                        let _ = waiter.send(result);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers the `waiting` oldest `connect()` callers of socket `ns`.
+    fn answer_connects(
+        &mut self,
+        ns: SocketId,
+        waiting: Waiting,
+        outcome: Result<(), ConnectError>,
+    ) {
+        for _ in 0..waiting.0 {
+            let at = self
+                .connects
+                .iter()
+                .position(|(id, _)| *id == ns)
+                .expect("as many callers as counted");
+            let (_, waiter) = self.connects.remove(at);
+            let _ = waiter.send(outcome.clone());
         }
     }
 
@@ -217,24 +354,39 @@ impl Harness {
         path: &str,
         auth: AuthSource,
         recovery: Option<RecoveryState>,
-    ) -> (SocketId, Arc<SocketStatus>) {
-        let status = Arc::new(SocketStatus::default());
+    ) -> (SocketId, Arc<Status>) {
+        let status = Arc::new(Status::default());
         let ns = self
             .conn
-            .add_namespace(SocketId::next(), path, auth, status.clone(), recovery);
+            .add_namespace(SocketId::next(), path, auth, recovery);
+        self.statuses.push((ns, status.clone()));
+        self.route();
         (ns, status)
     }
 
+    /// `connect()` of socket `ns`, with a caller that waits for the outcome.
     fn connect(&mut self, ns: SocketId) -> ConnectOutcome {
         let (tx, rx) = oneshot::channel();
-        self.conn.connect(ns, Some(tx), self.now);
+        match self.conn.connect(ns, true, self.now) {
+            Some(outcome) => {
+                let _ = tx.send(outcome);
+            }
+            None => self.connects.push((ns, tx)),
+        }
         self.settle();
         rx
+    }
+
+    /// `connect()` of socket `ns`, with no caller waiting.
+    fn want(&mut self, ns: SocketId) {
+        assert!(self.conn.connect(ns, false, self.now).is_none());
+        self.settle();
     }
 
     fn open(&mut self) {
         self.conn
             .handle_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), self.now);
+        self.route();
     }
 
     fn text(&mut self, frame: &str) -> Result<(), DisconnectReason> {
@@ -243,14 +395,16 @@ impl Harness {
         result.map_err(|fault| fault.reason)
     }
 
-    /// Answers the connect waiters whose outcome is queued, as the
-    /// dispatcher does once it reaches them; other deliveries stay.
+    /// Applies the updates and answers the connect waiters whose outcome is
+    /// queued, as the dispatcher does once it reaches them; other deliveries
+    /// stay.
     fn settle(&mut self) {
+        self.route();
         let deliveries = std::mem::take(&mut self.conn.deliveries);
         for (ns, dispatch) in deliveries {
             match dispatch {
                 Delivery::Settled(settled) => {
-                    let _ = settled.waiter.send(settled.outcome);
+                    self.answer_connects(ns, settled.waiters, settled.outcome);
                 }
                 other => self.conn.deliveries.push_back((ns, other)),
             }
@@ -259,7 +413,9 @@ impl Harness {
 
     /// Feeds a frame that must end the link; returns the attempt's error.
     fn fault(&mut self, frame: &str) -> ConnectError {
-        match self.conn.handle_text(frame, self.now) {
+        let result = self.conn.handle_text(frame, self.now);
+        self.route();
+        match result {
             Err(fault) => fault.error,
             Ok(()) => panic!("{frame:?} was accepted"),
         }
@@ -312,19 +468,19 @@ impl Harness {
 
     /// Drains the deliveries, answering connect waiters as the dispatcher does.
     fn events(&mut self) -> Vec<(SocketId, SocketEvent)> {
-        self.conn
-            .deliveries
-            .drain(..)
-            .filter_map(|(ns, dispatch)| match dispatch {
-                Delivery::Event(event) => Some((ns, SocketEvent::Event(event))),
-                Delivery::Lifecycle(event) => Some((ns, *event)),
+        self.route();
+        let mut events = Vec::new();
+        for (ns, dispatch) in std::mem::take(&mut self.conn.deliveries) {
+            match dispatch {
+                Delivery::Event(event) => events.push((ns, SocketEvent::Event(event))),
+                Delivery::Lifecycle(event) => events.push((ns, *event)),
                 Delivery::Outgoing(event) => panic!("unexpected outgoing {event:?}"),
                 Delivery::Settled(settled) => {
-                    let _ = settled.waiter.send(settled.outcome);
-                    None
+                    self.answer_connects(ns, settled.waiters, settled.outcome);
                 }
-            })
-            .collect()
+            }
+        }
+        events
     }
 
     /// Drains the deliveries, summarised.
@@ -348,9 +504,9 @@ impl Harness {
 
     /// Adds a namespace, opens the link, and has the server accept it with
     /// `reply`; outbox and deliveries are drained.
-    fn connected(&mut self, path: &str, reply: &str) -> (SocketId, Arc<SocketStatus>) {
+    fn connected(&mut self, path: &str, reply: &str) -> (SocketId, Arc<Status>) {
         let (ns, status) = self.add(path, AuthSource::None, None);
-        self.conn.connect(ns, None, self.now);
+        self.want(ns);
         if self.conn.link.is_none() {
             self.open();
         }
@@ -363,7 +519,7 @@ impl Harness {
 
     /// A session on "/" with server-side recovery: pid `p1`, and one event
     /// with offset `o1` received.
-    fn with_session() -> (Self, SocketId, Arc<SocketStatus>) {
+    fn with_session() -> (Self, SocketId, Arc<Status>) {
         let mut h = Harness::new();
         let (ns, status) = h.connected("/", r#"40{"sid":"s1","pid":"p1"}"#);
         h.recv(&[r#"42["tick",0,"o1"]"#]);
@@ -373,7 +529,7 @@ impl Harness {
 
     /// [`with_session`](Self::with_session) after a lost link, with the
     /// recovery CONNECT sent on a new one; outbox and deliveries are drained.
-    fn recovering() -> (Self, SocketId, Arc<SocketStatus>) {
+    fn recovering() -> (Self, SocketId, Arc<Status>) {
         let (mut h, ns, status) = Harness::with_session();
         h.lose(DisconnectReason::TransportClose);
         h.open();
@@ -407,15 +563,34 @@ impl Harness {
         };
         let without = format!("{}{}", &text[..id_at], &text[data_at..]);
         let event = EncodedEvent::from_parts(&without, id_at, attachments, None);
-        let emit = Emit::WithAck(Box::new(AckedEmit { event, waiter }));
-        self.conn.send(ns, emit, self.now);
+        let key = self.conn.send(ns, event, EmitKind::WithAck, self.now);
+        assert_eq!(key, Some(id), "sent with ack id {id}");
+        self.ack_waiters.insert((ns, id), waiter);
+        rx
+    }
+
+    /// Queues an at-least-once emit whose ack id goes at `id_at`, kept for
+    /// the outgoing listeners as `notify`.
+    fn send_reliable_with(
+        &mut self,
+        ns: SocketId,
+        text: &str,
+        id_at: usize,
+        notify: Option<Event>,
+    ) -> AckOutcome {
+        let (waiter, rx) = oneshot::channel();
+        let event = EncodedEvent::from_parts(text, id_at, Vec::new(), notify);
+        let kind = EmitKind::AtLeastOnce(Duration::from_millis(50));
+        let key = self.conn.send(ns, event, kind, self.now).expect("attached");
+        self.reliable_waiters.insert((ns, key), waiter);
+        self.route();
         rx
     }
 
     /// Queues a plain emit.
     fn send_plain(&mut self, ns: SocketId, text: &str, attachments: Vec<Bytes>) {
         let event = EncodedEvent::from_parts(text, 0, attachments, None);
-        self.conn.send(ns, Emit::Plain(event), self.now);
+        self.conn.send(ns, event, EmitKind::Plain, self.now);
     }
 }
 
@@ -550,7 +725,7 @@ fn connect_frames_are_exact_on_the_wire() {
     for (path, auth, expected) in table {
         let mut h = Harness::new();
         let (ns, _) = h.add(path, auth, None);
-        h.conn.connect(ns, None, h.now);
+        h.want(ns);
         h.open();
         assert_eq!(h.texts(), [expected]);
     }
@@ -704,7 +879,7 @@ fn connect_while_connecting_sends_one_connect_and_resolves_every_waiter() {
     h.open();
     let mut first = h.connect(ns);
     let mut second = h.connect(ns);
-    h.conn.connect(ns, None, h.now);
+    h.want(ns);
     assert_eq!(h.texts(), ["40"]);
     h.recv(&[r#"40{"sid":"s1"}"#]);
     assert!(connect_ok(&mut first));
@@ -754,7 +929,7 @@ fn dynamic_auth_is_evaluated_on_every_connect() {
     }));
     let mut h = Harness::new();
     let (ns, _) = h.add("/", auth, None);
-    h.conn.connect(ns, None, h.now);
+    h.want(ns);
     assert_eq!(calls.load(Ordering::SeqCst), 0, "not before the link opens");
     h.open();
     assert_eq!(h.texts(), [r#"40{"token":"t1"}"#]);
@@ -781,7 +956,7 @@ fn dynamic_auth_that_is_not_an_object_fails_the_namespace() {
             AuthSource::Dynamic(Arc::new(move || value.clone())),
             None,
         );
-        h.conn.connect(other, None, h.now);
+        h.want(other);
         let mut outcome = h.connect(ns);
         h.open();
         assert_eq!(
@@ -1417,10 +1592,9 @@ fn ack_when_the_driver_is_gone_fails_closed() {
         Arc::new(ClosedSink),
         Instant::now(),
     );
-    let status = Arc::new(SocketStatus::default());
-    let ns = conn.add_namespace(SocketId::next(), "/", AuthSource::None, status, None);
+    let ns = conn.add_namespace(SocketId::next(), "/", AuthSource::None, None);
     let now = Instant::now();
-    conn.connect(ns, None, now);
+    conn.connect(ns, false, now);
     conn.handle_open(test_open_info(PING_INTERVAL, PING_TIMEOUT), now);
     assert!(conn.handle_text(r#"40{"sid":"s1"}"#, now).is_ok());
     assert!(conn.handle_text(r#"421["withack"]"#, now).is_ok());
@@ -1502,38 +1676,6 @@ fn ack_reply_with_an_unknown_id_is_ignored() {
 }
 
 #[test]
-fn emit_whose_waiter_gave_up_is_not_sent() {
-    let mut h = Harness::new();
-    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
-    let waiter = h.send_with_ack(ns, r#"421["late"]"#, 1);
-    drop(waiter);
-    h.texts();
-
-    let rx = h.send_with_ack_and(ns, r#"422["timed out"]"#, 2, vec![Bytes::from_static(b"x")]);
-    drop(rx);
-    h.conn.outbox.clear();
-    let at = h.conn.find_socket(ns).unwrap();
-    h.conn.namespaces[at].acks.clear();
-    let (tx, rx) = oneshot::channel();
-    drop(rx);
-    let event = EncodedEvent::from_parts(
-        r#"42["timed out"]"#,
-        2,
-        vec![Bytes::from_static(b"x")],
-        None,
-    );
-    h.conn.send(
-        ns,
-        Emit::WithAck(Box::new(AckedEmit { event, waiter: tx })),
-        h.now,
-    );
-    assert_eq!(h.frames(), [], "neither the text nor its attachments");
-    assert!(!h.conn.namespaces[h.conn.find_socket(ns).unwrap()]
-        .acks
-        .contains_key(&2));
-}
-
-#[test]
 fn emit_without_ack_and_with_attachments_goes_out_in_order() {
     let mut h = Harness::new();
     let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
@@ -1598,23 +1740,6 @@ fn link_loss_fails_pending_acks_with_disconnected() {
     // A late reply on the next link finds nothing.
     h.open();
     h.recv(&[r#"40{"sid":"r2"}"#, r#"431["late"]"#]);
-}
-
-#[test]
-fn closed_ack_waiters_are_swept_as_the_table_grows() {
-    let mut h = Harness::new();
-    let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
-    // 64 emits whose callers stopped waiting after they were sent.
-    for id in 0..64 {
-        drop(h.send_with_ack(ns, r#"42["x"]"#, id));
-    }
-    let mut live = h.send_with_ack(ns, r#"42["x"]"#, 1000);
-    let acks = &h.conn.namespaces[h.conn.find_socket(ns).unwrap()].acks;
-    assert_eq!(acks.len(), 1, "the closed waiters were swept");
-    assert!(acks.contains_key(&1000));
-    assert_eq!(h.texts().len(), 65);
-    h.recv(&[r#"431000["ok"]"#]);
-    assert!(matches!(live.try_recv(), Ok(Ok(_))));
 }
 
 // ---------------------------------------------------------------------------
@@ -1787,7 +1912,7 @@ fn a_replay_past_the_hold_flows_before_the_reply() {
 fn events_before_a_reply_without_recovery_are_held_within_a_bound() {
     let mut h = Harness::new();
     let (ns, _) = h.add("/", AuthSource::None, None);
-    h.conn.connect(ns, None, h.now);
+    h.want(ns);
     h.open();
     for i in 0..HELD_MAX_EVENTS {
         assert_eq!(h.text(&format!(r#"42["early",{i}]"#)), Ok(()));
@@ -1801,7 +1926,7 @@ fn events_before_a_reply_without_recovery_are_held_within_a_bound() {
     // The bound counts bytes too.
     let mut h = Harness::new();
     let (ns, _) = h.add("/", AuthSource::None, None);
-    h.conn.connect(ns, None, h.now);
+    h.want(ns);
     h.open();
     let big = format!(r#"42["early","{}"]"#, "x".repeat(HELD_MAX_BYTES / 2));
     assert_eq!(h.text(&big), Ok(()));
@@ -1816,7 +1941,7 @@ fn recovery_connect_merges_user_auth_without_letting_it_override() {
     let mut h = Harness::new();
     let auth = static_auth(json!({"token": "abc", "pid": "mine", "offset": "mine"}));
     let (ns, _) = h.add("/admin", auth, None);
-    h.conn.connect(ns, None, h.now);
+    h.want(ns);
     h.open();
     assert_eq!(
         split_connect(&h.texts()[0]),
@@ -1988,7 +2113,7 @@ fn session_restored_from_storage_resumes_on_first_connect() {
 fn events_before_the_first_connect_reply_are_held_then_delivered() {
     let mut h = Harness::new();
     let (ns, _) = h.add("/", AuthSource::None, None);
-    h.conn.connect(ns, None, h.now);
+    h.want(ns);
     h.open();
     h.recv(&[r#"42["early",1]"#, r#"42["early",2]"#]);
     assert_eq!(h.seen(), []);
@@ -2169,7 +2294,7 @@ fn connect_error_rejects_the_namespace() {
 fn connect_after_a_rejection_tries_again() {
     let mut h = Harness::new();
     let (ns, _) = h.add("/", static_auth(json!({"token": "bad"})), None);
-    h.conn.connect(ns, None, h.now);
+    h.want(ns);
     h.open();
     h.texts();
     h.recv(&[r#"44{"message":"nope"}"#]);
@@ -2390,7 +2515,7 @@ fn binary_event_with_no_attachment_is_complete_at_once() {
 fn binary_event_is_held_like_any_event_before_the_reply() {
     let mut h = Harness::new();
     let (ns, _) = h.add("/", AuthSource::None, None);
-    h.conn.connect(ns, None, h.now);
+    h.want(ns);
     h.open();
     h.recv(&[r#"451-["bin",{"_placeholder":true,"num":0}]"#]);
     assert_eq!(h.binary(&[1]), Ok(()));
@@ -2797,7 +2922,7 @@ fn broadcast_reaches_only_namespaces_that_want_the_link() {
     let (connected, _) = h.connected("/", r#"40{"sid":"r"}"#);
     let (_inactive, _) = h.add("/inactive", AuthSource::None, None);
     let (connecting, _) = h.add("/connecting", AuthSource::None, None);
-    h.conn.connect(connecting, None, h.now);
+    h.want(connecting);
     let (left, _) = h.connected("/left", r#"40/left,{"sid":"l"}"#);
     h.conn.end(left, Ending::Disconnected);
     h.events();
@@ -2934,27 +3059,12 @@ fn status_pid_follows_the_server_session() {
 
 /// Queues an at-least-once emit whose ack id goes at `id_at`.
 fn send_reliable(h: &mut Harness, ns: SocketId, text: &str, id_at: usize) -> AckOutcome {
-    let (tx, rx) = oneshot::channel();
-    let event = EncodedEvent::from_parts(text, id_at, Vec::new(), None);
-    let emit = Box::new(AckedEmit { event, waiter: tx });
-    h.conn.send(
-        ns,
-        Emit::AtLeastOnce(emit, Duration::from_millis(50)),
-        h.now,
-    );
-    rx
+    h.send_reliable_with(ns, text, id_at, None)
 }
 
 fn with_retries(retries: u32) -> Harness {
     let mut h = Harness::new();
-    h.conn = Connection::new(
-        true,
-        retries,
-        CONNECT_TIMEOUT,
-        rules(),
-        h.acks.clone(),
-        h.now,
-    );
+    h.replace(true, retries, rules());
     h
 }
 
@@ -3006,6 +3116,7 @@ fn reliable_timers_resend_then_give_up_even_while_reading_is_paused() {
         .handle_timeout(retry_at + Duration::from_millis(50))
         .expect("no fault");
     assert_eq!(h.texts(), Vec::<String>::new());
+    h.route();
     match outcome.try_recv().unwrap() {
         Err(AckError::Emit(EmitError::Unacknowledged { tries })) => assert_eq!(tries, 2),
         other => panic!("{other:?}"),
@@ -3021,14 +3132,7 @@ fn outgoing_listeners_hear_of_each_packet_as_it_is_written() {
     let mut h = with_retries(1);
     let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
     let notify = Event::new("x".into(), vec![json!(1)], Vec::new(), None, None);
-    let (tx, _rx) = oneshot::channel();
-    let event = EncodedEvent::from_parts(r#"42["x",1]"#, 2, Vec::new(), Some(notify));
-    let emit = Box::new(AckedEmit { event, waiter: tx });
-    h.conn.send(
-        ns,
-        Emit::AtLeastOnce(emit, Duration::from_millis(50)),
-        h.now,
-    );
+    let _reply = h.send_reliable_with(ns, r#"42["x",1]"#, 2, Some(notify));
     h.conn
         .handle_timeout(h.now + Duration::from_millis(50))
         .expect("no fault");
@@ -3272,8 +3376,7 @@ fn a_reconnect_is_announced_when_a_namespace_connects_not_when_the_link_opens() 
 fn a_connect_outcome_is_answered_behind_what_came_before() {
     let mut h = Harness::new();
     let (ns, _) = h.add("/", AuthSource::None, None);
-    let (tx, mut outcome) = oneshot::channel();
-    h.conn.connect(ns, Some(tx), h.now);
+    let mut outcome = h.connect(ns);
     h.conn
         .broadcast(SocketEvent::ConnectError(ConnectError::HandshakeClosed));
     h.conn.broadcast(SocketEvent::ReconnectFailed);
@@ -3360,7 +3463,7 @@ fn a_restored_session_knows_its_id_from_the_saved_state() {
         sid: Some("s1".into()),
     };
     let (ns, status) = h.add("/", AuthSource::None, Some(saved));
-    h.conn.connect(ns, None, h.now);
+    h.want(ns);
     h.open();
     assert_eq!(h.texts(), [r#"40{"offset":"o1","pid":"p1"}"#]);
     for i in 0..=HELD_MAX_EVENTS {
@@ -3377,9 +3480,9 @@ fn a_restored_session_knows_its_id_from_the_saved_state() {
 /// A connection whose first connect is wanted, with these rules.
 fn dialing(rules: Reconnection) -> (Harness, SocketId) {
     let mut h = Harness::new();
-    h.conn = Connection::new(true, 0, CONNECT_TIMEOUT, rules, h.acks.clone(), h.now);
+    h.replace(true, 0, rules);
     let (ns, _) = h.add("/", AuthSource::None, None);
-    h.conn.connect(ns, None, h.now);
+    h.want(ns);
     (h, ns)
 }
 
@@ -3398,7 +3501,7 @@ fn nothing_is_dialed_until_a_namespace_wants_the_link() {
     let mut h = Harness::new();
     let (ns, _) = h.add("/", AuthSource::None, None);
     assert_eq!(h.conn.poll_dial(h.now), Dial::Idle);
-    h.conn.connect(ns, None, h.now);
+    h.want(ns);
     assert_eq!(
         h.conn.poll_dial(h.now),
         Dial::Now {
@@ -3446,7 +3549,7 @@ fn what_retrying_cannot_fix_ends_a_first_connect_and_the_next_starts_over() {
     assert_eq!(h.state(ns), NsState::Inactive);
     assert_eq!(h.conn.poll_dial(h.now), Dial::Idle, "given up");
     // A later connect() starts a fresh run at attempt 0.
-    h.conn.connect(ns, None, h.now);
+    h.want(ns);
     assert!(matches!(
         h.conn.poll_dial(h.now),
         Dial::Now { attempt: 0, .. }

@@ -1,10 +1,13 @@
 //! The few facts about a socket that its handles read while the driver owns
-//! the connection. Written only on (dis)connect, never per event.
+//! the connection. Written only on (dis)connect, never per event, by the
+//! driver, as the connection's [`StatusChange`]s say.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Shared between a socket's handles and the connection state machine that drives it.
+use crate::proto::update::StatusChange;
+
+/// Shared between a socket's handles, which read it, and the driver.
 #[derive(Default)]
 pub(crate) struct SocketStatus {
     connected: AtomicBool,
@@ -49,34 +52,26 @@ impl SocketStatus {
         }
     }
 
-    /// Records the maxPayload a new link announced.
-    pub(crate) fn set_max_payload(&self, max: u64) {
-        // Nothing else is published with it, so no ordering is needed.
-        self.max_payload.store(max, Ordering::Relaxed);
-    }
-
-    /// The socket is connected; `id` is `None` while a long replay of a
-    /// session restored from a state that does not name its sid flows,
-    /// before the server's reply names it.
-    pub(crate) fn set_connected(
-        &self,
-        id: Option<Arc<str>>,
-        pid: Option<Arc<str>>,
-        recovered: bool,
-    ) {
-        *self.id.lock().unwrap_or_else(PoisonError::into_inner) = id;
-        *self.pid.lock().unwrap_or_else(PoisonError::into_inner) = pid;
-        self.recovered.store(recovered, Ordering::Release);
-        self.connected.store(true, Ordering::Release);
-    }
-
-    /// The server refused the last connect: it recovered nothing.
-    pub(crate) fn set_refused(&self) {
-        self.recovered.store(false, Ordering::Release);
-    }
-
-    pub(crate) fn set_disconnected(&self) {
-        self.connected.store(false, Ordering::Release);
-        *self.id.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    /// Applies what the connection says changed.
+    pub(crate) fn apply(&self, change: StatusChange) {
+        match change {
+            StatusChange::Connected {
+                sid,
+                pid,
+                recovered,
+            } => {
+                *self.id.lock().unwrap_or_else(PoisonError::into_inner) = sid;
+                *self.pid.lock().unwrap_or_else(PoisonError::into_inner) = pid;
+                self.recovered.store(recovered, Ordering::Release);
+                self.connected.store(true, Ordering::Release);
+            }
+            StatusChange::Refused => self.recovered.store(false, Ordering::Release),
+            StatusChange::Disconnected => {
+                self.connected.store(false, Ordering::Release);
+                *self.id.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            }
+            // Nothing else is published with it, so no ordering is needed.
+            StatusChange::MaxPayload(max) => self.max_payload.store(max, Ordering::Relaxed),
+        }
     }
 }
