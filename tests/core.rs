@@ -207,8 +207,10 @@ async fn heartbeat_keeps_a_quiet_connection_alive() {
     let server = TestServer::start(ServerOptions::default().ping(300, 300)).await;
     let socket = connect(&server.url()).await;
     let id = socket.id().unwrap();
-    // Several ping intervals pass with no traffic from the application.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Several heartbeats pass with no traffic from the application.
+    server
+        .wait_for_nth(|line| line["ev"] == "heartbeat", 4, TIMEOUT)
+        .await;
     assert!(socket.connected());
     assert_eq!(socket.id().as_deref(), Some(id.as_str()));
     let n: u32 = socket.emit_with_ack("echo", 1).await.unwrap();

@@ -320,14 +320,15 @@ async fn a_failed_probe_stays_on_polling() {
     );
 }
 
-/// Node closes a kept-alive connection after 5 s idle; the POSTs' connection
-/// is idle between pongs. The session opens another and carries on.
+/// Node closes a kept-alive connection once idle (after 5 s by default,
+/// 300 ms here); the POSTs' connection is idle between pongs. The session
+/// opens another and carries on.
 #[tokio::test]
 async fn a_connection_the_server_closed_when_idle_is_opened_again() {
-    let server = TestServer::start(polling_server()).await;
+    let server = TestServer::start(polling_server().arg("--keep-alive-timeout").arg("300")).await;
     let socket = connected(polling(&server.url()).reconnection(false)).await;
     let mut events = socket.events();
-    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    server.wait_for_ev("tcp_close", TIMEOUT).await;
     let n: u32 = socket.emit_with_ack("echo", 1).await.unwrap();
     assert_eq!(n, 1);
     assert!(socket.connected());

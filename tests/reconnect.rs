@@ -284,14 +284,22 @@ async fn a_first_connect_to_a_closed_port_settles_with_the_refusal() {
     );
 }
 
-/// The bundled server started two seconds after the connect is reached
-/// within the default window.
+/// The bundled server started once the connect has failed an attempt is
+/// reached within the default window.
 #[tokio::test]
 async fn a_server_that_comes_up_late_is_reached_within_the_window() {
     let port = common::daemon::free_port();
     let url = format!("http://127.0.0.1:{port}");
+    // Something that is not the server yet holds the port: the first attempt
+    // reaches it and fails.
+    let early = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind the free port");
     let connecting = tokio::spawn(ClientBuilder::new(&url).connect());
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (attempt, _) = within(TIMEOUT, "the first attempt", early.accept())
+        .await
+        .expect("accept");
+    drop((attempt, early));
     let _server = TestServer::start(ServerOptions::new().port(port)).await;
     let socket = within(TIMEOUT, "connect", connecting)
         .await

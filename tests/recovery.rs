@@ -151,8 +151,10 @@ async fn missed_events_arrive_once_in_order_without_offsets() {
             _ => {}
         }
     }
-    // The server keeps streaming while the client is away.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // The server keeps streaming while the client is away, for two refused
+    // attempts to reconnect.
+    let away = proxy.accepted();
+    proxy.wait_until(|proxy| proxy.accepted() >= away + 2).await;
     proxy.set_refuse(false);
     loop {
         match wait_event(&mut events, "tick or connect", |_| true).await {
@@ -211,6 +213,7 @@ async fn a_session_older_than_max_disconnection_is_not_recovered() {
     proxy.set_refuse(true);
     proxy.drop_all();
     next_disconnect(&mut events).await;
+    // The server forgets the session by its own clock: time must pass.
     tokio::time::sleep(Duration::from_millis(600)).await;
     proxy.set_refuse(false);
     assert!(!next_connect(&mut events).await);

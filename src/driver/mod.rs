@@ -83,6 +83,17 @@ impl Slot {
     fn waiters(&mut self) -> &mut Waiters {
         self.waiters.get_or_insert_default()
     }
+
+    /// Frees the waiters once nobody waits: an idle socket keeps no room.
+    fn drop_idle_waiters(&mut self) {
+        if self
+            .waiters
+            .as_ref()
+            .is_some_and(|waiters| waiters.is_empty())
+        {
+            self.waiters = None;
+        }
+    }
 }
 
 /// How an attempt to open a link ended.
@@ -637,7 +648,10 @@ impl Driver {
             };
             match update {
                 Update::Status(change) => slot.status.apply(change),
-                answer => slot.waiters().answer(answer),
+                answer => {
+                    slot.waiters().answer(answer);
+                    slot.drop_idle_waiters();
+                }
             }
         }
     }
@@ -658,6 +672,7 @@ impl Driver {
                 Some(waiters) => waiters.take_connects(waiting.0),
                 None => Vec::new(),
             });
+            slot.drop_idle_waiters();
             match slot.deliveries.try_send(delivery) {
                 Ok(()) => {}
                 Err(TrySendError::Full(delivery)) => {

@@ -24,6 +24,11 @@ pub(super) struct Waiters {
 }
 
 impl Waiters {
+    /// Whether nobody waits: the box can go.
+    pub(super) fn is_empty(&self) -> bool {
+        self.connects.is_empty() && self.acks.is_empty() && self.reliable.is_empty()
+    }
+
     pub(super) fn push_connect(&mut self, waiter: ConnectWaiter) {
         self.connects.push_back(waiter);
     }

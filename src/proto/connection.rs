@@ -756,7 +756,12 @@ impl Connection {
     /// call and command, until it returns `None`, whatever the dispatchers'
     /// room.
     pub(crate) fn poll_update(&mut self) -> Option<(SocketId, Update)> {
-        self.updates.pop_front()
+        let update = self.updates.pop_front();
+        if update.is_none() && self.updates.capacity() > 0 {
+            // Updates are rare: an idle connection need not keep their room.
+            self.updates = VecDeque::new();
+        }
+        update
     }
 
     /// The next socket event for the dispatcher of socket `.0`, in order.

@@ -6,7 +6,7 @@
 //                       [--tls-cert FILE --tls-key FILE] [--path PATH]
 //                       [--max-http-buffer-size BYTES] [--transports LIST]
 //                       [--cookie] [--run-middlewares-on-recovery]
-//                       [--no-stdin]
+//                       [--keep-alive-timeout MS] [--no-stdin]
 //
 // Prints exactly one line `LISTENING <port>` on stdout once it accepts
 // connections, then one JSON object per line for every notable server-side
@@ -40,6 +40,7 @@ function parseArgs(argv) {
     transports: null,
     cookie: false,
     skipMiddlewares: true,
+    keepAliveTimeout: null,
     watchStdin: true,
   };
   const int = (name, v) => {
@@ -94,6 +95,9 @@ function parseArgs(argv) {
         break;
       case "--transports":
         opts.transports = str(a, argv[++i]).split(",");
+        break;
+      case "--keep-alive-timeout":
+        opts.keepAliveTimeout = int(a, argv[++i]);
         break;
       case "--no-stdin":
         opts.watchStdin = false;
@@ -340,6 +344,15 @@ async function main() {
       })
     : http.createServer();
 
+  if (opts.keepAliveTimeout !== null) {
+    httpServer.keepAliveTimeout = opts.keepAliveTimeout;
+  }
+  // Each TCP connection the server closes or loses, for tests of what a
+  // client does when its kept-alive connection goes.
+  httpServer.on("connection", (tcp) => {
+    tcp.on("close", () => log({ ev: "tcp_close" }));
+  });
+
   const io = new Server(httpServer, serverOpts);
 
   io.engine.on("connection", (conn) => {
@@ -353,6 +366,8 @@ async function main() {
         }
       });
     }
+    // The client's answers to the heartbeat, for tests that wait for a few.
+    conn.on("heartbeat", () => log({ ev: "heartbeat", engine: conn.id }));
     conn.on("close", (reason) => {
       log({ ev: "engine_close", engine: conn.id, reason });
     });
