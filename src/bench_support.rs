@@ -16,9 +16,9 @@ use crate::codec::args;
 use crate::codec::engine::OpenInfo;
 use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
 use crate::proto::auth::AuthSource;
-use crate::proto::connection::{Connection, SocketId};
+use crate::proto::connection::{Connection, ConnectionOptions, SocketId};
 use crate::proto::event::{Delivery, Event};
-use crate::proto::reconnect::{ReconnectPolicy, Reconnection};
+use crate::proto::reconnect::{ReconnectOptions, ReconnectPolicy};
 
 /// Encodes an emit as `Socket::emit` does: the Engine.IO text frame is
 /// appended to `out`, the binary attachments to `attachments`.
@@ -58,11 +58,19 @@ impl Receiver {
     /// A session connected to `/`. With `strip_offsets` the server offers
     /// connection state recovery, so trailing offsets are taken off events.
     pub fn new(strip_offsets: bool) -> Self {
-        let mut conn = Connection::new(
+        let options = ConnectionOptions {
             strip_offsets,
-            0,
+            retries: 0,
+            reconnect: ReconnectOptions {
+                enabled: false,
+                attempts: None,
+                first_connect_window: None,
+                policy: ReconnectPolicy::default(),
+            },
+        };
+        let mut conn = Connection::new(
+            options,
             Duration::from_secs(20),
-            Reconnection::new(false, None, None, ReconnectPolicy::default()),
             Arc::new(NoAnswers),
             Instant::now(),
         );

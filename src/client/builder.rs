@@ -19,8 +19,9 @@ use crate::engine::stream::Dialer;
 use crate::engine::transport::Transport;
 use crate::error::ConnectError;
 use crate::proto::auth::AuthSource;
+use crate::proto::connection::ConnectionOptions;
 use crate::proto::event::{Event, SocketEvent};
-use crate::proto::reconnect::ReconnectPolicy;
+use crate::proto::reconnect::{ReconnectOptions, ReconnectPolicy};
 use crate::proto::recovery::RecoveryState;
 use crate::queue;
 
@@ -521,12 +522,16 @@ impl ClientBuilder {
         let engine = transport.status.clone();
         let config = DriverConfig {
             transport,
-            reconnection: self.reconnection,
-            attempts: self.attempts,
-            first_connect_window: self.first_connect_window,
-            policy: self.policy,
-            strip_offsets: self.strip_offsets,
-            retries: self.retries,
+            connection: ConnectionOptions {
+                strip_offsets: self.strip_offsets,
+                retries: self.retries,
+                reconnect: ReconnectOptions {
+                    enabled: self.reconnection,
+                    attempts: self.attempts,
+                    first_connect_window: self.first_connect_window,
+                    policy: self.policy,
+                },
+            },
         };
         let (control_tx, control_rx) = queue::unbounded();
         let driver = Driver::new(config, control_rx, control_tx.downgrade());

@@ -34,10 +34,9 @@ use crate::engine::trace;
 use crate::error::{ConnectError, ErrorChain};
 use crate::proto::ack_sink::AckAnswer;
 use crate::proto::auth::AuthFuture;
-use crate::proto::connection::{Connection, Dial, Ending, LinkFault, SocketId};
+use crate::proto::connection::{Connection, ConnectionOptions, Dial, Ending, LinkFault, SocketId};
 use crate::proto::emit::EmitKind;
 use crate::proto::event::DisconnectReason;
-use crate::proto::reconnect::{ReconnectPolicy, Reconnection};
 use crate::proto::update::Update;
 use crate::queue::{self, TrySendError};
 use command::{
@@ -57,14 +56,7 @@ const READ_BURST: usize = 64;
 #[derive(Clone)]
 pub(crate) struct DriverConfig {
     pub(crate) transport: TransportConfig,
-    pub(crate) reconnection: bool,
-    pub(crate) attempts: Option<u32>,
-    /// How long a first connect retries; `None` is unbounded.
-    pub(crate) first_connect_window: Option<Duration>,
-    pub(crate) policy: ReconnectPolicy,
-    pub(crate) strip_offsets: bool,
-    /// Resends of an at-least-once emit; 0 turns them off.
-    pub(crate) retries: u32,
+    pub(crate) connection: ConnectionOptions,
 }
 
 /// What the driver holds of a socket for its handles: their queues, the
@@ -177,15 +169,8 @@ impl Driver {
     ) -> Self {
         Driver {
             conn: Connection::new(
-                config.strip_offsets,
-                config.retries,
+                config.connection,
                 config.transport.timeout,
-                Reconnection::new(
-                    config.reconnection,
-                    config.attempts,
-                    config.first_connect_window,
-                    config.policy,
-                ),
                 Arc::new(sink),
                 Instant::now(),
             ),

@@ -13,6 +13,7 @@ use super::*;
 use crate::client::builder::ClientBuilder;
 use crate::engine::stream::Dialer;
 use crate::proto::event::SocketEvent;
+use crate::proto::reconnect::{ReconnectOptions, ReconnectPolicy};
 
 #[path = "../../tests/support/engine_server.rs"]
 mod engine_server;
@@ -314,12 +315,16 @@ fn the_driver_future_stays_small() {
         .unwrap();
     let config = DriverConfig {
         transport,
-        reconnection: true,
-        attempts: None,
-        first_connect_window: Some(Duration::from_secs(30)),
-        policy: ReconnectPolicy::default(),
-        strip_offsets: true,
-        retries: 0,
+        connection: ConnectionOptions {
+            strip_offsets: true,
+            retries: 0,
+            reconnect: ReconnectOptions {
+                enabled: true,
+                attempts: None,
+                first_connect_window: Some(Duration::from_secs(30)),
+                policy: ReconnectPolicy::default(),
+            },
+        },
     };
     let (sink, commands) = queue::unbounded();
     let driver = Driver::new(config, commands, sink.downgrade());

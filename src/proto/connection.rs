@@ -30,7 +30,7 @@ use crate::proto::ack_sink::AckSink;
 use crate::proto::auth::{self, AsyncAuth, Auth, AuthSource};
 use crate::proto::emit::{EmitKind, EncodedEvent};
 use crate::proto::event::{Delivery, DisconnectReason, Settled, SocketEvent, Waiting};
-use crate::proto::reconnect::Reconnection;
+use crate::proto::reconnect::{ReconnectOptions, Reconnection};
 use crate::proto::recovery::RecoveryState;
 use crate::proto::update::{StatusChange, Update};
 
@@ -55,6 +55,16 @@ const HELD_MAX_EVENTS: usize = 1024;
 
 /// How many bytes of such events a namespace holds.
 const HELD_MAX_BYTES: usize = 8 << 20;
+
+/// The options of a connection, as the builder sets them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ConnectionOptions {
+    /// Whether the recovery offset is taken off incoming events.
+    pub(crate) strip_offsets: bool,
+    /// How many times an at-least-once emit is sent again; 0 turns them off.
+    pub(crate) retries: u32,
+    pub(crate) reconnect: ReconnectOptions,
+}
 
 /// Why a link must end: the reason its sockets are told, and the error of the
 /// connection attempt, which is what counts while no namespace has connected
@@ -295,10 +305,8 @@ impl Connection {
     /// A session with no link and no namespace yet, at `now`; `timeout`
     /// times each step of an attempt.
     pub(crate) fn new(
-        strip_offsets: bool,
-        retries: u32,
+        options: ConnectionOptions,
         timeout: Duration,
-        reconnection: Reconnection,
         ack_sink: Arc<dyn AckSink>,
         now: Instant,
     ) -> Self {
@@ -306,12 +314,12 @@ impl Connection {
             link: None,
             link_id: 0,
             namespaces: Vec::new(),
-            strip_offsets,
-            retries,
+            strip_offsets: options.strip_offsets,
+            retries: options.retries,
             timeout,
             connect_timeout: timeout,
             ever_connected: false,
-            reconnection,
+            reconnection: Reconnection::new(options.reconnect),
             next_dial: None,
             wanted: false,
             now,

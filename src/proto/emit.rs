@@ -31,10 +31,8 @@ const MAX_ID_DIGITS: usize = 20;
 pub(crate) enum EmitKind {
     /// No ack asked: sent once, forgotten.
     Plain,
-    /// Sent once; the ack, if it comes, is an [`Update::Ack`]. The caller
+    /// Sent once; the ack, if it comes, is an `Update::Ack`. The caller
     /// times out on its own.
-    ///
-    /// [`Update::Ack`]: crate::proto::update::Update::Ack
     WithAck,
     /// Sent until acknowledged, one at a time per socket and in order: each
     /// try with a fresh ack id, waiting this long for its ack.

@@ -192,20 +192,27 @@ pub(crate) struct Reconnection {
     backoff: Backoff,
 }
 
+/// The reconnection options, as the builder sets them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ReconnectOptions {
+    /// Whether a lost link is dialed again at all.
+    pub(crate) enabled: bool,
+    /// How many attempts follow a lost link; `None` is unbounded.
+    pub(crate) attempts: Option<u32>,
+    /// How long a first connect retries; `None` is unbounded.
+    pub(crate) first_connect_window: Option<Duration>,
+    pub(crate) policy: ReconnectPolicy,
+}
+
 impl Reconnection {
     /// The rules for these options, at attempt 0.
-    pub(crate) fn new(
-        enabled: bool,
-        max_attempts: Option<u32>,
-        window: Option<Duration>,
-        policy: ReconnectPolicy,
-    ) -> Self {
+    pub(crate) fn new(options: ReconnectOptions) -> Self {
         Reconnection {
-            enabled,
-            max_attempts,
-            window,
+            enabled: options.enabled,
+            max_attempts: options.attempts,
+            window: options.first_connect_window,
             window_ends: None,
-            backoff: policy.schedule(),
+            backoff: options.policy.schedule(),
         }
     }
 
@@ -329,6 +336,20 @@ impl Reconnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rules(
+        enabled: bool,
+        attempts: Option<u32>,
+        first_connect_window: Option<Duration>,
+        policy: ReconnectPolicy,
+    ) -> Reconnection {
+        Reconnection::new(ReconnectOptions {
+            enabled,
+            attempts,
+            first_connect_window,
+            policy,
+        })
+    }
 
     fn ms(millis: u64) -> Duration {
         Duration::from_millis(millis)
@@ -564,7 +585,7 @@ mod tests {
 
     #[test]
     fn a_first_try_is_attempt_0_and_is_not_announced() {
-        let mut r = Reconnection::new(true, None, None, NO_JITTER);
+        let mut r = rules(true, None, None, NO_JITTER);
         let (attempt, announce) = r.start_attempt(Instant::now(), false);
         assert_eq!(attempt, 0);
         assert!(announce.is_none());
@@ -572,7 +593,7 @@ mod tests {
 
     #[test]
     fn failures_are_announced_and_retried_with_a_growing_delay() {
-        let mut r = Reconnection::new(true, None, None, NO_JITTER);
+        let mut r = rules(true, None, None, NO_JITTER);
         let first = r.attempt_failed(ConnectError::Aborted, false, Instant::now());
         assert_eq!(names(&first.announce), ["connect_error"]);
         assert_eq!(retry_after(&first), ms(1000));
@@ -591,7 +612,7 @@ mod tests {
 
     #[test]
     fn a_lost_link_is_retried_from_attempt_1_after_the_first_delay() {
-        let mut r = Reconnection::new(true, None, None, NO_JITTER);
+        let mut r = rules(true, None, None, NO_JITTER);
         fail(&mut r, 3, true);
         // A namespace connected on the next link: the driver resets.
         r.reset();
@@ -613,7 +634,7 @@ mod tests {
             (DisconnectReason::IoClientDisconnect, false),
         ];
         for (reason, reconnects) in table {
-            let mut r = Reconnection::new(true, None, None, NO_JITTER);
+            let mut r = rules(true, None, None, NO_JITTER);
             let decision = r.connection_lost(reason);
             match decision.next {
                 Next::RetryAfter(_) => assert!(reconnects, "{reason}"),
@@ -625,7 +646,7 @@ mod tests {
 
     #[test]
     fn with_reconnection_off_the_first_failure_or_loss_is_final() {
-        let mut r = Reconnection::new(false, None, None, NO_JITTER);
+        let mut r = rules(false, None, None, NO_JITTER);
         let decision = r.attempt_failed(ConnectError::Aborted, false, Instant::now());
         assert_eq!(names(&decision.announce), ["connect_error"]);
         assert!(matches!(given_up(decision), ConnectError::Aborted));
@@ -640,7 +661,7 @@ mod tests {
 
     #[test]
     fn what_retrying_cannot_fix_ends_a_first_connect_at_once() {
-        let mut r = Reconnection::new(true, None, None, NO_JITTER);
+        let mut r = rules(true, None, None, NO_JITTER);
         fail(&mut r, 2, false);
         r.start_attempt(Instant::now(), false);
         let decision = r.attempt_failed(refused(), false, Instant::now());
@@ -658,7 +679,7 @@ mod tests {
 
     #[test]
     fn the_attempt_limit_ends_with_reconnect_failed_and_the_last_error() {
-        let mut r = Reconnection::new(true, Some(3), None, NO_JITTER);
+        let mut r = rules(true, Some(3), None, NO_JITTER);
         r.attempt_failed(ConnectError::Aborted, true, Instant::now());
         fail(&mut r, 2, true);
         let (attempt, announce) = r.start_attempt(Instant::now(), false);
@@ -685,7 +706,7 @@ mod tests {
 
     #[test]
     fn a_limit_of_0_gives_up_with_the_first_error_or_after_a_loss() {
-        let mut r = Reconnection::new(true, Some(0), None, NO_JITTER);
+        let mut r = rules(true, Some(0), None, NO_JITTER);
         let decision = r.attempt_failed(ConnectError::Aborted, false, Instant::now());
         assert_eq!(
             names(&decision.announce),
@@ -706,7 +727,7 @@ mod tests {
 
     #[test]
     fn a_reset_starts_the_delays_over() {
-        let mut r = Reconnection::new(true, None, None, NO_JITTER);
+        let mut r = rules(true, None, None, NO_JITTER);
         assert_eq!(fail(&mut r, 3, true), [ms(1000), ms(2000), ms(4000)]);
         r.reset();
         assert_eq!(r.start_attempt(Instant::now(), false).0, 0);
@@ -719,7 +740,7 @@ mod tests {
     #[test]
     fn a_first_connect_gives_up_with_the_last_cause_when_its_window_ends() {
         let t0 = Instant::now();
-        let mut r = Reconnection::new(true, None, Some(WINDOW), NO_JITTER);
+        let mut r = rules(true, None, Some(WINDOW), NO_JITTER);
         // Refused at once each time: 1, 2, 4, 5, 5, 5, 5 s apart.
         let mut now = t0;
         let mut starts = Vec::new();
@@ -749,7 +770,7 @@ mod tests {
     fn the_window_bounds_only_a_first_connect() {
         let t0 = Instant::now();
         // Once a namespace connected, reconnection is unbounded in time.
-        let mut r = Reconnection::new(true, None, Some(WINDOW), NO_JITTER);
+        let mut r = rules(true, None, Some(WINDOW), NO_JITTER);
         let mut now = t0;
         for _ in 0..100 {
             r.start_attempt(now, true);
@@ -759,7 +780,7 @@ mod tests {
         assert!(now - t0 > Duration::from_secs(400));
 
         // Without a window, a first connect retries for as long as it takes.
-        let mut r = Reconnection::new(true, None, None, NO_JITTER);
+        let mut r = rules(true, None, None, NO_JITTER);
         let mut now = t0;
         for _ in 0..100 {
             r.start_attempt(now, false);
@@ -771,7 +792,7 @@ mod tests {
     #[test]
     fn a_window_shorter_than_the_first_delay_allows_one_attempt() {
         let t0 = Instant::now();
-        let mut r = Reconnection::new(true, None, Some(ms(500)), NO_JITTER);
+        let mut r = rules(true, None, Some(ms(500)), NO_JITTER);
         r.start_attempt(t0, false);
         let decision = r.attempt_failed(ConnectError::Aborted, false, t0 + ms(100));
         assert_eq!(

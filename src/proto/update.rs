@@ -8,8 +8,7 @@ use std::sync::Arc;
 use crate::error::AckError;
 use crate::proto::emit::AckPayload;
 
-/// One thing for a socket's handles; see
-/// [`Connection::poll_update`](crate::proto::connection::Connection::poll_update).
+/// One thing for a socket's handles, as `Connection::poll_update` hands it out.
 #[derive(Debug)]
 pub(crate) enum Update {
     /// What the handles read of the socket changed.

@@ -17,8 +17,8 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::{
-    test_open_info, AuthSource, Connection, Dial, Ending, LinkFault, NsState, SocketId,
-    HELD_MAX_BYTES, HELD_MAX_EVENTS,
+    test_open_info, AuthSource, Connection, ConnectionOptions, Dial, Ending, LinkFault, NsState,
+    SocketId, HELD_MAX_BYTES, HELD_MAX_EVENTS,
 };
 use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
@@ -26,7 +26,7 @@ use crate::error::{AckError, ConnectError, EmitError};
 use crate::proto::ack_sink::{AckAnswer, AckSink, SinkClosed};
 use crate::proto::emit::{AckPayload, EmitKind, EncodedEvent};
 use crate::proto::event::{Delivery, DisconnectReason, Event, SocketEvent, Waiting};
-use crate::proto::reconnect::{ReconnectPolicy, Reconnection};
+use crate::proto::reconnect::{ReconnectOptions, ReconnectPolicy};
 use crate::proto::recovery::RecoveryState;
 use crate::proto::update::{StatusChange, Update};
 
@@ -91,17 +91,26 @@ impl Seen {
 
 /// The reconnection rules of the tests: retries without end, 1 s doubling
 /// up to 5 s, no jitter, no first-connect window.
-fn rules() -> Reconnection {
-    Reconnection::new(
-        true,
-        None,
-        None,
-        ReconnectPolicy {
+fn rules() -> ReconnectOptions {
+    ReconnectOptions {
+        enabled: true,
+        attempts: None,
+        first_connect_window: None,
+        policy: ReconnectPolicy {
             delay: Duration::from_secs(1),
             delay_max: Duration::from_secs(5),
             randomization_factor: 0.0,
         },
-    )
+    }
+}
+
+/// The options of a connection with these settings and the test rules.
+fn options(strip_offsets: bool, retries: u32, reconnect: ReconnectOptions) -> ConnectionOptions {
+    ConnectionOptions {
+        strip_offsets,
+        retries,
+        reconnect,
+    }
 }
 
 const CONNECTED: Seen = Seen::Connect { recovered: false };
@@ -267,10 +276,8 @@ impl Harness {
         let now = Instant::now();
         Harness {
             conn: Connection::new(
-                strip_offsets,
-                0,
+                options(strip_offsets, 0, rules()),
                 CONNECT_TIMEOUT,
-                rules(),
                 acks.clone(),
                 now,
             ),
@@ -284,12 +291,10 @@ impl Harness {
     }
 
     /// A fresh connection with these settings, in place of the harness's.
-    fn replace(&mut self, strip_offsets: bool, retries: u32, rules: Reconnection) {
+    fn replace(&mut self, strip_offsets: bool, retries: u32, rules: ReconnectOptions) {
         self.conn = Connection::new(
-            strip_offsets,
-            retries,
+            options(strip_offsets, retries, rules),
             CONNECT_TIMEOUT,
-            rules,
             self.acks.clone(),
             self.now,
         );
@@ -1585,10 +1590,8 @@ fn ack_of_an_event_that_asked_for_none_fails() {
 #[test]
 fn ack_when_the_driver_is_gone_fails_closed() {
     let mut conn = Connection::new(
-        true,
-        0,
+        options(true, 0, rules()),
         CONNECT_TIMEOUT,
-        rules(),
         Arc::new(ClosedSink),
         Instant::now(),
     );
@@ -3478,7 +3481,7 @@ fn a_restored_session_knows_its_id_from_the_saved_state() {
 // ---------------------------------------------------------------------------
 
 /// A connection whose first connect is wanted, with these rules.
-fn dialing(rules: Reconnection) -> (Harness, SocketId) {
+fn dialing(rules: ReconnectOptions) -> (Harness, SocketId) {
     let mut h = Harness::new();
     h.replace(true, 0, rules);
     let (ns, _) = h.add("/", AuthSource::None, None);
@@ -3564,7 +3567,11 @@ fn a_first_connects_window_bounds_the_attempts_and_their_time() {
         delay_max: Duration::from_secs(5),
         randomization_factor: 0.0,
     };
-    let (mut h, ns) = dialing(Reconnection::new(true, None, Some(window), policy));
+    let (mut h, ns) = dialing(ReconnectOptions {
+        first_connect_window: Some(window),
+        policy,
+        ..rules()
+    });
     let t0 = h.now;
     // A silent server: each attempt runs out its time.
     let Dial::Now { timeout, .. } = h.conn.poll_dial(h.now) else {
