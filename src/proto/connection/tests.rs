@@ -3639,3 +3639,315 @@ fn a_lost_link_after_a_connect_is_redialed_after_the_first_delay() {
     h.conn.handle_link_ended(&closed, h.now);
     assert_eq!(h.conn.poll_dial(h.now), Dial::Idle);
 }
+
+/// The socket events seen so far, by kind, as the reconnection rules name them.
+fn lifecycle(h: &mut Harness) -> Vec<String> {
+    h.seen()
+        .into_iter()
+        .map(|(_, seen)| match seen {
+            Seen::ConnectError(_) => "connect_error".to_owned(),
+            Seen::ReconnectAttempt(n) => format!("attempt {n}"),
+            Seen::ReconnectError(_) => "reconnect_error".to_owned(),
+            Seen::ReconnectFailed => "reconnect_failed".to_owned(),
+            Seen::Disconnect(_) => "disconnect".to_owned(),
+            Seen::Reconnect(n) => format!("reconnect {n}"),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+/// Waits out any delay and starts the next attempt; its number.
+fn next_attempt(h: &mut Harness) -> u32 {
+    loop {
+        match h.conn.poll_dial(h.now) {
+            Dial::At(at) => h.now = at,
+            Dial::Now { attempt, .. } => return attempt,
+            Dial::Idle => panic!("gave up"),
+        }
+    }
+}
+
+/// The delay before the next attempt, without starting it.
+fn delay(h: &mut Harness) -> Duration {
+    match h.conn.poll_dial(h.now) {
+        Dial::At(at) => at - h.now,
+        other => panic!("no delay: {other:?}"),
+    }
+}
+
+/// A session on "/" whose link was lost, with the reconnection `rules`.
+fn lost_session(rules: ReconnectOptions) -> (Harness, SocketId) {
+    let mut h = Harness::new();
+    h.replace(true, 0, rules);
+    let (ns, _) = h.add("/", AuthSource::None, None);
+    h.want(ns);
+    assert_eq!(next_attempt(&mut h), 0);
+    h.open();
+    h.recv(&[r#"40{"sid":"s1"}"#]);
+    let lost = LinkFault {
+        reason: DisconnectReason::TransportClose,
+        error: ConnectError::HandshakeClosed,
+    };
+    assert!(h.conn.handle_link_ended(&lost, h.now));
+    h.texts();
+    h.seen();
+    (h, ns)
+}
+
+#[test]
+fn after_a_reconnect_a_lost_link_starts_the_delays_over_from_attempt_1() {
+    let (mut h, ns) = lost_session(rules());
+    for expected in [1, 2, 4] {
+        assert_eq!(delay(&mut h), Duration::from_secs(expected));
+        next_attempt(&mut h);
+        h.conn
+            .handle_dial_failed(ConnectError::HandshakeClosed, h.now);
+    }
+    assert_eq!(next_attempt(&mut h), 4);
+    h.open();
+    h.recv(&[r#"40{"sid":"s2"}"#]);
+    assert_eq!(
+        lifecycle(&mut h),
+        [
+            "attempt 1",
+            "reconnect_error",
+            "attempt 2",
+            "reconnect_error",
+            "attempt 3",
+            "reconnect_error",
+            "attempt 4",
+            "reconnect 4",
+            "Connect { recovered: false }"
+        ]
+    );
+    let lost = LinkFault {
+        reason: DisconnectReason::PingTimeout,
+        error: ConnectError::Timeout(PING_INTERVAL + PING_TIMEOUT),
+    };
+    assert!(h.conn.handle_link_ended(&lost, h.now));
+    assert_eq!(
+        lifecycle(&mut h),
+        ["disconnect"],
+        "a loss is not an attempt"
+    );
+    assert_eq!(delay(&mut h), Duration::from_secs(1));
+    assert_eq!(next_attempt(&mut h), 1);
+    assert_eq!(h.state(ns), NsState::Connecting);
+}
+
+#[test]
+fn only_a_lost_link_the_client_did_not_choose_reconnects() {
+    let table = [
+        (DisconnectReason::TransportClose, true),
+        (DisconnectReason::TransportError, true),
+        (DisconnectReason::PingTimeout, true),
+        (DisconnectReason::ParseError, true),
+        (DisconnectReason::ForcedClose, true),
+        (DisconnectReason::IoServerDisconnect, false),
+        (DisconnectReason::IoClientDisconnect, false),
+    ];
+    for (reason, reconnects) in table {
+        let (mut h, ns, _) = Harness::with_session();
+        let fault = LinkFault {
+            reason,
+            error: ConnectError::HandshakeClosed,
+        };
+        h.conn.handle_link_ended(&fault, h.now);
+        let dial = h.conn.poll_dial(h.now);
+        assert_eq!(
+            matches!(dial, Dial::At(_)),
+            reconnects,
+            "{reason}: {dial:?}"
+        );
+        assert_eq!(h.state(ns) == NsState::Connecting, reconnects, "{reason}");
+    }
+}
+
+#[test]
+fn with_reconnection_off_the_first_failure_or_loss_is_final() {
+    let off = ReconnectOptions {
+        enabled: false,
+        ..rules()
+    };
+    let (mut h, ns) = dialing(off);
+    let mut outcome = h.connect(ns);
+    assert_eq!(next_attempt(&mut h), 0);
+    h.conn
+        .handle_dial_failed(ConnectError::HandshakeClosed, h.now);
+    h.settle();
+    assert!(matches!(
+        outcome.try_recv(),
+        Ok(Err(ConnectError::HandshakeClosed))
+    ));
+    assert_eq!(lifecycle(&mut h), ["connect_error"]);
+    assert_eq!(h.conn.poll_dial(h.now), Dial::Idle);
+
+    let (mut h, ns) = lost_session(off);
+    assert_eq!(h.conn.poll_dial(h.now), Dial::Idle, "a loss is final");
+    assert_eq!(h.state(ns), NsState::Inactive);
+    // A later connect() starts over.
+    h.want(ns);
+    assert_eq!(next_attempt(&mut h), 0);
+}
+
+#[test]
+fn once_connected_a_refusal_is_retried() {
+    let (mut h, ns) = lost_session(rules());
+    assert_eq!(next_attempt(&mut h), 1);
+    h.conn.handle_dial_failed(refused(), h.now);
+    assert_eq!(delay(&mut h), Duration::from_secs(2));
+    assert_eq!(h.state(ns), NsState::Connecting);
+}
+
+#[test]
+fn the_attempt_limit_ends_with_reconnect_failed_and_the_last_error() {
+    let three = ReconnectOptions {
+        attempts: Some(3),
+        ..rules()
+    };
+    let (mut h, ns) = lost_session(three);
+    let mut outcome = h.connect(ns);
+    for attempt in 1..=3 {
+        assert_eq!(next_attempt(&mut h), attempt);
+        let error = if attempt == 3 {
+            refused()
+        } else {
+            ConnectError::HandshakeClosed
+        };
+        h.conn.handle_dial_failed(error, h.now);
+    }
+    h.settle();
+    match outcome.try_recv() {
+        Ok(Err(ConnectError::ReconnectFailed {
+            attempts: 3,
+            last: Some(last),
+        })) => assert!(matches!(*last, ConnectError::HttpRefused { .. })),
+        other => panic!("{other:?}"),
+    }
+    let seen = lifecycle(&mut h);
+    assert_eq!(
+        seen[seen.len() - 2..],
+        ["reconnect_error", "reconnect_failed"]
+    );
+    assert_eq!(h.conn.poll_dial(h.now), Dial::Idle);
+    // A later connect() starts over.
+    h.want(ns);
+    assert_eq!(next_attempt(&mut h), 0);
+}
+
+#[test]
+fn a_limit_of_0_gives_up_with_the_first_error_or_after_a_loss() {
+    let none = ReconnectOptions {
+        attempts: Some(0),
+        ..rules()
+    };
+    let (mut h, ns) = dialing(none);
+    let mut outcome = h.connect(ns);
+    assert_eq!(next_attempt(&mut h), 0);
+    h.conn
+        .handle_dial_failed(ConnectError::HandshakeClosed, h.now);
+    h.settle();
+    assert!(matches!(
+        outcome.try_recv(),
+        Ok(Err(ConnectError::HandshakeClosed))
+    ));
+    assert_eq!(lifecycle(&mut h), ["connect_error", "reconnect_failed"]);
+
+    let (mut h, ns) = dialing(none);
+    assert_eq!(next_attempt(&mut h), 0);
+    h.open();
+    h.recv(&[r#"40{"sid":"s1"}"#]);
+    h.seen();
+    let mut outcome = h.connect(ns);
+    assert!(matches!(outcome.try_recv(), Ok(Ok(()))));
+    let lost = LinkFault {
+        reason: DisconnectReason::PingTimeout,
+        error: ConnectError::Timeout(PING_INTERVAL + PING_TIMEOUT),
+    };
+    h.conn.handle_link_ended(&lost, h.now);
+    assert_eq!(lifecycle(&mut h), ["disconnect", "reconnect_failed"]);
+    assert_eq!(h.conn.poll_dial(h.now), Dial::Idle);
+}
+
+#[test]
+fn a_first_connect_gives_up_with_the_last_cause_when_its_window_ends() {
+    let window = Duration::from_secs(30);
+    let (mut h, ns) = dialing(ReconnectOptions {
+        first_connect_window: Some(window),
+        ..rules()
+    });
+    let mut outcome = h.connect(ns);
+    let t0 = h.now;
+    // Refused at once each time: 1, 2, 4, 5, 5, 5, 5 s apart.
+    let mut starts = Vec::new();
+    loop {
+        match h.conn.poll_dial(h.now) {
+            Dial::At(at) => h.now = at,
+            Dial::Now { .. } => {
+                starts.push((h.now - t0).as_secs());
+                h.conn
+                    .handle_dial_failed(ConnectError::HandshakeClosed, h.now);
+            }
+            Dial::Idle => break,
+        }
+    }
+    assert_eq!(starts, [0, 1, 3, 7, 12, 17, 22, 27]);
+    h.settle();
+    assert!(matches!(
+        outcome.try_recv(),
+        Ok(Err(ConnectError::HandshakeClosed))
+    ));
+    let seen = lifecycle(&mut h);
+    assert_eq!(
+        seen[seen.len() - 2..],
+        ["reconnect_error", "reconnect_failed"]
+    );
+    // A later connect() opens a new window.
+    h.want(ns);
+    assert_eq!(
+        h.conn.poll_dial(h.now),
+        Dial::Now {
+            attempt: 0,
+            timeout: CONNECT_TIMEOUT
+        }
+    );
+}
+
+#[test]
+fn the_window_bounds_only_a_first_connect() {
+    let window = ReconnectOptions {
+        first_connect_window: Some(Duration::from_secs(30)),
+        ..rules()
+    };
+    let (mut h, ns) = lost_session(window);
+    let t0 = h.now;
+    for _ in 0..100 {
+        next_attempt(&mut h);
+        h.conn
+            .handle_dial_failed(ConnectError::HandshakeClosed, h.now);
+    }
+    assert!(h.now - t0 > Duration::from_secs(400));
+    assert_eq!(h.state(ns), NsState::Connecting, "still reconnecting");
+}
+
+#[test]
+fn a_window_shorter_than_the_first_delay_allows_one_attempt() {
+    let (mut h, ns) = dialing(ReconnectOptions {
+        first_connect_window: Some(Duration::from_millis(500)),
+        ..rules()
+    });
+    assert_eq!(
+        h.conn.poll_dial(h.now),
+        Dial::Now {
+            attempt: 0,
+            timeout: Duration::from_millis(500)
+        },
+        "the attempt gets what the window leaves"
+    );
+    h.now += Duration::from_millis(100);
+    h.conn
+        .handle_dial_failed(ConnectError::HandshakeClosed, h.now);
+    assert_eq!(lifecycle(&mut h), ["connect_error", "reconnect_failed"]);
+    assert_eq!(h.state(ns), NsState::Inactive);
+    assert_eq!(h.conn.poll_dial(h.now), Dial::Idle);
+}
