@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::codec::limits::RESERVED_EVENTS;
-use crate::codec::parser::{self, decode_emit, with_ack_id};
+use crate::codec::parser::EventMessage;
 use crate::codec::Frame;
 use crate::error::{EmitError, UnsentEmit};
 use crate::proto::event::Event;
@@ -22,9 +22,6 @@ pub(crate) struct AckPayload {
     pub(crate) args: Vec<Value>,
     pub(crate) attachments: Vec<Bytes>,
 }
-
-/// The digits of the longest ack id (`u64::MAX`).
-const MAX_ID_DIGITS: usize = 20;
 
 /// What an emit asks of the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,22 +36,10 @@ pub(crate) enum EmitKind {
     AtLeastOnce(Duration),
 }
 
-/// An event encoded for the wire, without its ack id.
+/// An event encoded for the wire, without its ack id, as the parser made it.
 #[derive(Debug)]
 pub(crate) struct EncodedEvent {
-    /// The Engine.IO text frame (`42...`).
-    text: String,
-    /// Boxed, and only when there is any: a plain emit has none of it, and
-    /// small emits make a small queue.
-    extra: Option<Box<EncodedExtra>>,
-}
-
-#[derive(Debug)]
-struct EncodedExtra {
-    /// Where the ack id goes in the text: 0 for an emit that asks for none.
-    id_at: usize,
-    /// Binary attachments that follow the text frame.
-    attachments: Vec<Bytes>,
+    message: EventMessage,
     /// The event as the outgoing listeners see it, when there are any.
     notify: Option<Event>,
 }
@@ -73,85 +58,49 @@ impl EncodedEvent {
         if RESERVED_EVENTS.contains(&name) {
             return Err(EmitError::ReservedName(name.to_owned()));
         }
-        let parser::EventMessage {
-            text,
-            id_at,
-            attachments,
-        } = parser::event_message(nsp, name, args).map_err(EmitError::Serialize)?;
+        let message = EventMessage::encode(nsp, name, args, acked).map_err(EmitError::Serialize)?;
         let notify = notify.then(|| {
-            let (name, args) = decode_emit(&text);
-            Event::new(name, args, attachments.clone(), None, None)
+            let (name, args) = message.decode();
+            Event::new(name, args, message.attachments().to_vec(), None, None)
         });
-        let plain = !acked && attachments.is_empty() && notify.is_none();
-        Ok(EncodedEvent {
-            text,
-            extra: (!plain).then(|| {
-                Box::new(EncodedExtra {
-                    id_at: if acked { id_at } else { 0 },
-                    attachments,
-                    notify,
-                })
-            }),
-        })
+        Ok(EncodedEvent { message, notify })
     }
 
-    /// The size of its largest WebSocket message, which the server's
-    /// maxPayload limits. The ack id is not in yet: an emit that asks for
-    /// one counts the longest id there is.
+    /// The size of its largest message, which the server's maxPayload
+    /// limits, counting the longest ack id there is for one that asks.
     pub(crate) fn largest_message(&self) -> usize {
-        let id_room = match &self.extra {
-            Some(extra) if extra.id_at > 0 => MAX_ID_DIGITS,
-            _ => 0,
-        };
-        self.attachments()
-            .iter()
-            .map(Bytes::len)
-            .chain([self.text.len() + id_room])
-            .max()
-            .unwrap_or_default()
+        self.message.largest_message()
     }
 
     /// Queues its messages, with ack id `id` when it asked for an ack.
     pub(crate) fn write(&self, id: Option<u64>, out: &mut VecDeque<Frame>) {
-        let text = match (id, &self.extra) {
-            (Some(id), Some(extra)) => with_ack_id(&self.text, extra.id_at, id),
-            _ => self.text.clone(),
-        };
-        out.push_back(Frame::Text(text));
-        out.extend(self.attachments().iter().cloned().map(Frame::Binary));
+        self.message.write(id, out);
     }
 
     /// Queues its messages, consuming it: a plain emit moves its text.
     pub(crate) fn write_plain(self, out: &mut VecDeque<Frame>) {
-        out.push_back(Frame::Text(self.text));
-        if let Some(extra) = self.extra {
-            out.extend(extra.attachments.into_iter().map(Frame::Binary));
-        }
+        self.message.write_plain(out);
     }
 
     /// What the outgoing listeners see of it.
     pub(crate) fn notify(&self) -> Option<Event> {
-        self.extra.as_ref().and_then(|extra| extra.notify.clone())
+        self.notify.clone()
     }
 
     /// The emit handed back to its caller, decoded.
     pub(crate) fn into_unsent(self) -> UnsentEmit {
-        let (name, args) = decode_emit(&self.text);
+        let (name, args) = self.message.decode();
         UnsentEmit {
             name,
             args,
-            attachments: self.extra.map(|e| e.attachments).unwrap_or_default(),
+            attachments: self.message.into_attachments(),
         }
-    }
-
-    fn attachments(&self) -> &[Bytes] {
-        self.extra.as_ref().map_or(&[], |extra| &extra.attachments)
     }
 }
 
 #[cfg(test)]
 impl EncodedEvent {
-    /// An event from its frame written by hand (`id_at` 0: no ack id), for
+    /// An event from its text written by hand (`id_at` 0: no ack id), for
     /// tests.
     pub(crate) fn from_parts(
         text: &str,
@@ -159,16 +108,9 @@ impl EncodedEvent {
         attachments: Vec<Bytes>,
         notify: Option<Event>,
     ) -> Self {
-        let plain = id_at == 0 && attachments.is_empty() && notify.is_none();
         EncodedEvent {
-            text: text.to_owned(),
-            extra: (!plain).then(|| {
-                Box::new(EncodedExtra {
-                    id_at,
-                    attachments,
-                    notify,
-                })
-            }),
+            message: EventMessage::from_parts(text, id_at, attachments),
+            notify,
         }
     }
 }
@@ -178,58 +120,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn texts(out: VecDeque<Frame>) -> Vec<String> {
-        out.into_iter()
-            .map(|frame| match frame {
-                Frame::Text(text) => text,
-                Frame::Binary(data) => format!("<{} bytes>", data.len()),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn the_ack_id_is_spliced_where_the_layout_puts_it() {
-        let table: [(&str, bool, Option<u64>, &str); 6] = [
-            ("/", false, None, r#"42["e",1]"#),
-            ("/", true, Some(0), r#"420["e",1]"#),
-            ("/", true, Some(17), r#"4217["e",1]"#),
-            ("/admin", true, Some(3), r#"42/admin,3["e",1]"#),
-            ("/admin", false, None, r#"42/admin,["e",1]"#),
-            ("/", true, None, r#"42["e",1]"#),
-        ];
-        for (nsp, acked, id, expected) in table {
-            let event = EncodedEvent::encode(nsp, "e", &1, acked, false).unwrap();
-            let mut out = VecDeque::new();
-            event.write(id, &mut out);
-            assert_eq!(texts(out), [expected], "{nsp} {id:?}");
-        }
-    }
-
-    #[test]
-    fn binary_emits_get_their_id_after_the_attachment_count() {
-        let bytes = Bytes::from_static(&[1, 2, 3]);
-        let event = EncodedEvent::encode("/admin", "up", &(&bytes,), true, false).unwrap();
-        let mut out = VecDeque::new();
-        event.write(Some(9), &mut out);
-        assert_eq!(
-            texts(out),
-            [
-                r#"451-/admin,9["up",{"_placeholder":true,"num":0}]"#,
-                "<3 bytes>"
-            ]
-        );
-        assert_eq!(event.largest_message(), 47 + MAX_ID_DIGITS);
-    }
-
-    #[test]
-    fn a_plain_emit_carries_nothing_boxed() {
-        let event = EncodedEvent::encode("/", "e", &("a", 1), false, false).unwrap();
-        assert!(event.extra.is_none());
-        let mut out = VecDeque::new();
-        event.write_plain(&mut out);
-        assert_eq!(texts(out), [r#"42["e","a",1]"#]);
-    }
 
     #[test]
     fn reserved_names_are_refused() {

@@ -20,7 +20,7 @@ mod text;
 
 #[cfg(test)]
 pub(crate) use text::parse_event;
-pub(crate) use text::{ack_message, decode_emit, event_message, with_ack_id, EventMessage};
+pub(crate) use text::{ack_message, EventMessage};
 
 /// A Socket.IO packet as a parser hands it to the connection: checked, with
 /// its binary parts in place.

@@ -1,3 +1,5 @@
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 use serde_json::{json, Value};
 
@@ -194,4 +196,76 @@ fn control_packets_encode_as_the_reference_parser_does() {
     );
     assert_eq!(text(disconnect_frame("/")), "41");
     assert_eq!(text(disconnect_frame("/admin")), "41/admin,");
+}
+
+fn texts(out: VecDeque<Frame>) -> Vec<String> {
+    out.into_iter()
+        .map(|frame| match frame {
+            Frame::Text(text) => text,
+            Frame::Binary(data) => format!("<{} bytes>", data.len()),
+        })
+        .collect()
+}
+
+#[test]
+fn the_ack_id_is_spliced_where_the_layout_puts_it() {
+    let table: [(&str, bool, Option<u64>, &str); 6] = [
+        ("/", false, None, r#"42["e",1]"#),
+        ("/", true, Some(0), r#"420["e",1]"#),
+        ("/", true, Some(17), r#"4217["e",1]"#),
+        ("/admin", true, Some(3), r#"42/admin,3["e",1]"#),
+        ("/admin", false, None, r#"42/admin,["e",1]"#),
+        ("/", true, None, r#"42["e",1]"#),
+    ];
+    for (nsp, acked, id, expected) in table {
+        let message = EventMessage::encode(nsp, "e", &1, acked).unwrap();
+        let mut out = VecDeque::new();
+        message.write(id, &mut out);
+        assert_eq!(texts(out), [expected], "{nsp} {id:?}");
+    }
+}
+
+#[test]
+fn binary_emits_get_their_id_after_the_attachment_count() {
+    let bytes = Bytes::from_static(&[1, 2, 3]);
+    let message = EventMessage::encode("/admin", "up", &(&bytes,), true).unwrap();
+    let mut out = VecDeque::new();
+    message.write(Some(9), &mut out);
+    assert_eq!(
+        texts(out),
+        [
+            r#"451-/admin,9["up",{"_placeholder":true,"num":0}]"#,
+            "<3 bytes>"
+        ]
+    );
+    // The text without its id, and room for the longest one.
+    assert_eq!(message.largest_message(), 47 + 20);
+    assert_eq!(
+        message.decode(),
+        (
+            "up".to_owned(),
+            vec![json!({"_placeholder": true, "num": 0})]
+        )
+    );
+    assert_eq!(message.into_attachments(), [bytes]);
+}
+
+#[test]
+fn a_plain_emit_is_moved_out_whole() {
+    let message = EventMessage::encode("/", "e", &("a", 1), false).unwrap();
+    assert_eq!(message.largest_message(), r#"42["e","a",1]"#.len());
+    let mut out = VecDeque::new();
+    message.write_plain(&mut out);
+    assert_eq!(texts(out), [r#"42["e","a",1]"#]);
+}
+
+#[test]
+fn an_ack_answer_is_one_text_message_and_its_attachments() {
+    let (text, attachments) = ack_message("/admin", 4, &("ok", 1)).unwrap();
+    assert_eq!(text, r#"43/admin,4["ok",1]"#);
+    assert!(attachments.is_empty());
+    let bytes = Bytes::from_static(b"xy");
+    let (text, attachments) = ack_message("/", 0, &(&bytes,)).unwrap();
+    assert_eq!(text, r#"461-0[{"_placeholder":true,"num":0}]"#);
+    assert_eq!(attachments, [bytes]);
 }

@@ -4,6 +4,7 @@
 //! stands. See `codec::packet` for the text itself.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -227,33 +228,129 @@ fn control_frame(kind: PacketKind, nsp: &str, data: Option<Value>) -> Frame {
     Frame::Text(text)
 }
 
-/// An emit's text message without an ack id, and its attachments.
+/// The digits of the longest ack id (`u64::MAX`).
+const MAX_ID_DIGITS: usize = 20;
+
+/// An event's messages as this parser encodes them, without an ack id: a
+/// text message (`42...`), then one binary message per attachment.
 #[derive(Debug)]
 pub(crate) struct EventMessage {
-    pub(crate) text: String,
-    /// Where an ack id goes in the text.
-    pub(crate) id_at: usize,
-    pub(crate) attachments: Vec<Bytes>,
+    text: String,
+    /// Boxed, and only when there is any: a plain emit has none of it, and
+    /// small emits make a small queue.
+    extra: Option<Box<Extra>>,
 }
 
-/// Encodes event `name` with `args` for namespace `nsp`, without an ack id.
-pub(crate) fn event_message<A: Serialize + ?Sized>(
-    nsp: &str,
-    name: &str,
-    args: &A,
-) -> Result<EventMessage, serde_json::Error> {
-    let mut text = String::with_capacity(64 + name.len());
-    let mut attachments = Vec::new();
-    let id_at = encode_event(&mut text, &mut attachments, nsp, None, name, args)?;
-    Ok(EventMessage {
-        text,
-        id_at,
-        attachments,
-    })
+#[derive(Debug)]
+struct Extra {
+    /// Where the ack id goes in the text: 0 for an emit that asks for none.
+    id_at: usize,
+    attachments: Vec<Bytes>,
+}
+
+impl EventMessage {
+    /// Encodes event `name` with `args` for namespace `nsp`; `acked`: leave
+    /// room for an ack id.
+    pub(crate) fn encode<A: Serialize + ?Sized>(
+        nsp: &str,
+        name: &str,
+        args: &A,
+        acked: bool,
+    ) -> Result<Self, serde_json::Error> {
+        let mut text = String::with_capacity(64 + name.len());
+        let mut attachments = Vec::new();
+        let id_at = encode_event(&mut text, &mut attachments, nsp, None, name, args)?;
+        let plain = !acked && attachments.is_empty();
+        Ok(EventMessage {
+            text,
+            extra: (!plain).then(|| {
+                Box::new(Extra {
+                    id_at: if acked { id_at } else { 0 },
+                    attachments,
+                })
+            }),
+        })
+    }
+
+    /// The size of its largest message, which the server's maxPayload
+    /// limits. The ack id is not in yet: an emit that asks for one counts
+    /// the longest id there is.
+    pub(crate) fn largest_message(&self) -> usize {
+        let id_room = match &self.extra {
+            Some(extra) if extra.id_at > 0 => MAX_ID_DIGITS,
+            _ => 0,
+        };
+        self.attachments()
+            .iter()
+            .map(Bytes::len)
+            .chain([self.text.len() + id_room])
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Queues its messages, with ack id `id` when it asked for an ack.
+    pub(crate) fn write(&self, id: Option<u64>, out: &mut VecDeque<Frame>) {
+        let text = match (id, &self.extra) {
+            (Some(id), Some(extra)) if extra.id_at > 0 => with_ack_id(&self.text, extra.id_at, id),
+            _ => self.text.clone(),
+        };
+        out.push_back(Frame::Text(text));
+        out.extend(self.attachments().iter().cloned().map(Frame::Binary));
+    }
+
+    /// Queues its messages, consuming it: a plain emit moves its text.
+    pub(crate) fn write_plain(self, out: &mut VecDeque<Frame>) {
+        out.push_back(Frame::Text(self.text));
+        if let Some(extra) = self.extra {
+            out.extend(extra.attachments.into_iter().map(Frame::Binary));
+        }
+    }
+
+    /// The event's name and arguments, decoded back. It was encoded here,
+    /// so it decodes; anything else gives an empty event.
+    pub(crate) fn decode(&self) -> (String, Vec<Value>) {
+        let data = self
+            .text
+            .get(1..)
+            .and_then(|packet| Packet::decode(packet).ok())
+            .and_then(|packet| packet.data);
+        let mut args = match data {
+            Some(Value::Array(args)) => args,
+            _ => Vec::new(),
+        };
+        let name = match (!args.is_empty()).then(|| args.remove(0)) {
+            Some(Value::String(name)) => name,
+            _ => String::new(),
+        };
+        (name, args)
+    }
+
+    /// The binary parts of its arguments.
+    pub(crate) fn attachments(&self) -> &[Bytes] {
+        self.extra.as_ref().map_or(&[], |extra| &extra.attachments)
+    }
+
+    /// The binary parts of its arguments, taken.
+    pub(crate) fn into_attachments(self) -> Vec<Bytes> {
+        self.extra
+            .map(|extra| extra.attachments)
+            .unwrap_or_default()
+    }
+
+    /// A message from its text written by hand (`id_at` 0: no ack id), for
+    /// tests.
+    #[cfg(test)]
+    pub(crate) fn from_parts(text: &str, id_at: usize, attachments: Vec<Bytes>) -> Self {
+        let plain = id_at == 0 && attachments.is_empty();
+        EventMessage {
+            text: text.to_owned(),
+            extra: (!plain).then(|| Box::new(Extra { id_at, attachments })),
+        }
+    }
 }
 
 /// `text` with ack id `id` inserted at byte `at`.
-pub(crate) fn with_ack_id(text: &str, at: usize, id: u64) -> String {
+fn with_ack_id(text: &str, at: usize, id: u64) -> String {
     let id = id.to_string();
     let (head, body) = text.split_at(at.min(text.len()));
     let mut out = String::with_capacity(text.len() + id.len());
@@ -261,24 +358,6 @@ pub(crate) fn with_ack_id(text: &str, at: usize, id: u64) -> String {
     out.push_str(&id);
     out.push_str(body);
     out
-}
-
-/// The name and arguments of an emit's text message (`42["name",...]`). The
-/// message was encoded here, so it decodes; anything else gives an empty event.
-pub(crate) fn decode_emit(text: &str) -> (String, Vec<Value>) {
-    let data = text
-        .get(1..)
-        .and_then(|packet| Packet::decode(packet).ok())
-        .and_then(|packet| packet.data);
-    let mut args = match data {
-        Some(Value::Array(args)) => args,
-        _ => Vec::new(),
-    };
-    let name = match (!args.is_empty()).then(|| args.remove(0)) {
-        Some(Value::String(name)) => name,
-        _ => String::new(),
-    };
-    (name, args)
 }
 
 /// The answer to the server's ack request `id` of namespace `nsp`: its text
