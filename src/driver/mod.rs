@@ -36,7 +36,6 @@ use crate::proto::ack_sink::AckAnswer;
 use crate::proto::auth::AuthFuture;
 use crate::proto::connection::{Connection, ConnectionOptions, Dial, Ending, LinkFault, SocketId};
 use crate::proto::emit::EmitKind;
-use crate::proto::event::DisconnectReason;
 use crate::proto::update::Update;
 use crate::queue::{self, TrySendError};
 use command::{
@@ -322,10 +321,7 @@ impl Driver {
             }
             if !self.conn.wants_link() {
                 let _ = std::future::poll_fn(|cx| link.poll_close(cx)).await;
-                return LinkEnd::Unwanted(LinkFault {
-                    reason: DisconnectReason::IoClientDisconnect,
-                    error: ConnectError::Aborted,
-                });
+                return LinkEnd::Unwanted(LinkFault::unwanted());
             }
             let reading = self.pending.is_none();
             // A later deadline needs no reset: the timer fires, finds nothing
@@ -355,7 +351,7 @@ impl Driver {
                         return end;
                     }
                 }
-                WokenOnLink::Incoming(None) => return LinkEnd::Lost(closed_fault()),
+                WokenOnLink::Incoming(None) => return LinkEnd::Lost(LinkFault::closed_by_server()),
                 WokenOnLink::Incoming(Some(Err(error))) => {
                     tracing::debug!(?error, "read failed");
                     return LinkEnd::Lost(link_fault(error));
@@ -430,7 +426,7 @@ impl Driver {
             }
             message = match link.poll_receive(&mut buffered) {
                 Poll::Ready(Some(Ok(next))) => next,
-                Poll::Ready(None) => return Err(closed_fault()),
+                Poll::Ready(None) => return Err(LinkFault::closed_by_server()),
                 Poll::Ready(Some(Err(error))) => {
                     tracing::debug!(?error, "read failed");
                     return Err(link_fault(error));
@@ -558,10 +554,7 @@ impl Driver {
             Command::CloseEngine => {
                 if linked {
                     // No close frame: the caller drops the WebSocket as a network failure would.
-                    return Some(LinkEnd::Lost(LinkFault {
-                        reason: DisconnectReason::ForcedClose,
-                        error: ConnectError::Aborted,
-                    }));
+                    return Some(LinkEnd::Lost(LinkFault::forced_close()));
                 }
             }
         }
@@ -721,22 +714,11 @@ fn deliveries_of(slots: &[Slot], id: SocketId) -> Option<&queue::Sender<Dispatch
     slot_of(slots, id).map(|slot| &slot.deliveries)
 }
 
-/// The server closed the link.
-fn closed_fault() -> LinkFault {
-    LinkFault {
-        reason: DisconnectReason::TransportClose,
-        error: ConnectError::HandshakeClosed,
-    }
-}
-
-/// Why a link failed, as the sockets and the attempt see it.
+/// What the connection is told of a link that failed.
 fn link_fault(error: LinkError) -> LinkFault {
     match error {
         LinkError::Refused(error) => LinkFault::protocol(error),
-        LinkError::Failed(error) => LinkFault {
-            reason: DisconnectReason::TransportError,
-            error,
-        },
+        LinkError::Failed(error) => LinkFault::transport(error),
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::client::builder::ClientBuilder;
 use crate::engine::stream::Dialer;
-use crate::proto::event::SocketEvent;
+use crate::proto::event::{DisconnectReason, SocketEvent};
 use crate::proto::reconnect::{ReconnectOptions, ReconnectPolicy};
 
 #[path = "../../tests/support/engine_server.rs"]

@@ -76,6 +76,39 @@ pub(crate) struct LinkFault {
 }
 
 impl LinkFault {
+    /// The server closed the link.
+    pub(crate) fn closed_by_server() -> Self {
+        LinkFault {
+            reason: DisconnectReason::TransportClose,
+            error: ConnectError::HandshakeClosed,
+        }
+    }
+
+    /// Reading or writing the link failed.
+    pub(crate) fn transport(error: ConnectError) -> Self {
+        LinkFault {
+            reason: DisconnectReason::TransportError,
+            error,
+        }
+    }
+
+    /// The caller dropped the link on purpose (`engine().close()`), as a
+    /// network failure would: reconnection follows.
+    pub(crate) fn forced_close() -> Self {
+        LinkFault {
+            reason: DisconnectReason::ForcedClose,
+            error: ConnectError::Aborted,
+        }
+    }
+
+    /// No namespace wants the link any more.
+    pub(crate) fn unwanted() -> Self {
+        LinkFault {
+            reason: DisconnectReason::IoClientDisconnect,
+            error: ConnectError::Aborted,
+        }
+    }
+
     /// The server sent something this client refuses.
     pub(crate) fn protocol(error: ProtocolError) -> Self {
         tracing::warn!(%error, "protocol error from the server");

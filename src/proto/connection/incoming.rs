@@ -46,10 +46,7 @@ impl Connection {
                     None => Ok(()),
                 }
             }
-            EnginePacket::Close => Err(LinkFault {
-                reason: DisconnectReason::TransportClose,
-                error: ConnectError::HandshakeClosed,
-            }),
+            EnginePacket::Close => Err(LinkFault::closed_by_server()),
             EnginePacket::Pong(_)
             | EnginePacket::Noop
             | EnginePacket::Upgrade
