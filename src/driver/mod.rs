@@ -75,7 +75,9 @@ impl Slot {
         self.waiters.get_or_insert_default()
     }
 
-    /// Frees the waiters once nobody waits: an idle socket keeps no room.
+    /// Frees the waiters once nobody waits. Called once a `connect()` is
+    /// answered, so that a socket that never asks for an ack keeps no room;
+    /// one that does keeps it, rather than make it again for each ack.
     fn drop_idle_waiters(&mut self) {
         if self
             .waiters
@@ -621,15 +623,12 @@ impl Driver {
     fn update(&mut self) {
         while let Some((id, update)) = self.conn.poll_update() {
             // A socket that is gone has no slot, and nobody to tell.
-            let Some(slot) = self.slots.iter_mut().find(|slot| slot.id == id) else {
+            let Some(slot) = self.slot_mut(id) else {
                 continue;
             };
             match update {
                 Update::Status(change) => slot.status.apply(change),
-                answer => {
-                    slot.waiters().answer(answer);
-                    slot.drop_idle_waiters();
-                }
+                answer => slot.waiters().answer(answer),
             }
         }
     }
@@ -643,14 +642,17 @@ impl Driver {
         }
         while let Some((id, delivery)) = self.conn.poll_delivery() {
             // A socket that is gone has no slot: what was queued for it goes.
-            let Some(slot) = self.slots.iter_mut().find(|slot| slot.id == id) else {
+            let Some(slot) = self.slot_mut(id) else {
                 continue;
             };
-            let delivery = delivery.with_waiters(|waiting| match &mut slot.waiters {
-                Some(waiters) => waiters.take_connects(waiting.0),
-                None => Vec::new(),
+            let delivery = delivery.with_waiters(|waiting| {
+                let answered = match &mut slot.waiters {
+                    Some(waiters) => waiters.take_connects(waiting.0),
+                    None => Vec::new(),
+                };
+                slot.drop_idle_waiters();
+                answered
             });
-            slot.drop_idle_waiters();
             match slot.deliveries.try_send(delivery) {
                 Ok(()) => {}
                 Err(TrySendError::Full(delivery)) => {
