@@ -67,6 +67,7 @@ impl Receiver {
                 first_connect_window: None,
                 policy: ReconnectPolicy::default(),
             },
+            parser: crate::Parser::Default,
         };
         let mut conn = Connection::new(
             options,

@@ -182,6 +182,7 @@ pub use client::manager::Engine;
 pub use client::registry::ListenerId;
 pub use client::shared::{Manager, Socket};
 pub use client::socket::{Emitter, EventStream};
+pub use codec::parser::Parser;
 pub use engine::transport::Transport;
 pub use error::protocol::ProtocolError;
 pub use error::{AckError, ConnectError, EmitError, EngineIoError, TransportError, UnsentEmit};

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::client::auth::{self, AuthCallback};
 use crate::client::shared::{Manager, Socket, SocketHandlers, SocketSettings};
 use crate::client::socket::EventStream;
+use crate::codec::parser::Parser;
 use crate::driver::{Driver, DriverConfig};
 use crate::engine::options::EngineOptions;
 #[cfg(test)]
@@ -59,6 +60,7 @@ pub struct ClientBuilder {
     offline_buffer: usize,
     event_buffer: usize,
     strip_offsets: bool,
+    parser: Parser,
     recovery_state: Option<RecoveryState>,
 }
 
@@ -77,6 +79,7 @@ impl fmt::Debug for ClientBuilder {
             .field("offline_buffer", &self.offline_buffer)
             .field("event_buffer", &self.event_buffer)
             .field("strip_offsets", &self.strip_offsets)
+            .field("parser", &self.parser)
             .finish_non_exhaustive()
     }
 }
@@ -99,6 +102,7 @@ impl ClientBuilder {
             offline_buffer: 1024,
             event_buffer: 1024,
             strip_offsets: true,
+            parser: Parser::Default,
             recovery_state: None,
         }
     }
@@ -380,6 +384,37 @@ impl ClientBuilder {
         self
     }
 
+    /// The wire format of the packets, which must be the server's, as the JS
+    /// option `parser`. Default: [`Parser::Default`], socket.io's own.
+    ///
+    /// With the `msgpack` feature, [`Parser::MsgPack`] reaches a server
+    /// that runs socket.io-msgpack-parser. Everything works as with the
+    /// default parser, and an event reads the same with either: a byte
+    /// string in the data is an attachment, with its placeholder in
+    /// [`Event::args`](crate::Event::args), and [`Event::decode`](crate::Event::decode)
+    /// puts it in place.
+    ///
+    /// Against a server that runs another parser the first connect fails
+    /// with an error that names the parser: such a server closes the link
+    /// at the first packet.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "msgpack")]
+    /// # async fn run() -> Result<(), sioclient::ConnectError> {
+    /// use sioclient::{ClientBuilder, Parser};
+    ///
+    /// let socket = ClientBuilder::new("http://localhost:3000")
+    ///     .parser(Parser::MsgPack)
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.parser = parser;
+        self
+    }
+
     /// Whether to strip the recovery offset from incoming events. Default true.
     ///
     /// With connection state recovery the server appends an offset string to the
@@ -525,6 +560,7 @@ impl ClientBuilder {
             connection: ConnectionOptions {
                 strip_offsets: self.strip_offsets,
                 retries: self.retries,
+                parser: self.parser,
                 reconnect: ReconnectOptions {
                     enabled: self.reconnection,
                     attempts: self.attempts,
@@ -545,6 +581,7 @@ impl ClientBuilder {
                 event_buffer: self.event_buffer,
                 ack_timeout: self.ack_timeout,
                 retries: self.retries,
+                parser: self.parser,
             },
         );
         Ok(manager.attach(&namespace, self.handlers, self.recovery_state))

@@ -120,6 +120,7 @@ impl Manager {
             offline_buffer: settings.offline_buffer.max(1),
             ack_timeout: settings.ack_timeout,
             retries: settings.retries,
+            parser: settings.parser,
         });
         tokio::spawn(dispatcher::run(
             delivery_rx,

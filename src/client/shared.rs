@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::client::registry::Handlers;
+use crate::codec::parser::Parser;
 use crate::driver::command::{Command, DroppedSocket};
 use crate::driver::command::{Emit, SocketStatus};
 use crate::engine::status::LinkStatus;
@@ -53,6 +54,8 @@ pub(crate) struct SocketShared {
     pub(crate) ack_timeout: Duration,
     /// Resends of an at-least-once emit; 0 sends every emit once.
     pub(crate) retries: u32,
+    /// How emits are encoded: the connection's parser.
+    pub(crate) parser: Parser,
 }
 
 impl Drop for SocketShared {
@@ -112,6 +115,7 @@ pub(crate) struct SocketSettings {
     pub(crate) event_buffer: usize,
     pub(crate) ack_timeout: Duration,
     pub(crate) retries: u32,
+    pub(crate) parser: Parser,
 }
 
 impl fmt::Debug for Manager {

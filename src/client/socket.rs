@@ -503,7 +503,7 @@ impl<'a> Emitter<'a> {
     ) -> Result<EncodedEvent, EmitError> {
         let inner = &self.socket.inner;
         let notify = inner.listeners.has_outgoing();
-        let event = EncodedEvent::encode(&inner.path, name, args, acked, notify)?;
+        let event = EncodedEvent::encode(inner.parser, &inner.path, name, args, acked, notify)?;
         // Engine.IO over WebSocket limits each message, and the server drops the
         // whole connection over one that is too large; refuse it here instead.
         if let Some(max) = inner.status.max_payload() {

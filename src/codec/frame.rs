@@ -7,6 +7,16 @@ use bytes::Bytes;
 pub(crate) enum Frame {
     /// A text message (an Engine.IO packet).
     Text(String),
-    /// A binary message (a Socket.IO attachment).
+    /// A binary message (a Socket.IO attachment, or a msgpack packet).
     Binary(Bytes),
+}
+
+impl Frame {
+    /// Its size in bytes, which the server's maxPayload limits.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Frame::Text(text) => text.len(),
+            Frame::Binary(data) => data.len(),
+        }
+    }
 }

@@ -34,6 +34,18 @@ pub(crate) const MAX_HEARTBEAT: Duration = Duration::from_secs(5 * 60);
 /// the WebSocket message size limit). Real packets carry a handful.
 pub(crate) const MAX_ATTACHMENTS: usize = 256;
 
+/// How deep arrays and maps may nest in what the server sends: what
+/// serde_json allows a JSON payload.
+#[cfg(feature = "msgpack")]
+pub(crate) const MAX_NESTING: usize = 128;
+
+/// The most values one msgpack packet may hold. A value takes a byte on the
+/// wire and 32 in memory: this bounds what a message can make the client
+/// hold (to twice the message limit) where JSON, with a comma or more per
+/// value, bounds itself.
+#[cfg(feature = "msgpack")]
+pub(crate) const MAX_MSGPACK_VALUES: usize = MAX_MESSAGE_BYTES / 16;
+
 /// Event names Socket.IO keeps for itself: the reference parser refuses to
 /// decode them, since its event emitters give them special meanings, and
 /// emitting one is refused too.

@@ -546,12 +546,8 @@ impl Driver {
                 self.drop_pending(dropped.socket);
             }
             Command::Ack(answer) => {
-                let AckAnswer {
-                    link,
-                    frame,
-                    attachments,
-                } = *answer;
-                self.conn.send_ack_answer(link, frame, attachments);
+                let AckAnswer { link, frames } = *answer;
+                self.conn.send_ack_answer(link, frames);
             }
             Command::CloseEngine => {
                 if linked {

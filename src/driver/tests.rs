@@ -324,6 +324,7 @@ fn the_driver_future_stays_small() {
                 first_connect_window: Some(Duration::from_secs(30)),
                 policy: ReconnectPolicy::default(),
             },
+            parser: crate::Parser::Default,
         },
     };
     let (sink, commands) = queue::unbounded();

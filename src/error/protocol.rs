@@ -75,6 +75,22 @@ pub enum ProtocolError {
         /// The limit, in bytes.
         max: usize,
     },
+    /// A binary message is not a packet of socket.io-msgpack-parser; the
+    /// text says what was wrong.
+    #[cfg(feature = "msgpack")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
+    #[error("invalid msgpack packet: {0}")]
+    InvalidMsgPack(String),
+    /// A Socket.IO packet came in the form of another parser than this
+    /// client's (text for socket.io-msgpack-parser): the server uses
+    /// another parser. See [`ClientBuilder::parser`](crate::ClientBuilder::parser).
+    #[cfg(feature = "msgpack")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
+    #[error("the server sent a packet that is not for {ours}: client and server must use the same parser (ClientBuilder::parser)")]
+    ParserMismatch {
+        /// This client's parser.
+        ours: crate::codec::parser::Parser,
+    },
     /// The server sent more events before accepting a namespace than the
     /// client holds for it (when no recovery was asked for, which would
     /// explain a replay).

@@ -2,16 +2,15 @@
 //! layer defines the seam; the driver implements it for its command channel,
 //! so answers reach the one task that writes, and nothing here points up.
 
-use bytes::Bytes;
+use crate::codec::Frame;
 
 /// The answer to a server's ack request, sent only on the link that asked:
-/// its text frame and the binary attachments that follow it.
+/// its messages, as the parser made them.
 #[derive(Debug)]
 pub(crate) struct AckAnswer {
     /// The link the request came on (see `Connection::send_ack_answer`).
     pub(crate) link: u64,
-    pub(crate) frame: String,
-    pub(crate) attachments: Vec<Bytes>,
+    pub(crate) frames: Vec<Frame>,
 }
 
 /// The connection is gone: the answer can no longer be sent.

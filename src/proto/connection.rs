@@ -17,12 +17,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use crate::codec::engine::OpenInfo;
-use crate::codec::parser::{self, Decoder};
+use crate::codec::parser::{self, Decoder, Parser};
 use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
 use crate::error::{AckError, ConnectError, EmitError};
@@ -64,6 +63,8 @@ pub(crate) struct ConnectionOptions {
     /// How many times an at-least-once emit is sent again; 0 turns them off.
     pub(crate) retries: u32,
     pub(crate) reconnect: ReconnectOptions,
+    /// The wire format of the packets.
+    pub(crate) parser: Parser,
 }
 
 /// Why a link must end: the reason its sockets are told, and the error of the
@@ -357,7 +358,7 @@ impl Connection {
             wanted: false,
             now,
             ack_sink,
-            decoder: Decoder::default(),
+            decoder: Decoder::new(options.parser),
             paused_since: None,
             outbox: VecDeque::new(),
             deliveries: VecDeque::new(),
@@ -549,7 +550,7 @@ impl Connection {
     }
 
     fn send_disconnect(&mut self, ns: usize) {
-        let frame = parser::disconnect_frame(&self.namespaces[ns].path);
+        let frame = parser::disconnect_frame(self.decoder.parser(), &self.namespaces[ns].path);
         self.outbox.push_back(frame);
     }
 
@@ -689,7 +690,7 @@ impl Connection {
             }
         }
         let data = (!auth.is_empty()).then_some(Value::Object(auth));
-        let frame = parser::connect_frame(&namespace.path, data);
+        let frame = parser::connect_frame(self.decoder.parser(), &namespace.path, data);
         self.outbox.push_back(frame);
     }
 
@@ -1015,7 +1016,7 @@ impl Connection {
 
     /// Queues the answer to a server's ack request (its text frame, then its
     /// attachments), if it was made on the current link.
-    pub(crate) fn send_ack_answer(&mut self, link: u64, frame: String, attachments: Vec<Bytes>) {
+    pub(crate) fn send_ack_answer(&mut self, link: u64, frames: Vec<Frame>) {
         let Some(current) = self.link.as_ref().filter(|_| link == self.link_id) else {
             tracing::debug!("dropping an ack answer: its request came on an earlier link");
             return;
@@ -1025,12 +1026,7 @@ impl Connection {
         // handles check this before queueing, but an answer is built where the
         // limit is not at hand.
         let max = current.info.max_payload;
-        let size = attachments
-            .iter()
-            .map(Bytes::len)
-            .chain([frame.len()])
-            .max()
-            .unwrap_or_default();
+        let size = frames.iter().map(Frame::len).max().unwrap_or_default();
         if max > 0 && size as u64 > max {
             tracing::warn!(
                 size,
@@ -1039,9 +1035,7 @@ impl Connection {
             );
             return;
         }
-        self.outbox.push_back(Frame::Text(frame));
-        self.outbox
-            .extend(attachments.into_iter().map(Frame::Binary));
+        self.outbox.extend(frames);
     }
 }
 

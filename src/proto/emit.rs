@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::codec::limits::RESERVED_EVENTS;
-use crate::codec::parser::EventMessage;
+use crate::codec::parser::{EventMessage, Parser};
 use crate::codec::Frame;
 use crate::error::{EmitError, UnsentEmit};
 use crate::proto::event::Event;
@@ -49,6 +49,7 @@ impl EncodedEvent {
     /// room for an ack id; `notify`: keep the event for the outgoing
     /// listeners.
     pub(crate) fn encode<A: Serialize + ?Sized>(
+        parser: Parser,
         nsp: &str,
         name: &str,
         args: &A,
@@ -58,10 +59,11 @@ impl EncodedEvent {
         if RESERVED_EVENTS.contains(&name) {
             return Err(EmitError::ReservedName(name.to_owned()));
         }
-        let message = EventMessage::encode(nsp, name, args, acked).map_err(EmitError::Serialize)?;
+        let message =
+            EventMessage::encode(parser, nsp, name, args, acked).map_err(EmitError::Serialize)?;
         let notify = notify.then(|| {
-            let (name, args) = message.decode();
-            Event::new(name, args, message.attachments().to_vec(), None, None)
+            let (name, args, attachments) = message.decode();
+            Event::new(name, args, attachments, None, None)
         });
         Ok(EncodedEvent { message, notify })
     }
@@ -89,11 +91,11 @@ impl EncodedEvent {
 
     /// The emit handed back to its caller, decoded.
     pub(crate) fn into_unsent(self) -> UnsentEmit {
-        let (name, args) = self.message.decode();
+        let (name, args, attachments) = self.message.decode();
         UnsentEmit {
             name,
             args,
-            attachments: self.message.into_attachments(),
+            attachments,
         }
     }
 }
@@ -125,7 +127,7 @@ mod tests {
     fn reserved_names_are_refused() {
         for name in RESERVED_EVENTS {
             assert!(matches!(
-                EncodedEvent::encode("/", name, &(), false, false),
+                EncodedEvent::encode(Parser::Default, "/", name, &(), false, false),
                 Err(EmitError::ReservedName(_))
             ));
         }
@@ -133,7 +135,8 @@ mod tests {
 
     #[test]
     fn outgoing_listeners_and_unsent_emits_see_the_event_decoded() {
-        let event = EncodedEvent::encode("/", "chat", &("hi", 2), true, true).unwrap();
+        let event =
+            EncodedEvent::encode(Parser::Default, "/", "chat", &("hi", 2), true, true).unwrap();
         let notify = event.notify().expect("kept for the listeners");
         assert_eq!(notify.name(), "chat");
         assert_eq!(notify.args(), [json!("hi"), json!(2)]);

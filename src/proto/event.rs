@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::codec::arg_deserializer::{TextArgsDeserializer, ValueArgsDeserializer};
 use crate::codec::packet::RawEvent;
-use crate::codec::parser::{self, EventData};
+use crate::codec::parser::{self, EventData, Parser};
 use crate::codec::raw::{Span, Spans, Text};
 use crate::error::protocol::ProtocolError;
 use crate::error::{ConnectError, EmitError, ErrorChain};
@@ -226,6 +226,8 @@ pub(crate) struct AckRequest {
     pub(crate) link: u64,
     pub(crate) sink: Arc<dyn AckSink>,
     pub(crate) answered: AtomicBool,
+    /// The parser the answer is encoded with, the connection's.
+    pub(crate) parser: Parser,
 }
 
 impl Event {
@@ -415,16 +417,15 @@ impl Event {
         let Some(ack) = &self.inner.ack else {
             return Err(EmitError::NoAckPending);
         };
-        let (frame, attachments) =
-            parser::ack_message(&ack.nsp, ack.id, args).map_err(EmitError::Serialize)?;
+        let frames = parser::ack_message(ack.parser, &ack.nsp, ack.id, args)
+            .map_err(EmitError::Serialize)?;
         if ack.answered.swap(true, Ordering::AcqRel) {
             return Err(EmitError::NoAckPending);
         }
         ack.sink
             .send(AckAnswer {
                 link: ack.link,
-                frame,
-                attachments,
+                frames,
             })
             .map_err(|_| EmitError::Closed)
     }

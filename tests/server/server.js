@@ -6,7 +6,8 @@
 //                       [--tls-cert FILE --tls-key FILE] [--path PATH]
 //                       [--max-http-buffer-size BYTES] [--transports LIST]
 //                       [--cookie] [--run-middlewares-on-recovery]
-//                       [--keep-alive-timeout MS] [--no-stdin]
+//                       [--keep-alive-timeout MS] [--parser msgpack]
+//                       [--no-stdin]
 //
 // Prints exactly one line `LISTENING <port>` on stdout once it accepts
 // connections, then one JSON object per line for every notable server-side
@@ -41,6 +42,7 @@ function parseArgs(argv) {
     cookie: false,
     skipMiddlewares: true,
     keepAliveTimeout: null,
+    parser: null,
     watchStdin: true,
   };
   const int = (name, v) => {
@@ -104,6 +106,10 @@ function parseArgs(argv) {
         break;
       case "--log-packets":
         opts.logPackets = true;
+        break;
+      case "--parser":
+        opts.parser = str(a, argv[++i]);
+        if (opts.parser !== "msgpack") usage(`unknown parser ${opts.parser}`);
         break;
       default:
         usage(`unknown option ${a}`);
@@ -312,6 +318,9 @@ async function main() {
     pingTimeout: opts.pingTimeout,
     maxHttpBufferSize: opts.maxHttpBufferSize,
   };
+  if (opts.parser === "msgpack") {
+    serverOpts.parser = require("socket.io-msgpack-parser");
+  }
   if (opts.transports) {
     serverOpts.transports = opts.transports;
   }

@@ -189,13 +189,20 @@ fn control_packets_encode_as_the_reference_parser_does() {
         Frame::Text(text) => text,
         Frame::Binary(_) => panic!("binary"),
     };
-    assert_eq!(text(connect_frame("/", None)), "40");
+    assert_eq!(text(connect_frame(Parser::Default, "/", None)), "40");
     assert_eq!(
-        text(connect_frame("/admin", Some(json!({"token": "t"})))),
+        text(connect_frame(
+            Parser::Default,
+            "/admin",
+            Some(json!({"token": "t"}))
+        )),
         r#"40/admin,{"token":"t"}"#
     );
-    assert_eq!(text(disconnect_frame("/")), "41");
-    assert_eq!(text(disconnect_frame("/admin")), "41/admin,");
+    assert_eq!(text(disconnect_frame(Parser::Default, "/")), "41");
+    assert_eq!(
+        text(disconnect_frame(Parser::Default, "/admin")),
+        "41/admin,"
+    );
 }
 
 fn texts(out: VecDeque<Frame>) -> Vec<String> {
@@ -218,7 +225,7 @@ fn the_ack_id_is_spliced_where_the_layout_puts_it() {
         ("/", true, None, r#"42["e",1]"#),
     ];
     for (nsp, acked, id, expected) in table {
-        let message = EventMessage::encode(nsp, "e", &1, acked).unwrap();
+        let message = EventMessage::encode(Parser::Default, nsp, "e", &1, acked).unwrap();
         let mut out = VecDeque::new();
         message.write(id, &mut out);
         assert_eq!(texts(out), [expected], "{nsp} {id:?}");
@@ -228,7 +235,7 @@ fn the_ack_id_is_spliced_where_the_layout_puts_it() {
 #[test]
 fn binary_emits_get_their_id_after_the_attachment_count() {
     let bytes = Bytes::from_static(&[1, 2, 3]);
-    let message = EventMessage::encode("/admin", "up", &(&bytes,), true).unwrap();
+    let message = EventMessage::encode(Parser::Default, "/admin", "up", &(&bytes,), true).unwrap();
     let mut out = VecDeque::new();
     message.write(Some(9), &mut out);
     assert_eq!(
@@ -244,15 +251,15 @@ fn binary_emits_get_their_id_after_the_attachment_count() {
         message.decode(),
         (
             "up".to_owned(),
-            vec![json!({"_placeholder": true, "num": 0})]
+            vec![json!({"_placeholder": true, "num": 0})],
+            vec![bytes]
         )
     );
-    assert_eq!(message.into_attachments(), [bytes]);
 }
 
 #[test]
 fn a_plain_emit_is_moved_out_whole() {
-    let message = EventMessage::encode("/", "e", &("a", 1), false).unwrap();
+    let message = EventMessage::encode(Parser::Default, "/", "e", &("a", 1), false).unwrap();
     assert_eq!(message.largest_message(), r#"42["e","a",1]"#.len());
     let mut out = VecDeque::new();
     message.write_plain(&mut out);
@@ -261,11 +268,15 @@ fn a_plain_emit_is_moved_out_whole() {
 
 #[test]
 fn an_ack_answer_is_one_text_message_and_its_attachments() {
-    let (text, attachments) = ack_message("/admin", 4, &("ok", 1)).unwrap();
-    assert_eq!(text, r#"43/admin,4["ok",1]"#);
-    assert!(attachments.is_empty());
+    let frames = ack_message(Parser::Default, "/admin", 4, &("ok", 1)).unwrap();
+    assert_eq!(frames, [Frame::Text(r#"43/admin,4["ok",1]"#.into())]);
     let bytes = Bytes::from_static(b"xy");
-    let (text, attachments) = ack_message("/", 0, &(&bytes,)).unwrap();
-    assert_eq!(text, r#"461-0[{"_placeholder":true,"num":0}]"#);
-    assert_eq!(attachments, [bytes]);
+    let frames = ack_message(Parser::Default, "/", 0, &(&bytes,)).unwrap();
+    assert_eq!(
+        frames,
+        [
+            Frame::Text(r#"461-0[{"_placeholder":true,"num":0}]"#.into()),
+            Frame::Binary(bytes)
+        ]
+    );
 }

@@ -234,7 +234,7 @@ const MAX_ID_DIGITS: usize = 20;
 /// An event's messages as this parser encodes them, without an ack id: a
 /// text message (`42...`), then one binary message per attachment.
 #[derive(Debug)]
-pub(crate) struct EventMessage {
+pub(super) struct TextEvent {
     text: String,
     /// Boxed, and only when there is any: a plain emit has none of it, and
     /// small emits make a small queue.
@@ -248,10 +248,10 @@ struct Extra {
     attachments: Vec<Bytes>,
 }
 
-impl EventMessage {
+impl TextEvent {
     /// Encodes event `name` with `args` for namespace `nsp`; `acked`: leave
     /// room for an ack id.
-    pub(crate) fn encode<A: Serialize + ?Sized>(
+    pub(super) fn encode<A: Serialize + ?Sized>(
         nsp: &str,
         name: &str,
         args: &A,
@@ -261,7 +261,7 @@ impl EventMessage {
         let mut attachments = Vec::new();
         let id_at = encode_event(&mut text, &mut attachments, nsp, None, name, args)?;
         let plain = !acked && attachments.is_empty();
-        Ok(EventMessage {
+        Ok(TextEvent {
             text,
             extra: (!plain).then(|| {
                 Box::new(Extra {
@@ -275,7 +275,7 @@ impl EventMessage {
     /// The size of its largest message, which the server's maxPayload
     /// limits. The ack id is not in yet: an emit that asks for one counts
     /// the longest id there is.
-    pub(crate) fn largest_message(&self) -> usize {
+    pub(super) fn largest_message(&self) -> usize {
         let id_room = match &self.extra {
             Some(extra) if extra.id_at > 0 => MAX_ID_DIGITS,
             _ => 0,
@@ -289,7 +289,7 @@ impl EventMessage {
     }
 
     /// Queues its messages, with ack id `id` when it asked for an ack.
-    pub(crate) fn write(&self, id: Option<u64>, out: &mut VecDeque<Frame>) {
+    pub(super) fn write(&self, id: Option<u64>, out: &mut VecDeque<Frame>) {
         let text = match (id, &self.extra) {
             (Some(id), Some(extra)) if extra.id_at > 0 => with_ack_id(&self.text, extra.id_at, id),
             _ => self.text.clone(),
@@ -299,16 +299,16 @@ impl EventMessage {
     }
 
     /// Queues its messages, consuming it: a plain emit moves its text.
-    pub(crate) fn write_plain(self, out: &mut VecDeque<Frame>) {
+    pub(super) fn write_plain(self, out: &mut VecDeque<Frame>) {
         out.push_back(Frame::Text(self.text));
         if let Some(extra) = self.extra {
             out.extend(extra.attachments.into_iter().map(Frame::Binary));
         }
     }
 
-    /// The event's name and arguments, decoded back. It was encoded here,
-    /// so it decodes; anything else gives an empty event.
-    pub(crate) fn decode(&self) -> (String, Vec<Value>) {
+    /// The event's name, arguments and attachments, decoded back. It was
+    /// encoded here, so it decodes; anything else gives an empty event.
+    pub(super) fn decode(&self) -> (String, Vec<Value>, Vec<Bytes>) {
         let data = self
             .text
             .get(1..)
@@ -322,27 +322,19 @@ impl EventMessage {
             Some(Value::String(name)) => name,
             _ => String::new(),
         };
-        (name, args)
+        (name, args, self.attachments().to_vec())
     }
 
-    /// The binary parts of its arguments.
-    pub(crate) fn attachments(&self) -> &[Bytes] {
+    fn attachments(&self) -> &[Bytes] {
         self.extra.as_ref().map_or(&[], |extra| &extra.attachments)
-    }
-
-    /// The binary parts of its arguments, taken.
-    pub(crate) fn into_attachments(self) -> Vec<Bytes> {
-        self.extra
-            .map(|extra| extra.attachments)
-            .unwrap_or_default()
     }
 
     /// A message from its text written by hand (`id_at` 0: no ack id), for
     /// tests.
     #[cfg(test)]
-    pub(crate) fn from_parts(text: &str, id_at: usize, attachments: Vec<Bytes>) -> Self {
+    pub(super) fn from_parts(text: &str, id_at: usize, attachments: Vec<Bytes>) -> Self {
         let plain = id_at == 0 && attachments.is_empty();
-        EventMessage {
+        TextEvent {
             text: text.to_owned(),
             extra: (!plain).then(|| Box::new(Extra { id_at, attachments })),
         }
@@ -360,18 +352,20 @@ fn with_ack_id(text: &str, at: usize, id: u64) -> String {
     out
 }
 
-/// The answer to the server's ack request `id` of namespace `nsp`: its text
-/// message and the attachments that follow it.
-pub(crate) fn ack_message<A: Serialize + ?Sized>(
+/// See [`super::ack_message`].
+pub(super) fn ack_message<A: Serialize + ?Sized>(
     nsp: &str,
     id: u64,
     args: &A,
-) -> Result<(String, Vec<Bytes>), serde_json::Error> {
+) -> Result<Vec<Frame>, serde_json::Error> {
     let mut json = String::new();
     let mut attachments = Vec::new();
     write_args(&mut json, args, &mut attachments)?;
     let mut text = String::with_capacity(json.len() + nsp.len() + 24);
     text.push('4');
     write_ack(&mut text, nsp, id, &json, attachments.len());
-    Ok((text, attachments))
+    let mut frames = Vec::with_capacity(1 + attachments.len());
+    frames.push(Frame::Text(text));
+    frames.extend(attachments.into_iter().map(Frame::Binary));
+    Ok(frames)
 }

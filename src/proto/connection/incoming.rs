@@ -321,6 +321,7 @@ impl Connection {
             link: self.link_id,
             sink: self.ack_sink.clone(),
             answered: AtomicBool::new(false),
+            parser: self.decoder.parser(),
         });
         let event = make(ack);
         if let (Some(offset), Some(_)) = (event.offset(), &namespace.recovery) {

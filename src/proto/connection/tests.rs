@@ -20,6 +20,7 @@ use super::{
     test_open_info, AuthSource, Connection, ConnectionOptions, Dial, Ending, LinkFault, NsState,
     SocketId, HELD_MAX_BYTES, HELD_MAX_EVENTS,
 };
+use crate::codec::parser::Parser;
 use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
 use crate::error::{AckError, ConnectError, EmitError};
@@ -110,6 +111,7 @@ fn options(strip_offsets: bool, retries: u32, reconnect: ReconnectOptions) -> Co
         strip_offsets,
         retries,
         reconnect,
+        parser: Parser::Default,
     }
 }
 
@@ -163,6 +165,22 @@ fn split_connect(frame: &str) -> (&str, Option<Value>) {
         ),
         None => (frame, None),
     }
+}
+
+/// The text message of an ack answer of the default parser, and the
+/// attachments that follow it.
+fn split_answer(frames: &[Frame]) -> (String, Vec<Bytes>) {
+    let Some((Frame::Text(text), rest)) = frames.split_first() else {
+        panic!("an answer starts with its text: {frames:?}");
+    };
+    let attachments = rest
+        .iter()
+        .map(|frame| match frame {
+            Frame::Binary(data) => data.clone(),
+            Frame::Text(text) => panic!("a second text message {text:?}"),
+        })
+        .collect();
+    (text.clone(), attachments)
 }
 
 /// Ack answers collected in memory, in the order they were sent.
@@ -1422,17 +1440,14 @@ fn server_ack_request_is_answered_on_the_link_it_came_on() {
         let Some(sent) = h.acks.take() else {
             panic!("no ack answer sent");
         };
-        let AckAnswer {
-            link,
-            frame,
-            attachments,
-        } = sent;
+        let AckAnswer { link, frames } = sent;
+        let (frame, attachments) = split_answer(&frames);
         assert_eq!(frame, answer);
         assert_eq!(link, h.conn.link_id);
         assert!(attachments.is_empty());
         assert!(h.acks.take().is_none(), "only one answer");
 
-        h.conn.send_ack_answer(link, frame, attachments);
+        h.conn.send_ack_answer(link, frames);
         assert_eq!(h.texts(), [answer]);
     }
 }
@@ -1464,7 +1479,7 @@ fn ack_answers_follow_the_emit_argument_rules() {
         let Some(sent) = h.acks.take() else {
             panic!("no ack answer sent");
         };
-        let AckAnswer { frame, .. } = sent;
+        let (frame, _) = split_answer(&sent.frames);
         assert_eq!(frame, expected);
     }
 }
@@ -1485,9 +1500,9 @@ fn ack_answer_from_an_older_link_is_dropped() {
     let Some(sent) = h.acks.take() else {
         panic!("no ack answer sent");
     };
-    let AckAnswer { link, frame, .. } = sent;
+    let AckAnswer { link, frames } = sent;
     assert_eq!(link, old_link);
-    h.conn.send_ack_answer(link, frame.clone(), Vec::new());
+    h.conn.send_ack_answer(link, frames.clone());
     assert_eq!(h.texts(), Vec::<String>::new(), "no link at all");
 
     // Nor does it go out on the next link.
@@ -1495,12 +1510,12 @@ fn ack_answer_from_an_older_link_is_dropped() {
     h.recv(&[r#"40{"sid":"s2"}"#]);
     h.texts();
     assert_ne!(h.conn.link_id, old_link);
-    h.conn.send_ack_answer(link, frame, Vec::new());
+    h.conn.send_ack_answer(link, frames);
     assert_eq!(h.texts(), Vec::<String>::new());
 
     // An answer from the current link still goes out.
     h.conn
-        .send_ack_answer(h.conn.link_id, r#"432["now"]"#.into(), Vec::new());
+        .send_ack_answer(h.conn.link_id, vec![Frame::Text(r#"432["now"]"#.into())]);
     assert_eq!(h.texts(), [r#"432["now"]"#]);
 }
 
@@ -1519,14 +1534,12 @@ fn binary_ack_answer_goes_out_with_its_attachments_in_order() {
     let Some(sent) = h.acks.take() else {
         panic!("no ack answer sent");
     };
-    let AckAnswer {
-        link,
-        frame,
-        attachments,
-    } = sent;
+    let AckAnswer { link, frames } = sent;
+    let (frame, attachments) = split_answer(&frames);
     let text = r#"462-/admin,5["x",{"n":1},[{"_placeholder":true,"num":0},[{"_placeholder":true,"num":1}]]]"#;
     assert_eq!(frame, text);
-    h.conn.send_ack_answer(link, frame, attachments);
+    assert_eq!(attachments.len(), 2);
+    h.conn.send_ack_answer(link, frames);
     assert_eq!(
         h.frames(),
         [Frame::Text(text.into()), Frame::Binary(a), Frame::Binary(b)]
@@ -1540,22 +1553,17 @@ fn ack_answer_above_max_payload_is_dropped() {
     let link = h.conn.link_id;
     // test_open_info announces 1_000_000 bytes.
     let big = Bytes::from(vec![0; 1_000_001]);
-    h.conn.send_ack_answer(
-        link,
-        r#"461-1[{"_placeholder":true,"num":0}]"#.into(),
-        vec![big],
-    );
+    let head = || Frame::Text(r#"461-1[{"_placeholder":true,"num":0}]"#.into());
+    h.conn
+        .send_ack_answer(link, vec![head(), Frame::Binary(big)]);
     assert_eq!(h.frames(), [], "neither the text nor its attachment");
     let text = format!("431[\"{}\"]", "x".repeat(1_000_000));
-    h.conn.send_ack_answer(link, text, Vec::new());
+    h.conn.send_ack_answer(link, vec![Frame::Text(text)]);
     assert_eq!(h.frames(), []);
     // At the limit is fine.
     let fits = Bytes::from(vec![0; 1_000_000]);
-    h.conn.send_ack_answer(
-        link,
-        r#"461-1[{"_placeholder":true,"num":0}]"#.into(),
-        vec![fits],
-    );
+    h.conn
+        .send_ack_answer(link, vec![head(), Frame::Binary(fits)]);
     assert_eq!(h.frames().len(), 2);
 }
 
@@ -2501,7 +2509,7 @@ fn binary_event_with_ack_on_admin() {
     let Some(sent) = h.acks.take() else {
         panic!("no ack answer");
     };
-    let AckAnswer { frame, .. } = sent;
+    let (frame, _) = split_answer(&sent.frames);
     assert_eq!(frame, r#"43/admin,4["got it"]"#);
 }
 
