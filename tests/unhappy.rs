@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::json;
-use sioclient::{ClientBuilder, ConnectError, ProtocolError, SocketEvent, Transport};
+use sioclient::{ClientBuilder, ConnectError, Parser, ProtocolError, SocketEvent, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -502,7 +502,15 @@ async fn a_link_closed_right_after_the_connect_names_the_parser() {
     let error = settle(fast(&server.url()).reconnection_attempts(Some(0)))
         .await
         .expect_err("closed");
-    assert!(matches!(error, ConnectError::HandshakeClosed), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            ConnectError::ClosedAtConnect {
+                parser: Parser::Default
+            }
+        ),
+        "{error:?}"
+    );
     assert!(
         error.to_string().contains("socket.io-msgpack-parser"),
         "{error}"

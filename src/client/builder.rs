@@ -387,7 +387,7 @@ impl ClientBuilder {
     /// The wire format of the packets, which must be the server's, as the JS
     /// option `parser`. Default: [`Parser::Default`], socket.io's own.
     ///
-    /// With the `msgpack` feature, [`Parser::MsgPack`] reaches a server
+    /// With the `msgpack` feature, `Parser::MsgPack` reaches a server
     /// that runs socket.io-msgpack-parser. Everything works as with the
     /// default parser, and an event reads the same with either: a byte
     /// string in the data is an attachment, with its placeholder in

@@ -215,12 +215,10 @@ impl Driver {
                                 self.conn.handle_link_ended(&fault, Instant::now());
                             }
                             LinkEnd::Lost(fault) => {
-                                if !self.conn.handle_link_ended(&fault, Instant::now()) {
-                                    self.log_failed_attempt(
-                                        attempt,
-                                        "namespace CONNECT",
-                                        &fault.error,
-                                    );
+                                if let Some(error) =
+                                    self.conn.handle_link_ended(&fault, Instant::now())
+                                {
+                                    self.log_failed_attempt(attempt, "namespace CONNECT", &error);
                                 }
                             }
                         }

@@ -3,6 +3,7 @@
 pub(crate) mod protocol;
 pub(crate) mod transport;
 
+use crate::codec::parser::Parser;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -93,15 +94,24 @@ pub enum ConnectError {
          client cannot talk to: upgrade the server to socket.io 3 or later"
     )]
     UnsupportedServer,
-    /// The server closed the connection before the namespace connected. A
-    /// server that uses another parser (socket.io-msgpack-parser) does so
-    /// right after the client's CONNECT, which it cannot read.
-    #[error(
-        "the server closed the connection before the namespace connected (right after the \
-         CONNECT, it may use another parser, such as socket.io-msgpack-parser, which this \
-         client does not speak)"
-    )]
+    /// The server closed the connection before the namespace connected.
+    #[error("the server closed the connection before the namespace connected")]
     HandshakeClosed,
+    /// The server closed the link in answer to the namespace CONNECT,
+    /// before it sent any Socket.IO packet: what a server does that uses
+    /// another parser than this client's, as it cannot read the CONNECT.
+    /// Client and server must use the same parser
+    /// ([`ClientBuilder::parser`](crate::ClientBuilder::parser)); retrying
+    /// cannot fix it, so a first connect ends at once.
+    #[error(
+        "the server closed the link in answer to the namespace CONNECT, as a server does \
+         that uses another parser than this client's ({parser}): {}",
+        parser_fix(*parser)
+    )]
+    ClosedAtConnect {
+        /// This client's parser.
+        parser: Parser,
+    },
     /// A step of the connection got no answer within the connect timeout
     /// ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)): the HTTP
     /// response to the handshake, the Engine.IO open packet, or the server's
@@ -316,7 +326,7 @@ impl ConnectError {
     /// TLS handshake failed. Such a failure ends a first `connect()` at once.
     pub(crate) fn retrying_cannot_fix(&self) -> bool {
         match self {
-            ConnectError::UnsupportedServer => true,
+            ConnectError::UnsupportedServer | ConnectError::ClosedAtConnect { .. } => true,
             ConnectError::HttpRefused {
                 status, engine_io, ..
             } => {
@@ -327,6 +337,21 @@ impl ConnectError {
             }
             ConnectError::Transport(error) => error.is_tls(),
             _ => false,
+        }
+    }
+}
+
+/// What to change when a server closes the link at a CONNECT of `parser`.
+fn parser_fix(parser: Parser) -> &'static str {
+    match parser {
+        Parser::Default => {
+            "for a server that runs socket.io-msgpack-parser, set \
+             ClientBuilder::parser(Parser::MsgPack) (cargo feature `msgpack`)"
+        }
+        #[cfg(feature = "msgpack")]
+        Parser::MsgPack => {
+            "for a server with socket.io's own parser, leave ClientBuilder::parser at \
+             Parser::Default"
         }
     }
 }

@@ -272,6 +272,11 @@ struct OpenLink {
     /// Whether a namespace connected on this link, which makes the connection
     /// attempt a success.
     established: bool,
+    /// Whether a CONNECT went out on it, and whether a Socket.IO packet came
+    /// in: a server that closes the link after the one and before the
+    /// other cannot read this client's packets.
+    connect_sent: bool,
+    heard: bool,
 }
 
 /// The protocol state of one manager and its namespaces.
@@ -576,6 +581,8 @@ impl Connection {
             info,
             last_seen: now,
             established: false,
+            connect_sent: false,
+            heard: false,
         });
         self.link_id += 1;
         self.decoder.reset();
@@ -692,6 +699,25 @@ impl Connection {
         let data = (!auth.is_empty()).then_some(Value::Object(auth));
         let frame = parser::connect_frame(self.decoder.parser(), &namespace.path, data);
         self.outbox.push_back(frame);
+        if let Some(link) = &mut self.link {
+            link.connect_sent = true;
+        }
+    }
+
+    /// The error a link that ended unestablished gives its attempt: a close
+    /// by the server between a CONNECT and any packet says the parsers
+    /// differ.
+    fn attempt_error(&self, fault: &LinkFault) -> ConnectError {
+        let at_connect = self
+            .link
+            .as_ref()
+            .is_some_and(|link| link.connect_sent && !link.heard);
+        match fault.error {
+            ConnectError::HandshakeClosed if at_connect => ConnectError::ClosedAtConnect {
+                parser: self.decoder.parser(),
+            },
+            _ => fault.error.clone(),
+        }
     }
 
     /// The link is gone. Connected namespaces see the reason and wait to

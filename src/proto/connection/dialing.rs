@@ -83,9 +83,14 @@ impl Connection {
     /// The link ended, whatever ended it (see
     /// [`handle_link_lost`](Self::handle_link_lost)), and the reconnection
     /// rules say what follows: the next attempt after a delay, or giving up.
-    /// Returns whether a namespace had connected on the link; when none had,
-    /// the link's attempt failed with `fault.error`. Call once per link.
-    pub(crate) fn handle_link_ended(&mut self, fault: &LinkFault, now: Instant) -> bool {
+    /// Returns the error the link's attempt failed with when no namespace
+    /// had connected on it, `None` when one had. Call once per link.
+    pub(crate) fn handle_link_ended(
+        &mut self,
+        fault: &LinkFault,
+        now: Instant,
+    ) -> Option<ConnectError> {
+        let error = self.attempt_error(fault);
         let established = self.handle_link_lost(fault);
         let decision = if established {
             self.reconnection.reset();
@@ -93,10 +98,10 @@ impl Connection {
             self.reconnection.connection_lost(fault.reason)
         } else {
             self.reconnection
-                .attempt_failed(fault.error.clone(), self.ever_connected, now)
+                .attempt_failed(error.clone(), self.ever_connected, now)
         };
         self.follow(decision, now);
-        established
+        (!established).then_some(error)
     }
 
     /// Announces what `decision` says, then gives up or sets when the next

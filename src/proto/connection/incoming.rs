@@ -73,6 +73,9 @@ impl Connection {
     }
 
     fn on_packet(&mut self, packet: Incoming<'_>) -> Result<(), LinkFault> {
+        if let Some(link) = &mut self.link {
+            link.heard = true;
+        }
         let Some(ns) = self.find(&packet.nsp) else {
             tracing::debug!(nsp = %packet.nsp, "packet for a namespace this client did not open");
             return Ok(());

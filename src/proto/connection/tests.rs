@@ -3338,7 +3338,7 @@ fn a_reconnect_is_announced_when_a_namespace_connects_not_when_the_link_opens() 
         reason: DisconnectReason::TransportClose,
         error: ConnectError::HandshakeClosed,
     };
-    assert!(h.conn.handle_link_ended(&lost, h.now));
+    assert!(h.conn.handle_link_ended(&lost, h.now).is_none());
     h.events();
     // Attempt 1, after the first delay, opens a link that never connects
     // the namespace.
@@ -3352,7 +3352,7 @@ fn a_reconnect_is_announced_when_a_namespace_connects_not_when_the_link_opens() 
     h.open();
     h.texts();
     assert_eq!(h.seen(), [(ns, Seen::ReconnectAttempt(1))]);
-    assert!(!h.conn.handle_link_ended(&lost, h.now));
+    assert!(h.conn.handle_link_ended(&lost, h.now).is_some());
     assert!(matches!(
         h.seen().as_slice(),
         [(_, Seen::ReconnectError(_))]
@@ -3374,7 +3374,7 @@ fn a_reconnect_is_announced_when_a_namespace_connects_not_when_the_link_opens() 
             (ns, CONNECTED)
         ]
     );
-    assert!(h.conn.handle_link_ended(&lost, h.now));
+    assert!(h.conn.handle_link_ended(&lost, h.now).is_none());
     // Connected again: the next attempt is attempt 1 again.
     h.now += second;
     assert!(matches!(
@@ -3628,7 +3628,7 @@ fn a_lost_link_after_a_connect_is_redialed_after_the_first_delay() {
         reason: DisconnectReason::PingTimeout,
         error: ConnectError::Timeout(PING_INTERVAL + PING_TIMEOUT),
     };
-    assert!(h.conn.handle_link_ended(&lost, h.now));
+    assert!(h.conn.handle_link_ended(&lost, h.now).is_none());
     assert_eq!(
         h.seen(),
         [(ns, Seen::Disconnect(DisconnectReason::PingTimeout))]
@@ -3696,7 +3696,7 @@ fn lost_session(rules: ReconnectOptions) -> (Harness, SocketId) {
         reason: DisconnectReason::TransportClose,
         error: ConnectError::HandshakeClosed,
     };
-    assert!(h.conn.handle_link_ended(&lost, h.now));
+    assert!(h.conn.handle_link_ended(&lost, h.now).is_none());
     h.texts();
     h.seen();
     (h, ns)
@@ -3732,7 +3732,7 @@ fn after_a_reconnect_a_lost_link_starts_the_delays_over_from_attempt_1() {
         reason: DisconnectReason::PingTimeout,
         error: ConnectError::Timeout(PING_INTERVAL + PING_TIMEOUT),
     };
-    assert!(h.conn.handle_link_ended(&lost, h.now));
+    assert!(h.conn.handle_link_ended(&lost, h.now).is_none());
     assert_eq!(
         lifecycle(&mut h),
         ["disconnect"],
@@ -3958,4 +3958,50 @@ fn a_window_shorter_than_the_first_delay_allows_one_attempt() {
     assert_eq!(lifecycle(&mut h), ["connect_error", "reconnect_failed"]);
     assert_eq!(h.state(ns), NsState::Inactive);
     assert_eq!(h.conn.poll_dial(h.now), Dial::Idle);
+}
+
+#[test]
+fn a_close_between_the_connect_and_any_packet_names_the_parser() {
+    let (mut h, ns) = dialing(rules());
+    let mut outcome = h.connect(ns);
+    assert_eq!(next_attempt(&mut h), 0);
+    h.open();
+    assert_eq!(h.texts(), ["40"]);
+    let error = h
+        .conn
+        .handle_link_ended(&LinkFault::closed_by_server(), h.now);
+    assert!(matches!(
+        error,
+        Some(ConnectError::ClosedAtConnect {
+            parser: Parser::Default
+        })
+    ));
+    h.settle();
+    assert!(
+        matches!(
+            outcome.try_recv(),
+            Ok(Err(ConnectError::ClosedAtConnect { .. }))
+        ),
+        "a first connect ends at once"
+    );
+    assert_eq!(h.conn.poll_dial(h.now), Dial::Idle);
+
+    // Once the server sent a packet, a close is only a close, and retried.
+    let (mut h, _) = dialing(rules());
+    assert_eq!(next_attempt(&mut h), 0);
+    h.open();
+    h.recv(&[r#"42/other,["x"]"#]);
+    let error = h
+        .conn
+        .handle_link_ended(&LinkFault::closed_by_server(), h.now);
+    assert!(matches!(error, Some(ConnectError::HandshakeClosed)));
+    assert_eq!(delay(&mut h), Duration::from_secs(1));
+
+    // Nor is a close before any CONNECT went out.
+    let mut h = Harness::new();
+    h.add("/", AuthSource::None, None);
+    h.open();
+    assert!(h.texts().is_empty());
+    let error = h.conn.attempt_error(&LinkFault::closed_by_server());
+    assert!(matches!(error, ConnectError::HandshakeClosed));
 }
