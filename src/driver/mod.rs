@@ -415,7 +415,7 @@ impl Driver {
                     self.conn.handle_text(text.as_str(), now)?;
                 }
                 LinkMessage::Binary(data) => {
-                    trace::incoming_binary(&data);
+                    trace::incoming_binary(self.conn.parser(), &data);
                     self.conn.handle_binary(data, now)?;
                 }
             }
@@ -468,7 +468,7 @@ impl Driver {
             };
             match &frame {
                 Frame::Text(text) => trace::outgoing_text(text),
-                Frame::Binary(data) => trace::outgoing_binary(data),
+                Frame::Binary(data) => trace::outgoing_binary(self.conn.parser(), data),
             }
             link.start_send(frame)?;
             self.unflushed = true;

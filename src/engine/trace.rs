@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::codec::engine::EnginePacket;
 use crate::codec::packet::{Packet, PacketKind};
+use crate::codec::parser::{self, Parser};
 
 /// How much of a payload a line shows, in bytes.
 const SHOWN: usize = 96;
@@ -43,21 +44,33 @@ pub(crate) fn outgoing_text(text: &str) {
     }
 }
 
-/// A binary message (an attachment) from the server.
-pub(crate) fn incoming_binary(data: &[u8]) {
+/// A binary message from the server: an attachment, or with
+/// socket.io-msgpack-parser a packet.
+pub(crate) fn incoming_binary(parser: Parser, data: &[u8]) {
     if enabled() {
-        tracing::trace!(target: "sioclient::packet", "<< {}", describe_binary(data));
+        tracing::trace!(target: "sioclient::packet", "<< {}", describe_binary(parser, data, Direction::In));
     }
 }
 
-/// A binary message (an attachment) to the server.
-pub(crate) fn outgoing_binary(data: &[u8]) {
+/// A binary message to the server, as [`incoming_binary`].
+pub(crate) fn outgoing_binary(parser: Parser, data: &[u8]) {
     if enabled() {
-        tracing::trace!(target: "sioclient::packet", ">> {}", describe_binary(data));
+        tracing::trace!(target: "sioclient::packet", ">> {}", describe_binary(parser, data, Direction::Out));
     }
 }
 
-fn describe_binary(data: &[u8]) -> String {
+fn describe_binary(parser: Parser, data: &[u8], direction: Direction) -> String {
+    match parser::binary_as_packet(parser, data) {
+        None => describe_attachment(data),
+        Some(Ok(packet)) => describe_packet(packet, direction),
+        Some(Err(error)) => format!(
+            "binary, undecodable ({error}): {}",
+            describe_attachment(data)
+        ),
+    }
+}
+
+fn describe_attachment(data: &[u8]) -> String {
     let head: Vec<String> = data.iter().take(16).map(|b| format!("{b:02x}")).collect();
     let more = if data.len() > 16 { " …" } else { "" };
     format!("attachment {} bytes: {}{more}", data.len(), head.join(" "))
@@ -191,11 +204,66 @@ mod tests {
         }
     }
 
+    /// socket.io-msgpack-parser's packets, as bytes the server and the
+    /// client send, with the same secrets hidden.
+    #[cfg(feature = "msgpack")]
+    #[test]
+    fn msgpack_packets_show_decoded_with_the_secrets_hidden() {
+        use Direction::{In, Out};
+        fn map(entries: &[(&str, &[u8])]) -> Vec<u8> {
+            let mut out = vec![0x80 | entries.len() as u8];
+            for (key, value) in entries {
+                out.push(0xa0 | key.len() as u8);
+                out.extend_from_slice(key.as_bytes());
+                out.extend_from_slice(value);
+            }
+            out
+        }
+        let connect = map(&[
+            ("type", &[0]),
+            ("nsp", b"\xa1/"),
+            ("data", b"\x82\xa3pid\xa2p1\xa5token\xa1t"),
+        ]);
+        let tick = map(&[
+            ("type", &[2]),
+            ("nsp", b"\xa1/"),
+            ("data", b"\x93\xa4tick\xc4\x01\x07\xa2o1"),
+        ]);
+        let table = [
+            (
+                Out,
+                connect.clone(),
+                r#"Connect nsp=/ id=- attachments=0 {"pid":"<redacted>","token":"<redacted>"}"#,
+            ),
+            (
+                In,
+                connect,
+                r#"Connect nsp=/ id=- attachments=0 {"pid":"<redacted>","token":"t"}"#,
+            ),
+            (
+                In,
+                tick,
+                r#"Event nsp=/ id=- attachments=1 ["tick",{"_placeholder":true,"num":0},"<offset>"]"#,
+            ),
+            (
+                In,
+                vec![0x93],
+                "binary, undecodable (invalid msgpack packet: a packet must be a map): attachment 1 bytes: 93",
+            ),
+        ];
+        for (direction, message, want) in table {
+            assert_eq!(describe_binary(Parser::MsgPack, &message, direction), want);
+        }
+    }
+
     #[test]
     fn long_payloads_are_cut_on_a_character_boundary() {
         let frame = format!(r#"42["say","{}"]"#, "é".repeat(200));
         let line = describe(&frame, Direction::Out);
         assert!(line.len() < 200, "{line}");
-        assert_eq!(describe_binary(&[1, 2, 3]), "attachment 3 bytes: 01 02 03");
+        assert_eq!(
+            describe_binary(Parser::Default, &[1, 2, 3], Direction::In),
+            "attachment 3 bytes: 01 02 03"
+        );
     }
 }

@@ -458,6 +458,11 @@ impl Connection {
             .is_some_and(|ns| ns.state == NsState::Connected)
     }
 
+    /// The parser its packets are encoded with.
+    pub(crate) fn parser(&self) -> Parser {
+        self.decoder.parser()
+    }
+
     /// Whether any namespace wants the link.
     pub(crate) fn wants_link(&self) -> bool {
         self.namespaces

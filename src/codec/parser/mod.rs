@@ -15,7 +15,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::codec::packet::RawEvent;
+use crate::codec::packet::{Packet, RawEvent};
 use crate::codec::raw::Text;
 use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
@@ -172,6 +172,23 @@ impl Decoder {
     /// A new link starts: nothing half-received carries over.
     pub(crate) fn reset(&mut self) {
         self.partial = None;
+    }
+}
+
+/// A binary message as a packet of the text format would show it, for the
+/// packet trace; `None` for the default parser, whose binary messages are
+/// attachments.
+pub(crate) fn binary_as_packet(
+    parser: Parser,
+    message: &[u8],
+) -> Option<Result<Packet<'static>, ProtocolError>> {
+    match parser {
+        Parser::Default => {
+            let _ = message;
+            None
+        }
+        #[cfg(feature = "msgpack")]
+        Parser::MsgPack => Some(msgpack::as_packet(message)),
     }
 }
 

@@ -21,6 +21,7 @@ use serde_json::{Map, Number, Value};
 use super::{Body, EventData, Incoming};
 use crate::codec::args::write_args;
 use crate::codec::limits::{MAX_MSGPACK_VALUES, MAX_NESTING, RESERVED_EVENTS};
+use crate::codec::packet::{Packet, PacketKind};
 use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
 
@@ -35,10 +36,18 @@ fn invalid(problem: impl Into<String>) -> ProtocolError {
     ProtocolError::InvalidMsgPack(problem.into())
 }
 
-/// Decodes one binary message: a whole packet.
-pub(super) fn decode(message: Bytes) -> Result<Incoming<'static>, ProtocolError> {
-    let size = message.len();
-    let mut reader = Reader::new(&message);
+/// The fields of a packet, checked one by one.
+struct Fields {
+    kind: u64,
+    nsp: String,
+    id: Option<u64>,
+    data: Option<Value>,
+    attachments: Vec<Bytes>,
+}
+
+/// Reads a packet's map and checks its type, namespace and ack id.
+fn fields(message: &Bytes) -> Result<Fields, ProtocolError> {
+    let mut reader = Reader::new(message);
     let entries = match Marker::from_u8(reader.byte()?) {
         Marker::FixMap(entries) => usize::from(entries),
         Marker::Map16 => reader.length(2)?,
@@ -64,7 +73,6 @@ pub(super) fn decode(message: Bytes) -> Result<Incoming<'static>, ProtocolError>
     if reader.at != message.len() {
         return Err(invalid("bytes after the packet"));
     }
-    let attachments = reader.attachments;
     let kind = kind
         .as_ref()
         .and_then(Value::as_u64)
@@ -81,6 +89,25 @@ pub(super) fn decode(message: Bytes) -> Result<Incoming<'static>, ProtocolError>
                 .ok_or_else(|| invalid("the ack id must be a non-negative integer"))?,
         ),
     };
+    Ok(Fields {
+        kind,
+        nsp,
+        id,
+        data,
+        attachments: reader.attachments,
+    })
+}
+
+/// Decodes one binary message: a whole packet.
+pub(super) fn decode(message: Bytes) -> Result<Incoming<'static>, ProtocolError> {
+    let size = message.len();
+    let Fields {
+        kind,
+        nsp,
+        id,
+        data,
+        attachments,
+    } = fields(&message)?;
     if !attachments.is_empty() && !matches!(kind, EVENT | ACK) {
         return Err(invalid("binary data in a packet that takes none"));
     }
@@ -124,6 +151,26 @@ pub(super) fn decode(message: Bytes) -> Result<Incoming<'static>, ProtocolError>
         nsp: nsp.into(),
         body,
         size,
+    })
+}
+
+/// A message as a packet of the text format would show it, for the packet
+/// trace: its byte strings counted as attachments, placeholders in place.
+pub(super) fn as_packet(message: &[u8]) -> Result<Packet<'static>, ProtocolError> {
+    let fields = fields(&Bytes::copy_from_slice(message))?;
+    let kind = match fields.kind {
+        CONNECT => PacketKind::Connect,
+        DISCONNECT => PacketKind::Disconnect,
+        EVENT => PacketKind::Event,
+        ACK => PacketKind::Ack,
+        _ => PacketKind::ConnectError,
+    };
+    Ok(Packet {
+        kind,
+        nsp: fields.nsp.into(),
+        attachments: fields.attachments.len(),
+        id: fields.id,
+        data: fields.data,
     })
 }
 
