@@ -91,6 +91,27 @@ fn connect_emit_and_acks_both_ways() {
     });
 }
 
+/// The blocking client over socket.io-msgpack-parser, the server running it.
+#[test]
+fn the_msgpack_parser_works_without_a_runtime() {
+    let options = ServerOptions::default().arg("--parser").arg("msgpack");
+    with_server(options, |url| {
+        let socket = fast(&url)
+            .parser(sioclient::Parser::MsgPack)
+            .connect_blocking()
+            .unwrap();
+        let mut events = socket.events();
+        let data = Bytes::from_static(&[7, 8]);
+        socket.emit("echo", ("file", data.clone())).unwrap();
+        let echo = next_event(&mut events, "echo");
+        let (name, bytes): (String, Bytes) = echo.decode().unwrap();
+        assert_eq!((name.as_str(), bytes), ("file", data));
+        let n: u32 = socket.emit_with_ack("echo", 7).unwrap();
+        assert_eq!(n, 7);
+        socket.disconnect();
+    });
+}
+
 #[test]
 fn binary_goes_both_ways() {
     with_server(ServerOptions::default(), |url| {

@@ -12,7 +12,7 @@ use common::client::{connected, next_connect, next_disconnect, next_event, wait_
 use common::{ev, ev_id, Proxy, ServerOptions, TestServer, TIMEOUT};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sioclient::{ClientBuilder, ConnectError, Parser, SocketEvent, Transport};
+use sioclient::{AckError, ClientBuilder, ConnectError, EmitError, Parser, SocketEvent, Transport};
 
 fn msgpack_server() -> ServerOptions {
     ServerOptions::default().arg("--parser").arg("msgpack")
@@ -424,4 +424,46 @@ async fn a_parser_mismatch_ends_the_first_connect_with_the_fix() {
         );
         assert!(error.to_string().contains("Parser::Default"), "{error}");
     }
+}
+
+#[tokio::test]
+async fn retries_timeouts_and_volatile_emits_work_as_ever() {
+    let server = TestServer::start(msgpack_server()).await;
+    let retrying = connected(
+        client(&server.url(), Transport::WebSocket)
+            .retries(2)
+            .ack_timeout(Duration::from_millis(50)),
+    )
+    .await;
+    let id = retrying.id().unwrap();
+    let error = retrying
+        .emit_with_ack::<Value, _>("never-ack", ())
+        .await
+        .expect_err("never acknowledged");
+    assert!(
+        matches!(
+            error,
+            AckError::Emit(EmitError::Unacknowledged { tries: 3 })
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        server.count(ev_id("never-ack", id)),
+        3,
+        "sent once and twice again"
+    );
+    let n: u32 = retrying.emit_with_ack("echo", 9).await.unwrap();
+    assert_eq!(n, 9);
+
+    let socket = connected(client(&server.url(), Transport::WebSocket)).await;
+    let late = socket
+        .timeout(Duration::from_millis(50))
+        .emit_with_ack::<Value, _>("never-ack", ())
+        .await;
+    assert!(matches!(late, Err(AckError::Timeout(_))), "{late:?}");
+    let mut events = socket.events();
+    socket.volatile().emit("volatile", 4).await.unwrap();
+    socket.emit("volatile", 5).await.unwrap();
+    let vol = next_event(&mut events, "vol").await;
+    assert_eq!(vol.args(), [json!(4)]);
 }

@@ -11,7 +11,7 @@ use common::redis::RedisServer;
 use common::rng::Rng;
 use common::{ev, within, Proxy, ServerOptions, TestServer, TIMEOUT};
 use serde_json::{json, Value};
-use sioclient::{ClientBuilder, Event, RecoveryState, Socket, SocketEvent, Transport};
+use sioclient::{ClientBuilder, Event, Parser, RecoveryState, Socket, SocketEvent, Transport};
 use tokio::sync::mpsc;
 
 fn fast(url: &str) -> ClientBuilder {
@@ -434,6 +434,29 @@ async fn chaos_every_event_exactly_once_across_random_link_drops_over_polling() 
     };
     let server = ServerOptions::default().ping(200, 200);
     chaos(Transport::Polling, 5, server, after_the_ping_timeout).await;
+}
+
+/// The same over socket.io-msgpack-parser, both transports.
+#[tokio::test]
+async fn chaos_every_event_exactly_once_over_msgpack() {
+    let msgpack = |url: &str| fast(url).parser(Parser::MsgPack);
+    let server = ServerOptions::default().arg("--parser").arg("msgpack");
+    chaos(Transport::WebSocket, 10, server, msgpack).await;
+}
+
+#[tokio::test]
+async fn chaos_every_event_exactly_once_over_msgpack_and_polling() {
+    let after_the_ping_timeout = |url: &str| {
+        ClientBuilder::new(url)
+            .parser(Parser::MsgPack)
+            .reconnection_delay(Duration::from_millis(1500))
+            .reconnection_delay_max(Duration::from_millis(1500))
+    };
+    let server = ServerOptions::default()
+        .ping(200, 200)
+        .arg("--parser")
+        .arg("msgpack");
+    chaos(Transport::Polling, 3, server, after_the_ping_timeout).await;
 }
 
 async fn chaos(
