@@ -202,6 +202,26 @@ async fn auth_reaches_the_server() {
     assert_eq!(me["headers"]["x-test"], "yes");
 }
 
+/// The server's pings reach every socket as `SocketEvent::Ping`, as the JS
+/// manager's `ping` event.
+#[tokio::test]
+async fn the_server_s_heartbeat_is_heard_as_ping_events() {
+    let server = TestServer::start(ServerOptions::default().ping(200, 1000)).await;
+    let socket = connect(&server.url()).await;
+    let admin = within(TIMEOUT, "/admin", socket.io().socket("/admin"))
+        .await
+        .unwrap();
+    let (mut root_events, mut admin_events) = (socket.events(), admin.events());
+    for events in [&mut root_events, &mut admin_events] {
+        let ping = common::client::wait_event(events, "a ping", |event| {
+            matches!(event, SocketEvent::Ping)
+        })
+        .await;
+        assert_eq!(ping.to_string(), "ping from the server");
+    }
+    assert!(socket.connected() && admin.connected());
+}
+
 #[tokio::test]
 async fn heartbeat_keeps_a_quiet_connection_alive() {
     let server = TestServer::start(ServerOptions::default().ping(300, 300)).await;

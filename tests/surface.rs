@@ -239,6 +239,33 @@ async fn on_any_outgoing_sees_each_emit_as_it_goes_out() {
 }
 
 #[tokio::test]
+async fn outgoing_listeners_run_in_order_and_can_be_listed() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    let (log, mut heard) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+    let tagged = |tag: &'static str| {
+        let log = log.clone();
+        move |_event, _socket| {
+            let _ = log.send(tag);
+            async {}
+        }
+    };
+    let socket = connected(ClientBuilder::new(server.url())).await;
+    let last = socket.on_any_outgoing(tagged("second"));
+    let first = socket.prepend_any_outgoing(tagged("first"));
+    assert_eq!(socket.listeners_any_outgoing(), [first, last]);
+    socket.emit("echo", 1).await.unwrap();
+    let mut order = Vec::new();
+    for _ in 0..2 {
+        order.push(within(TIMEOUT, "outgoing", heard.recv()).await.unwrap());
+    }
+    assert_eq!(order, ["first", "second"]);
+    assert!(socket.remove_listener(first));
+    assert_eq!(socket.listeners_any_outgoing(), [last]);
+    socket.off_any_outgoing();
+    assert!(socket.listeners_any_outgoing().is_empty());
+}
+
+#[tokio::test]
 async fn a_built_socket_connects_when_asked_with_everything_in_place() {
     let server = TestServer::start(ServerOptions::default()).await;
     let socket = ClientBuilder::new(server.url())

@@ -127,19 +127,25 @@ impl<S: 'static> Handlers<S> {
         F: Fn(Event, S) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let listener = Listener::new(boxed(handler), false);
-        let id = listener.id;
-        self.any.insert(0, listener);
-        id
+        prepend(&mut self.any, boxed(handler))
     }
 
-    /// Adds a listener of emitted events.
+    /// Adds a listener of emitted events, after the ones there are.
     pub(crate) fn on_any_outgoing<F, Fut>(&mut self, handler: F) -> ListenerId
     where
         F: Fn(Event, S) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         push(&mut self.outgoing, boxed(handler))
+    }
+
+    /// Adds a listener of emitted events, before the ones there are.
+    pub(crate) fn prepend_any_outgoing<F, Fut>(&mut self, handler: F) -> ListenerId
+    where
+        F: Fn(Event, S) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        prepend(&mut self.outgoing, boxed(handler))
     }
 
     /// Adds a listener of state changes.
@@ -193,6 +199,11 @@ impl<S: 'static> Handlers<S> {
         ids(&self.any)
     }
 
+    /// The listeners of emitted events, in the order they run.
+    pub(crate) fn listeners_any_outgoing(&self) -> Vec<ListenerId> {
+        ids(&self.outgoing)
+    }
+
     pub(crate) fn has_outgoing(&self) -> bool {
         !self.outgoing.is_empty()
     }
@@ -234,6 +245,13 @@ fn push<H>(list: &mut Vec<Listener<H>>, handler: H) -> ListenerId {
     let listener = Listener::new(handler, false);
     let id = listener.id;
     list.push(listener);
+    id
+}
+
+fn prepend<H>(list: &mut Vec<Listener<H>>, handler: H) -> ListenerId {
+    let listener = Listener::new(handler, false);
+    let id = listener.id;
+    list.insert(0, listener);
     id
 }
 

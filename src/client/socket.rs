@@ -249,6 +249,26 @@ impl Socket {
         id
     }
 
+    /// Adds a listener of emitted events that runs before the others, as
+    /// [`on_any_outgoing`](Self::on_any_outgoing) otherwise.
+    pub fn prepend_any_outgoing<F, Fut>(&self, handler: F) -> ListenerId
+    where
+        F: Fn(Event, Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let id = self.handlers_mut().prepend_any_outgoing(handler);
+        self.inner.listeners.set_has_outgoing(true);
+        id
+    }
+
+    /// The listeners of emitted events, in the order they run.
+    pub fn listeners_any_outgoing(&self) -> Vec<ListenerId> {
+        self.inner
+            .listeners
+            .read_handlers()
+            .listeners_any_outgoing()
+    }
+
     /// Removes every listener of emitted events.
     pub fn off_any_outgoing(&self) {
         self.handlers_mut().off_any_outgoing();

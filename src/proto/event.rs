@@ -92,6 +92,10 @@ pub enum SocketEvent {
     /// every reconnect. The next connect starts a fresh session; what the
     /// server held for the old one from that message on is not received.
     RecoveryAbandoned(ProtocolError),
+    /// The server's heartbeat: a ping came (and was answered), as the JS
+    /// manager's `ping` event. For liveness displays; every
+    /// `pingInterval` (25 s by default).
+    Ping,
     /// An event sent by the server.
     Event(Event),
 }
@@ -114,6 +118,7 @@ impl fmt::Display for SocketEvent {
             Self::RecoveryAbandoned(error) => {
                 write!(f, "session given up: {}", ErrorChain(error))
             }
+            Self::Ping => f.write_str("ping from the server"),
             Self::Event(event) => {
                 let count = event.arg_count();
                 let plural = if count == 1 { "" } else { "s" };

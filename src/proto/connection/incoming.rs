@@ -34,6 +34,7 @@ impl Connection {
                 let mut pong = String::with_capacity(1 + payload.len());
                 EnginePacket::Pong(payload).encode(&mut pong);
                 self.outbox.push_back(Frame::Text(pong));
+                self.broadcast(SocketEvent::Ping);
                 Ok(())
             }
             EnginePacket::Message(message) => {

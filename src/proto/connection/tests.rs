@@ -57,6 +57,7 @@ enum Seen {
     ReconnectFailed,
     /// The error's Display text.
     RecoveryAbandoned(String),
+    Ping,
     Event {
         name: String,
         args: Value,
@@ -79,6 +80,7 @@ impl Seen {
             SocketEvent::ReconnectError(error) => Seen::ReconnectError(error.to_string()),
             SocketEvent::ReconnectFailed => Seen::ReconnectFailed,
             SocketEvent::RecoveryAbandoned(error) => Seen::RecoveryAbandoned(error.to_string()),
+            SocketEvent::Ping => Seen::Ping,
             SocketEvent::Event(event) => Seen::Event {
                 name: event.name().to_owned(),
                 args: Value::Array(event.args().to_vec()),
@@ -1118,7 +1120,13 @@ fn engine_packet_table() {
         let (ns, _) = h.connected("/", r#"40{"sid":"s1"}"#);
         assert_eq!(h.text(frame), result, "{frame:?}");
         assert_eq!(h.texts(), written, "{frame:?}");
-        assert_eq!(h.seen(), [], "{frame:?}");
+        // A ping is the server's heartbeat, which the sockets hear of.
+        let heard: &[(SocketId, Seen)] = if frame.starts_with('2') {
+            &[(ns, Seen::Ping)]
+        } else {
+            &[]
+        };
+        assert_eq!(h.seen(), heard, "{frame:?}");
         assert!(h.conn.is_connected(ns), "{frame:?}");
     }
 }
@@ -2462,9 +2470,10 @@ fn binary_event_waits_for_every_attachment() {
     ]);
     assert_eq!(h.binary(&[4, 5]), Ok(()));
     assert_eq!(h.seen(), [], "one of two");
-    // A ping between attachments is still answered.
+    // A ping between attachments is still answered, and heard.
     assert_eq!(h.text("2"), Ok(()));
     assert_eq!(h.texts(), ["3"]);
+    assert_eq!(h.seen(), [(ns, Seen::Ping)]);
     assert_eq!(h.binary(&[6]), Ok(()));
     assert_eq!(
         h.seen(),
