@@ -376,3 +376,22 @@ async fn remember_upgrade_reconnects_over_websocket_at_once() {
     assert_eq!(line["transport"], "websocket", "{line}");
     assert_eq!(socket.io().engine().transport(), Some(Transport::WebSocket));
 }
+
+/// socket.io compresses a polling response of more than 1 KiB when the
+/// client asks: the client asks, and reads it whole.
+#[tokio::test]
+async fn large_polling_responses_come_compressed_and_read_whole() {
+    let server = TestServer::start(polling_server()).await;
+    let proxy = common::Proxy::start(server.addr()).await;
+    let socket = connected(polling(&proxy.url()).reconnection(false)).await;
+    let mut events = socket.events();
+    let text = "a".repeat(200_000);
+    socket.emit("echo", &text).await.unwrap();
+    let echo = next_event(&mut events, "echo").await;
+    assert_eq!(echo.decode::<String>().unwrap(), text);
+    let downstream = proxy.bytes_downstream();
+    assert!(
+        downstream < 50_000,
+        "{downstream} bytes came for a 200 kB echo"
+    );
+}

@@ -91,6 +91,10 @@ pub enum ProtocolError {
         /// This client's parser.
         ours: crate::codec::parser::Parser,
     },
+    /// A polling response could not be decompressed, or came in an
+    /// encoding the client did not ask for; the text says which and why.
+    #[error("undecodable polling response: {0}")]
+    BadEncoding(String),
     /// The server sent more events before accepting a namespace than the
     /// client holds for it (when no recovery was asked for, which would
     /// explain a replay).

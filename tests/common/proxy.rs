@@ -24,6 +24,8 @@ struct Inner {
     kill: watch::Sender<u64>,
     accepted: Mutex<Vec<Instant>>,
     active: AtomicUsize,
+    /// Bytes forwarded from the target to clients.
+    downstream: Arc<AtomicUsize>,
     /// Woken whenever `accepted` or `active` changes.
     changed: tokio::sync::Notify,
 }
@@ -52,6 +54,7 @@ impl Proxy {
             kill: watch::channel(0).0,
             accepted: Mutex::new(Vec::new()),
             active: AtomicUsize::new(0),
+            downstream: Arc::default(),
             changed: tokio::sync::Notify::new(),
         });
         let accept_task = tokio::spawn(accept_loop(listener, inner.clone()));
@@ -130,6 +133,12 @@ impl Proxy {
         self.inner.accepted.lock().unwrap().clone()
     }
 
+    /// Bytes forwarded from the target to clients so far.
+    #[allow(dead_code)]
+    pub fn bytes_downstream(&self) -> usize {
+        self.inner.downstream.load(Ordering::SeqCst)
+    }
+
     /// Connections currently open (not counting refused ones).
     pub fn active(&self) -> usize {
         self.inner.active.load(Ordering::SeqCst)
@@ -172,7 +181,10 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
         inner.active.fetch_add(1, Ordering::SeqCst);
         inner.changed.notify_waiters();
         let guard = ActiveGuard(inner.clone());
-        tokio::spawn(run_connection(client, target, kill, blackhole, guard));
+        let downstream = inner.downstream.clone();
+        tokio::spawn(run_connection(
+            client, target, kill, blackhole, downstream, guard,
+        ));
     }
 }
 
@@ -198,6 +210,7 @@ async fn run_connection(
     target: SocketAddr,
     mut kill: watch::Receiver<u64>,
     blackhole: watch::Receiver<bool>,
+    downstream: Arc<AtomicUsize>,
     _guard: ActiveGuard,
 ) {
     let mut server = tokio::select! {
@@ -217,8 +230,8 @@ async fn run_connection(
     let abrupt = {
         let (cr, cw) = client.split();
         let (sr, sw) = server.split();
-        let up = pump(cr, sw, blackhole.clone());
-        let down = pump(sr, cw, blackhole);
+        let up = pump(cr, sw, blackhole.clone(), Arc::default());
+        let down = pump(sr, cw, blackhole, downstream);
         tokio::select! {
             // Both directions ended cleanly (EOF each way), or one failed.
             r = async { tokio::try_join!(up, down) } => r.is_err(),
@@ -232,8 +245,13 @@ async fn run_connection(
 }
 
 /// Copies `rd` to `wr` until EOF (then half-closes `wr`), holding bytes
-/// while the blackhole is on.
-async fn pump<R, W>(mut rd: R, mut wr: W, mut blackhole: watch::Receiver<bool>) -> io::Result<()>
+/// while the blackhole is on, and counts them in `copied`.
+async fn pump<R, W>(
+    mut rd: R,
+    mut wr: W,
+    mut blackhole: watch::Receiver<bool>,
+    copied: Arc<AtomicUsize>,
+) -> io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -257,5 +275,6 @@ where
             return Ok(());
         }
         wr.write_all(&buf[..n]).await?;
+        copied.fetch_add(n, Ordering::SeqCst);
     }
 }

@@ -3,6 +3,7 @@
 //! (headers, cookies, cache busting) and the reading of their answers.
 
 use std::future::Future;
+use std::io::Read;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -100,6 +101,11 @@ impl Exchange {
         };
         let headers = request.headers_mut();
         headers.insert(hyper::header::HOST, self.host.clone());
+        // socket.io compresses a polling response of more than 1 KiB when asked.
+        headers.insert(
+            hyper::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, deflate"),
+        );
         if method == Method::POST {
             headers.insert(
                 hyper::header::CONTENT_TYPE,
@@ -160,6 +166,10 @@ pub(super) async fn read_body(
         );
     }
     let status = response.status();
+    let encoding = response
+        .headers()
+        .get(hyper::header::CONTENT_ENCODING)
+        .cloned();
     let body = Limited::new(response.into_body(), MAX_MESSAGE_BYTES)
         .collect()
         .await
@@ -174,6 +184,7 @@ pub(super) async fn read_body(
             },
         )?
         .to_bytes();
+    let body = decoded(body, encoding.as_ref()).map_err(LinkError::Refused)?;
     if status != StatusCode::OK {
         return Err(LinkError::Failed(http_refused(
             &url,
@@ -182,6 +193,39 @@ pub(super) async fn read_body(
         )));
     }
     Ok(body)
+}
+
+/// The body as the server meant it: decompressed when it came compressed,
+/// within the same limit as any message.
+fn decoded(body: Bytes, encoding: Option<&HeaderValue>) -> Result<Bytes, ProtocolError> {
+    let Some(encoding) = encoding else {
+        return Ok(body);
+    };
+    let name = encoding.to_str().unwrap_or_default().trim();
+    let mut out = Vec::new();
+    let limit = MAX_MESSAGE_BYTES as u64 + 1;
+    let read = if name.eq_ignore_ascii_case("identity") {
+        return Ok(body);
+    } else if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+        flate2::read::GzDecoder::new(&body[..])
+            .take(limit)
+            .read_to_end(&mut out)
+    } else if name.eq_ignore_ascii_case("deflate") {
+        flate2::read::ZlibDecoder::new(&body[..])
+            .take(limit)
+            .read_to_end(&mut out)
+    } else {
+        return Err(ProtocolError::BadEncoding(format!(
+            "unasked content encoding {name:?}"
+        )));
+    };
+    read.map_err(|error| ProtocolError::BadEncoding(format!("{name}: {error}")))?;
+    if out.len() > MAX_MESSAGE_BYTES {
+        return Err(ProtocolError::MessageTooLarge {
+            max: MAX_MESSAGE_BYTES,
+        });
+    }
+    Ok(Bytes::from(out))
 }
 
 pub(super) fn transport_error(error: hyper::Error) -> ConnectError {
@@ -195,6 +239,63 @@ pub(super) fn transport_failure(error: hyper::Error) -> LinkError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn compressed(encoding: &str, data: &[u8]) -> Bytes {
+        use std::io::Write;
+        let level = flate2::Compression::fast();
+        let out = match encoding {
+            "gzip" => {
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), level);
+                encoder.write_all(data).unwrap();
+                encoder.finish().unwrap()
+            }
+            _ => {
+                let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), level);
+                encoder.write_all(data).unwrap();
+                encoder.finish().unwrap()
+            }
+        };
+        Bytes::from(out)
+    }
+
+    #[test]
+    fn compressed_bodies_are_decoded_within_the_message_limit() {
+        let payload = "4".repeat(5000).into_bytes();
+        for encoding in ["gzip", "deflate", "GZIP", " x-gzip "] {
+            let body = compressed(
+                encoding.trim().to_lowercase().trim_start_matches("x-"),
+                &payload,
+            );
+            assert!(body.len() < payload.len() / 10, "{encoding}: compressed");
+            let header = HeaderValue::from_str(encoding).unwrap();
+            assert_eq!(decoded(body, Some(&header)).unwrap(), payload, "{encoding}");
+        }
+        let plain = Bytes::from_static(b"40");
+        assert_eq!(decoded(plain.clone(), None).unwrap(), plain);
+        let identity = HeaderValue::from_static("identity");
+        assert_eq!(decoded(plain.clone(), Some(&identity)).unwrap(), plain);
+
+        let br = HeaderValue::from_static("br");
+        assert!(matches!(
+            decoded(plain.clone(), Some(&br)),
+            Err(ProtocolError::BadEncoding(problem)) if problem.contains("br")
+        ));
+        let gzip = HeaderValue::from_static("gzip");
+        assert!(matches!(
+            decoded(plain, Some(&gzip)),
+            Err(ProtocolError::BadEncoding(_))
+        ));
+        // A small body that inflates past the limit is refused, and what is
+        // held stops at the limit.
+        let bomb = compressed("gzip", &vec![0; MAX_MESSAGE_BYTES + 1]);
+        assert!(bomb.len() < 1 << 20);
+        assert_eq!(
+            decoded(bomb, Some(&gzip)),
+            Err(ProtocolError::MessageTooLarge {
+                max: MAX_MESSAGE_BYTES
+            })
+        );
+    }
 
     #[test]
     fn cache_busters_differ_and_are_base36() {
