@@ -75,3 +75,8 @@ fn tls() {
 fn blocking() {
     run_example("blocking");
 }
+
+#[test]
+fn msgpack() {
+    run_example("msgpack");
+}

@@ -256,7 +256,9 @@ async fn missed_events_are_recovered_once_in_order_over_each_transport() {
         }
         // The server closes the session, and streams on while attempts are
         // refused.
-        server.wait_for(ev_id("disconnect", id.clone()), TIMEOUT).await;
+        server
+            .wait_for(ev_id("disconnect", id.clone()), TIMEOUT)
+            .await;
         let away = proxy.accepted();
         proxy.wait_until(|proxy| proxy.accepted() >= away + 2).await;
         proxy.set_refuse(false);

@@ -29,7 +29,10 @@ impl BundledServer {
     /// Runs `npm ci` when needed, starts `node server.js` and waits for its port.
     pub async fn start(args: &[&str]) -> Result<BundledServer, Box<dyn std::error::Error>> {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/server");
-        if !dir.join("node_modules/socket.io").exists() {
+        let installed = ["socket.io", "socket.io-msgpack-parser"]
+            .iter()
+            .all(|package| dir.join("node_modules").join(package).exists());
+        if !installed {
             eprintln!("installing the bundled server's packages (npm ci)...");
             let status = Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])

@@ -5,8 +5,9 @@
 //!
 //! Every connection gets the open packet it is given, then the CONNECT reply
 //! (with a `pid`, as a server with connection state recovery sends it, so that
-//! the client strips offsets) once it sends `40`. What follows depends on the
-//! [`Mode`]. It never pings.
+//! the client strips offsets) once it sends `40`, or its CONNECT in
+//! socket.io-msgpack-parser's form, which makes the connection a msgpack one.
+//! What follows depends on the [`Mode`]. It never pings.
 
 #![allow(dead_code)]
 
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 /// The open packet of the benchmark: a 25 s heartbeat, so that none is due
@@ -30,17 +31,70 @@ pub fn blast_frame(i: usize) -> String {
     format!(r#"42["tick",{i},{{"user":"alice","text":"hello world"}},"Q8Ftu{i}"]"#)
 }
 
+/// The CONNECT reply in socket.io-msgpack-parser's form:
+/// `{type:0, nsp:"/", data:{sid:"bench-socket-sid", pid:"bench-private-pid"}}`.
+pub fn connect_reply_msgpack() -> Vec<u8> {
+    let mut out = vec![0x83];
+    msgpack_str(&mut out, "type");
+    out.push(0);
+    msgpack_str(&mut out, "nsp");
+    msgpack_str(&mut out, "/");
+    msgpack_str(&mut out, "data");
+    out.push(0x82);
+    msgpack_str(&mut out, "sid");
+    msgpack_str(&mut out, "bench-socket-sid");
+    msgpack_str(&mut out, "pid");
+    msgpack_str(&mut out, "bench-private-pid");
+    out
+}
+
+/// [`blast_frame`] in socket.io-msgpack-parser's form.
+pub fn blast_frame_msgpack(i: usize) -> Vec<u8> {
+    let mut out = vec![0x83];
+    msgpack_str(&mut out, "type");
+    out.push(2);
+    msgpack_str(&mut out, "nsp");
+    msgpack_str(&mut out, "/");
+    msgpack_str(&mut out, "data");
+    out.push(0x94);
+    msgpack_str(&mut out, "tick");
+    out.push(0xcf);
+    out.extend_from_slice(&(i as u64).to_be_bytes());
+    out.push(0x82);
+    msgpack_str(&mut out, "user");
+    msgpack_str(&mut out, "alice");
+    msgpack_str(&mut out, "text");
+    msgpack_str(&mut out, "hello world");
+    msgpack_str(&mut out, &format!("Q8Ftu{i}"));
+    out
+}
+
+/// A msgpack string shorter than 256 bytes.
+fn msgpack_str(out: &mut Vec<u8>, text: &str) {
+    if text.len() < 32 {
+        out.push(0xa0 | text.len() as u8);
+    } else {
+        out.extend_from_slice(&[0xd9, text.len() as u8]);
+    }
+    out.extend_from_slice(text.as_bytes());
+}
+
 /// What a connection does once its namespace is connected.
 pub enum Mode {
     /// Reads until the client goes.
     Idle,
     /// Never answers the CONNECT; reads until the client goes.
     Mute,
-    /// After the client's `42["go"]`, writes the first `n` of `frames` with
-    /// `feed` and one `flush`.
-    Blast { frames: Arc<[Utf8Bytes]>, n: usize },
-    /// Counts the `42...` frames it receives and reports the instant the
-    /// `n`th arrived.
+    /// After the client's `42["go"]` (any binary message from a msgpack
+    /// client), writes the first `n` of `frames` (of `msgpack`) with `feed`
+    /// and one `flush`.
+    Blast {
+        frames: Arc<[Utf8Bytes]>,
+        msgpack: Arc<[Bytes]>,
+        n: usize,
+    },
+    /// Counts the `42...` frames it receives (binary ones from a msgpack
+    /// client) and reports the instant the `n`th arrived.
     Sink {
         n: usize,
         report: mpsc::UnboundedSender<std::time::Instant>,
@@ -69,15 +123,21 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         while next(&mut ws, &heard).await.is_some() {}
         return;
     }
-    // The CONNECT reply answers the client's `40`.
-    loop {
+    // The CONNECT reply answers the client's `40`, or its msgpack CONNECT.
+    let msgpack = loop {
         match next(&mut ws, &heard).await {
-            Some(Message::Text(text)) if text.starts_with("40") => break,
+            Some(Message::Text(text)) if text.starts_with("40") => break false,
+            Some(Message::Binary(_)) => break true,
             Some(_) => {}
             None => return,
         }
-    }
-    if ws.send(Message::text(CONNECT_REPLY)).await.is_err() {
+    };
+    let reply = if msgpack {
+        Message::binary(connect_reply_msgpack())
+    } else {
+        Message::text(CONNECT_REPLY)
+    };
+    if ws.send(reply).await.is_err() {
         return;
     }
     match mode {
@@ -85,21 +145,32 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         Mode::Disconnect => {
             let _ = ws.send(Message::text("41")).await;
         }
-        Mode::Blast { frames, n } => {
-            assert!(
-                n <= frames.len(),
-                "blast of {n} events asked, {} encoded",
+        Mode::Blast {
+            frames,
+            msgpack: msgpack_frames,
+            n,
+        } => {
+            let encoded = if msgpack {
+                msgpack_frames.len()
+            } else {
                 frames.len()
-            );
+            };
+            assert!(n <= encoded, "blast of {n} events asked, {encoded} encoded");
             loop {
                 match next(&mut ws, &heard).await {
                     Some(Message::Text(text)) if text.starts_with(r#"42["go""#) => break,
+                    Some(Message::Binary(_)) if msgpack => break,
                     Some(_) => {}
                     None => return,
                 }
             }
-            for frame in &frames[..n] {
-                if ws.feed(Message::Text(frame.clone())).await.is_err() {
+            for i in 0..n {
+                let frame = if msgpack {
+                    Message::Binary(msgpack_frames[i].clone())
+                } else {
+                    Message::Text(frames[i].clone())
+                };
+                if ws.feed(frame).await.is_err() {
                     return;
                 }
             }
@@ -108,7 +179,12 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         Mode::Sink { n, report } => {
             let mut count = 0;
             while let Some(message) = next(&mut ws, &heard).await {
-                if matches!(&message, Message::Text(text) if text.starts_with("42")) {
+                let event = match &message {
+                    Message::Text(text) => text.starts_with("42"),
+                    Message::Binary(_) => msgpack,
+                    _ => false,
+                };
+                if event {
                     count += 1;
                     if count == n {
                         let _ = report.send(std::time::Instant::now());

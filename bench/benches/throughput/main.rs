@@ -17,7 +17,8 @@
 //! `SIOBENCH_CONNS` idle connections per run, 1000..=10000 [1000],
 //! `SIOBENCH_RUNS` runs of each scenario [3],
 //! `SIOBENCH_POLLING_EVENTS` events received and emitted over polling per run [200000],
-//! `SIOBENCH_ONLY` a comma-separated subset of `receive,emit,ack,polling,idle`,
+//! `SIOBENCH_MSGPACK_EVENTS` events received and emitted per parser and run [500000],
+//! `SIOBENCH_ONLY` a comma-separated subset of `receive,emit,ack,polling,msgpack,idle`,
 //! `SIOBENCH_CLIENTS` `raw`, `ours` or both [both], to profile one side,
 //! `SIOBENCH_PIN=0` to leave scheduling to the OS,
 //! `SIOBENCH_SERVE_ONLY=1` to run only the server (it prints its ports), for
@@ -43,6 +44,7 @@ const RUN_LIMIT: Duration = Duration::from_secs(120);
 struct Config {
     events: usize,
     polling_events: usize,
+    msgpack_events: usize,
     emits: usize,
     acks: usize,
     conns: usize,
@@ -72,6 +74,7 @@ impl Config {
         Config {
             events: env_usize("SIOBENCH_EVENTS", 2_000_000).max(1),
             polling_events: env_usize("SIOBENCH_POLLING_EVENTS", 200_000).max(1),
+            msgpack_events: env_usize("SIOBENCH_MSGPACK_EVENTS", 500_000).max(1),
             emits: env_usize("SIOBENCH_EMITS", 2_000_000).max(1),
             acks: env_usize("SIOBENCH_ACKS", 20_000).max(1),
             conns: env_usize("SIOBENCH_CONNS", 1_000).clamp(1, 10_000),
@@ -186,12 +189,20 @@ fn main() {
     }
     let receive = config.wants("receive");
     let polling = config.wants("polling");
+    let msgpack = config.wants("msgpack") && config.ours;
+    let blast = [
+        (receive, config.events),
+        (polling, config.polling_events),
+        (msgpack, config.msgpack_events),
+    ]
+    .iter()
+    .filter(|(wanted, _)| *wanted)
+    .map(|(_, n)| *n)
+    .max()
+    .unwrap_or(0);
     let mut server = server::start(
-        match (receive, polling) {
-            (true, _) => config.events.max(config.polling_events),
-            (false, true) => config.polling_events,
-            (false, false) => 0,
-        },
+        blast,
+        if msgpack { config.msgpack_events } else { 0 },
         config.pin.then_some(1),
     );
     if config.pin {
@@ -214,6 +225,9 @@ fn main() {
     }
     if config.wants("polling") && config.ours {
         rows.extend(bench_polling(&config, &runtime, &mut server));
+    }
+    if msgpack {
+        rows.extend(bench_msgpack(&config, &runtime, &mut server));
     }
     if config.wants("idle") {
         rows.extend(bench_idle(&config, server.idle_port, nofile));
@@ -264,10 +278,68 @@ fn bench_polling(config: &Config, runtime: &Runtime, server: &mut server::Server
     vec![receive, emit]
 }
 
+/// Ours over socket.io-msgpack-parser against ours over the default parser,
+/// run by run on the same load server: the `raw` column of these rows is
+/// the default parser.
+fn bench_msgpack(config: &Config, runtime: &Runtime, server: &mut server::Server) -> Vec<Row> {
+    use sioclient::{Parser, Transport};
+    let n = config.msgpack_events;
+    let mut receive = Row::new(
+        format!("receive via on(\"tick\") over msgpack, against the default parser, {n} events"),
+        "events/s",
+        Target::Info,
+    );
+    let mut emit = Row::new(
+        format!("emit over msgpack, against the default parser, {n} events"),
+        "events/s",
+        Target::Info,
+    );
+    let port = server.port;
+    let warm = (n / 10).max(1);
+    timed(
+        runtime,
+        "warm-up",
+        ours::receive_handler_with(port, warm, Parser::MsgPack),
+    );
+    for run in 1..=config.runs {
+        eprintln!("msgpack: run {run}/{}", config.runs);
+        for (parser, column) in [(Parser::Default, 0), (Parser::MsgPack, 1)] {
+            let received = rate(
+                n,
+                timed(
+                    runtime,
+                    "receive",
+                    ours::receive_handler_with(port, n, parser),
+                ),
+            );
+            let emitted = rate(
+                n,
+                timed(
+                    runtime,
+                    "emit",
+                    ours::emit_with(port, n, &mut server.reports, Transport::WebSocket, parser),
+                ),
+            );
+            if column == 0 {
+                receive.raw.push(received);
+                emit.raw.push(emitted);
+            } else {
+                receive.ours.push(received);
+                emit.ours.push(emitted);
+            }
+        }
+    }
+    vec![receive, emit]
+}
+
 /// Runs only the server, for profiling a client by hand: prints the ports,
 /// then serves until killed.
 fn serve_only(config: &Config) {
-    let server = server::start(config.events, config.pin.then_some(1));
+    let server = server::start(
+        config.events,
+        config.msgpack_events,
+        config.pin.then_some(1),
+    );
     println!(
         "port {} idle_port {} polling_port {}",
         server.port, server.idle_port, server.polling_port

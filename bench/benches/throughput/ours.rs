@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde::Serialize;
-use sioclient::{ClientBuilder, Event, Socket, SocketEvent, Transport};
+use sioclient::{ClientBuilder, Event, Parser, Socket, SocketEvent, Transport};
 use tokio::sync::{mpsc, Notify};
 
 fn url(port: u16, query: &str) -> String {
@@ -65,14 +65,19 @@ pub async fn receive_stream_over(port: u16, n: usize, transport: Transport) -> D
 
 /// Receives `n` blasted events through an `on("tick", ..)` handler.
 pub async fn receive_handler(port: u16, n: usize) -> Duration {
+    receive_handler_with(port, n, Parser::Default).await
+}
+
+/// [`receive_handler`] with `parser`.
+pub async fn receive_handler_with(port: u16, n: usize, parser: Parser) -> Duration {
     let received = Arc::new(AtomicUsize::new(0));
     let in_order = Arc::new(AtomicBool::new(true));
     let done = Arc::new(Notify::new());
     let builder = {
         let (received, in_order, done) = (received.clone(), in_order.clone(), done.clone());
-        ClientBuilder::new(url(port, &format!("mode=blast&n={n}"))).on(
-            "tick",
-            move |event, _socket| {
+        ClientBuilder::new(url(port, &format!("mode=blast&n={n}")))
+            .parser(parser)
+            .on("tick", move |event, _socket| {
                 let i = received.fetch_add(1, Ordering::Relaxed);
                 if tick(&event) != Some(i) {
                     in_order.store(false, Ordering::Relaxed);
@@ -81,8 +86,7 @@ pub async fn receive_handler(port: u16, n: usize) -> Duration {
                     done.notify_one();
                 }
                 async {}
-            },
-        )
+            })
     };
     let socket = connect(builder).await;
     let start = Instant::now();
@@ -115,9 +119,23 @@ pub async fn emit_over(
     reports: &mut mpsc::UnboundedReceiver<Instant>,
     transport: Transport,
 ) -> Duration {
-    let socket =
-        connect(ClientBuilder::new(url(port, &format!("mode=sink&n={n}"))).transports([transport]))
-            .await;
+    emit_with(port, n, reports, transport, Parser::Default).await
+}
+
+/// [`emit`] over `transport` with `parser`.
+pub async fn emit_with(
+    port: u16,
+    n: usize,
+    reports: &mut mpsc::UnboundedReceiver<Instant>,
+    transport: Transport,
+    parser: Parser,
+) -> Duration {
+    let socket = connect(
+        ClientBuilder::new(url(port, &format!("mode=sink&n={n}")))
+            .transports([transport])
+            .parser(parser),
+    )
+    .await;
     let chat = Chat {
         user: "alice",
         text: "hello world",

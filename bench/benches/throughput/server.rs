@@ -23,12 +23,12 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 
 #[path = "../../../tests/support/engine_server.rs"]
 mod engine_server;
 
-pub use engine_server::{blast_frame, CONNECT_REPLY};
+pub use engine_server::{blast_frame, blast_frame_msgpack, CONNECT_REPLY};
 use engine_server::{Mode, OPEN};
 
 /// The running server.
@@ -46,17 +46,24 @@ pub struct Server {
 
 struct Shared {
     blast: Arc<[Utf8Bytes]>,
+    /// The same events in socket.io-msgpack-parser's form.
+    blast_msgpack: Arc<[Bytes]>,
     reports: mpsc::UnboundedSender<Instant>,
 }
 
 /// Starts the server on a thread of its own with a single-threaded runtime,
-/// pinned to `cpu` if given. `blast` is the most events any blast asks for:
-/// they are all encoded here, before any timing starts.
-pub fn start(blast: usize, cpu: Option<usize>) -> Server {
+/// pinned to `cpu` if given. `blast` is the most events any blast asks for,
+/// `blast_msgpack` the most a msgpack one does: they are all encoded here,
+/// before any timing starts.
+pub fn start(blast: usize, blast_msgpack: usize, cpu: Option<usize>) -> Server {
     let frames: Arc<[Utf8Bytes]> = (0..blast).map(|i| blast_frame(i).into()).collect();
+    let msgpack: Arc<[Bytes]> = (0..blast_msgpack)
+        .map(|i| blast_frame_msgpack(i).into())
+        .collect();
     let (report_tx, reports) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         blast: frames,
+        blast_msgpack: msgpack,
         reports: report_tx,
     });
     let (ports_tx, ports_rx) = std::sync::mpsc::channel();
@@ -147,6 +154,7 @@ async fn serve(stream: TcpStream, config: WebSocketConfig, shared: Arc<Shared>) 
     let mode = match mode {
         "blast" => Mode::Blast {
             frames: shared.blast.clone(),
+            msgpack: shared.blast_msgpack.clone(),
             n,
         },
         "sink" => Mode::Sink {
