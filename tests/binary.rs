@@ -1,15 +1,51 @@
 //! Binary attachments against the real Node socket.io server: buffers both
-//! ways, nested, in acks both ways, typed, large, and the maxPayload check.
+//! ways, nested, in acks both ways, typed, large, and the maxPayload check,
+//! each with the default parser and with socket.io-msgpack-parser.
 
 mod common;
 
 use bytes::Bytes;
-use common::client::{connect, connected, next_event, wait_event};
+use common::client::{connected, next_event, wait_event};
 use common::{ev, within, ServerOptions, TestServer, TIMEOUT};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sioclient::{ClientBuilder, EmitError, SocketEvent};
+use sioclient::{ClientBuilder, EmitError, Parser, SocketEvent};
 use tokio::sync::mpsc;
+
+/// Runs a test with either parser, against a server of the same: a module
+/// named after the test, with a test for each.
+macro_rules! both_parsers {
+    ($name:ident, |$parser:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn default_parser() {
+                run(Parser::Default).await
+            }
+
+            #[tokio::test]
+            async fn msgpack() {
+                run(Parser::MsgPack).await
+            }
+
+            async fn run($parser: Parser) $body
+        }
+    };
+}
+
+/// The server's options for `parser`.
+fn options(parser: Parser) -> ServerOptions {
+    match parser {
+        Parser::MsgPack => ServerOptions::default().arg("--parser").arg("msgpack"),
+        _ => ServerOptions::default(),
+    }
+}
+
+/// A client of `url` with `parser`.
+fn builder(url: &str, parser: Parser) -> ClientBuilder {
+    ClientBuilder::new(url).parser(parser)
+}
 
 /// `{"_placeholder":true,"num":N}`, how an attachment shows in `Event::args`.
 fn ph(num: u64) -> Value {
@@ -36,10 +72,9 @@ fn pattern(len: usize) -> Bytes {
         .into()
 }
 
-#[tokio::test]
-async fn one_buffer_each_way() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let socket = connect(&server.url()).await;
+both_parsers!(one_buffer_each_way, |parser| {
+    let server = TestServer::start(options(parser)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     let mut events = socket.events();
     let data = Bytes::from_static(&[0, 1, 2, 255]);
     socket.emit("echo", data.clone()).await.unwrap();
@@ -66,7 +101,7 @@ async fn one_buffer_each_way() {
         (before.as_str(), empty.len(), n, last),
         ("before", 0, 7, data.to_vec())
     );
-}
+});
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Inner {
@@ -81,10 +116,9 @@ struct Upload {
     inner: Inner,
 }
 
-#[tokio::test]
-async fn several_buffers_nested_in_an_object_each_way() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let socket = connect(&server.url()).await;
+both_parsers!(several_buffers_nested_in_an_object_each_way, |parser| {
+    let server = TestServer::start(options(parser)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     let mut events = socket.events();
     let upload = Upload {
         name: "photo".into(),
@@ -125,12 +159,11 @@ async fn several_buffers_nested_in_an_object_each_way() {
     assert_eq!(at("/inner/b"), upload.inner.b);
     assert_eq!(at("/inner/list/1"), upload.inner.list[1]);
     assert_eq!(echo.decode::<Upload>().unwrap(), upload);
-}
+});
 
-#[tokio::test]
-async fn an_ack_reply_carries_a_buffer() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let socket = connect(&server.url()).await;
+both_parsers!(an_ack_reply_carries_a_buffer, |parser| {
+    let server = TestServer::start(options(parser)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     let data = pattern(300);
     let reply: Bytes = socket.emit_with_ack("echo", data.clone()).await.unwrap();
     assert_eq!(reply, data);
@@ -154,13 +187,12 @@ async fn an_ack_reply_carries_a_buffer() {
     assert_eq!(text, "with");
     assert_eq!(nested.a, data);
     assert_eq!(nested.inner.list, [data.slice(..10)]);
-}
+});
 
-#[tokio::test]
-async fn a_handler_answers_an_ack_request_with_a_buffer() {
-    let server = TestServer::start(ServerOptions::default()).await;
+both_parsers!(a_handler_answers_an_ack_request_with_a_buffer, |parser| {
+    let server = TestServer::start(options(parser)).await;
     let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
-    let socket = connected(ClientBuilder::new(server.url()).on(
+    let socket = connected(builder(&server.url(), parser).on(
         "server-ack",
         move |event, _socket| {
             let seen_tx = seen_tx.clone();
@@ -191,7 +223,7 @@ async fn a_handler_answers_an_ack_request_with_a_buffer() {
     // One argument: the array of the ack's arguments.
     let ((word, bytes),): ((String, Bytes),) = confirmed.decode().unwrap();
     assert_eq!((word.as_str(), &bytes[..]), ("reversed", &[3, 2, 1][..]));
-}
+});
 
 /// One struct with a `Bytes` field and one with `Vec<u8>` fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,10 +251,9 @@ struct WithVecReceived {
     plain: Vec<u8>,
 }
 
-#[tokio::test]
-async fn a_typed_struct_with_a_bytes_field_round_trips() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let socket = connect(&server.url()).await;
+both_parsers!(a_typed_struct_with_a_bytes_field_round_trips, |parser| {
+    let server = TestServer::start(options(parser)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     let mut events = socket.events();
 
     let with_bytes = WithBytes {
@@ -258,12 +289,11 @@ async fn a_typed_struct_with_a_bytes_field_round_trips() {
     );
     let back: WithVec = socket.emit_with_ack("echo", &with_vec).await.unwrap();
     assert_eq!(back, with_vec);
-}
+});
 
-#[tokio::test]
-async fn a_512_kib_buffer_round_trips_intact() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let socket = connect(&server.url()).await;
+both_parsers!(a_512_kib_buffer_round_trips_intact, |parser| {
+    let server = TestServer::start(options(parser)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     let mut events = socket.events();
     let data = pattern(512 * 1024);
     socket.emit("echo", ("big", data.clone())).await.unwrap();
@@ -274,96 +304,98 @@ async fn a_512_kib_buffer_round_trips_intact() {
     assert!(back == data, "the bytes came back changed");
     let reply: Bytes = socket.emit_with_ack("echo", data.clone()).await.unwrap();
     assert!(reply == data, "the ack reply's bytes changed");
-}
+});
 
-#[tokio::test]
-async fn an_emit_above_max_payload_fails_and_the_connection_stays_up() {
-    let server = TestServer::start(
-        ServerOptions::default()
-            .arg("--max-http-buffer-size")
-            .arg("1000"),
-    )
-    .await;
-    let socket = connect(&server.url()).await;
-    let mut events = socket.events();
+both_parsers!(
+    an_emit_above_max_payload_fails_and_the_connection_stays_up,
+    |parser| {
+        let server =
+            TestServer::start(options(parser).arg("--max-http-buffer-size").arg("1000")).await;
+        let socket = connected(builder(&server.url(), parser)).await;
+        let mut events = socket.events();
 
-    let result = socket.emit("echo", pattern(1001)).await;
-    assert!(
-        matches!(
-            result,
-            Err(EmitError::PayloadTooLarge {
-                size: 1001,
-                max: 1000
-            })
-        ),
-        "{result:?}"
-    );
-    // A text frame counts too, and so does an ack request.
-    let result = socket.emit("echo", "x".repeat(1000)).await;
-    assert!(
-        matches!(result, Err(EmitError::PayloadTooLarge { max: 1000, .. })),
-        "{result:?}"
-    );
-    let result = socket
-        .emit_with_ack::<Bytes, _>("echo", ("ok", pattern(5000)))
+        // The largest message counts: the attachment with the default
+        // parser, the whole packet with msgpack.
+        let result = socket.emit("echo", pattern(1001)).await;
+        assert!(
+            matches!(
+                result,
+                Err(EmitError::PayloadTooLarge {
+                    size,
+                    max: 1000
+                }) if size == 1001 || parser == Parser::MsgPack && size > 1001
+            ),
+            "{result:?}"
+        );
+        // A text frame counts too, and so does an ack request.
+        let result = socket.emit("echo", "x".repeat(1000)).await;
+        assert!(
+            matches!(result, Err(EmitError::PayloadTooLarge { max: 1000, .. })),
+            "{result:?}"
+        );
+        let result = socket
+            .emit_with_ack::<Bytes, _>("echo", ("ok", pattern(5000)))
+            .await;
+        assert!(
+            matches!(
+                result,
+                Err(sioclient::AckError::Emit(EmitError::PayloadTooLarge {
+                    size,
+                    max: 1000
+                })) if size == 5000 || parser == Parser::MsgPack && size > 5000
+            ),
+            "{result:?}"
+        );
+
+        // At the limit goes through, and the connection never dropped.
+        let fits = pattern(if parser == Parser::MsgPack { 950 } else { 1000 });
+        socket.emit("echo", fits.clone()).await.unwrap();
+        let echo = wait_event(&mut events, "echo or disconnect", |e| match e {
+            SocketEvent::Event(event) => event.name() == "echo",
+            SocketEvent::Disconnect(_) => true,
+            _ => false,
+        })
         .await;
-    assert!(
-        matches!(
-            result,
-            Err(sioclient::AckError::Emit(EmitError::PayloadTooLarge {
-                size: 5000,
-                max: 1000
-            }))
-        ),
-        "{result:?}"
-    );
+        let SocketEvent::Event(echo) = echo else {
+            panic!("disconnected: {echo:?}");
+        };
+        assert_eq!(echo.decode::<Bytes>().unwrap(), fits);
+        assert!(socket.connected());
+        assert_eq!(
+            server.count(ev("disconnect")),
+            0,
+            "the server never dropped us"
+        );
+    }
+);
 
-    // At the limit goes through, and the connection never dropped.
-    let fits = pattern(1000);
-    socket.emit("echo", fits.clone()).await.unwrap();
-    let echo = wait_event(&mut events, "echo or disconnect", |e| match e {
-        SocketEvent::Event(event) => event.name() == "echo",
-        SocketEvent::Disconnect(_) => true,
-        _ => false,
-    })
-    .await;
-    let SocketEvent::Event(echo) = echo else {
-        panic!("disconnected: {echo:?}");
-    };
-    assert_eq!(echo.decode::<Bytes>().unwrap(), fits);
-    assert!(socket.connected());
-    assert_eq!(
-        server.count(ev("disconnect")),
-        0,
-        "the server never dropped us"
-    );
-}
-
-#[tokio::test]
-async fn binary_events_with_recovery_offsets_decode_without_the_offset() {
-    let server = TestServer::start(ServerOptions::default().recovery()).await;
-    let socket = connect(&server.url()).await;
-    let mut events = socket.events();
-    socket
-        .emit(
-            "stream",
-            json!({"count": 10, "interval_ms": 1, "binary": true}),
+both_parsers!(
+    binary_events_with_recovery_offsets_decode_without_the_offset,
+    |parser| {
+        let server = TestServer::start(options(parser).recovery()).await;
+        let socket = connected(builder(&server.url(), parser)).await;
+        let mut events = socket.events();
+        socket
+            .emit(
+                "stream",
+                json!({"count": 10, "interval_ms": 1, "binary": true}),
+            )
+            .await
+            .unwrap();
+        // Every tenth tick carries a one-byte buffer, after which the server
+        // appends the offset.
+        let tick = wait_event(
+            &mut events,
+            "the binary tick",
+            |e| matches!(e, SocketEvent::Event(ev) if ev.name() == "tick" && ev.args()[0] == 10),
         )
-        .await
-        .unwrap();
-    // Every tenth tick carries a one-byte buffer, after which the server
-    // appends the offset.
-    let tick = wait_event(
-        &mut events,
-        "the binary tick",
-        |e| matches!(e, SocketEvent::Event(ev) if ev.name() == "tick" && ev.args()[0] == 10),
-    )
-    .await;
-    let SocketEvent::Event(tick) = tick else {
-        unreachable!("wait_event returns what the predicate accepted")
-    };
-    assert!(tick.offset().is_some(), "{tick:?}");
-    assert_eq!(tick.args(), &[json!(10), ph(0)]);
-    let (n, data): (u32, Bytes) = tick.decode().unwrap();
-    assert_eq!((n, &data[..]), (10, &[10][..]));
-}
+        .await;
+        let SocketEvent::Event(tick) = tick else {
+            unreachable!("wait_event returns what the predicate accepted")
+        };
+        assert!(tick.offset().is_some(), "{tick:?}");
+        assert_eq!(tick.args(), &[json!(10), ph(0)]);
+        let (n, data): (u32, Bytes) = tick.decode().unwrap();
+        assert_eq!((n, &data[..]), (10, &[10][..]));
+    }
+);
