@@ -5,18 +5,52 @@ mod common;
 
 use std::time::Duration;
 
-use common::client::{connect, connected, next_event};
+use common::client::{connected, next_event};
 use common::{ev, ev_id, within, ServerOptions, TestServer, TIMEOUT};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sioclient::{AckError, ClientBuilder, ConnectError, EmitError, SocketEvent};
+use sioclient::{AckError, ClientBuilder, ConnectError, EmitError, Parser, SocketEvent};
 use tokio::sync::mpsc;
 
-#[tokio::test]
-async fn connects_to_the_default_and_a_custom_namespace() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let root = connect(&server.url()).await;
+/// Runs a test with either parser, against a server of the same: a module
+/// named after the test, with a test for each.
+macro_rules! both_parsers {
+    ($name:ident, |$parser:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn default_parser() {
+                run(Parser::Default).await
+            }
+
+            #[tokio::test]
+            async fn msgpack() {
+                run(Parser::MsgPack).await
+            }
+
+            async fn run($parser: Parser) $body
+        }
+    };
+}
+
+/// The server's options for `parser`.
+fn options(parser: Parser) -> ServerOptions {
+    match parser {
+        Parser::MsgPack => ServerOptions::default().arg("--parser").arg("msgpack"),
+        _ => ServerOptions::default(),
+    }
+}
+
+/// A client of `url` with `parser`.
+fn builder(url: &str, parser: Parser) -> ClientBuilder {
+    ClientBuilder::new(url).parser(parser)
+}
+
+both_parsers!(connects_to_the_default_and_a_custom_namespace, |parser| {
+    let server = TestServer::start(options(parser)).await;
+    let root = connected(builder(&server.url(), parser)).await;
     assert_eq!(root.namespace(), "/");
     assert!(root.connected());
     let id = root.id().expect("an id once connected");
@@ -24,19 +58,18 @@ async fn connects_to_the_default_and_a_custom_namespace() {
         .wait_for(ev_id("connection", id.clone()), TIMEOUT)
         .await;
 
-    let admin = connect(&server.url_for("/admin")).await;
+    let admin = connected(builder(&server.url_for("/admin"), parser)).await;
     assert_eq!(admin.namespace(), "/admin");
     let admin_id = admin.id().expect("an id once connected");
     let line = server
         .wait_for(ev_id("connection", admin_id), TIMEOUT)
         .await;
     assert_eq!(line["nsp"], "/admin");
-}
+});
 
-#[tokio::test]
-async fn emitted_events_are_echoed_back() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let socket = connect(&server.url()).await;
+both_parsers!(emitted_events_are_echoed_back, |parser| {
+    let server = TestServer::start(options(parser)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     let mut events = socket.events();
     socket
         .emit("echo", ("hello", 42, json!({"a": [1, 2]})))
@@ -57,7 +90,7 @@ async fn emitted_events_are_echoed_back() {
     );
     socket.emit("echo", ()).await.unwrap();
     assert!(next_event(&mut events, "echo").await.args().is_empty());
-}
+});
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 struct Note {
@@ -65,10 +98,9 @@ struct Note {
     text: String,
 }
 
-#[tokio::test]
-async fn emit_with_ack_resolves_with_a_typed_reply() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let socket = connect(&server.url()).await;
+both_parsers!(emit_with_ack_resolves_with_a_typed_reply, |parser| {
+    let server = TestServer::start(options(parser)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     let note = Note {
         user: "alice".into(),
         text: "hi".into(),
@@ -87,12 +119,11 @@ async fn emit_with_ack_resolves_with_a_typed_reply() {
     // A reply of the wrong shape is a decode error, not a panic.
     let wrong: Result<u32, AckError> = socket.emit_with_ack("echo", "text").await;
     assert!(matches!(wrong, Err(AckError::Decode(_))), "{wrong:?}");
-}
+});
 
-#[tokio::test]
-async fn an_ack_that_never_comes_times_out() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let socket = connect(&server.url()).await;
+both_parsers!(an_ack_that_never_comes_times_out, |parser| {
+    let server = TestServer::start(options(parser)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     let result: Result<Value, AckError> = socket
         .timeout(Duration::from_millis(300))
         .emit_with_ack("never-ack", ())
@@ -102,26 +133,24 @@ async fn an_ack_that_never_comes_times_out() {
     // The socket still works afterwards.
     let n: u32 = socket.emit_with_ack("echo", 5).await.unwrap();
     assert_eq!(n, 5);
-}
+});
 
-#[tokio::test]
-async fn several_arguments_decode_into_a_tuple() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let socket = connect(&server.url()).await;
+both_parsers!(several_arguments_decode_into_a_tuple, |parser| {
+    let server = TestServer::start(options(parser)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     let mut events = socket.events();
     socket.emit("multi", ()).await.unwrap();
     let multi = next_event(&mut events, "multi").await;
     let (one, two, three): (u8, String, Value) = multi.decode().unwrap();
     assert_eq!((one, two.as_str(), three), (1, "two", json!({"three": 3})));
     assert!(multi.decode::<(u8, String)>().is_err());
-}
+});
 
-#[tokio::test]
-async fn a_handler_answers_the_servers_ack_request_once() {
-    let server = TestServer::start(ServerOptions::default()).await;
+both_parsers!(a_handler_answers_the_servers_ack_request_once, |parser| {
+    let server = TestServer::start(options(parser)).await;
     let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
     let socket = connected(
-        ClientBuilder::new(server.url())
+        builder(&server.url(), parser)
             .on("server-ack", move |event, _socket| {
                 let seen_tx = seen_tx.clone();
                 async move {
@@ -143,53 +172,57 @@ async fn a_handler_answers_the_servers_ack_request_once() {
     assert_eq!(confirmed.args(), &[json!(["thanks", {"q": 1}])]);
     let line = server.wait_for(ev("ack-confirmed"), TIMEOUT).await;
     assert_eq!(line["reply"], json!(["thanks", {"q": 1}]));
-}
+});
 
-#[tokio::test]
-async fn a_handler_can_emit_and_await_acks_without_deadlock() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let socket = connected(
-        ClientBuilder::new(server.url()).on("multi", move |_event, socket| {
-            let done_tx = done_tx.clone();
-            async move {
-                let n: u32 = socket.emit_with_ack("echo", 9).await.unwrap();
-                socket.emit("echo", "from handler").await.unwrap();
-                done_tx.send(n).unwrap();
-            }
-        }),
-    )
-    .await;
-    socket.emit("multi", ()).await.unwrap();
-    assert_eq!(within(TIMEOUT, "handler", done_rx.recv()).await, Some(9));
-}
-
-#[tokio::test]
-async fn a_middleware_rejection_is_a_typed_error_with_the_servers_data() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let result = within(
-        TIMEOUT,
-        "connect",
-        ClientBuilder::new(server.url())
-            .auth(json!({"reject": true}))
-            .connect(),
-    )
-    .await;
-    match result {
-        Err(ConnectError::Rejected { message, data }) => {
-            assert_eq!(message, "rejected by middleware");
-            assert_eq!(data, Some(json!({"code": 42})));
-        }
-        other => panic!("expected a rejection, got {other:?}"),
+both_parsers!(
+    a_handler_can_emit_and_await_acks_without_deadlock,
+    |parser| {
+        let server = TestServer::start(options(parser)).await;
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let socket = connected(builder(&server.url(), parser).on(
+            "multi",
+            move |_event, socket| {
+                let done_tx = done_tx.clone();
+                async move {
+                    let n: u32 = socket.emit_with_ack("echo", 9).await.unwrap();
+                    socket.emit("echo", "from handler").await.unwrap();
+                    done_tx.send(n).unwrap();
+                }
+            },
+        ))
+        .await;
+        socket.emit("multi", ()).await.unwrap();
+        assert_eq!(within(TIMEOUT, "handler", done_rx.recv()).await, Some(9));
     }
-    server.wait_for(ev("rejected"), TIMEOUT).await;
-}
+);
 
-#[tokio::test]
-async fn auth_reaches_the_server() {
-    let server = TestServer::start(ServerOptions::default()).await;
+both_parsers!(
+    a_middleware_rejection_is_a_typed_error_with_the_servers_data,
+    |parser| {
+        let server = TestServer::start(options(parser)).await;
+        let result = within(
+            TIMEOUT,
+            "connect",
+            builder(&server.url(), parser)
+                .auth(json!({"reject": true}))
+                .connect(),
+        )
+        .await;
+        match result {
+            Err(ConnectError::Rejected { message, data }) => {
+                assert_eq!(message, "rejected by middleware");
+                assert_eq!(data, Some(json!({"code": 42})));
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+        server.wait_for(ev("rejected"), TIMEOUT).await;
+    }
+);
+
+both_parsers!(auth_reaches_the_server, |parser| {
+    let server = TestServer::start(options(parser)).await;
     let socket = connected(
-        ClientBuilder::new(server.url())
+        builder(&server.url(), parser)
             .auth(json!({"token": "abc"}))
             .query("room", "blue")
             .header("x-test", "yes"),
@@ -200,14 +233,13 @@ async fn auth_reaches_the_server() {
     assert_eq!(me["query"]["room"], "blue");
     assert_eq!(me["query"]["EIO"], "4");
     assert_eq!(me["headers"]["x-test"], "yes");
-}
+});
 
-/// The server's pings reach every socket as `SocketEvent::Ping`, as the JS
-/// manager's `ping` event.
-#[tokio::test]
-async fn the_server_s_heartbeat_is_heard_as_ping_events() {
-    let server = TestServer::start(ServerOptions::default().ping(200, 1000)).await;
-    let socket = connect(&server.url()).await;
+// The server's pings reach every socket as `SocketEvent::Ping`, as the JS
+// manager's `ping` event.
+both_parsers!(the_server_s_heartbeat_is_heard_as_ping_events, |parser| {
+    let server = TestServer::start(options(parser).ping(200, 1000)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     let admin = within(TIMEOUT, "/admin", socket.io().socket("/admin"))
         .await
         .unwrap();
@@ -220,12 +252,11 @@ async fn the_server_s_heartbeat_is_heard_as_ping_events() {
         assert_eq!(ping.to_string(), "ping from the server");
     }
     assert!(socket.connected() && admin.connected());
-}
+});
 
-#[tokio::test]
-async fn heartbeat_keeps_a_quiet_connection_alive() {
-    let server = TestServer::start(ServerOptions::default().ping(300, 300)).await;
-    let socket = connect(&server.url()).await;
+both_parsers!(heartbeat_keeps_a_quiet_connection_alive, |parser| {
+    let server = TestServer::start(options(parser).ping(300, 300)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     let id = socket.id().unwrap();
     // Several heartbeats pass with no traffic from the application.
     server
@@ -236,7 +267,7 @@ async fn heartbeat_keeps_a_quiet_connection_alive() {
     let n: u32 = socket.emit_with_ack("echo", 1).await.unwrap();
     assert_eq!(n, 1);
     assert_eq!(server.count(ev_id("disconnect", id)), 0);
-}
+});
 
 #[tokio::test]
 async fn bad_urls_fail_at_build_time() {
@@ -284,10 +315,9 @@ async fn an_unreachable_server_is_a_transport_error() {
     );
 }
 
-#[tokio::test]
-async fn reserved_names_are_refused() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let socket = connect(&server.url()).await;
+both_parsers!(reserved_names_are_refused, |parser| {
+    let server = TestServer::start(options(parser)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     for name in [
         "connect",
         "disconnect",
@@ -302,12 +332,11 @@ async fn reserved_names_are_refused() {
             "{err:?}"
         );
     }
-}
+});
 
-#[tokio::test]
-async fn dropping_every_handle_closes_the_connection() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let socket = connect(&server.url()).await;
+both_parsers!(dropping_every_handle_closes_the_connection, |parser| {
+    let server = TestServer::start(options(parser)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     let id = socket.id().unwrap();
     let clone = socket.clone();
     drop(socket);
@@ -317,12 +346,11 @@ async fn dropping_every_handle_closes_the_connection() {
     drop(clone);
     let line = server.wait_for(ev_id("disconnect", id), TIMEOUT).await;
     assert_eq!(line["reason"], "transport close");
-}
+});
 
-#[tokio::test]
-async fn disconnect_leaves_the_namespace_and_reports_it() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let socket = connect(&server.url()).await;
+both_parsers!(disconnect_leaves_the_namespace_and_reports_it, |parser| {
+    let server = TestServer::start(options(parser)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     let id = socket.id().unwrap();
     let mut events = socket.events();
     socket.disconnect().await;
@@ -343,12 +371,11 @@ async fn disconnect_leaves_the_namespace_and_reports_it() {
         .await
         .unwrap();
     assert!(socket.connected());
-}
+});
 
-#[tokio::test]
-async fn a_burst_of_events_arrives_complete_and_in_order() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let socket = connect(&server.url()).await;
+both_parsers!(a_burst_of_events_arrives_complete_and_in_order, |parser| {
+    let server = TestServer::start(options(parser)).await;
+    let socket = connected(builder(&server.url(), parser)).await;
     let mut events = socket.events();
     // Emitted back to back, echoed back to back: the client reads them in bursts.
     for n in 0..2000u32 {
@@ -358,14 +385,13 @@ async fn a_burst_of_events_arrives_complete_and_in_order() {
         let echo = next_event(&mut events, "echo").await;
         assert_eq!(echo.decode::<u32>().unwrap(), n);
     }
-}
+});
 
-#[tokio::test]
-async fn a_panicking_handler_does_not_silence_the_socket() {
-    let server = TestServer::start(ServerOptions::default()).await;
+both_parsers!(a_panicking_handler_does_not_silence_the_socket, |parser| {
+    let server = TestServer::start(options(parser)).await;
     let (seen_tx, mut seen) = mpsc::unbounded_channel();
     let socket = connected(
-        ClientBuilder::new(server.url()).on("echo", move |event, _socket| {
+        builder(&server.url(), parser).on("echo", move |event, _socket| {
             let seen_tx = seen_tx.clone();
             async move {
                 let n: u32 = event.decode().unwrap();
@@ -384,14 +410,13 @@ async fn a_panicking_handler_does_not_silence_the_socket() {
     // Streams still see both.
     assert_eq!(next_event(&mut events, "echo").await.args()[0], 1);
     assert_eq!(next_event(&mut events, "echo").await.args()[0], 2);
-}
+});
 
-#[tokio::test]
-async fn a_slow_consumer_meets_backpressure_not_loss() {
-    let server = TestServer::start(ServerOptions::default()).await;
+both_parsers!(a_slow_consumer_meets_backpressure_not_loss, |parser| {
+    let server = TestServer::start(options(parser)).await;
     let (seen_tx, mut seen) = mpsc::unbounded_channel();
     let socket = connected(
-        ClientBuilder::new(server.url())
+        builder(&server.url(), parser)
             // A tiny queue, so the handler's slowness reaches the connection.
             .event_buffer(2)
             .on("tick", move |event, _socket| {
@@ -435,7 +460,7 @@ async fn a_slow_consumer_meets_backpressure_not_loss() {
     // Still alive and well.
     let n: u32 = socket.emit_with_ack("echo", 1).await.unwrap();
     assert_eq!(n, 1);
-}
+});
 
 /// A program that connects, emits, awaits `disconnect()` and ends at once:
 /// its runtime stops right after, as it does when `main` returns. The
@@ -478,52 +503,56 @@ fn an_awaited_disconnect_reaches_the_server_before_the_program_ends() {
     }
 }
 
-/// `Manager::disconnect` leaves every namespace, then closes the link.
-#[tokio::test]
-async fn a_manager_disconnect_leaves_every_namespace_and_closes_the_link() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let root = connect(&server.url()).await;
-    let admin = within(TIMEOUT, "admin", root.io().socket("/admin"))
-        .await
-        .unwrap();
-    let ids = [root.id().unwrap(), admin.id().unwrap()];
-    within(TIMEOUT, "disconnect", root.io().disconnect()).await;
-    assert!(!root.connected() && !admin.connected());
-    assert_eq!(root.io().engine().transport(), None);
-    for id in ids {
-        let line = server.wait_for(ev_id("disconnect", id), TIMEOUT).await;
-        assert_eq!(line["reason"], "client namespace disconnect");
-    }
-    // A later connect opens a new link.
-    within(TIMEOUT, "reconnect", root.connect()).await.unwrap();
-    assert!(root.connected() && !admin.connected());
-}
-
-/// A socket for a second namespace, built unconnected, gets its listener
-/// and stream before it connects: what the server emits on connection to
-/// `/admin` is never missed.
-#[tokio::test]
-async fn a_second_namespace_built_first_misses_nothing_sent_on_connection() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    for run in 0..20 {
-        let root = connected(ClientBuilder::new(server.url()).auth(json!({"welcome": 3}))).await;
-        let admin = root.io().build_socket("/admin");
-        assert!(!admin.connected());
-        let (heard, mut by_listener) = mpsc::unbounded_channel();
-        admin.on("welcome", move |event, _admin| {
-            let heard = heard.clone();
-            async move {
-                let _ = heard.send(event.decode::<u32>().unwrap());
-            }
-        });
-        let mut events = admin.events();
-        within(TIMEOUT, "admin", admin.connect()).await.unwrap();
-        for n in 1..=3u32 {
-            let event = next_event(&mut events, "welcome").await;
-            assert_eq!(event.decode::<u32>().unwrap(), n, "run {run}");
-            let handled = within(TIMEOUT, "listener", by_listener.recv()).await;
-            assert_eq!(handled, Some(n), "run {run}");
+// `Manager::disconnect` leaves every namespace, then closes the link.
+both_parsers!(
+    a_manager_disconnect_leaves_every_namespace_and_closes_the_link,
+    |parser| {
+        let server = TestServer::start(options(parser)).await;
+        let root = connected(builder(&server.url(), parser)).await;
+        let admin = within(TIMEOUT, "admin", root.io().socket("/admin"))
+            .await
+            .unwrap();
+        let ids = [root.id().unwrap(), admin.id().unwrap()];
+        within(TIMEOUT, "disconnect", root.io().disconnect()).await;
+        assert!(!root.connected() && !admin.connected());
+        assert_eq!(root.io().engine().transport(), None);
+        for id in ids {
+            let line = server.wait_for(ev_id("disconnect", id), TIMEOUT).await;
+            assert_eq!(line["reason"], "client namespace disconnect");
         }
-        root.io().disconnect().await;
+        // A later connect opens a new link.
+        within(TIMEOUT, "reconnect", root.connect()).await.unwrap();
+        assert!(root.connected() && !admin.connected());
     }
-}
+);
+
+// A socket for a second namespace, built unconnected, gets its listener
+// and stream before it connects: what the server emits on connection to
+// `/admin` is never missed.
+both_parsers!(
+    a_second_namespace_built_first_misses_nothing_sent_on_connection,
+    |parser| {
+        let server = TestServer::start(options(parser)).await;
+        for run in 0..20 {
+            let root = connected(builder(&server.url(), parser).auth(json!({"welcome": 3}))).await;
+            let admin = root.io().build_socket("/admin");
+            assert!(!admin.connected());
+            let (heard, mut by_listener) = mpsc::unbounded_channel();
+            admin.on("welcome", move |event, _admin| {
+                let heard = heard.clone();
+                async move {
+                    let _ = heard.send(event.decode::<u32>().unwrap());
+                }
+            });
+            let mut events = admin.events();
+            within(TIMEOUT, "admin", admin.connect()).await.unwrap();
+            for n in 1..=3u32 {
+                let event = next_event(&mut events, "welcome").await;
+                assert_eq!(event.decode::<u32>().unwrap(), n, "run {run}");
+                let handled = within(TIMEOUT, "listener", by_listener.recv()).await;
+                assert_eq!(handled, Some(n), "run {run}");
+            }
+            root.io().disconnect().await;
+        }
+    }
+);
