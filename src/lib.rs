@@ -92,6 +92,15 @@
 //! listeners are plain closures, and whose events come as an iterator. The
 //! connection runs on a runtime of its own, on a thread of its own.
 //!
+//! # Servers with socket.io-msgpack-parser
+//!
+//! The `msgpack` feature adds [`Parser::MsgPack`](crate::Parser), for a
+//! server created with `parser: require("socket.io-msgpack-parser")`: set it
+//! with [`ClientBuilder::parser`]. Everything else stays as it is, and an
+//! event reads the same with either parser. Client and server must agree:
+//! against a server with the other parser, the first connect fails at once
+//! with [`ConnectError::ClosedAtConnect`], which names the fix.
+//!
 //! # Ordering and backpressure
 //!
 //! Handlers of one socket run one at a time, in arrival order, on a task of

@@ -15,6 +15,7 @@
 //! `SIOBENCH_EMITS` events emitted per run [2000000],
 //! `SIOBENCH_ACKS` ack round trips per run [20000],
 //! `SIOBENCH_CONNS` idle connections per run, 1000..=10000 [1000],
+//! `SIOBENCH_BURST` connections opened at once per run, up to 10000 [10000],
 //! `SIOBENCH_RUNS` runs of each scenario [3],
 //! `SIOBENCH_POLLING_EVENTS` events received and emitted over polling per run [200000],
 //! `SIOBENCH_MSGPACK_EVENTS` events received and emitted per parser and run [500000],
@@ -48,6 +49,8 @@ struct Config {
     emits: usize,
     acks: usize,
     conns: usize,
+    /// Connections opened at once.
+    burst: usize,
     runs: usize,
     only: Vec<String>,
     raw: bool,
@@ -78,6 +81,7 @@ impl Config {
             emits: env_usize("SIOBENCH_EMITS", 2_000_000).max(1),
             acks: env_usize("SIOBENCH_ACKS", 20_000).max(1),
             conns: env_usize("SIOBENCH_CONNS", 1_000).clamp(1, 10_000),
+            burst: env_usize("SIOBENCH_BURST", 10_000).clamp(1, 10_000),
             runs: env_usize("SIOBENCH_RUNS", 3).max(1),
             only,
             raw: clients.is_empty() || clients.contains("raw"),
@@ -521,31 +525,69 @@ fn bench_idle(config: &Config, port: u16, nofile: u64) -> Vec<Row> {
         "KiB/connection",
         Target::Info,
     );
+    let mut app = Row::new(
+        format!(
+            "idle memory (VmRSS), {n} connections with two on() and an on_lifecycle() listener"
+        ),
+        "KiB/connection",
+        Target::Info,
+    );
+    let burst = config.burst;
+    let mut burst_rate = Row::new(
+        format!("{burst} connections opened at once"),
+        "connections/s",
+        Target::Info,
+    );
+    let mut burst_rss = Row::new(
+        format!("{burst} connections opened at once, memory (VmRSS)"),
+        "KiB/connection",
+        Target::Info,
+    );
     for run in 1..=config.runs {
         eprintln!("idle: run {run}/{}", config.runs);
         if config.raw {
-            let (r, h) = idle_in_child("raw", port, n, config.pin);
-            rss.raw.push(r);
-            heap.raw.push(h);
+            let raw = idle_in_child("raw", port, n, false, config.pin);
+            rss.raw.push(raw.rss);
+            heap.raw.push(raw.heap);
+            app.raw.push(raw.rss);
+            let raw = idle_in_child("raw", port, burst, true, config.pin);
+            burst_rate.raw.push(raw.rate);
+            burst_rss.raw.push(raw.rss);
         }
         if config.ours {
-            let (r, h) = idle_in_child("ours", port, n, config.pin);
-            rss.ours.push(r);
-            heap.ours.push(h);
+            let ours = idle_in_child("ours", port, n, false, config.pin);
+            rss.ours.push(ours.rss);
+            heap.ours.push(ours.heap);
+            app.ours
+                .push(idle_in_child("app", port, n, false, config.pin).rss);
+            let ours = idle_in_child("ours", port, burst, true, config.pin);
+            burst_rate.ours.push(ours.rate);
+            burst_rss.ours.push(ours.rss);
         }
     }
-    vec![rss, heap]
+    vec![rss, heap, app, burst_rate, burst_rss]
+}
+
+/// What an idle child measured.
+struct Idle {
+    /// VmRSS growth per connection, KiB.
+    rss: f64,
+    /// Heap growth per connection, KiB.
+    heap: f64,
+    /// Connections opened per second.
+    rate: f64,
 }
 
 /// Runs the idle scenario for one client in a fresh process, so that neither
 /// the server nor an earlier run shares its heap. Returns the growth per
 /// connection of VmRSS and of the heap in use, in KiB.
-fn idle_in_child(kind: &str, port: u16, n: usize, pin: bool) -> (f64, f64) {
+fn idle_in_child(kind: &str, port: u16, n: usize, at_once: bool, pin: bool) -> Idle {
     let exe = std::env::current_exe().expect("own executable");
     let output = Command::new(exe)
         .env(CHILD, kind)
         .env("SIOBENCH_CHILD_PORT", port.to_string())
         .env("SIOBENCH_CONNS", n.to_string())
+        .env("SIOBENCH_AT_ONCE", if at_once { "1" } else { "0" })
         .env("SIOBENCH_PIN", if pin { "1" } else { "0" })
         .output()
         .expect("run the idle child");
@@ -559,7 +601,7 @@ fn idle_in_child(kind: &str, port: u16, n: usize, pin: bool) -> (f64, f64) {
         .split_whitespace()
         .map(|f| f.parse().expect("idle child output"))
         .collect();
-    let [rss_before, rss_after, heap_before, heap_after] = fields[..] else {
+    let [rss_before, rss_after, heap_before, heap_after, opened] = fields[..] else {
         panic!("idle child output: {line:?}");
     };
     let rss = (rss_after - rss_before) / n as f64;
@@ -567,17 +609,23 @@ fn idle_in_child(kind: &str, port: u16, n: usize, pin: bool) -> (f64, f64) {
     eprintln!(
         "  {kind}: VmRSS {rss_before} KiB -> {rss_after} KiB: {rss:.2} KiB per connection; heap {heap:.2} KiB per connection"
     );
-    (rss, heap)
+    Idle {
+        rss,
+        heap,
+        rate: n as f64 / opened,
+    }
 }
 
-/// The idle-memory child: opens the connections, lets them settle, prints
-/// `IDLE <VmRSS before> <VmRSS after> <heap before> <heap after>` (KiB, KiB,
-/// bytes, bytes) and exits.
+/// The idle-memory child: opens the connections (one after the other, or
+/// all at once with `SIOBENCH_AT_ONCE=1`), lets them settle, prints
+/// `IDLE <VmRSS before> <VmRSS after> <heap before> <heap after> <seconds to open>`
+/// (KiB, KiB, bytes, bytes, s) and exits.
 fn idle_child(kind: &str) {
     let port: u16 = env_usize("SIOBENCH_CHILD_PORT", 0)
         .try_into()
         .expect("port");
     let n = env_usize("SIOBENCH_CONNS", 1_000);
+    let at_once = env_usize("SIOBENCH_AT_ONCE", 0) == 1;
     sys::raise_nofile();
     if std::env::var("SIOBENCH_PIN").is_ok_and(|v| v == "1") {
         sys::pin_current_thread(0);
@@ -586,7 +634,11 @@ fn idle_child(kind: &str) {
         .enable_all()
         .build()
         .expect("child runtime");
-    let ours = kind == "ours";
+    let ours = match kind {
+        "ours" => Some(false),
+        "app" => Some(true),
+        _ => None,
+    };
     runtime.block_on(async move {
         // Connections opened before the baseline and kept, so that what is
         // initialized once (runtime, allocator arenas, lazily built statics)
@@ -597,32 +649,71 @@ fn idle_child(kind: &str) {
         settle().await;
         let (rss_before, heap_before) = (sys::vm_rss_kib(), sys::heap_in_use());
         let started = Instant::now();
-        open_idle(ours, port, n, &mut sockets).await;
+        if at_once {
+            open_at_once(ours, port, n, &mut sockets).await;
+        } else {
+            open_idle(ours, port, n, &mut sockets).await;
+        }
         let opened = started.elapsed();
         settle().await;
         let (rss_after, heap_after) = (sys::vm_rss_kib(), sys::heap_in_use());
         eprintln!("  {kind}: opened {n} connections in {opened:?}");
-        println!("IDLE {rss_before} {rss_after} {heap_before} {heap_after}");
+        println!(
+            "IDLE {rss_before} {rss_after} {heap_before} {heap_after} {}",
+            opened.as_secs_f64()
+        );
         drop(sockets);
     });
     // Leave without closing thousands of connections one by one.
     std::process::exit(0);
 }
 
-/// Opens `count` idle connections, keeping sioclient's sockets in `sockets`.
+/// Opens `count` idle connections, keeping sioclient's sockets in `sockets`:
+/// raw ones for `ours` `None`, ours with an application's listeners for
+/// `Some(true)`.
 ///
 /// One connection at a time, from the calling task: opening them concurrently
 /// (FuturesUnordered, buffer_unordered) leaves each connect future's
 /// allocation referenced by wakers that tokio and tungstenite keep from the
 /// handshake, and that would be counted as the client's memory.
-async fn open_idle(ours: bool, port: u16, count: usize, sockets: &mut Vec<sioclient::Socket>) {
+async fn open_idle(
+    ours: Option<bool>,
+    port: u16,
+    count: usize,
+    sockets: &mut Vec<sioclient::Socket>,
+) {
     for _ in 0..count {
-        if ours {
-            sockets.push(ours::idle(port).await);
-        } else {
-            raw::idle(port).await;
+        match ours {
+            Some(false) => sockets.push(ours::idle(port).await),
+            Some(true) => sockets.push(ours::idle_app(port).await),
+            None => raw::idle(port).await,
         }
     }
+}
+
+/// Opens `count` connections concurrently, as a load generator does.
+async fn open_at_once(
+    ours: Option<bool>,
+    port: u16,
+    count: usize,
+    sockets: &mut Vec<sioclient::Socket>,
+) {
+    let opening = (0..count).map(|_| async move {
+        match ours {
+            Some(false) => Some(ours::idle(port).await),
+            Some(true) => Some(ours::idle_app(port).await),
+            None => {
+                raw::idle(port).await;
+                None
+            }
+        }
+    });
+    sockets.extend(
+        futures::future::join_all(opening)
+            .await
+            .into_iter()
+            .flatten(),
+    );
 }
 
 /// Lets every connection's tasks run until they are idle.

@@ -172,3 +172,23 @@ pub async fn ack(port: u16, n: usize) -> Duration {
 pub async fn idle(port: u16) -> Socket {
     connect(ClientBuilder::new(url(port, "mode=idle"))).await
 }
+
+/// Opens one idle connection as an application would set it up: two `on`
+/// listeners and an `on_lifecycle` listener.
+pub async fn idle_app(port: u16) -> Socket {
+    connect(
+        ClientBuilder::new(url(port, "mode=idle"))
+            .on("tick", |event, _socket| async move {
+                let _ = tick(&event);
+            })
+            .on("chat", |event, _socket| async move {
+                let _: Option<(String,)> = event.decode().ok();
+            })
+            .on_lifecycle(|event, _socket| async move {
+                if let SocketEvent::Disconnect(reason) = event {
+                    let _ = reason.as_str();
+                }
+            }),
+    )
+    .await
+}
