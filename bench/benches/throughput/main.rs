@@ -19,7 +19,7 @@
 //! `SIOBENCH_RUNS` runs of each scenario [3],
 //! `SIOBENCH_POLLING_EVENTS` events received and emitted over polling per run [200000],
 //! `SIOBENCH_MSGPACK_EVENTS` events received and emitted per parser and run [500000],
-//! `SIOBENCH_ONLY` a comma-separated subset of `receive,emit,ack,polling,msgpack,idle`,
+//! `SIOBENCH_ONLY` a comma-separated subset of `receive,emit,ack,latency,polling,msgpack,idle`,
 //! `SIOBENCH_CLIENTS` `raw`, `ours` or both [both], to profile one side,
 //! `SIOBENCH_PIN=0` to leave scheduling to the OS,
 //! `SIOBENCH_SERVE_ONLY=1` to run only the server (it prints its ports), for
@@ -226,6 +226,9 @@ fn main() {
     }
     if config.wants("ack") {
         rows.push(bench_ack(&config, &runtime, server.port));
+    }
+    if config.wants("latency") {
+        rows.extend(bench_latency(&config, &runtime, server.port));
     }
     if config.wants("polling") && config.ours {
         rows.extend(bench_polling(&config, &runtime, &mut server));
@@ -506,6 +509,54 @@ fn bench_ack(config: &Config, runtime: &Runtime, port: u16) -> Row {
         }
     }
     row
+}
+
+/// The latency of ack round trips while another connection of the same
+/// client emits 100,000 events a second: what an application feels of a
+/// busy neighbour on its runtime.
+fn bench_latency(config: &Config, runtime: &Runtime, port: u16) -> Vec<Row> {
+    const RATE: usize = 100_000;
+    let n = (config.acks / 4).max(100);
+    let mut p50 = Row::new(
+        format!("ack latency p50 while another connection emits {RATE} events/s, {n} acks"),
+        "µs",
+        Target::Info,
+    );
+    let mut p99 = Row::new(
+        format!("ack latency p99 while another connection emits {RATE} events/s, {n} acks"),
+        "µs",
+        Target::Info,
+    );
+    let percentiles = |mut latencies: Vec<Duration>| {
+        latencies.sort();
+        let at = |q: f64| {
+            let index = ((latencies.len() as f64 * q) as usize).min(latencies.len() - 1);
+            latencies[index].as_secs_f64() * 1e6
+        };
+        (at(0.5), at(0.99))
+    };
+    for run in 1..=config.runs {
+        eprintln!("latency: run {run}/{}", config.runs);
+        if config.raw {
+            let (a, b) = percentiles(timed(
+                runtime,
+                "raw latency",
+                raw::ack_latency_under_load(port, n, RATE),
+            ));
+            p50.raw.push(a);
+            p99.raw.push(b);
+        }
+        if config.ours {
+            let (a, b) = percentiles(timed(
+                runtime,
+                "sioclient latency",
+                ours::ack_latency_under_load(port, n, RATE),
+            ));
+            p50.ours.push(a);
+            p99.ours.push(b);
+        }
+    }
+    vec![p50, p99]
 }
 
 fn bench_idle(config: &Config, port: u16, nofile: u64) -> Vec<Row> {

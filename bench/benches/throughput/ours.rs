@@ -168,6 +168,49 @@ pub async fn ack(port: u16, n: usize) -> Duration {
     elapsed
 }
 
+/// [`ack`]'s round trips, the latency of each, while a second connection
+/// emits `rate` events a second (a burst every millisecond).
+pub async fn ack_latency_under_load(port: u16, n: usize, rate: usize) -> Vec<Duration> {
+    let socket = connect(ClientBuilder::new(url(port, "mode=ack"))).await;
+    let load = connect(ClientBuilder::new(url(port, "mode=sink&n=0"))).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let emitter = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let chat = Chat {
+                user: "alice",
+                text: "hello world",
+            };
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                for _ in 0..rate / 1000 {
+                    if load.emit("tick", (i, &chat)).await.is_err() {
+                        return;
+                    }
+                    i += 1;
+                }
+            }
+            load.disconnect().await;
+        })
+    };
+    let mut latencies = Vec::with_capacity(n);
+    for i in 0..n {
+        let started = Instant::now();
+        let reply: String = socket
+            .emit_with_ack("x", i)
+            .await
+            .expect("sioclient: emit_with_ack");
+        debug_assert_eq!(reply, "ok");
+        latencies.push(started.elapsed());
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = emitter.await;
+    socket.disconnect().await;
+    latencies
+}
+
 /// Opens one idle connection; the socket must be kept to keep it open.
 pub async fn idle(port: u16) -> Socket {
     connect(ClientBuilder::new(url(port, "mode=idle"))).await

@@ -167,6 +167,59 @@ pub async fn ack(port: u16, n: usize) -> Duration {
     elapsed
 }
 
+/// `n` sequential ack round trips, the latency of each, while a second
+/// connection emits `rate` events a second (a burst every millisecond) to
+/// a sink that never reports.
+pub async fn ack_latency_under_load(port: u16, n: usize, rate: usize) -> Vec<Duration> {
+    let mut ws = connect(port, "mode=ack", WebSocketConfig::default()).await;
+    let mut load = connect(port, "mode=sink&n=0", WebSocketConfig::default()).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let emitter = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            let mut i = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                tick.tick().await;
+                for _ in 0..rate / 1000 {
+                    let mut frame = String::with_capacity(64);
+                    let _ = write!(
+                        frame,
+                        r#"42["tick",{i},{{"user":"alice","text":"hello world"}}]"#
+                    );
+                    i += 1;
+                    if load.feed(Message::text(frame)).await.is_err() {
+                        return;
+                    }
+                }
+                if load.flush().await.is_err() {
+                    return;
+                }
+            }
+            let _ = load.close(None).await;
+        })
+    };
+    let mut latencies = Vec::with_capacity(n);
+    for i in 0..n {
+        let started = Instant::now();
+        ws.send(Message::text(format!(r#"42{i}["x",{i}]"#)))
+            .await
+            .expect("raw client: send");
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) if text.starts_with("43") => break,
+                Some(Ok(_)) => {}
+                other => panic!("raw client: ack ended early: {other:?}"),
+            }
+        }
+        latencies.push(started.elapsed());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = emitter.await;
+    let _ = ws.close(None).await;
+    latencies
+}
+
 /// Opens one idle connection with a 4 KiB read buffer and a task reading it.
 pub async fn idle(port: u16) {
     let config = WebSocketConfig::default().read_buffer_size(4096);
