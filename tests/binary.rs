@@ -6,46 +6,12 @@ mod common;
 
 use bytes::Bytes;
 use common::client::{connected, next_event, wait_event};
-use common::{ev, within, ServerOptions, TestServer, TIMEOUT};
+use common::parsers::{both_parsers, builder, options};
+use common::{ev, within, TestServer, TIMEOUT};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sioclient::{ClientBuilder, EmitError, Parser, SocketEvent};
+use sioclient::{EmitError, Parser, SocketEvent};
 use tokio::sync::mpsc;
-
-/// Runs a test with either parser, against a server of the same: a module
-/// named after the test, with a test for each.
-macro_rules! both_parsers {
-    ($name:ident, |$parser:ident| $body:block) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test]
-            async fn default_parser() {
-                run(Parser::Default).await
-            }
-
-            #[tokio::test]
-            async fn msgpack() {
-                run(Parser::MsgPack).await
-            }
-
-            async fn run($parser: Parser) $body
-        }
-    };
-}
-
-/// The server's options for `parser`.
-fn options(parser: Parser) -> ServerOptions {
-    match parser {
-        Parser::MsgPack => ServerOptions::default().arg("--parser").arg("msgpack"),
-        _ => ServerOptions::default(),
-    }
-}
-
-/// A client of `url` with `parser`.
-fn builder(url: &str, parser: Parser) -> ClientBuilder {
-    ClientBuilder::new(url).parser(parser)
-}
 
 /// `{"_placeholder":true,"num":N}`, how an attachment shows in `Event::args`.
 fn ph(num: u64) -> Value {

@@ -6,47 +6,13 @@ mod common;
 use std::time::Duration;
 
 use common::client::{connected, next_event};
+use common::parsers::{both_parsers, builder, options};
 use common::{ev, ev_id, within, ServerOptions, TestServer, TIMEOUT};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sioclient::{AckError, ClientBuilder, ConnectError, EmitError, Parser, SocketEvent};
 use tokio::sync::mpsc;
-
-/// Runs a test with either parser, against a server of the same: a module
-/// named after the test, with a test for each.
-macro_rules! both_parsers {
-    ($name:ident, |$parser:ident| $body:block) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test]
-            async fn default_parser() {
-                run(Parser::Default).await
-            }
-
-            #[tokio::test]
-            async fn msgpack() {
-                run(Parser::MsgPack).await
-            }
-
-            async fn run($parser: Parser) $body
-        }
-    };
-}
-
-/// The server's options for `parser`.
-fn options(parser: Parser) -> ServerOptions {
-    match parser {
-        Parser::MsgPack => ServerOptions::default().arg("--parser").arg("msgpack"),
-        _ => ServerOptions::default(),
-    }
-}
-
-/// A client of `url` with `parser`.
-fn builder(url: &str, parser: Parser) -> ClientBuilder {
-    ClientBuilder::new(url).parser(parser)
-}
 
 both_parsers!(connects_to_the_default_and_a_custom_namespace, |parser| {
     let server = TestServer::start(options(parser)).await;

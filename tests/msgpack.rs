@@ -1,7 +1,8 @@
 //! socket.io-msgpack-parser against the real Node server running it
 //! (socket.io-msgpack-parser 3.0.2, pinned in tests/server): emits and acks
 //! both ways, binary data, namespaces and auth, connection state recovery,
-//! over WebSocket, over polling and across the upgrade.
+//! over WebSocket and over polling (the upgrade is tested with both parsers
+//! in polling.rs, binary data and the core in binary.rs and core.rs).
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::client::{connected, next_connect, next_disconnect, next_event, wait_event};
-use common::{ev, ev_id, Proxy, ServerOptions, TestServer, TIMEOUT};
+use common::{ev_id, Proxy, ServerOptions, TestServer, TIMEOUT};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sioclient::{AckError, ClientBuilder, ConnectError, EmitError, Parser, SocketEvent, Transport};
@@ -307,45 +308,6 @@ async fn a_session_is_resumed_after_a_restart_from_its_saved_state() {
         connected(client(&server.url(), Transport::WebSocket).recovery_state(state)).await;
     assert!(resumed.recovered());
     assert_eq!(resumed.id().as_deref(), Some(id.as_str()));
-}
-
-#[tokio::test]
-async fn a_polling_session_upgrades_with_nothing_lost() {
-    let server = TestServer::start(msgpack_server()).await;
-    let socket = connected(
-        ClientBuilder::new(server.url())
-            .parser(Parser::MsgPack)
-            .transports([Transport::Polling, Transport::WebSocket]),
-    )
-    .await;
-    let mut events = socket.events();
-    socket
-        .emit(
-            "stream",
-            json!({"count": 300, "interval_ms": 1, "binary": true}),
-        )
-        .await
-        .unwrap();
-    for i in 0..300u32 {
-        socket.emit("seq", i).await.unwrap();
-    }
-    let mut ticks = Vec::new();
-    while ticks.last() != Some(&300) {
-        let event = next_event(&mut events, "tick").await;
-        ticks.push(event.args()[0].as_u64().unwrap());
-    }
-    assert_eq!(ticks, (1..=300).collect::<Vec<_>>());
-    let id = socket.id().unwrap();
-    server
-        .wait_for(
-            |l| l["ev"] == "upgrade" && l["id"] == id.as_str() && l["transport"] == "websocket",
-            TIMEOUT,
-        )
-        .await;
-    let report: Vec<u32> = socket.emit_with_ack("seq-report", ()).await.unwrap();
-    assert_eq!(report, (0..300).collect::<Vec<_>>());
-    assert_eq!(socket.io().engine().transport(), Some(Transport::WebSocket));
-    assert_eq!(server.count(ev("engine_connection")), 1);
 }
 
 #[tokio::test]

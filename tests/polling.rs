@@ -7,9 +7,10 @@ mod common;
 
 use bytes::Bytes;
 use common::client::{connected, next_event, wait_event};
+use common::parsers::{both_parsers, builder, options};
 use common::{ServerOptions, TestServer, TIMEOUT};
 use serde_json::json;
-use sioclient::{ClientBuilder, Socket, SocketEvent, Transport};
+use sioclient::{ClientBuilder, Parser, Socket, SocketEvent, Transport};
 
 fn polling(url: &str) -> ClientBuilder {
     ClientBuilder::new(url).transports([Transport::Polling])
@@ -157,44 +158,46 @@ async fn the_default_falls_back_to_polling_where_websocket_is_refused() {
     );
 }
 
-#[tokio::test]
-async fn a_polling_session_upgrades_with_nothing_lost_across_it() {
-    let server = TestServer::start(ServerOptions::default()).await;
-    let socket = connected(
-        ClientBuilder::new(server.url()).transports([Transport::Polling, Transport::WebSocket]),
-    )
-    .await;
-    // The upgrade may be done already.
-    opened_over_polling(&server, &socket).await;
-    let mut events = socket.events();
-    socket
-        .emit("stream", json!({"count": 300, "interval_ms": 1}))
-        .await
-        .unwrap();
-    // Emits run across the upgrade too.
-    for i in 0..300u32 {
-        socket.emit("seq", i).await.unwrap();
-        if i % 20 == 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        }
-    }
-    let mut ticks = Vec::new();
-    while ticks.last() != Some(&300) {
-        let event = next_event(&mut events, "tick").await;
-        ticks.push(event.args()[0].as_u64().unwrap());
-    }
-    assert_eq!(ticks, (1..=300).collect::<Vec<_>>());
-    let id = socket.id().unwrap();
-    server
-        .wait_for(
-            |l| l["ev"] == "upgrade" && l["id"] == id.as_str() && l["transport"] == "websocket",
-            TIMEOUT,
+both_parsers!(
+    a_polling_session_upgrades_with_nothing_lost_across_it,
+    |parser| {
+        let server = TestServer::start(options(parser)).await;
+        let socket = connected(
+            builder(&server.url(), parser).transports([Transport::Polling, Transport::WebSocket]),
         )
         .await;
-    let report: Vec<u32> = socket.emit_with_ack("seq-report", ()).await.unwrap();
-    assert_eq!(report, (0..300).collect::<Vec<_>>());
-    assert_eq!(socket.io().engine().transport(), Some(Transport::WebSocket));
-}
+        // The upgrade may be done already.
+        opened_over_polling(&server, &socket).await;
+        let mut events = socket.events();
+        socket
+            .emit("stream", json!({"count": 300, "interval_ms": 1}))
+            .await
+            .unwrap();
+        // Emits run across the upgrade too.
+        for i in 0..300u32 {
+            socket.emit("seq", i).await.unwrap();
+            if i % 20 == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        }
+        let mut ticks = Vec::new();
+        while ticks.last() != Some(&300) {
+            let event = next_event(&mut events, "tick").await;
+            ticks.push(event.args()[0].as_u64().unwrap());
+        }
+        assert_eq!(ticks, (1..=300).collect::<Vec<_>>());
+        let id = socket.id().unwrap();
+        server
+            .wait_for(
+                |l| l["ev"] == "upgrade" && l["id"] == id.as_str() && l["transport"] == "websocket",
+                TIMEOUT,
+            )
+            .await;
+        let report: Vec<u32> = socket.emit_with_ack("seq-report", ()).await.unwrap();
+        assert_eq!(report, (0..300).collect::<Vec<_>>());
+        assert_eq!(socket.io().engine().transport(), Some(Transport::WebSocket));
+    }
+);
 
 /// Two nodes with the Redis Streams adapter behind HAProxy, which pins a
 /// client to a node by a cookie it sets. Polling only: every request of the

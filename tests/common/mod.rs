@@ -3,12 +3,13 @@
 //!
 //! Only `client` uses the library; the server, the proxy and the raw client
 //! do not, so they can check the library from the outside.
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod client;
 pub mod daemon;
 pub mod haproxy;
 pub mod install_lock;
+pub mod parsers;
 pub mod proxies;
 pub mod proxy;
 pub mod python;

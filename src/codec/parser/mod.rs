@@ -122,6 +122,15 @@ impl EventData<'_> {
     }
 }
 
+/// Takes an event's name off the front of its data array; `None` when the
+/// array is empty or starts with something else than a string.
+fn take_name(data: &mut Vec<Value>) -> Option<String> {
+    match (!data.is_empty()).then(|| data.remove(0)) {
+        Some(Value::String(name)) => Some(name),
+        _ => None,
+    }
+}
+
 /// The parsing state of one connection: its parser, and a packet whose
 /// binary parts are still on their way.
 #[derive(Default)]

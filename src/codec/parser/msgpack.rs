@@ -18,7 +18,7 @@ use rmp::{encode, Marker};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
-use super::{Body, EventData, Incoming};
+use super::{take_name, Body, EventData, Incoming};
 use crate::codec::args::write_args;
 use crate::codec::limits::{MAX_MSGPACK_VALUES, MAX_NESTING, RESERVED_EVENTS};
 use crate::codec::packet::{Packet, PacketKind};
@@ -119,13 +119,11 @@ pub(super) fn decode(message: Bytes) -> Result<Incoming<'static>, ProtocolError>
             Body::ConnectError(data)
         }
         (EVENT, Some(Value::Array(mut args))) => {
-            let name = match (!args.is_empty()).then(|| args.remove(0)) {
-                Some(Value::String(name)) if RESERVED_EVENTS.contains(&name.as_str()) => {
-                    return Err(invalid("the event name is reserved"))
-                }
-                Some(Value::String(name)) => name,
-                _ => return Err(invalid("an event's data must start with its name")),
-            };
+            let name = take_name(&mut args)
+                .ok_or_else(|| invalid("an event's data must start with its name"))?;
+            if RESERVED_EVENTS.contains(&name.as_str()) {
+                return Err(invalid("the event name is reserved"));
+            }
             Body::Event {
                 id,
                 data: EventData::Parsed {
@@ -497,10 +495,7 @@ impl MsgPackEvent {
             Ok(Value::Array(args)) => args,
             _ => Vec::new(),
         };
-        let name = match (!args.is_empty()).then(|| args.remove(0)) {
-            Some(Value::String(name)) => name,
-            _ => String::new(),
-        };
+        let name = take_name(&mut args).unwrap_or_default();
         (name, args, reader.attachments)
     }
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Body, EventData, Incoming};
+use super::{take_name, Body, EventData, Incoming};
 use crate::codec::args::{encode_event, write_args};
 use crate::codec::limits::MAX_MESSAGE_BYTES;
 use crate::codec::packet::{write_ack, Packet, PacketKind, Received};
@@ -140,10 +140,8 @@ fn event_body(
         Some(Value::Array(args)) => args,
         _ => return Err(ProtocolError::InvalidPayload("expected an array")),
     };
-    let name = match (!args.is_empty()).then(|| args.remove(0)) {
-        Some(Value::String(name)) => name,
-        _ => return Err(ProtocolError::InvalidPayload("event name must be a string")),
-    };
+    let name =
+        take_name(&mut args).ok_or(ProtocolError::InvalidPayload("event name must be a string"))?;
     Ok(Body::Event {
         id,
         data: EventData::Parsed {
@@ -318,10 +316,7 @@ impl TextEvent {
             Some(Value::Array(args)) => args,
             _ => Vec::new(),
         };
-        let name = match (!args.is_empty()).then(|| args.remove(0)) {
-            Some(Value::String(name)) => name,
-            _ => String::new(),
-        };
+        let name = take_name(&mut args).unwrap_or_default();
         (name, args, self.attachments().to_vec())
     }
 
