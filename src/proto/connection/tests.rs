@@ -3711,6 +3711,18 @@ fn lost_session(rules: ReconnectOptions) -> (Harness, SocketId) {
     (h, ns)
 }
 
+/// A first connect with these rules whose first dial failed (the server
+/// closed it): the harness, the socket, and its caller's outcome.
+fn failed_first_dial(rules: ReconnectOptions) -> (Harness, SocketId, ConnectOutcome) {
+    let (mut h, ns) = dialing(rules);
+    let outcome = h.connect(ns);
+    assert_eq!(next_attempt(&mut h), 0);
+    h.conn
+        .handle_dial_failed(ConnectError::HandshakeClosed, h.now);
+    h.settle();
+    (h, ns, outcome)
+}
+
 #[test]
 fn after_a_reconnect_a_lost_link_starts_the_delays_over_from_attempt_1() {
     let (mut h, ns) = lost_session(rules());
@@ -3786,12 +3798,7 @@ fn with_reconnection_off_the_first_failure_or_loss_is_final() {
         enabled: false,
         ..rules()
     };
-    let (mut h, ns) = dialing(off);
-    let mut outcome = h.connect(ns);
-    assert_eq!(next_attempt(&mut h), 0);
-    h.conn
-        .handle_dial_failed(ConnectError::HandshakeClosed, h.now);
-    h.settle();
+    let (mut h, _, mut outcome) = failed_first_dial(off);
     assert!(matches!(
         outcome.try_recv(),
         Ok(Err(ConnectError::HandshakeClosed))
@@ -3858,12 +3865,7 @@ fn a_limit_of_0_gives_up_with_the_first_error_or_after_a_loss() {
         attempts: Some(0),
         ..rules()
     };
-    let (mut h, ns) = dialing(none);
-    let mut outcome = h.connect(ns);
-    assert_eq!(next_attempt(&mut h), 0);
-    h.conn
-        .handle_dial_failed(ConnectError::HandshakeClosed, h.now);
-    h.settle();
+    let (mut h, _, mut outcome) = failed_first_dial(none);
     assert!(matches!(
         outcome.try_recv(),
         Ok(Err(ConnectError::HandshakeClosed))
