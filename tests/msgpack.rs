@@ -198,6 +198,20 @@ async fn namespaces_and_auth_work_on_one_connection() {
     }
 }
 
+#[tokio::test]
+async fn auth_from_a_callback_goes_in_the_connect() {
+    let server = TestServer::start(msgpack_server()).await;
+    for transport in TRANSPORTS {
+        let socket = connected(
+            client(&server.url(), transport)
+                .auth_with(|| async { Ok::<_, std::io::Error>(json!({"token": "fresh"})) }),
+        )
+        .await;
+        let me: Value = socket.emit_with_ack("whoami", ()).await.unwrap();
+        assert_eq!(me["auth"], json!({"token": "fresh"}), "{transport:?}");
+    }
+}
+
 /// Checks a streamed `tick` and returns its number: exactly `[n]`, or
 /// `[n, <placeholder>]` with its byte for the binary ones; an offset left in
 /// the arguments fails here.
