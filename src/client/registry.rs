@@ -42,7 +42,7 @@ impl<H> Listener<H> {
 /// this file.
 pub(crate) struct Handlers<S> {
     /// Listeners of named server events.
-    named: HashMap<String, Vec<Listener<EventHandler<S>>>>,
+    named: HashMap<Box<str>, Vec<Listener<EventHandler<S>>>>,
     /// Catch-all listeners of server events; they run before the named ones.
     any: Vec<Listener<EventHandler<S>>>,
     /// Listeners of every emitted event, as it is written to the connection.
@@ -105,10 +105,10 @@ impl<S: 'static> Handlers<S> {
     fn add_named(&mut self, name: &str, handler: EventHandler<S>, once: bool) -> ListenerId {
         let listener = Listener::new(handler, once);
         let id = listener.id;
-        self.named
-            .entry(name.to_owned())
-            .or_default()
-            .push(listener);
+        let listeners = self.named.entry(name.into()).or_default();
+        // Listeners come one at a time, and every connection keeps them.
+        listeners.reserve_exact(1);
+        listeners.push(listener);
         id
     }
 
@@ -244,6 +244,8 @@ impl<S: 'static> Handlers<S> {
 fn push<H>(list: &mut Vec<Listener<H>>, handler: H) -> ListenerId {
     let listener = Listener::new(handler, false);
     let id = listener.id;
+    // Listeners come one at a time, and every connection keeps them.
+    list.reserve_exact(1);
     list.push(listener);
     id
 }
@@ -251,6 +253,7 @@ fn push<H>(list: &mut Vec<Listener<H>>, handler: H) -> ListenerId {
 fn prepend<H>(list: &mut Vec<Listener<H>>, handler: H) -> ListenerId {
     let listener = Listener::new(handler, false);
     let id = listener.id;
+    list.reserve_exact(1);
     list.insert(0, listener);
     id
 }
