@@ -10,7 +10,7 @@ use std::sync::{Arc, PoisonError, Weak};
 use futures::FutureExt;
 use tokio::sync::mpsc;
 
-use crate::client::registry::BoxFuture;
+use crate::client::registry::{BoxFuture, EventHandler};
 use crate::client::shared::{Checkpoint, Listeners, Socket, SocketShared};
 use crate::driver::command::Dispatch;
 use crate::proto::event::{Delivery, Event, SocketEvent};
@@ -26,18 +26,52 @@ pub(crate) async fn run(
     listeners: Arc<Listeners>,
     socket: Weak<SocketShared>,
 ) {
-    let mut subscribers: Vec<mpsc::Sender<SocketEvent>> = Vec::new();
+    let mut state = State::default();
     while let Some(first) = incoming.recv().await {
         // Boxed, once per batch: the task of an idle socket then holds what
         // waiting for the queue takes, not room for a handler's future.
         Box::pin(dispatch_batch(
-            first,
-            &incoming,
-            &listeners,
-            &socket,
-            &mut subscribers,
+            first, &incoming, &listeners, &socket, &mut state,
         ))
         .await;
+    }
+}
+
+/// What the dispatcher keeps between events.
+#[derive(Default)]
+struct State {
+    subscribers: Vec<mpsc::Sender<SocketEvent>>,
+    /// Boxed, and made at the first event: an idle socket's task keeps a pointer.
+    named: Option<Box<NamedHandlers>>,
+}
+
+/// The handlers of the event name the dispatcher ran last, kept until the
+/// handlers change: events of one name look them up once, not each.
+#[derive(Default)]
+struct NamedHandlers {
+    /// [`Listeners::handlers_version`] when they were looked up; `None`
+    /// before the first look-up.
+    version: Option<u64>,
+    name: String,
+    handlers: Vec<EventHandler<Socket>>,
+    /// Whether a `once` listener is among them.
+    once: bool,
+}
+
+impl NamedHandlers {
+    /// The handlers of event `name` and whether a `once` listener is among them.
+    fn of(&mut self, listeners: &Listeners, name: &str) -> (&[EventHandler<Socket>], bool) {
+        // Read before the handlers: a change made after this is seen at the
+        // next event.
+        let version = listeners.handlers_version();
+        if self.version != Some(version) || self.name != name {
+            self.once = listeners
+                .read_handlers()
+                .for_event(name, &mut self.handlers);
+            self.version = Some(version);
+            name.clone_into(&mut self.name);
+        }
+        (&self.handlers, self.once)
     }
 }
 
@@ -47,7 +81,7 @@ async fn dispatch_batch(
     incoming: &queue::Receiver<Dispatch>,
     listeners: &Listeners,
     socket: &Weak<SocketShared>,
-    subscribers: &mut Vec<mpsc::Sender<SocketEvent>>,
+    state: &mut State,
 ) {
     let mut next = Some(first);
     let mut taken = 1;
@@ -55,9 +89,9 @@ async fn dispatch_batch(
         match dispatch {
             Delivery::Event(event) => {
                 let event = SocketEvent::Event(event);
-                deliver(listeners, socket, subscribers, event).await;
+                deliver(listeners, socket, state, event).await;
             }
-            Delivery::Lifecycle(event) => deliver(listeners, socket, subscribers, *event).await,
+            Delivery::Lifecycle(event) => deliver(listeners, socket, state, *event).await,
             Delivery::Outgoing(event) => run_outgoing(listeners, socket, event).await,
             Delivery::Settled(settled) => {
                 for waiter in settled.waiters {
@@ -77,10 +111,14 @@ async fn dispatch_batch(
 async fn deliver(
     listeners: &Listeners,
     socket: &Weak<SocketShared>,
-    subscribers: &mut Vec<mpsc::Sender<SocketEvent>>,
+    state: &mut State,
     event: SocketEvent,
 ) {
-    if listeners.has_new_subscribers.swap(false, Ordering::AcqRel) {
+    let subscribers = &mut state.subscribers;
+    // A load first: the swap's write is for the rare event that finds one.
+    if listeners.has_new_subscribers.load(Ordering::Acquire)
+        && listeners.has_new_subscribers.swap(false, Ordering::AcqRel)
+    {
         subscribers.append(
             &mut listeners
                 .new_subscribers
@@ -114,13 +152,15 @@ async fn deliver(
         SocketEvent::Event(ev) if ev.offset().is_some() => Some(ev.clone()),
         _ => None,
     };
+    let named = state.named.get_or_insert_default();
     match &finished {
         Some(handled) => {
-            let handlers = run_handlers(listeners, socket, &event);
+            let handlers = run_handlers(listeners, socket, named, &event);
             listeners.handling(handled.clone(), handlers).await;
         }
-        None => run_handlers(listeners, socket, &event).await,
+        None => run_handlers(listeners, socket, named, &event).await,
     }
+    let subscribers = &mut state.subscribers;
     match subscribers.len() {
         0 => {}
         1 => {
@@ -166,31 +206,39 @@ async fn guarded(handler: BoxFuture) {
 /// Runs the handlers `event` has, one after the other: for a server event the
 /// catch-all ones first, then the ones registered for its name, each list in
 /// the order it was registered.
-async fn run_handlers(listeners: &Listeners, socket: &Weak<SocketShared>, event: &SocketEvent) {
-    let (event_handlers, lifecycle_handlers) = match event {
-        SocketEvent::Event(ev) => {
-            let (handlers, once) = listeners.read_handlers().for_event(ev.name());
-            if once {
-                listeners.write_handlers().remove_once(ev.name());
-            }
-            (handlers, Vec::new())
-        }
-        _ => (Vec::new(), listeners.read_handlers().for_lifecycle()),
-    };
-    if event_handlers.is_empty() && lifecycle_handlers.is_empty() {
-        return;
-    }
-    // A handler needs a live socket; once every handle is gone, only streams remain.
-    let Some(inner) = socket.upgrade() else {
-        return;
-    };
-    let socket = Socket { inner };
+async fn run_handlers(
+    listeners: &Listeners,
+    socket: &Weak<SocketShared>,
+    named: &mut NamedHandlers,
+    event: &SocketEvent,
+) {
     if let SocketEvent::Event(ev) = event {
-        for handler in event_handlers {
+        let (handlers, once) = named.of(listeners, ev.name());
+        if once {
+            listeners.write_handlers().remove_once(ev.name());
+        }
+        // A handler needs a live socket; once every handle is gone, only streams remain.
+        let Some(socket) = live(socket, handlers.is_empty()) else {
+            return;
+        };
+        for handler in handlers {
             guarded(handler(ev.clone(), socket.clone())).await;
         }
+        return;
     }
-    for handler in lifecycle_handlers {
+    let handlers = listeners.read_handlers().for_lifecycle();
+    let Some(socket) = live(socket, handlers.is_empty()) else {
+        return;
+    };
+    for handler in handlers {
         guarded(handler(event.clone(), socket.clone())).await;
     }
+}
+
+/// The socket handlers are given, unless it is gone or there are `no_handlers`.
+fn live(socket: &Weak<SocketShared>, no_handlers: bool) -> Option<Socket> {
+    if no_handlers {
+        return None;
+    }
+    socket.upgrade().map(|inner| Socket { inner })
 }

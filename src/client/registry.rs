@@ -208,18 +208,19 @@ impl<S: 'static> Handlers<S> {
         !self.outgoing.is_empty()
     }
 
-    /// The handlers of a server event, catch-all ones first, and whether a
-    /// `once` listener is among them (see [`remove_once`](Self::remove_once)).
-    pub(crate) fn for_event(&self, name: &str) -> (Vec<EventHandler<S>>, bool) {
+    /// Puts the handlers of a server event in `out`, in place of what it
+    /// held, catch-all ones first; returns whether a `once` listener is
+    /// among them (see [`remove_once`](Self::remove_once)).
+    pub(crate) fn for_event(&self, name: &str, out: &mut Vec<EventHandler<S>>) -> bool {
         let named = self.named.get(name).map_or(&[][..], Vec::as_slice);
-        let once = named.iter().any(|listener| listener.once);
-        let handlers = self
-            .any
-            .iter()
-            .chain(named)
-            .map(|listener| listener.handler.clone())
-            .collect();
-        (handlers, once)
+        out.clear();
+        out.extend(
+            self.any
+                .iter()
+                .chain(named)
+                .map(|listener| listener.handler.clone()),
+        );
+        named.iter().any(|listener| listener.once)
     }
 
     /// Removes the `once` listeners of `name`, once they were taken to run.
@@ -305,6 +306,13 @@ mod tests {
         Box::pin(async {})
     }
 
+    /// How many handlers `name` has, and whether a `once` listener is among them.
+    fn for_event(handlers: &Handlers<()>, name: &str) -> (usize, bool) {
+        let mut out = Vec::new();
+        let once = handlers.for_event(name, &mut out);
+        (out.len(), once)
+    }
+
     #[test]
     fn listeners_of_a_name_add_up_and_come_off_one_or_all_at_once() {
         let mut handlers = Handlers::<()>::default();
@@ -312,9 +320,9 @@ mod tests {
         let second = handlers.on("chat", noop);
         let once = handlers.once("chat", noop);
         assert_eq!(handlers.listeners("chat"), [first, second, once]);
-        assert_eq!(handlers.for_event("chat").0.len(), 3);
+        assert_eq!(for_event(&handlers, "chat").0, 3);
         assert!(
-            handlers.for_event("chat").1,
+            for_event(&handlers, "chat").1,
             "a once listener is among them"
         );
 
@@ -325,7 +333,7 @@ mod tests {
         assert_eq!(handlers.listeners("chat"), [second]);
         handlers.off("chat");
         assert!(handlers.listeners("chat").is_empty());
-        assert!(handlers.for_event("chat").0.is_empty());
+        assert_eq!(for_event(&handlers, "chat").0, 0);
     }
 
     #[test]
@@ -335,8 +343,8 @@ mod tests {
         let any = handlers.on_any(noop);
         let front = handlers.prepend_any(noop);
         assert_eq!(handlers.listeners_any(), [front, any]);
-        assert_eq!(handlers.for_event("chat").0.len(), 3);
-        assert_eq!(handlers.for_event("other").0.len(), 2);
+        assert_eq!(for_event(&handlers, "chat").0, 3);
+        assert_eq!(for_event(&handlers, "other").0, 2);
         assert!(handlers.remove(front));
         handlers.off_any();
         assert!(handlers.listeners_any().is_empty());

@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
@@ -158,6 +158,10 @@ impl Manager {
 /// What the dispatcher shares with the socket's handles.
 pub(crate) struct Listeners {
     handlers: RwLock<SocketHandlers>,
+    /// Counts the times the handlers were taken to be changed, so the
+    /// dispatcher can keep the handlers of an event between events and look
+    /// again only after a change.
+    handlers_version: AtomicU64,
     /// New `events()` streams, picked up by the dispatcher before its next
     /// event; a list rather than a channel, which would cost memory up front.
     pub(crate) new_subscribers: Mutex<Vec<mpsc::Sender<SocketEvent>>>,
@@ -236,6 +240,7 @@ impl Listeners {
         Listeners {
             has_outgoing: AtomicBool::new(handlers.has_outgoing()),
             handlers: RwLock::new(handlers),
+            handlers_version: AtomicU64::new(0),
             new_subscribers: Mutex::new(Vec::new()),
             has_new_subscribers: AtomicBool::new(false),
             from_connect: Mutex::new(None),
@@ -266,9 +271,19 @@ impl Listeners {
     }
 
     pub(crate) fn write_handlers(&self) -> RwLockWriteGuard<'_, SocketHandlers> {
-        self.handlers
+        let handlers = self
+            .handlers
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner);
+        // Counted while the lock is held: a reader that sees the new count
+        // takes the read lock after the change is done.
+        self.handlers_version.fetch_add(1, Ordering::Release);
+        handlers
+    }
+
+    /// The count of changes to the handlers so far (see `write_handlers`).
+    pub(crate) fn handlers_version(&self) -> u64 {
+        self.handlers_version.load(Ordering::Acquire)
     }
 
     pub(crate) fn has_outgoing(&self) -> bool {

@@ -75,6 +75,7 @@ fn invalid_utf8() -> io::Error {
 }
 
 impl io::Write for ByteWriter<'_, '_> {
+    #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.write_all(buf)?;
         Ok(buf.len())
@@ -82,6 +83,7 @@ impl io::Write for ByteWriter<'_, '_> {
 
     // serde_json calls `write_all`; doing it in one step skips the default
     // loop around `write`.
+    #[inline]
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         if self.comma.replace(false) {
             self.out.push(b',');
