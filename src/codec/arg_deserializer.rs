@@ -282,7 +282,12 @@ impl<'de> SeqAccess<'de> for TextSeq<'de> {
         seed: T,
     ) -> Result<Option<T::Value>, Error> {
         match self.args.next() {
-            Some(&span) => whole(json_at(self.json, span), |de| seed.deserialize(de)).map(Some),
+            Some(&span) => seed
+                .deserialize(TextArg {
+                    json: self.json,
+                    span,
+                })
+                .map(Some),
             None => Ok(None),
         }
     }
@@ -290,6 +295,67 @@ impl<'de> SeqAccess<'de> for TextSeq<'de> {
     fn size_hint(&self) -> Option<usize> {
         Some(self.args.len())
     }
+}
+
+/// One argument of a plain received event, read by serde_json from its text,
+/// but not at all when the target ignores it (`IgnoredAny`, as for an
+/// argument a tuple type skips): the text was checked when the event arrived.
+struct TextArg<'de> {
+    json: &'de str,
+    span: Span,
+}
+
+/// Forwards each listed method, with its arguments, to serde_json's
+/// deserializer over the argument's text.
+macro_rules! forward_to_text {
+    ($($method:ident($($arg:ident: $ty:ty),*)),* $(,)?) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Error> {
+                whole(json_at(self.json, self.span), |de| de.$method($($arg,)* visitor))
+            }
+        )*
+    };
+}
+
+impl<'de> Deserializer<'de> for TextArg<'de> {
+    type Error = Error;
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_unit()
+    }
+
+    forward_to_text!(
+        deserialize_any(),
+        deserialize_bool(),
+        deserialize_i8(),
+        deserialize_i16(),
+        deserialize_i32(),
+        deserialize_i64(),
+        deserialize_i128(),
+        deserialize_u8(),
+        deserialize_u16(),
+        deserialize_u32(),
+        deserialize_u64(),
+        deserialize_u128(),
+        deserialize_f32(),
+        deserialize_f64(),
+        deserialize_char(),
+        deserialize_str(),
+        deserialize_string(),
+        deserialize_bytes(),
+        deserialize_byte_buf(),
+        deserialize_option(),
+        deserialize_unit(),
+        deserialize_seq(),
+        deserialize_map(),
+        deserialize_identifier(),
+        deserialize_unit_struct(name: &'static str),
+        deserialize_newtype_struct(name: &'static str),
+        deserialize_tuple(len: usize),
+        deserialize_tuple_struct(name: &'static str, len: usize),
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]),
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]),
+    );
 }
 
 #[cfg(test)]
@@ -342,6 +408,45 @@ mod tests {
             }
         );
         assert_eq!(decode::<Option<u8>>(json!([null])).unwrap(), None);
+    }
+
+    /// Every kind of argument, as each shape of tuple field: an ignored one
+    /// is skipped, not read, and the others decode as serde_json decodes them.
+    #[test]
+    fn tuple_fields_of_every_shape_decode_and_ignored_ones_are_skipped() {
+        #[derive(Debug, Deserialize, PartialEq)]
+        enum Kind {
+            Plain,
+            Tagged(u8),
+        }
+        #[derive(Debug, Deserialize, PartialEq)]
+        struct Wrapper(String);
+        let args =
+            json!([{"deep": [1, {"x": "y"}]}, -2, "Plain", {"Tagged": 4}, "w", [1, 2], null, 1.5]);
+        type Fields = (
+            serde::de::IgnoredAny,
+            i64,
+            Kind,
+            Kind,
+            Wrapper,
+            (u8, u8),
+            Option<bool>,
+            f64,
+        );
+        let got: Fields = decode(args).unwrap();
+        assert_eq!(
+            (got.1, got.2, got.3, got.4, got.5, got.6, got.7),
+            (
+                -2,
+                Kind::Plain,
+                Kind::Tagged(4),
+                Wrapper("w".into()),
+                (1, 2),
+                None,
+                1.5
+            )
+        );
+        assert!(decode::<(u8, serde::de::IgnoredAny, u8)>(json!([1, "x", "no"])).is_err());
     }
 
     #[test]
