@@ -179,6 +179,7 @@
 pub mod blocking;
 mod client;
 mod codec;
+mod deque;
 mod driver;
 mod engine;
 mod error;

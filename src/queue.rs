@@ -13,6 +13,8 @@ use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
+use crate::deque;
+
 /// A queue of at most `capacity` items (at least 1).
 pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
@@ -225,7 +227,7 @@ impl<T> Receiver<T> {
     /// The next item, if one is queued.
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut state = self.shared.lock();
-        match state.items.pop_front() {
+        match deque::pop_front(&mut state.items) {
             Some(item) => {
                 let senders = wake_senders(&mut state);
                 drop(state);
@@ -240,7 +242,7 @@ impl<T> Receiver<T> {
     /// The next item; `None` once every sender is gone and the queue is empty.
     pub(crate) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut state = self.shared.lock();
-        if let Some(item) = state.items.pop_front() {
+        if let Some(item) = deque::pop_front(&mut state.items) {
             let senders = wake_senders(&mut state);
             drop(state);
             senders.into_iter().for_each(Waker::wake);

@@ -41,7 +41,8 @@ pub(crate) async fn run(
 #[derive(Default)]
 struct State {
     subscribers: Vec<mpsc::Sender<SocketEvent>>,
-    /// Boxed, and made at the first event: an idle socket's task keeps a pointer.
+    /// Boxed, and made at the first server event: an idle socket's task
+    /// keeps a pointer.
     named: Option<Box<NamedHandlers>>,
 }
 
@@ -152,7 +153,7 @@ async fn deliver(
         SocketEvent::Event(ev) if ev.offset().is_some() => Some(ev.clone()),
         _ => None,
     };
-    let named = state.named.get_or_insert_default();
+    let named = &mut state.named;
     match &finished {
         Some(handled) => {
             let handlers = run_handlers(listeners, socket, named, &event);
@@ -209,11 +210,11 @@ async fn guarded(handler: BoxFuture) {
 async fn run_handlers(
     listeners: &Listeners,
     socket: &Weak<SocketShared>,
-    named: &mut NamedHandlers,
+    named: &mut Option<Box<NamedHandlers>>,
     event: &SocketEvent,
 ) {
     if let SocketEvent::Event(ev) = event {
-        let (handlers, once) = named.of(listeners, ev.name());
+        let (handlers, once) = named.get_or_insert_default().of(listeners, ev.name());
         if once {
             listeners.write_handlers().remove_once(ev.name());
         }

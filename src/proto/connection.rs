@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use crate::codec::engine::OpenInfo;
 use crate::codec::parser::{self, Decoder, Parser};
 use crate::codec::Frame;
+use crate::deque;
 use crate::error::protocol::ProtocolError;
 use crate::error::{AckError, ConnectError, EmitError};
 use crate::proto::ack_sink::AckSink;
@@ -821,7 +822,7 @@ impl Connection {
     /// The next frame to write on the link, in order. Call after every
     /// `handle_*` call and command, until it returns `None`.
     pub(crate) fn poll_transmit(&mut self) -> Option<Frame> {
-        self.outbox.pop_front()
+        deque::pop_front(&mut self.outbox)
     }
 
     /// The next thing the handles of socket `.0` must learn at once: a
@@ -829,19 +830,14 @@ impl Connection {
     /// call and command, until it returns `None`, whatever the dispatchers'
     /// room.
     pub(crate) fn poll_update(&mut self) -> Option<(SocketId, Update)> {
-        let update = self.updates.pop_front();
-        if update.is_none() && self.updates.capacity() > 0 {
-            // Updates are rare: an idle connection need not keep their room.
-            self.updates = VecDeque::new();
-        }
-        update
+        deque::pop_front(&mut self.updates)
     }
 
     /// The next socket event for the dispatcher of socket `.0`, in order.
     /// Call after every `handle_*` call and command, until it returns `None`
     /// or a dispatcher is full; what was taken is the caller's to hand on.
     pub(crate) fn poll_delivery(&mut self) -> Option<(SocketId, Delivery)> {
-        self.deliveries.pop_front()
+        deque::pop_front(&mut self.deliveries)
     }
 
     /// The caller paused reading the link (`reading == false`: a
