@@ -11,10 +11,15 @@ const SMALL: usize = 8;
 /// Takes the front item; a small deque left empty gives its room back.
 pub(crate) fn pop_front<T>(items: &mut VecDeque<T>) -> Option<T> {
     let item = items.pop_front();
+    release_if_idle(items);
+    item
+}
+
+/// Gives the room of a small, empty deque back.
+pub(crate) fn release_if_idle<T>(items: &mut VecDeque<T>) {
     if items.is_empty() && items.capacity() > 0 && items.capacity() <= SMALL {
         *items = VecDeque::new();
     }
-    item
 }
 
 #[cfg(test)]

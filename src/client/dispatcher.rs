@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError, Weak};
 
 use futures::FutureExt;
-use tokio::sync::mpsc;
 
 use crate::client::registry::{BoxFuture, EventHandler};
 use crate::client::shared::{Checkpoint, Listeners, Socket, SocketShared};
@@ -40,7 +39,7 @@ pub(crate) async fn run(
 /// What the dispatcher keeps between events.
 #[derive(Default)]
 struct State {
-    subscribers: Vec<mpsc::Sender<SocketEvent>>,
+    subscribers: Vec<queue::Sender<SocketEvent>>,
     /// Boxed, and made at the first server event: an idle socket's task
     /// keeps a pointer.
     named: Option<Box<NamedHandlers>>,

@@ -12,8 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 use crate::client::registry::Handlers;
 use crate::codec::parser::Parser;
 use crate::driver::command::{Command, DroppedSocket};
@@ -164,11 +162,11 @@ pub(crate) struct Listeners {
     handlers_version: AtomicU64,
     /// New `events()` streams, picked up by the dispatcher before its next
     /// event; a list rather than a channel, which would cost memory up front.
-    pub(crate) new_subscribers: Mutex<Vec<mpsc::Sender<SocketEvent>>>,
+    pub(crate) new_subscribers: Mutex<Vec<queue::Sender<SocketEvent>>>,
     pub(crate) has_new_subscribers: AtomicBool,
     /// A stream that starts at the next connect event (see
     /// `ClientBuilder::connect_with_events`).
-    pub(crate) from_connect: Mutex<Option<mpsc::Sender<SocketEvent>>>,
+    pub(crate) from_connect: Mutex<Option<queue::Sender<SocketEvent>>>,
     pub(crate) status: Arc<SocketStatus>,
     checkpoint: Mutex<Checkpoint>,
     /// Whether outgoing listeners exist, so emits without any skip building
@@ -250,7 +248,7 @@ impl Listeners {
     }
 
     /// Adds an `events()` stream, which sees what the dispatcher handles next.
-    pub(crate) fn subscribe(&self, subscriber: mpsc::Sender<SocketEvent>) {
+    pub(crate) fn subscribe(&self, subscriber: queue::Sender<SocketEvent>) {
         self.new_subscribers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -259,7 +257,7 @@ impl Listeners {
     }
 
     /// Adds a stream that sees the next connect event and everything after it.
-    pub(crate) fn subscribe_from_connect(&self, subscriber: mpsc::Sender<SocketEvent>) {
+    pub(crate) fn subscribe_from_connect(&self, subscriber: queue::Sender<SocketEvent>) {
         *self
             .from_connect
             .lock()

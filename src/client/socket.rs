@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::Stream;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::client::manager::until_flushed;
 use crate::client::registry::ListenerId;
@@ -21,7 +21,7 @@ use crate::error::{AckError, ConnectError, EmitError};
 use crate::proto::emit::{AckPayload, EncodedEvent};
 use crate::proto::event::{Event, SocketEvent};
 use crate::proto::recovery::RecoveryState;
-use crate::queue::TrySendError;
+use crate::queue::{self, TrySendError};
 
 /// How many events each `events()` stream buffers before the socket waits for it.
 const STREAM_BUFFER: usize = 64;
@@ -302,14 +302,14 @@ impl Socket {
     /// The stream applies backpressure: while it is not polled, the socket stops
     /// reading from the server once the buffers between them fill. Drop it when done.
     pub fn events(&self) -> EventStream {
-        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+        let (sender, receiver) = queue::bounded(STREAM_BUFFER);
         self.inner.listeners.subscribe(sender);
         EventStream { receiver }
     }
 
     /// A stream that starts with the next connect event of this socket.
     pub(crate) fn events_from_connect(&self) -> EventStream {
-        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+        let (sender, receiver) = queue::bounded(STREAM_BUFFER);
         self.inner.listeners.subscribe_from_connect(sender);
         EventStream { receiver }
     }
@@ -566,13 +566,13 @@ impl<'a> Emitter<'a> {
 /// The stream returned by [`Socket::events`].
 #[derive(Debug)]
 pub struct EventStream {
-    receiver: mpsc::Receiver<SocketEvent>,
+    receiver: queue::Receiver<SocketEvent>,
 }
 
 impl Stream for EventStream {
     type Item = SocketEvent;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SocketEvent>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SocketEvent>> {
         self.receiver.poll_recv(cx)
     }
 }

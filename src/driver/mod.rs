@@ -282,6 +282,7 @@ impl Driver {
             if self.conn.wants_link() != wanted_at_start {
                 return WokenOffLink::WantChanged;
             }
+            self.conn.release_idle_room();
             tokio::select! {
                 output = &mut fut => return WokenOffLink::Done(output),
                 command = self.commands.recv() => match command {
@@ -331,6 +332,7 @@ impl Driver {
                 timer.as_mut().reset(deadline);
             }
             let room = room_for_pending(&self.pending, &self.slots);
+            self.conn.release_idle_room();
             let wake = tokio::select! {
                 command = self.commands.recv() => WokenOnLink::Command(command),
                 message = std::future::poll_fn(|cx| link.poll_receive(cx)), if reading => {

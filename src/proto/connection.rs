@@ -822,7 +822,7 @@ impl Connection {
     /// The next frame to write on the link, in order. Call after every
     /// `handle_*` call and command, until it returns `None`.
     pub(crate) fn poll_transmit(&mut self) -> Option<Frame> {
-        deque::pop_front(&mut self.outbox)
+        self.outbox.pop_front()
     }
 
     /// The next thing the handles of socket `.0` must learn at once: a
@@ -830,14 +830,24 @@ impl Connection {
     /// call and command, until it returns `None`, whatever the dispatchers'
     /// room.
     pub(crate) fn poll_update(&mut self) -> Option<(SocketId, Update)> {
-        deque::pop_front(&mut self.updates)
+        self.updates.pop_front()
     }
 
     /// The next socket event for the dispatcher of socket `.0`, in order.
     /// Call after every `handle_*` call and command, until it returns `None`
     /// or a dispatcher is full; what was taken is the caller's to hand on.
     pub(crate) fn poll_delivery(&mut self) -> Option<(SocketId, Delivery)> {
-        deque::pop_front(&mut self.deliveries)
+        self.deliveries.pop_front()
+    }
+
+    /// Gives back the room of the queues of outputs that are empty. Call
+    /// before waiting for input: they fill and drain within one wake, so
+    /// an idle connection need not keep their room, nor a busy one make it
+    /// again for each message.
+    pub(crate) fn release_idle_room(&mut self) {
+        deque::release_if_idle(&mut self.outbox);
+        deque::release_if_idle(&mut self.deliveries);
+        deque::release_if_idle(&mut self.updates);
     }
 
     /// The caller paused reading the link (`reading == false`: a
