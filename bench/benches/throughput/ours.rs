@@ -68,8 +68,31 @@ pub async fn receive_handler(port: u16, n: usize) -> Duration {
     receive_handler_with(port, n, Parser::Default).await
 }
 
+/// How a handler reads the counter of a `tick`.
+#[derive(Clone, Copy)]
+pub enum Read {
+    /// Typed: `decode` into the types it wants (see [`tick`]).
+    Typed,
+    /// Untyped: the arguments as `serde_json::Value`s (`args()`), as a
+    /// handler that does not declare types reads them.
+    Untyped,
+}
+
+/// The counter of a `tick` event read from its arguments as JSON values.
+fn tick_untyped(event: &Event) -> Option<usize> {
+    if event.name() != "tick" {
+        return None;
+    }
+    usize::try_from(event.args().first()?.as_u64()?).ok()
+}
+
 /// [`receive_handler`] with `parser`.
 pub async fn receive_handler_with(port: u16, n: usize, parser: Parser) -> Duration {
+    receive_handler_reading(port, n, parser, Read::Typed).await
+}
+
+/// [`receive_handler`] with `parser`, the handler reading each event as `read` says.
+pub async fn receive_handler_reading(port: u16, n: usize, parser: Parser, read: Read) -> Duration {
     let received = Arc::new(AtomicUsize::new(0));
     let in_order = Arc::new(AtomicBool::new(true));
     let done = Arc::new(Notify::new());
@@ -79,7 +102,11 @@ pub async fn receive_handler_with(port: u16, n: usize, parser: Parser) -> Durati
             .parser(parser)
             .on("tick", move |event, _socket| {
                 let i = received.fetch_add(1, Ordering::Relaxed);
-                if tick(&event) != Some(i) {
+                let counter = match read {
+                    Read::Typed => tick(&event),
+                    Read::Untyped => tick_untyped(&event),
+                };
+                if counter != Some(i) {
                     in_order.store(false, Ordering::Relaxed);
                 }
                 if i + 1 == n {
