@@ -229,7 +229,7 @@ impl<T> Receiver<T> {
         let mut state = self.shared.lock();
         match deque::pop_front(&mut state.items) {
             Some(item) => {
-                let senders = wake_senders(&mut state);
+                let senders = wake_senders(&mut state, 1);
                 drop(state);
                 senders.into_iter().for_each(Waker::wake);
                 Ok(item)
@@ -239,11 +239,27 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// Up to `max` of the queued items, oldest first, taken at once: one lock
+    /// for a batch instead of one per item.
+    pub(crate) fn try_recv_many(&self, max: usize) -> Vec<T> {
+        let mut state = self.shared.lock();
+        let taken = state.items.len().min(max);
+        if taken == 0 {
+            return Vec::new();
+        }
+        let items: Vec<T> = state.items.drain(..taken).collect();
+        deque::release_if_idle(&mut state.items);
+        let senders = wake_senders(&mut state, taken);
+        drop(state);
+        senders.into_iter().for_each(Waker::wake);
+        items
+    }
+
     /// The next item; `None` once every sender is gone and the queue is empty.
     pub(crate) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut state = self.shared.lock();
         if let Some(item) = deque::pop_front(&mut state.items) {
-            let senders = wake_senders(&mut state);
+            let senders = wake_senders(&mut state, 1);
             drop(state);
             senders.into_iter().for_each(Waker::wake);
             return Poll::Ready(Some(item));
@@ -269,9 +285,9 @@ impl<T> Receiver<T> {
     }
 }
 
-/// The senders to wake after an item left a full queue.
-fn wake_senders<T>(state: &mut State<T>) -> Vec<Waker> {
-    if state.waiting_senders.is_empty() || state.items.len() + 1 < state.capacity {
+/// The senders to wake after `taken` items left a queue that was full.
+fn wake_senders<T>(state: &mut State<T>, taken: usize) -> Vec<Waker> {
+    if state.waiting_senders.is_empty() || state.items.len() + taken < state.capacity {
         return Vec::new();
     }
     std::mem::take(&mut state.waiting_senders)
@@ -313,6 +329,26 @@ mod tests {
         assert_eq!(rx.try_recv(), Ok(2));
         assert_eq!(rx.try_recv(), Ok(3));
         assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_leaves_in_order_and_makes_room_for_a_waiting_sender() {
+        let (tx, rx) = bounded(3);
+        for i in 0..3 {
+            tx.try_send(i).unwrap();
+        }
+        let waiting = tokio::spawn(async move {
+            tx.send(3).await.unwrap();
+            tx
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "the queue is full");
+        assert_eq!(rx.try_recv_many(2), [0, 1]);
+        let tx = waiting.await.unwrap();
+        assert_eq!(rx.try_recv_many(10), [2, 3]);
+        assert!(rx.try_recv_many(10).is_empty());
+        drop(tx);
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
     }
 
     #[test]

@@ -75,7 +75,9 @@ impl NamedHandlers {
     }
 }
 
-/// Hands on `first` and what else is queued, up to a batch, in order.
+/// Hands on `first` and what else is queued, up to a batch, in order. The
+/// batch leaves the queue at once: what the dispatcher has taken is on top of
+/// the queue's capacity, as the crate docs say.
 async fn dispatch_batch(
     first: Dispatch,
     incoming: &queue::Receiver<Dispatch>,
@@ -83,9 +85,8 @@ async fn dispatch_batch(
     socket: &Weak<SocketShared>,
     state: &mut State,
 ) {
-    let mut next = Some(first);
-    let mut taken = 1;
-    while let Some(dispatch) = next.take() {
+    let rest = incoming.try_recv_many(DISPATCH_BATCH - 1);
+    for dispatch in std::iter::once(first).chain(rest) {
         match dispatch {
             Delivery::Event(event) => {
                 let event = SocketEvent::Event(event);
@@ -98,10 +99,6 @@ async fn dispatch_batch(
                     let _ = waiter.send(settled.outcome.clone());
                 }
             }
-        }
-        if taken < DISPATCH_BATCH {
-            next = incoming.try_recv().ok();
-            taken += 1;
         }
     }
 }
