@@ -19,11 +19,12 @@ use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
 use super::{take_name, Body, EventData, Incoming};
-use crate::codec::args::write_args;
 use crate::codec::limits::{MAX_MSGPACK_VALUES, MAX_NESTING, RESERVED_EVENTS};
 use crate::codec::packet::{Packet, PacketKind};
 use crate::codec::Frame;
 use crate::error::protocol::ProtocolError;
+
+mod args;
 
 /// The packet types this parser knows: no binary kinds.
 const CONNECT: u64 = 0;
@@ -450,16 +451,11 @@ impl MsgPackEvent {
         args: &A,
         acked: bool,
     ) -> Result<Self, serde_json::Error> {
-        let (args, attachments) = json_args(args)?;
-        let mut writer = Writer::new(&attachments);
-        writer.array_head(1 + args.len());
-        writer.str(name);
-        for arg in &args {
-            writer.value(arg);
-        }
+        let mut data = Vec::with_capacity(64);
+        args::write_event_data(&mut data, name, args)?;
         Ok(MsgPackEvent {
             nsp: nsp.into(),
-            data: writer.finish(),
+            data,
             acked,
         })
     }
@@ -500,32 +496,18 @@ impl MsgPackEvent {
     }
 }
 
-/// The arguments as JSON values, a placeholder where bytes stand, and the
-/// bytes: the rules of `codec::args`, the same for both parsers.
-fn json_args<A: Serialize + ?Sized>(
-    args: &A,
-) -> Result<(Vec<Value>, Vec<Bytes>), serde_json::Error> {
-    let mut json = String::new();
-    let mut attachments = Vec::new();
-    write_args(&mut json, args, &mut attachments)?;
-    let list = format!("[{}]", json.strip_prefix(',').unwrap_or(&json));
-    Ok((serde_json::from_str(&list)?, attachments))
-}
-
 /// See [`super::ack_message`].
 pub(super) fn ack_message<A: Serialize + ?Sized>(
     nsp: &str,
     id: u64,
     args: &A,
 ) -> Result<Vec<Frame>, serde_json::Error> {
-    let (args, attachments) = json_args(args)?;
-    let mut writer = Writer::new(&attachments);
+    let mut data = Vec::new();
+    args::write_ack_data(&mut data, args)?;
+    let mut writer = Writer::new(&[]);
     writer.packet_head(4, ACK, nsp);
     writer.str("data");
-    writer.array_head(args.len());
-    for arg in &args {
-        writer.value(arg);
-    }
+    writer.raw(&data);
     writer.str("id");
     writer.uint(id);
     Ok(vec![Frame::Binary(Bytes::from(writer.finish()))])

@@ -452,3 +452,161 @@ fn what_is_written_reads_back_the_same() {
     );
     assert_eq!(attachments, [bytes]);
 }
+
+/// A data array read back: its values and attachments, or the error.
+type ReadBack = Result<(Value, Vec<Bytes>), String>;
+
+/// The data array the arguments of `args` make, read back: written
+/// directly, and the way through JSON values (the rules of `codec::args`)
+/// it must agree with.
+fn both_ways<A: serde::Serialize + ?Sized>(args: &A) -> (ReadBack, ReadBack) {
+    let read = |data: Vec<u8>| {
+        let data = Bytes::from(data);
+        let mut reader = Reader::new(&data);
+        let value = reader.value(1).map_err(|e| e.to_string())?;
+        Ok((value, reader.attachments))
+    };
+    let mut direct = Vec::new();
+    let direct = args::write_event_data(&mut direct, "ev", args)
+        .map_err(|e| e.to_string())
+        .and_then(|()| read(direct));
+    let through_json = (|| {
+        let mut json = String::new();
+        let mut attachments = Vec::new();
+        crate::codec::args::write_args(&mut json, args, &mut attachments)
+            .map_err(|e| e.to_string())?;
+        let list = format!("[\"ev\"{json}]");
+        let values: Vec<Value> = serde_json::from_str(&list).map_err(|e| e.to_string())?;
+        let mut writer = Writer::new(&attachments);
+        writer.array_head(values.len());
+        for value in &values {
+            writer.value(value);
+        }
+        read(writer.finish())
+    })();
+    (direct, through_json)
+}
+
+#[test]
+fn arguments_written_directly_read_as_their_json_would() {
+    use std::collections::{BTreeMap, HashMap};
+
+    #[derive(serde::Serialize)]
+    struct Unit;
+    #[derive(serde::Serialize)]
+    struct Newtype(i32);
+    #[derive(serde::Serialize)]
+    struct Pair(i32, &'static str);
+    #[derive(serde::Serialize)]
+    struct Chat {
+        user: &'static str,
+        text: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u32>,
+    }
+    #[derive(serde::Serialize, PartialEq, Eq, PartialOrd, Ord)]
+    enum E {
+        A,
+        B(i32),
+        C(i32, i32),
+        D { z: bool },
+    }
+    /// A sequence and a map that do not say their length up front.
+    struct Unsized;
+    impl serde::Serialize for Unsized {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::{SerializeMap, SerializeSeq, SerializeTuple};
+            let mut tuple = s.serialize_tuple(2)?;
+            tuple.serialize_element(&UnsizedSeq)?;
+            tuple.serialize_element(&UnsizedMap)?;
+            return tuple.end();
+            struct UnsizedSeq;
+            impl serde::Serialize for UnsizedSeq {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    let mut seq = s.serialize_seq(None)?;
+                    for i in 0..20 {
+                        seq.serialize_element(&i)?;
+                    }
+                    seq.end()
+                }
+            }
+            struct UnsizedMap;
+            impl serde::Serialize for UnsizedMap {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    let mut map = s.serialize_map(None)?;
+                    map.serialize_entry("a", &1)?;
+                    map.serialize_entry(&2, &[3])?;
+                    map.end()
+                }
+            }
+        }
+    }
+
+    let bytes = Bytes::from_static(b"\x00\x01");
+    let chat = Chat {
+        user: "alice",
+        text: "hé \"quoted\"",
+        reply_to: None,
+    };
+    let cases: Vec<(&str, (ReadBack, ReadBack))> = vec![
+        ("no arguments", both_ways(&())),
+        ("null is no arguments", both_ways(&Value::Null)),
+        ("a number", both_ways(&7)),
+        (
+            "numbers",
+            both_ways(&(-1i8, 300u16, -70000i32, u64::MAX, i64::MIN)),
+        ),
+        (
+            "wide numbers",
+            both_ways(&(i128::MAX, i128::MIN, u128::MAX, 5i128, -5i128)),
+        ),
+        (
+            "floats",
+            both_ways(&(0.1f32, 1e20f32, 2.5f64, f64::NAN, f64::INFINITY, -0.0f64)),
+        ),
+        ("text", both_ways(&("", "é😀", 'x', '😀'))),
+        (
+            "options",
+            both_ways(&(None::<u8>, Some(3), Some(()), Some((1, 2)))),
+        ),
+        ("a vec is one argument", both_ways(&vec![1, 2, 3])),
+        ("nested tuples", both_ways(&((1, (2, "3")), [4, 5]))),
+        (
+            "structs",
+            both_ways(&(Unit, Newtype(-4), Pair(1, "p"), &chat)),
+        ),
+        (
+            "variants",
+            both_ways(&(E::A, E::B(1), E::C(1, 2), E::D { z: true })),
+        ),
+        (
+            "maps with keys of each kind",
+            both_ways(&(
+                HashMap::from([(1, "one"), (-2, "minus two")]),
+                BTreeMap::from([(true, 1), (false, 0)]),
+                BTreeMap::from([('c', 1)]),
+                BTreeMap::from([(E::A, 1)]),
+            )),
+        ),
+        (
+            "bytes at any depth",
+            both_ways(&(&bytes, vec![&bytes], json!({"k": 1}))),
+        ),
+        (
+            "a value",
+            both_ways(&json!({"b": [1, {"c": null}], "a": "x"})),
+        ),
+        ("lengths said at the end", both_ways(&Unsized)),
+    ];
+    for (what, (direct, through_json)) in cases {
+        assert_eq!(direct, through_json, "{what}");
+        assert!(direct.is_ok(), "{what}: {direct:?}");
+    }
+    // What serde_json refuses is refused the same way.
+    let bad_key = BTreeMap::from([(vec![1], 1)]);
+    assert!(both_ways(&bad_key).0.is_err());
+    assert!(both_ways(&bad_key).1.is_err());
+    let optional_key = HashMap::from([(Some(1), 1)]);
+    assert_eq!(both_ways(&optional_key).0, both_ways(&optional_key).1);
+    assert!(both_ways(&optional_key).0.is_ok());
+}
