@@ -12,14 +12,10 @@
 //! `serde_bytes`) become binary attachments, at any depth; see
 //! `codec::binary`.
 
-use std::cell::Cell;
-
 use bytes::Bytes;
 use serde::ser::{self, Serialize, SerializeTuple};
-use serde_json::ser::Compound;
 
-use crate::codec::binary::AttachmentFormatter;
-use crate::codec::json::{write_utf8, ByteWriter};
+use crate::codec::json::{Compound, JsonWriter};
 use crate::codec::packet::write_event_open;
 
 /// Appends each argument of `args` to `out` as `,<json>` (nothing for
@@ -33,19 +29,11 @@ pub(crate) fn write_args<T: Serialize + ?Sized>(
     args: &T,
     attachments: &mut Vec<Bytes>,
 ) -> Result<(), serde_json::Error> {
+    let start = out.len();
     let first_attachment = attachments.len();
-    let result = write_utf8(out, |bytes| {
-        let comma = Cell::new(false);
-        let mut json = serde_json::Serializer::with_formatter(
-            ByteWriter::new(bytes, &comma),
-            AttachmentFormatter::new(attachments),
-        );
-        args.serialize(ArgsSerializer {
-            json: &mut json,
-            comma: &comma,
-        })
-    });
+    let result = args.serialize(ArgsSerializer { out, attachments });
     if result.is_err() {
+        out.truncate(start);
         attachments.truncate(first_attachment);
     }
     result
@@ -86,41 +74,40 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
     Ok(id_at)
 }
 
-/// The JSON serializer every argument is written with: `'s` borrows the
-/// output, `'c` the separator flag and `'b` the attachments.
-type Json<'s, 'c, 'b> = serde_json::Serializer<ByteWriter<'s, 'c>, AttachmentFormatter<'b>>;
-
-/// serde_json's serializer state for one compound value of an argument.
-type Nested<'a, 's, 'c, 'b> = Compound<'a, ByteWriter<'s, 'c>, AttachmentFormatter<'b>>;
-
-/// The top-level serializer: spreads tuples, drops `()`, and hands every
-/// other value to serde_json as one argument.
-struct ArgsSerializer<'a, 's, 'c, 'b> {
-    json: &'a mut Json<'s, 'c, 'b>,
-    comma: &'c Cell<bool>,
+/// The top-level serializer: spreads tuples, drops `()`, and writes every
+/// other value as one argument.
+struct ArgsSerializer<'a> {
+    out: &'a mut String,
+    attachments: &'a mut Vec<Bytes>,
 }
 
-impl<'a, 's, 'c, 'b> ArgsSerializer<'a, 's, 'c, 'b> {
-    /// Prepares for one argument: the `,` goes out with its first byte.
-    fn one(self) -> &'a mut Json<'s, 'c, 'b> {
-        self.comma.set(true);
-        self.json
+impl<'a> ArgsSerializer<'a> {
+    /// The writer of one argument, after its `,`.
+    fn one(self) -> JsonWriter<'a> {
+        self.out.push(',');
+        JsonWriter {
+            out: self.out,
+            attachments: self.attachments,
+        }
     }
 }
 
 /// Writes each element of a top-level tuple as its own argument.
-struct Spread<'a, 's, 'c, 'b> {
-    json: &'a mut Json<'s, 'c, 'b>,
-    comma: &'c Cell<bool>,
+struct Spread<'a> {
+    out: &'a mut String,
+    attachments: &'a mut Vec<Bytes>,
 }
 
-impl SerializeTuple for Spread<'_, '_, '_, '_> {
+impl SerializeTuple for Spread<'_> {
     type Ok = ();
     type Error = serde_json::Error;
 
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
-        self.comma.set(true);
-        value.serialize(&mut *self.json)
+        self.out.push(',');
+        value.serialize(JsonWriter {
+            out: self.out,
+            attachments: self.attachments,
+        })
     }
 
     fn end(self) -> Result<(), Self::Error> {
@@ -128,16 +115,27 @@ impl SerializeTuple for Spread<'_, '_, '_, '_> {
     }
 }
 
-impl<'a, 's, 'c, 'b> ser::Serializer for ArgsSerializer<'a, 's, 'c, 'b> {
+/// Forwards each listed method to the writer of a single argument.
+macro_rules! one_argument {
+    ($($method:ident($($arg:ident: $ty:ty),*) -> $ok:ty),* $(,)?) => {
+        $(
+            fn $method(self, $($arg: $ty),*) -> Result<$ok, serde_json::Error> {
+                ser::Serializer::$method(self.one(), $($arg),*)
+            }
+        )*
+    };
+}
+
+impl<'a> ser::Serializer for ArgsSerializer<'a> {
     type Ok = ();
     type Error = serde_json::Error;
-    type SerializeSeq = Nested<'a, 's, 'c, 'b>;
-    type SerializeTuple = Spread<'a, 's, 'c, 'b>;
-    type SerializeTupleStruct = Nested<'a, 's, 'c, 'b>;
-    type SerializeTupleVariant = Nested<'a, 's, 'c, 'b>;
-    type SerializeMap = Nested<'a, 's, 'c, 'b>;
-    type SerializeStruct = Nested<'a, 's, 'c, 'b>;
-    type SerializeStructVariant = Nested<'a, 's, 'c, 'b>;
+    type SerializeSeq = Compound<'a>;
+    type SerializeTuple = Spread<'a>;
+    type SerializeTupleStruct = Compound<'a>;
+    type SerializeTupleVariant = Compound<'a>;
+    type SerializeMap = Compound<'a>;
+    type SerializeStruct = Compound<'a>;
+    type SerializeStructVariant = Compound<'a>;
 
     fn serialize_unit(self) -> Result<(), Self::Error> {
         Ok(())
@@ -145,95 +143,13 @@ impl<'a, 's, 'c, 'b> ser::Serializer for ArgsSerializer<'a, 's, 'c, 'b> {
 
     fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Self::Error> {
         Ok(Spread {
-            json: self.json,
-            comma: self.comma,
+            out: self.out,
+            attachments: self.attachments,
         })
     }
 
-    fn serialize_bool(self, v: bool) -> Result<(), Self::Error> {
-        self.one().serialize_bool(v)
-    }
-
-    fn serialize_i8(self, v: i8) -> Result<(), Self::Error> {
-        self.one().serialize_i8(v)
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Self::Error> {
-        self.one().serialize_i16(v)
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Self::Error> {
-        self.one().serialize_i32(v)
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), Self::Error> {
-        self.one().serialize_i64(v)
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<(), Self::Error> {
-        self.one().serialize_i128(v)
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), Self::Error> {
-        self.one().serialize_u8(v)
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Self::Error> {
-        self.one().serialize_u16(v)
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Self::Error> {
-        self.one().serialize_u32(v)
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), Self::Error> {
-        self.one().serialize_u64(v)
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<(), Self::Error> {
-        self.one().serialize_u128(v)
-    }
-
-    fn serialize_f32(self, v: f32) -> Result<(), Self::Error> {
-        self.one().serialize_f32(v)
-    }
-
-    fn serialize_f64(self, v: f64) -> Result<(), Self::Error> {
-        self.one().serialize_f64(v)
-    }
-
-    fn serialize_char(self, v: char) -> Result<(), Self::Error> {
-        self.one().serialize_char(v)
-    }
-
-    fn serialize_str(self, v: &str) -> Result<(), Self::Error> {
-        self.one().serialize_str(v)
-    }
-
-    fn serialize_bytes(self, v: &[u8]) -> Result<(), Self::Error> {
-        self.one().serialize_bytes(v)
-    }
-
-    fn serialize_none(self) -> Result<(), Self::Error> {
-        self.one().serialize_none()
-    }
-
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Self::Error> {
-        self.one().serialize_some(value)
-    }
-
-    fn serialize_unit_struct(self, name: &'static str) -> Result<(), Self::Error> {
-        self.one().serialize_unit_struct(name)
-    }
-
-    fn serialize_unit_variant(
-        self,
-        name: &'static str,
-        variant_index: u32,
-        variant: &'static str,
-    ) -> Result<(), Self::Error> {
-        self.one()
-            .serialize_unit_variant(name, variant_index, variant)
+        ser::Serializer::serialize_some(self.one(), value)
     }
 
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
@@ -241,77 +157,56 @@ impl<'a, 's, 'c, 'b> ser::Serializer for ArgsSerializer<'a, 's, 'c, 'b> {
         name: &'static str,
         value: &T,
     ) -> Result<(), Self::Error> {
-        self.one().serialize_newtype_struct(name, value)
+        ser::Serializer::serialize_newtype_struct(self.one(), name, value)
     }
 
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
         name: &'static str,
-        variant_index: u32,
+        index: u32,
         variant: &'static str,
         value: &T,
     ) -> Result<(), Self::Error> {
-        self.one()
-            .serialize_newtype_variant(name, variant_index, variant, value)
-    }
-
-    fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, Self::Error> {
-        self.one().serialize_seq(len)
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        name: &'static str,
-        len: usize,
-    ) -> Result<Self::SerializeTupleStruct, Self::Error> {
-        self.one().serialize_tuple_struct(name, len)
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        name: &'static str,
-        variant_index: u32,
-        variant: &'static str,
-        len: usize,
-    ) -> Result<Self::SerializeTupleVariant, Self::Error> {
-        self.one()
-            .serialize_tuple_variant(name, variant_index, variant, len)
-    }
-
-    fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, Self::Error> {
-        self.one().serialize_map(len)
-    }
-
-    fn serialize_struct(
-        self,
-        name: &'static str,
-        len: usize,
-    ) -> Result<Self::SerializeStruct, Self::Error> {
-        self.one().serialize_struct(name, len)
-    }
-
-    fn serialize_struct_variant(
-        self,
-        name: &'static str,
-        variant_index: u32,
-        variant: &'static str,
-        len: usize,
-    ) -> Result<Self::SerializeStructVariant, Self::Error> {
-        self.one()
-            .serialize_struct_variant(name, variant_index, variant, len)
+        ser::Serializer::serialize_newtype_variant(self.one(), name, index, variant, value)
     }
 
     fn collect_str<T: std::fmt::Display + ?Sized>(self, value: &T) -> Result<(), Self::Error> {
-        self.one().collect_str(value)
+        ser::Serializer::collect_str(self.one(), value)
     }
+
+    one_argument!(
+        serialize_bool(v: bool) -> (),
+        serialize_i8(v: i8) -> (),
+        serialize_i16(v: i16) -> (),
+        serialize_i32(v: i32) -> (),
+        serialize_i64(v: i64) -> (),
+        serialize_i128(v: i128) -> (),
+        serialize_u8(v: u8) -> (),
+        serialize_u16(v: u16) -> (),
+        serialize_u32(v: u32) -> (),
+        serialize_u64(v: u64) -> (),
+        serialize_u128(v: u128) -> (),
+        serialize_f32(v: f32) -> (),
+        serialize_f64(v: f64) -> (),
+        serialize_char(v: char) -> (),
+        serialize_str(v: &str) -> (),
+        serialize_bytes(v: &[u8]) -> (),
+        serialize_none() -> (),
+        serialize_unit_struct(name: &'static str) -> (),
+        serialize_unit_variant(name: &'static str, index: u32, variant: &'static str) -> (),
+        serialize_seq(len: Option<usize>) -> Compound<'a>,
+        serialize_tuple_struct(name: &'static str, len: usize) -> Compound<'a>,
+        serialize_tuple_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> Compound<'a>,
+        serialize_map(len: Option<usize>) -> Compound<'a>,
+        serialize_struct(name: &'static str, len: usize) -> Compound<'a>,
+        serialize_struct_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> Compound<'a>,
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::json::write_json;
     use std::collections::BTreeMap;
-    use std::io::Write as _;
 
     #[test]
     fn encode_event_writes_whole_frames_and_where_the_id_goes() {
@@ -453,8 +348,6 @@ mod tests {
         assert_eq!(attachments, [Bytes::from_static(b"old")]);
         assert!(write_args(&mut out, &f64::NAN, &mut attachments).is_ok());
         assert_eq!(out, "keep,null");
-        assert!(write_json(&mut out, &bad).is_err());
-        assert_eq!(out, "keep,null");
     }
 
     /// Serializes `v` as arguments, returning the JSON and the attachments.
@@ -575,50 +468,6 @@ mod tests {
         let bad = BTreeMap::from([(Bytes::from_static(b"k"), 1)]);
         assert!(write_args(&mut out, &bad, &mut attachments).is_err());
         assert_eq!((out.as_str(), attachments.len()), ("", 0));
-    }
-
-    /// The writer must reassemble UTF-8 sequences split across writes.
-    #[test]
-    fn writer_joins_split_utf8() {
-        let text = "aé€😀z";
-        let bytes = text.as_bytes();
-        for chunk in 1..=bytes.len() {
-            let mut out = String::from("keep");
-            let comma = Cell::new(true);
-            write_utf8(&mut out, |buf| {
-                let mut w = ByteWriter::new(buf, &comma);
-                for piece in bytes.chunks(chunk) {
-                    w.write_all(piece).map_err(serde_json::Error::io)?;
-                }
-                Ok(())
-            })
-            .expect("complete");
-            assert_eq!(out, format!("keep,{text}"), "chunk {chunk}");
-        }
-    }
-
-    #[test]
-    fn writer_rejects_invalid_utf8() {
-        let table: &[&[&[u8]]] = &[
-            &[b"a\xff"],
-            &[b"\xc3", b"a"],
-            &[b"\xe2\x82"],
-            &[b"\xf0", b"\x9f", b"\x98", b"("],
-            &[b"\x80"],
-        ];
-        for writes in table {
-            let mut out = String::from("kéep");
-            let comma = Cell::new(false);
-            let result = write_utf8(&mut out, |buf| {
-                let mut w = ByteWriter::new(buf, &comma);
-                for bytes in *writes {
-                    w.write_all(bytes).map_err(serde_json::Error::io)?;
-                }
-                Ok(())
-            });
-            assert!(result.is_err(), "{writes:?}");
-            assert_eq!(out, "kéep", "{writes:?}");
-        }
     }
 
     #[test]

@@ -4,16 +4,14 @@
 //! `{"_placeholder":true,"num":N}` where the value stood, and the bytes follow
 //! the text as the N-th binary WebSocket frame.
 //!
-//! - Emitting: [`AttachmentFormatter`] is a serde_json formatter that writes a
-//!   placeholder wherever serde serializes bytes (`serialize_bytes`, which is
-//!   what `bytes::Bytes` and `serde_bytes` use) and collects the bytes, in one
-//!   pass and at any depth. A `Vec<u8>` serializes as a sequence, so it stays
-//!   a JSON array of numbers.
+//! - Emitting: the JSON writer (`codec::json`) writes a placeholder wherever
+//!   serde serializes bytes (`serialize_bytes`, which is what `bytes::Bytes`
+//!   and `serde_bytes` use) and collects the bytes, in one pass and at any
+//!   depth. A `Vec<u8>` serializes as a sequence, so it stays a JSON array of
+//!   numbers.
 //! - Receiving: [`BinaryValue`] deserializes a JSON value whose placeholders
 //!   stand for attachments, serving the attachment's bytes where the target
 //!   type asks for bytes (or a sequence, so `Vec<u8>` works too).
-
-use std::io;
 
 use bytes::Bytes;
 use serde::de::value::{BorrowedStrDeserializer, SeqDeserializer};
@@ -21,38 +19,7 @@ use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
 use serde::forward_to_deserialize_any;
-use serde_json::ser::Formatter;
 use serde_json::{Error, Value};
-
-/// A compact JSON formatter that turns every byte array into an attachment
-/// placeholder and keeps the bytes.
-pub(crate) struct AttachmentFormatter<'b> {
-    /// The packet's attachments; a placeholder's `num` is its index here.
-    attachments: &'b mut Vec<Bytes>,
-}
-
-impl<'b> AttachmentFormatter<'b> {
-    /// A formatter appending to `attachments`: the first byte array it meets
-    /// gets `num` = `attachments.len()`.
-    pub(crate) fn new(attachments: &'b mut Vec<Bytes>) -> Self {
-        AttachmentFormatter { attachments }
-    }
-}
-
-// Every other method keeps its default, which is the compact format.
-impl Formatter for AttachmentFormatter<'_> {
-    fn write_byte_array<W: ?Sized + io::Write>(
-        &mut self,
-        writer: &mut W,
-        value: &[u8],
-    ) -> io::Result<()> {
-        let num = self.attachments.len();
-        // serde hands over a borrowed slice, so the bytes are copied once here;
-        // there is no way to learn that they came from a `Bytes` and share it.
-        self.attachments.push(Bytes::copy_from_slice(value));
-        write!(writer, r#"{{"_placeholder":true,"num":{num}}}"#)
-    }
-}
 
 /// The attachment `value` stands for, if it is a placeholder
 /// `{"_placeholder":true,"num":N}` with `N` an index into `attachments`.

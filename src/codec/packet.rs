@@ -8,7 +8,7 @@ use std::fmt::{self, Write as _};
 
 use serde_json::Value;
 
-use crate::codec::json::write_json;
+use crate::codec::json::write_str;
 use crate::codec::limits::{MAX_ATTACHMENTS, RESERVED_EVENTS};
 use crate::codec::raw::{self, Spans, Text};
 use crate::error::protocol::ProtocolError;
@@ -185,22 +185,6 @@ fn write_head(out: &mut String, kind: PacketKind, attachments: usize, nsp: &str,
     }
 }
 
-/// Appends `<name>` as a JSON string, escaped as serde_json escapes it.
-fn write_name(out: &mut String, name: &str) {
-    // Event names are plain text: quoted as they are, without a serializer.
-    let plain = name.bytes().all(|b| b != b'"' && b != b'\\' && b >= 0x20);
-    if plain {
-        out.reserve(name.len() + 2);
-        out.push('"');
-        out.push_str(name);
-        out.push('"');
-        return;
-    }
-    // A str always serializes; on the impossible error nothing is written
-    // and the packet is rejected by the server, which is the best left.
-    let _ = write_json(out, name);
-}
-
 /// Appends an EVENT packet (without the Engine.IO `4`) up to its first
 /// argument: `2[<nsp>,][<id>]["<name>"`, or with attachments a BINARY_EVENT
 /// `5<attachments>-[<nsp>,][<id>]["<name>"`. The caller writes the arguments,
@@ -229,7 +213,7 @@ pub(crate) fn write_event_open(
         let _ = write!(out, "{id}");
     }
     out.push('[');
-    write_name(out, name);
+    write_str(out, name);
     id_at
 }
 
@@ -650,31 +634,6 @@ mod tests {
                 ),
             ),
         ]
-    }
-
-    /// Names are quoted as serde_json quotes them, the plain ones without it.
-    #[test]
-    fn names_are_escaped_as_serde_json_escapes_them() {
-        for name in [
-            "tick",
-            "",
-            "é ü",
-            "a\"b",
-            "back\\slash",
-            "new\nline",
-            "\u{1}",
-            "\u{7f}",
-            "😀",
-            "/",
-        ] {
-            let mut out = String::from("x");
-            write_name(&mut out, name);
-            assert_eq!(
-                out,
-                format!("x{}", serde_json::to_string(name).unwrap()),
-                "{name:?}"
-            );
-        }
     }
 
     #[test]

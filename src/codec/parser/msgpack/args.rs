@@ -9,8 +9,10 @@
 //! binary data. Maps and structs keep the order their fields come in.
 
 use rmp::encode;
-use serde::ser::{self, Impossible, Serialize};
+use serde::ser::{self, Serialize};
 use serde_json::Error;
+
+use crate::codec::map_key::{KeyOut, MapKey};
 
 /// Writes an event's data array: `name`, then each argument of `args`.
 pub(super) fn write_event_data<A: Serialize + ?Sized>(
@@ -84,10 +86,6 @@ fn wide(out: &mut Vec<u8>, value: i128) {
     } else {
         float(out, value as f64);
     }
-}
-
-fn key_must_be_a_string() -> Error {
-    ser::Error::custom("key must be a string")
 }
 
 /// The top level: spreads tuples, drops `()`, and writes any other value as
@@ -438,58 +436,6 @@ impl<'a> Seq<'a> {
     }
 }
 
-impl ser::SerializeSeq for Seq<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTuple for Seq<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleStruct for Seq<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleVariant for Seq<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
 /// The entries of a map whose head is written, or counted and buffered as
 /// [`Seq`]'s elements are.
 struct Map<'a> {
@@ -520,7 +466,7 @@ impl<'a> Map<'a> {
         if let Some((_, count)) = &mut self.seq.counted {
             *count += 1;
         }
-        key.serialize(Key { out: self.out() })
+        key.serialize(MapKey(self.out()))
     }
 
     fn value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -536,246 +482,12 @@ impl<'a> Map<'a> {
     }
 }
 
-impl ser::SerializeMap for Map<'_> {
-    type Ok = ();
-    type Error = Error;
+sequence_serializer!(Seq);
+map_serializer!(Map);
 
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
-        self.key(key)
-    }
-
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.value(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeStruct for Map<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        self.key(key)?;
-        self.value(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeStructVariant for Map<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        self.key(key)?;
-        self.value(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-/// Writes a map key as the string serde_json makes of it: strings and chars
-/// as they are, numbers and booleans as their JSON text; anything else is
-/// serde_json's error.
-struct Key<'a> {
-    out: &'a mut Vec<u8>,
-}
-
-impl Key<'_> {
-    /// The key as the JSON text of `value`.
-    fn text_of<T: Serialize>(self, value: T) -> Result<(), Error> {
-        string(self.out, &serde_json::to_string(&value)?);
-        Ok(())
-    }
-}
-
-impl ser::Serializer for Key<'_> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = Impossible<(), Error>;
-    type SerializeTuple = Impossible<(), Error>;
-    type SerializeTupleStruct = Impossible<(), Error>;
-    type SerializeTupleVariant = Impossible<(), Error>;
-    type SerializeMap = Impossible<(), Error>;
-    type SerializeStruct = Impossible<(), Error>;
-    type SerializeStructVariant = Impossible<(), Error>;
-
-    fn serialize_str(self, v: &str) -> Result<(), Error> {
-        string(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_char(self, v: char) -> Result<(), Error> {
-        string(self.out, v.encode_utf8(&mut [0; 4]));
-        Ok(())
-    }
-
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-    ) -> Result<(), Error> {
-        string(self.out, variant);
-        Ok(())
-    }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        value.serialize(self)
-    }
-
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
-        value.serialize(self)
-    }
-
-    fn serialize_bool(self, v: bool) -> Result<(), Error> {
-        self.text_of(v)
-    }
-
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.text_of(v)
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.text_of(v)
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.text_of(v)
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.text_of(v)
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<(), Error> {
-        self.text_of(v)
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.text_of(v)
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.text_of(v)
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.text_of(v)
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.text_of(v)
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<(), Error> {
-        self.text_of(v)
-    }
-
-    fn serialize_f32(self, v: f32) -> Result<(), Error> {
-        if !v.is_finite() {
-            return Err(ser::Error::custom("float key must be finite"));
-        }
-        self.text_of(v)
-    }
-
-    fn serialize_f64(self, v: f64) -> Result<(), Error> {
-        if !v.is_finite() {
-            return Err(ser::Error::custom("float key must be finite"));
-        }
-        self.text_of(v)
-    }
-
-    fn serialize_bytes(self, _v: &[u8]) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_none(self) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_unit(self) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _value: &T,
-    ) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStruct, Error> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(key_must_be_a_string())
+/// Keys are written as msgpack strings.
+impl KeyOut for &mut Vec<u8> {
+    fn key(self, text: &str) {
+        string(self, text);
     }
 }
