@@ -472,7 +472,7 @@ impl MsgPackEvent {
 
     fn packet(&self, id: Option<u64>) -> Bytes {
         let id = id.filter(|_| self.acked);
-        let mut writer = Writer::new(&[]);
+        let mut writer = Writer::new();
         writer.packet_head(3 + u32::from(id.is_some()), EVENT, &self.nsp);
         writer.str("data");
         writer.raw(&self.data);
@@ -504,7 +504,7 @@ pub(super) fn ack_message<A: Serialize + ?Sized>(
 ) -> Result<Vec<Frame>, serde_json::Error> {
     let mut data = Vec::new();
     args::write_ack_data(&mut data, args)?;
-    let mut writer = Writer::new(&[]);
+    let mut writer = Writer::new();
     writer.packet_head(4, ACK, nsp);
     writer.str("data");
     writer.raw(&data);
@@ -516,7 +516,7 @@ pub(super) fn ack_message<A: Serialize + ?Sized>(
 /// See [`super::connect_frame`]. The data goes even when empty, as the
 /// reference client sends it.
 pub(super) fn connect_frame(nsp: &str, data: Option<Value>) -> Frame {
-    let mut writer = Writer::new(&[]);
+    let mut writer = Writer::new();
     writer.packet_head(3, CONNECT, nsp);
     writer.str("data");
     writer.value(&data.unwrap_or_else(|| Value::Object(Map::new())));
@@ -525,7 +525,7 @@ pub(super) fn connect_frame(nsp: &str, data: Option<Value>) -> Frame {
 
 /// See [`super::disconnect_frame`].
 pub(super) fn disconnect_frame(nsp: &str) -> Frame {
-    let mut writer = Writer::new(&[]);
+    let mut writer = Writer::new();
     writer.packet_head(2, DISCONNECT, nsp);
     Frame::Binary(Bytes::from(writer.finish()))
 }
@@ -534,17 +534,14 @@ pub(super) fn disconnect_frame(nsp: &str) -> Frame {
 /// 64), as notepack.io does. Writing to a `Vec` cannot fail, and no length
 /// here reaches 4 GiB (an emit is checked against the server's maxPayload,
 /// 1 MB by default), hence the ignored results and the `as u32`.
-pub(super) struct Writer<'a> {
+pub(super) struct Writer {
     out: Vec<u8>,
-    /// The bytes the placeholders in the values stand for.
-    attachments: &'a [Bytes],
 }
 
-impl<'a> Writer<'a> {
-    pub(super) fn new(attachments: &'a [Bytes]) -> Self {
+impl Writer {
+    pub(super) fn new() -> Self {
         Writer {
             out: Vec::with_capacity(64),
-            attachments,
         }
     }
 
@@ -580,7 +577,7 @@ impl<'a> Writer<'a> {
         let _ = encode::write_array_len(&mut self.out, length as u32);
     }
 
-    /// Writes `value`, a placeholder of an attachment as its bytes.
+    /// Writes `value` (the data of a CONNECT).
     pub(super) fn value(&mut self, value: &Value) {
         match value {
             Value::Null => {
@@ -606,10 +603,6 @@ impl<'a> Writer<'a> {
                 }
             }
             Value::Object(map) => {
-                if let Some(bytes) = self.placeholder(map) {
-                    let _ = encode::write_bin(&mut self.out, bytes);
-                    return;
-                }
                 let _ = encode::write_map_len(&mut self.out, map.len() as u32);
                 for (key, value) in map {
                     self.str(key);
@@ -617,15 +610,6 @@ impl<'a> Writer<'a> {
                 }
             }
         }
-    }
-
-    /// The attachment a placeholder object stands for, if it is one.
-    fn placeholder(&self, map: &Map<String, Value>) -> Option<&'a [u8]> {
-        if map.len() != 2 || map.get("_placeholder") != Some(&Value::Bool(true)) {
-            return None;
-        }
-        let num = usize::try_from(map.get("num")?.as_u64()?).ok()?;
-        self.attachments.get(num).map(|bytes| &bytes[..])
     }
 }
 
