@@ -15,7 +15,7 @@
 use bytes::Bytes;
 use serde::ser::{self, Serialize, SerializeTuple};
 
-use crate::codec::json::{Compound, JsonWriter};
+use crate::codec::json::JsonWriter;
 use crate::codec::packet::write_event_open;
 
 /// Appends each argument of `args` to `out` as `,<json>` (nothing for
@@ -31,7 +31,7 @@ pub(crate) fn write_args<T: Serialize + ?Sized>(
 ) -> Result<(), serde_json::Error> {
     let start = out.len();
     let first_attachment = attachments.len();
-    let result = args.serialize(ArgsSerializer { out, attachments });
+    let result = args.serialize(Arguments(JsonArguments { out, attachments }));
     if result.is_err() {
         out.truncate(start);
         attachments.truncate(first_attachment);
@@ -74,82 +74,62 @@ pub(crate) fn encode_event<T: Serialize + ?Sized>(
     Ok(id_at)
 }
 
-/// The top-level serializer: spreads tuples, drops `()`, and writes every
-/// other value as one argument.
-struct ArgsSerializer<'a> {
-    out: &'a mut String,
-    attachments: &'a mut Vec<Bytes>,
+/// Where the arguments of an emit go, as a parser writes them.
+pub(crate) trait ArgumentSink: Sized {
+    /// Writes one value, the single argument.
+    type One: ser::Serializer<Ok = (), Error = serde_json::Error>;
+    /// Writes each element of a top-level tuple as an argument.
+    type Spread: SerializeTuple<Ok = (), Error = serde_json::Error>;
+
+    /// There are no arguments: the value was `()`.
+    fn none(self) -> Result<(), serde_json::Error>;
+
+    /// The `len` elements of a tuple are the arguments.
+    fn spread(self, len: usize) -> Self::Spread;
+
+    /// The value is the one argument.
+    fn one(self) -> Self::One;
 }
 
-impl<'a> ArgsSerializer<'a> {
-    /// The writer of one argument, after its `,`.
-    fn one(self) -> JsonWriter<'a> {
-        self.out.push(',');
-        JsonWriter {
-            out: self.out,
-            attachments: self.attachments,
-        }
-    }
-}
+/// The module's rule as a serializer, for every parser: spreads tuples,
+/// drops `()`, and hands any other value to the sink as one argument.
+pub(crate) struct Arguments<S>(pub(crate) S);
 
-/// Writes each element of a top-level tuple as its own argument.
-struct Spread<'a> {
-    out: &'a mut String,
-    attachments: &'a mut Vec<Bytes>,
-}
+/// The serializer of one argument of sink `S`.
+type One<S> = <S as ArgumentSink>::One;
 
-impl SerializeTuple for Spread<'_> {
-    type Ok = ();
-    type Error = serde_json::Error;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
-        self.out.push(',');
-        value.serialize(JsonWriter {
-            out: self.out,
-            attachments: self.attachments,
-        })
-    }
-
-    fn end(self) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
-
-/// Forwards each listed method to the writer of a single argument.
+/// Forwards each listed method to the writer of the single argument.
 macro_rules! one_argument {
     ($($method:ident($($arg:ident: $ty:ty),*) -> $ok:ty),* $(,)?) => {
         $(
             fn $method(self, $($arg: $ty),*) -> Result<$ok, serde_json::Error> {
-                ser::Serializer::$method(self.one(), $($arg),*)
+                ser::Serializer::$method(self.0.one(), $($arg),*)
             }
         )*
     };
 }
 
-impl<'a> ser::Serializer for ArgsSerializer<'a> {
+impl<S: ArgumentSink> ser::Serializer for Arguments<S> {
     type Ok = ();
     type Error = serde_json::Error;
-    type SerializeSeq = Compound<'a>;
-    type SerializeTuple = Spread<'a>;
-    type SerializeTupleStruct = Compound<'a>;
-    type SerializeTupleVariant = Compound<'a>;
-    type SerializeMap = Compound<'a>;
-    type SerializeStruct = Compound<'a>;
-    type SerializeStructVariant = Compound<'a>;
+    type SerializeSeq = <One<S> as ser::Serializer>::SerializeSeq;
+    type SerializeTuple = S::Spread;
+    type SerializeTupleStruct = <One<S> as ser::Serializer>::SerializeTupleStruct;
+    type SerializeTupleVariant = <One<S> as ser::Serializer>::SerializeTupleVariant;
+    type SerializeMap = <One<S> as ser::Serializer>::SerializeMap;
+    type SerializeStruct = <One<S> as ser::Serializer>::SerializeStruct;
+    type SerializeStructVariant = <One<S> as ser::Serializer>::SerializeStructVariant;
 
     fn serialize_unit(self) -> Result<(), Self::Error> {
-        Ok(())
+        self.0.none()
     }
 
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Self::Error> {
-        Ok(Spread {
-            out: self.out,
-            attachments: self.attachments,
-        })
+    fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, Self::Error> {
+        Ok(self.0.spread(len))
     }
 
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Self::Error> {
-        ser::Serializer::serialize_some(self.one(), value)
+        ser::Serializer::serialize_some(self.0.one(), value)
     }
 
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
@@ -157,7 +137,7 @@ impl<'a> ser::Serializer for ArgsSerializer<'a> {
         name: &'static str,
         value: &T,
     ) -> Result<(), Self::Error> {
-        ser::Serializer::serialize_newtype_struct(self.one(), name, value)
+        ser::Serializer::serialize_newtype_struct(self.0.one(), name, value)
     }
 
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -167,11 +147,11 @@ impl<'a> ser::Serializer for ArgsSerializer<'a> {
         variant: &'static str,
         value: &T,
     ) -> Result<(), Self::Error> {
-        ser::Serializer::serialize_newtype_variant(self.one(), name, index, variant, value)
+        ser::Serializer::serialize_newtype_variant(self.0.one(), name, index, variant, value)
     }
 
     fn collect_str<T: std::fmt::Display + ?Sized>(self, value: &T) -> Result<(), Self::Error> {
-        ser::Serializer::collect_str(self.one(), value)
+        ser::Serializer::collect_str(self.0.one(), value)
     }
 
     one_argument!(
@@ -194,13 +174,57 @@ impl<'a> ser::Serializer for ArgsSerializer<'a> {
         serialize_none() -> (),
         serialize_unit_struct(name: &'static str) -> (),
         serialize_unit_variant(name: &'static str, index: u32, variant: &'static str) -> (),
-        serialize_seq(len: Option<usize>) -> Compound<'a>,
-        serialize_tuple_struct(name: &'static str, len: usize) -> Compound<'a>,
-        serialize_tuple_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> Compound<'a>,
-        serialize_map(len: Option<usize>) -> Compound<'a>,
-        serialize_struct(name: &'static str, len: usize) -> Compound<'a>,
-        serialize_struct_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> Compound<'a>,
+        serialize_seq(len: Option<usize>) -> Self::SerializeSeq,
+        serialize_tuple_struct(name: &'static str, len: usize) -> Self::SerializeTupleStruct,
+        serialize_tuple_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> Self::SerializeTupleVariant,
+        serialize_map(len: Option<usize>) -> Self::SerializeMap,
+        serialize_struct(name: &'static str, len: usize) -> Self::SerializeStruct,
+        serialize_struct_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> Self::SerializeStructVariant,
     );
+}
+
+/// The JSON of the default parser: `,<json>` per argument.
+struct JsonArguments<'a> {
+    out: &'a mut String,
+    attachments: &'a mut Vec<Bytes>,
+}
+
+impl<'a> ArgumentSink for JsonArguments<'a> {
+    type One = JsonWriter<'a>;
+    type Spread = Self;
+
+    fn none(self) -> Result<(), serde_json::Error> {
+        Ok(())
+    }
+
+    fn spread(self, _len: usize) -> Self {
+        self
+    }
+
+    fn one(self) -> JsonWriter<'a> {
+        self.out.push(',');
+        JsonWriter {
+            out: self.out,
+            attachments: self.attachments,
+        }
+    }
+}
+
+impl SerializeTuple for JsonArguments<'_> {
+    type Ok = ();
+    type Error = serde_json::Error;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+        self.out.push(',');
+        value.serialize(JsonWriter {
+            out: self.out,
+            attachments: self.attachments,
+        })
+    }
+
+    fn end(self) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -98,6 +98,14 @@ fn write_number(
     Ok(())
 }
 
+/// Opens the object serde_json tags an enum variant with data in:
+/// `{"<variant>":`, the data and a `}` to follow.
+fn open_variant(out: &mut String, variant: &str) {
+    out.push('{');
+    write_str(out, variant);
+    out.push(':');
+}
+
 /// Writes one JSON value into `out`; byte values go to `attachments`, with
 /// a placeholder where they stood.
 pub(crate) struct JsonWriter<'a> {
@@ -106,7 +114,7 @@ pub(crate) struct JsonWriter<'a> {
 }
 
 impl<'a> JsonWriter<'a> {
-    /// A writer of the next value, for the elements of a compound one.
+    /// A writer of a value inside this one.
     fn reborrow(&mut self) -> JsonWriter<'_> {
         JsonWriter {
             out: self.out,
@@ -258,15 +266,10 @@ impl<'a> ser::Serializer for JsonWriter<'a> {
         variant: &'static str,
         value: &T,
     ) -> Result<(), Error> {
-        self.out.push('{');
-        write_str(self.out, variant);
-        self.out.push(':');
-        let JsonWriter { out, attachments } = self;
-        value.serialize(JsonWriter {
-            out: &mut *out,
-            attachments,
-        })?;
-        out.push('}');
+        let mut this = self;
+        open_variant(this.out, variant);
+        value.serialize(this.reborrow())?;
+        this.out.push('}');
         Ok(())
     }
 
@@ -294,9 +297,8 @@ impl<'a> ser::Serializer for JsonWriter<'a> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, Error> {
-        self.out.push('{');
-        write_str(self.out, variant);
-        self.out.push_str(":[");
+        open_variant(self.out, variant);
+        self.out.push('[');
         Ok(Compound::new(self, "]}"))
     }
 
@@ -316,9 +318,8 @@ impl<'a> ser::Serializer for JsonWriter<'a> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, Error> {
+        open_variant(self.out, variant);
         self.out.push('{');
-        write_str(self.out, variant);
-        self.out.push_str(":{");
         Ok(Compound::new(self, "}}"))
     }
 
@@ -389,6 +390,7 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
     use super::*;
+    use crate::codec::shapes::{Chat, Newtype, Pair, Unit, E};
 
     /// `value` as the writer writes it, or its error.
     fn written<T: Serialize + ?Sized>(value: &T) -> Result<String, String> {
@@ -409,28 +411,6 @@ mod tests {
         let ours = written(value);
         let theirs = serde_json::to_string(value).map_err(|e| e.to_string());
         assert_eq!(ours, theirs);
-    }
-
-    #[derive(serde::Serialize)]
-    struct Unit;
-    #[derive(serde::Serialize)]
-    struct Newtype(i32);
-    #[derive(serde::Serialize)]
-    struct Pair(i32, &'static str);
-    #[derive(serde::Serialize)]
-    struct Chat {
-        user: &'static str,
-        text: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reply_to: Option<u32>,
-        tags: Vec<&'static str>,
-    }
-    #[derive(serde::Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
-    enum E {
-        A,
-        B(i32),
-        C(i32, i32),
-        D { z: bool },
     }
 
     #[test]

@@ -136,5 +136,7 @@ pub(crate) mod parser;
 #[cfg(feature = "polling")]
 pub(crate) mod payload;
 pub(crate) mod raw;
+#[cfg(test)]
+pub(crate) mod shapes;
 
 pub(crate) use frame::Frame;

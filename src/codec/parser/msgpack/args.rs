@@ -12,6 +12,7 @@ use rmp::encode;
 use serde::ser::{self, Serialize};
 use serde_json::Error;
 
+use crate::codec::args::{ArgumentSink, Arguments};
 use crate::codec::map_key::{KeyOut, MapKey};
 
 /// Writes an event's data array: `name`, then each argument of `args`.
@@ -20,10 +21,10 @@ pub(super) fn write_event_data<A: Serialize + ?Sized>(
     name: &str,
     args: &A,
 ) -> Result<(), Error> {
-    args.serialize(Top {
+    args.serialize(Arguments(Top {
         out,
         name: Some(name),
-    })
+    }))
 }
 
 /// Writes the array of an ack answer's arguments.
@@ -31,7 +32,7 @@ pub(super) fn write_ack_data<A: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     args: &A,
 ) -> Result<(), Error> {
-    args.serialize(Top { out, name: None })
+    args.serialize(Arguments(Top { out, name: None }))
 }
 
 // Writing to a `Vec` cannot fail, and no length here reaches 4 GiB (an emit
@@ -88,8 +89,14 @@ fn wide(out: &mut Vec<u8>, value: i128) {
     }
 }
 
-/// The top level: spreads tuples, drops `()`, and writes any other value as
-/// one argument, after the array's head and the event's name.
+/// Opens the map of one entry that tags an enum variant with data, as
+/// serde_json's object does: its key, the data to follow.
+fn open_variant(out: &mut Vec<u8>, variant: &str) {
+    map_head(out, 1);
+    string(out, variant);
+}
+
+/// The data array: its head, the event's name, then the arguments.
 struct Top<'a, 'n> {
     out: &'a mut Vec<u8>,
     name: Option<&'n str>,
@@ -105,94 +112,24 @@ impl<'a> Top<'a, '_> {
         }
         self.out
     }
-
-    /// A single argument.
-    fn one(self) -> Value<'a> {
-        Value { out: self.head(1) }
-    }
 }
 
-/// Forwards each listed method to the writer of a single argument.
-macro_rules! one_argument {
-    ($($method:ident($($arg:ident: $ty:ty),*) -> $ok:ty),* $(,)?) => {
-        $(
-            fn $method(self, $($arg: $ty),*) -> Result<$ok, Error> {
-                self.one().$method($($arg),*)
-            }
-        )*
-    };
-}
+impl<'a> ArgumentSink for Top<'a, '_> {
+    type One = Value<'a>;
+    type Spread = Seq<'a>;
 
-impl<'a> ser::Serializer for Top<'a, '_> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = Seq<'a>;
-    type SerializeTuple = Seq<'a>;
-    type SerializeTupleStruct = Seq<'a>;
-    type SerializeTupleVariant = Seq<'a>;
-    type SerializeMap = Map<'a>;
-    type SerializeStruct = Map<'a>;
-    type SerializeStructVariant = Map<'a>;
-
-    fn serialize_unit(self) -> Result<(), Error> {
+    fn none(self) -> Result<(), Error> {
         self.head(0);
         Ok(())
     }
 
-    fn serialize_tuple(self, len: usize) -> Result<Seq<'a>, Error> {
-        Ok(Seq::known(self.head(len)))
+    fn spread(self, len: usize) -> Seq<'a> {
+        Seq::known(self.head(len))
     }
 
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
-        self.one().serialize_some(value)
+    fn one(self) -> Value<'a> {
+        Value { out: self.head(1) }
     }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        name: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        self.one().serialize_newtype_struct(name, value)
-    }
-
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        name: &'static str,
-        index: u32,
-        variant: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        self.one()
-            .serialize_newtype_variant(name, index, variant, value)
-    }
-
-    one_argument!(
-        serialize_bool(v: bool) -> (),
-        serialize_i8(v: i8) -> (),
-        serialize_i16(v: i16) -> (),
-        serialize_i32(v: i32) -> (),
-        serialize_i64(v: i64) -> (),
-        serialize_i128(v: i128) -> (),
-        serialize_u8(v: u8) -> (),
-        serialize_u16(v: u16) -> (),
-        serialize_u32(v: u32) -> (),
-        serialize_u64(v: u64) -> (),
-        serialize_u128(v: u128) -> (),
-        serialize_f32(v: f32) -> (),
-        serialize_f64(v: f64) -> (),
-        serialize_char(v: char) -> (),
-        serialize_str(v: &str) -> (),
-        serialize_bytes(v: &[u8]) -> (),
-        serialize_none() -> (),
-        serialize_unit_struct(name: &'static str) -> (),
-        serialize_unit_variant(name: &'static str, index: u32, variant: &'static str) -> (),
-        serialize_seq(len: Option<usize>) -> Seq<'a>,
-        serialize_tuple_struct(name: &'static str, len: usize) -> Seq<'a>,
-        serialize_tuple_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> Seq<'a>,
-        serialize_map(len: Option<usize>) -> Map<'a>,
-        serialize_struct(name: &'static str, len: usize) -> Map<'a>,
-        serialize_struct_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> Map<'a>,
-    );
 }
 
 /// Writes one value.
@@ -335,8 +272,7 @@ impl<'a> ser::Serializer for Value<'a> {
         variant: &'static str,
         value: &T,
     ) -> Result<(), Error> {
-        map_head(self.out, 1);
-        string(self.out, variant);
+        open_variant(self.out, variant);
         value.serialize(self)
     }
 
@@ -365,8 +301,7 @@ impl<'a> ser::Serializer for Value<'a> {
         variant: &'static str,
         len: usize,
     ) -> Result<Seq<'a>, Error> {
-        map_head(self.out, 1);
-        string(self.out, variant);
+        open_variant(self.out, variant);
         self.serialize_seq(Some(len))
     }
 
@@ -391,8 +326,7 @@ impl<'a> ser::Serializer for Value<'a> {
         variant: &'static str,
         len: usize,
     ) -> Result<Map<'a>, Error> {
-        map_head(self.out, 1);
-        string(self.out, variant);
+        open_variant(self.out, variant);
         self.serialize_map(Some(len))
     }
 }

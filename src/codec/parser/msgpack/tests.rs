@@ -486,26 +486,8 @@ fn both_ways<A: serde::Serialize + ?Sized>(args: &A) -> (ReadBack, ReadBack) {
 fn arguments_written_directly_read_as_their_json_would() {
     use std::collections::{BTreeMap, HashMap};
 
-    #[derive(serde::Serialize)]
-    struct Unit;
-    #[derive(serde::Serialize)]
-    struct Newtype(i32);
-    #[derive(serde::Serialize)]
-    struct Pair(i32, &'static str);
-    #[derive(serde::Serialize)]
-    struct Chat {
-        user: &'static str,
-        text: &'static str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reply_to: Option<u32>,
-    }
-    #[derive(serde::Serialize, PartialEq, Eq, PartialOrd, Ord)]
-    enum E {
-        A,
-        B(i32),
-        C(i32, i32),
-        D { z: bool },
-    }
+    use crate::codec::shapes::{Chat, Newtype, Pair, Unit, E};
+
     /// A sequence and a map that do not say their length up front.
     struct Unsized;
     impl serde::Serialize for Unsized {
@@ -540,8 +522,9 @@ fn arguments_written_directly_read_as_their_json_would() {
     let bytes = Bytes::from_static(b"\x00\x01");
     let chat = Chat {
         user: "alice",
-        text: "hé \"quoted\"",
+        text: "hé \"quoted\"".into(),
         reply_to: None,
+        tags: vec!["a", "b"],
     };
     let cases: Vec<(&str, (ReadBack, ReadBack))> = vec![
         ("no arguments", both_ways(&())),
